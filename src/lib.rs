@@ -1,0 +1,13 @@
+//! margintop: a terminal risk monitor for crypto derivatives accounts.
+//!
+//! The risk core (`model`, `pricing`, `margin`) is pure: no I/O, no clock,
+//! no exchange types; `now` is always a parameter. `engine` keeps it
+//! current incrementally; `exchange` turns Deribit messages into events;
+//! `report` renders what the core computed.
+
+pub mod engine;
+pub mod exchange;
+pub mod margin;
+pub mod model;
+pub mod pricing;
+pub mod report;

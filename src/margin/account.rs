@@ -1,0 +1,139 @@
+//! Full valuation of one account: money identities, Greeks, margin.
+//!
+//! This is the reference path: it recomputes everything from positions and
+//! market state. The engine's incremental path must agree with it.
+
+use super::book::{contribution, BookSums, Contribution, PreparedModel};
+use super::config::MarginBalanceRule;
+use super::requirement::{requirement, Breakdown};
+use crate::model::{Account, Instrument, MarketState};
+use crate::model::valuation::resolve;
+use std::collections::HashMap;
+
+/// The instruments known to the core, by name.
+pub type Instruments = HashMap<String, Instrument>;
+
+/// A position as valued.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PositionRisk {
+    pub instrument: String,
+    pub size: f64,
+    pub mark_price: f64,
+    pub index_price: f64,
+    pub expiry_ms: Option<i64>,
+    pub contribution: Contribution,
+}
+
+/// Sums of every position of an account, with what could not be valued.
+#[derive(Clone, Debug, Default)]
+pub struct ValuedBook {
+    pub sums: BookSums,
+    pub positions: Vec<PositionRisk>,
+    pub warnings: Vec<String>,
+}
+
+/// Value every position of `account` at `now_ms`, with every price on the
+/// account's indices multiplied by `shift` (1.0 = as quoted).
+pub fn value_book(
+    account: &Account,
+    instruments: &Instruments,
+    market: &MarketState,
+    model: &mut PreparedModel,
+    now_ms: i64,
+    shift: f64,
+) -> ValuedBook {
+    let mut book = ValuedBook::default();
+    for pos in &account.positions {
+        let Some(inst) = instruments.get(&pos.instrument) else {
+            book.warnings.push(format!("unknown instrument {}: position left out", pos.instrument));
+            continue;
+        };
+        if !pos.size.is_finite() {
+            book.warnings.push(format!("position {} has a size that is not a number", pos.instrument));
+            continue;
+        }
+        let resolved = match resolve(inst, market, now_ms, shift) {
+            Ok(r) => r,
+            Err(e) => {
+                book.warnings.push(format!("{e}: position left out"));
+                continue;
+            }
+        };
+        if resolved.expired && shift == 1.0 {
+            book.warnings.push(format!("{} is past expiry: valued at intrinsic", inst.name));
+        }
+        let c = contribution(inst, &resolved, pos.size, pos.session_ref_price, model);
+        book.sums.apply(&c, 1.0);
+        book.positions.push(PositionRisk {
+            instrument: inst.name.clone(),
+            size: pos.size,
+            mark_price: resolved.mark,
+            index_price: resolved.index,
+            expiry_ms: inst.expiry_ms(),
+            contribution: c,
+        });
+    }
+    book
+}
+
+/// An account's money, margin and Greeks.
+#[derive(Clone, Debug, Default)]
+pub struct AccountRisk {
+    pub balance: f64,
+    pub futures_session_upl: f64,
+    pub futures_session_rpl: f64,
+    pub options_value: f64,
+    pub equity: f64,
+    pub margin_balance: f64,
+    pub margin: Breakdown,
+    /// None when the margin balance is not positive (the ratio is undefined).
+    pub mm_ratio: Option<f64>,
+    pub im_ratio: Option<f64>,
+    pub headroom: f64,
+    /// Headroom in USD (None for want of an index price).
+    pub headroom_usd: Option<f64>,
+    pub book: ValuedBook,
+    /// False when a position could not be valued: the margin then leaves it out.
+    pub complete: bool,
+}
+
+/// Money and margin of an account from valued positions (DESIGN.md §4).
+pub fn account_risk(account: &Account, model: &PreparedModel, book: ValuedBook, now_ms: i64) -> AccountRisk {
+    let sums = &book.sums;
+    let margin = requirement(model, sums, &account.add_ons, now_ms);
+    let equity = account.balance + sums.futures_session_upl + account.futures_session_rpl + sums.options_value;
+    let margin_balance = match model.config.margin_balance_rule() {
+        MarginBalanceRule::Equity => equity,
+        MarginBalanceRule::EquityMinusOptionsValue => equity - sums.options_value,
+    };
+    let ratio = |m: f64| (margin_balance > 0.0).then(|| m / margin_balance);
+    let headroom = margin_balance - margin.maintenance_margin;
+    let usd_per_unit = sums.per_index.iter().find(|s| s.positions > 0).map(|s| s.usd_per_unit);
+    AccountRisk {
+        balance: account.balance,
+        futures_session_upl: sums.futures_session_upl,
+        futures_session_rpl: account.futures_session_rpl,
+        options_value: sums.options_value,
+        equity,
+        margin_balance,
+        mm_ratio: ratio(margin.maintenance_margin),
+        im_ratio: ratio(margin.initial_margin),
+        headroom,
+        headroom_usd: usd_per_unit.map(|u| headroom * u),
+        margin,
+        complete: book.warnings.iter().all(|w| !w.ends_with("left out")),
+        book,
+    }
+}
+
+/// Value an account in full at `now_ms`.
+pub fn value_account(
+    account: &Account,
+    instruments: &Instruments,
+    market: &MarketState,
+    model: &mut PreparedModel,
+    now_ms: i64,
+) -> AccountRisk {
+    let book = value_book(account, instruments, market, model, now_ms, 1.0);
+    account_risk(account, model, book, now_ms)
+}

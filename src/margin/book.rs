@@ -1,0 +1,275 @@
+//! What each position adds to its account, and the sums an account keeps.
+//!
+//! Every quantity an account needs (option value, futures session P&L,
+//! Greeks, the scenario vector, the standard-margin terms, the roll-shock
+//! terms) is a sum over positions. A position's `Contribution` is computed
+//! from its instrument's resolved state alone; `BookSums` adds and removes
+//! contributions, so a tick on one instrument updates each holder in
+//! O(scenarios) without touching its other positions.
+
+use super::config::{CurrencyParams, ModelConfig, OptionRates, RiskMatrixModel, RollShockRule, StandardModel};
+use super::grid::Grid;
+use crate::model::instrument::{Instrument, Kind, Settlement};
+use crate::model::valuation::{futures_ref_term, unit_value, Resolved, UnitValue};
+
+/// A margin model ready to use for one account currency: its grids per index.
+#[derive(Clone, Debug)]
+pub struct PreparedModel {
+    pub config: ModelConfig,
+    pub currency: String,
+    grids: Vec<(String, Grid)>,
+}
+
+impl PreparedModel {
+    pub fn new(config: ModelConfig, currency: &str) -> PreparedModel {
+        PreparedModel { config, currency: currency.to_ascii_uppercase(), grids: Vec::new() }
+    }
+
+    /// The grid of `index_name`, built on first use. `None` for standard margin
+    /// or when the model has no parameters for that index.
+    pub fn grid(&mut self, index_name: &str) -> Option<&Grid> {
+        let ModelConfig::RiskMatrix(model) = &self.config else { return None };
+        if let Some(pos) = self.grids.iter().position(|(name, _)| name == index_name) {
+            return Some(&self.grids[pos].1);
+        }
+        let pair = model.pair(index_name)?;
+        let currency = model.currency(&self.currency)?;
+        self.grids.push((index_name.to_string(), Grid::build(model, pair, currency)));
+        self.grids.last().map(|(_, g)| g)
+    }
+
+    pub fn built_grid(&self, index_name: &str) -> Option<&Grid> {
+        self.grids.iter().find(|(n, _)| n == index_name).map(|(_, g)| g)
+    }
+
+    pub fn risk_matrix(&self) -> Option<&RiskMatrixModel> {
+        match &self.config {
+            ModelConfig::RiskMatrix(m) => Some(m),
+            ModelConfig::Standard(_) => None,
+        }
+    }
+
+    fn currency_params(&self) -> Option<&CurrencyParams> {
+        self.risk_matrix().and_then(|m| m.currency(&self.currency))
+    }
+}
+
+/// Everything one position adds to its account.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Contribution {
+    pub index_name: String,
+    /// Expiry of the instrument (None for perpetuals): roll shock groups by it.
+    pub expiry_ms: Option<i64>,
+    /// USD per unit of the settlement currency (index for coin, 1 for USDC).
+    pub usd_per_unit: f64,
+    /// One coin in the settlement currency (1 for coin, index for USDC).
+    pub coin_in_settlement: f64,
+    pub index_price: f64,
+    pub unit: UnitValue,
+    pub size: f64,
+    pub options_value: f64,
+    pub futures_session_upl: f64,
+    pub delta: f64,
+    pub net_delta: f64,
+    pub gamma: f64,
+    pub vega: f64,
+    pub theta: f64,
+    pub sm_initial: f64,
+    pub sm_maintenance: f64,
+    pub roll_per_position: f64,
+    pub short_option_contracts: f64,
+    /// Weighted scenario P&L (empty under standard margin).
+    pub vector: Vec<f64>,
+}
+
+/// Compute a position's contribution. `ref_price` is the futures session
+/// reference price (None: measure from the current mark, i.e. zero P&L).
+pub fn contribution(
+    inst: &Instrument,
+    r: &Resolved,
+    size: f64,
+    ref_price: Option<f64>,
+    model: &mut PreparedModel,
+) -> Contribution {
+    let unit = unit_value(inst, r);
+    let usd_per_unit = match inst.settlement {
+        Settlement::Inverse => r.index,
+        Settlement::Linear => 1.0,
+    };
+    let is_future = !inst.is_option();
+    let futures_session_upl = if is_future {
+        let reference = ref_price.filter(|p| p.is_finite() && *p > 0.0).unwrap_or(r.mark);
+        size * (unit.futures_mark_term - futures_ref_term(inst, reference))
+    } else {
+        0.0
+    };
+    let mut c = Contribution {
+        index_name: inst.index_name.clone(),
+        expiry_ms: inst.expiry_ms(),
+        usd_per_unit,
+        coin_in_settlement: coin_to_settlement(inst, r),
+        index_price: r.index,
+        unit,
+        size,
+        options_value: size * unit.option_value,
+        futures_session_upl,
+        delta: size * unit.delta,
+        net_delta: size * unit.net_delta,
+        gamma: size * unit.gamma,
+        vega: size * unit.vega,
+        theta: size * unit.theta,
+        short_option_contracts: if inst.is_option() && size < 0.0 { -size } else { 0.0 },
+        ..Contribution::default()
+    };
+    if let ModelConfig::Standard(sm) = &model.config {
+        let (im, mm) = standard_margin(sm, inst, r, size);
+        c.sm_initial = im;
+        c.sm_maintenance = mm;
+    }
+    if let (Some(params), Some(ModelConfig::RiskMatrix(rm))) = (model.currency_params(), Some(&model.config)) {
+        if matches!(rm.roll_shock, RollShockRule::PerPosition) && is_future {
+            let rate = params.min_annualised_move.max(params.annualised_move_risk * r.t);
+            c.roll_per_position = (size * unit.delta).abs() * rate * coin_to_settlement(inst, r);
+        }
+    }
+    if let Some(grid) = model.grid(&inst.index_name) {
+        let mut unit_vec = vec![0.0; grid.len()];
+        grid.unit_vector(inst, r, &mut unit_vec);
+        c.vector = unit_vec.into_iter().map(|v| v * size).collect();
+    }
+    c
+}
+
+/// Amounts in coin become settlement-currency amounts (USDC: × index).
+fn coin_to_settlement(inst: &Instrument, r: &Resolved) -> f64 {
+    match inst.settlement {
+        Settlement::Inverse => 1.0,
+        Settlement::Linear => r.index,
+    }
+}
+
+/// Standard margin (IM, MM) of one position, in the settlement currency.
+pub fn standard_margin(sm: &StandardModel, inst: &Instrument, r: &Resolved, size: f64) -> (f64, f64) {
+    match inst.kind {
+        Kind::Option { option_type, strike, .. } => {
+            if size >= 0.0 {
+                return (0.0, 0.0);
+            }
+            // Rates are per coin; a linear option's mark in USD is taken per coin.
+            let to_settle = coin_to_settlement(inst, r);
+            let mark_coin = match inst.settlement {
+                Settlement::Inverse => r.mark,
+                Settlement::Linear => r.mark / r.index,
+            };
+            let (im, mm) = short_option_rates(&sm.options, option_type, strike, r.index, mark_coin);
+            (-size * im * to_settle, -size * mm * to_settle)
+        }
+        _ => {
+            let size_coin = match inst.settlement {
+                Settlement::Inverse => size / r.mark,
+                Settlement::Linear => size,
+            }
+            .abs();
+            let rates = sm.futures.get(&inst.base).or_else(|| sm.futures.get("default"));
+            let Some(rates) = rates else { return (0.0, 0.0) };
+            let growth = size_coin * rates.increase_per_coin;
+            let to_settle = coin_to_settlement(inst, r);
+            (
+                size_coin * (rates.im_base + growth) * to_settle,
+                size_coin * (rates.mm_base + growth) * to_settle,
+            )
+        }
+    }
+}
+
+/// Per-contract (IM, MM) of a short option in coin (MARGIN_METHODOLOGY §B.1).
+pub fn short_option_rates(rates: &OptionRates, opt: crate::pricing::OptionType, strike: f64, index: f64, mark: f64) -> (f64, f64) {
+    use crate::pricing::OptionType;
+    let otm = match opt {
+        OptionType::Call => (strike - index).max(0.0),
+        OptionType::Put => (index - strike).max(0.0),
+    };
+    let base = (rates.im_base - otm / index).max(rates.im_floor);
+    match opt {
+        OptionType::Call => (base + mark, rates.mm + mark),
+        OptionType::Put => {
+            let mm = rates.mm.max(rates.mm * mark) + mark;
+            ((base + mark).max(mm), mm)
+        }
+    }
+}
+
+/// Sums of contributions on one index.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IndexSums {
+    pub index_name: String,
+    pub usd_per_unit: f64,
+    pub coin_in_settlement: f64,
+    pub index_price: f64,
+    pub net_delta: f64,
+    pub short_option_contracts: f64,
+    pub positions: usize,
+    /// Net delta per expiry (None = perpetual), for the roll shock.
+    pub net_delta_by_expiry: Vec<(Option<i64>, f64)>,
+    pub vector: Vec<f64>,
+}
+
+/// An account's sums over all positions.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BookSums {
+    pub options_value: f64,
+    pub futures_session_upl: f64,
+    pub delta: f64,
+    pub net_delta: f64,
+    pub gamma: f64,
+    pub vega: f64,
+    pub theta: f64,
+    pub sm_initial: f64,
+    pub sm_maintenance: f64,
+    pub roll_per_position: f64,
+    pub per_index: Vec<IndexSums>,
+}
+
+impl BookSums {
+    /// Add (`sign` = 1) or remove (`sign` = −1) a contribution.
+    pub fn apply(&mut self, c: &Contribution, sign: f64) {
+        self.options_value += sign * c.options_value;
+        self.futures_session_upl += sign * c.futures_session_upl;
+        self.delta += sign * c.delta;
+        self.net_delta += sign * c.net_delta;
+        self.gamma += sign * c.gamma;
+        self.vega += sign * c.vega;
+        self.theta += sign * c.theta;
+        self.sm_initial += sign * c.sm_initial;
+        self.sm_maintenance += sign * c.sm_maintenance;
+        self.roll_per_position += sign * c.roll_per_position;
+        let idx = match self.per_index.iter().position(|s| s.index_name == c.index_name) {
+            Some(i) => i,
+            None => {
+                self.per_index.push(IndexSums { index_name: c.index_name.clone(), ..IndexSums::default() });
+                self.per_index.len() - 1
+            }
+        };
+        let s = &mut self.per_index[idx];
+        if sign > 0.0 {
+            s.usd_per_unit = c.usd_per_unit;
+            s.coin_in_settlement = c.coin_in_settlement;
+            s.index_price = c.index_price;
+            s.positions += 1;
+        } else {
+            s.positions = s.positions.saturating_sub(1);
+        }
+        s.net_delta += sign * c.net_delta;
+        s.short_option_contracts += sign * c.short_option_contracts;
+        match s.net_delta_by_expiry.iter_mut().find(|(e, _)| *e == c.expiry_ms) {
+            Some((_, v)) => *v += sign * c.net_delta,
+            None => s.net_delta_by_expiry.push((c.expiry_ms, sign * c.net_delta)),
+        }
+        if s.vector.len() < c.vector.len() {
+            s.vector.resize(c.vector.len(), 0.0);
+        }
+        for (acc, v) in s.vector.iter_mut().zip(&c.vector) {
+            *acc += sign * v;
+        }
+    }
+}

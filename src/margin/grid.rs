@@ -1,0 +1,193 @@
+//! The scenario grid and the one kernel that revalues an instrument on it.
+//!
+//! A grid is a list of (price move, vol move, weight, dampener) built from a
+//! model's data. The kernel fills, for one unit of an instrument, the
+//! weighted P&L in each scenario; a book's vector is the size-weighted sum
+//! of its instruments' vectors, which is what makes ticks incremental.
+
+use super::config::{CurrencyParams, GridLayout, PairParams, RiskMatrixModel, VolMove, VolShockRule};
+use crate::model::valuation::{scenario_pnl, Resolved};
+use crate::model::Instrument;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Table {
+    Standard,
+    Extended,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scenario {
+    pub price_move: f64,
+    pub vol: VolMove,
+    /// Fraction of the scenario's P&L that counts.
+    pub weight: f64,
+    /// USD that this scenario's aggregated loss (or gain) is moved toward zero by.
+    pub dampener_usd: f64,
+    pub table: Table,
+}
+
+/// How a scenario's vol move changes an option's volatility.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct VolShock {
+    time_scaled: Option<f64>,
+    up: f64,
+    down: f64,
+    min_up: f64,
+    short_power: f64,
+    long_power: f64,
+}
+
+impl VolShock {
+    fn new(rule: &VolShockRule, pair: &PairParams) -> VolShock {
+        VolShock {
+            time_scaled: match rule {
+                VolShockRule::TimeScaled { pivot_days } => Some(*pivot_days),
+                VolShockRule::Absolute => None,
+            },
+            up: pair.volatility_range_up,
+            down: pair.volatility_range_down,
+            min_up: pair.min_volatility_for_shock_up,
+            short_power: pair.short_term_vega_power,
+            long_power: pair.long_term_vega_power,
+        }
+    }
+
+    /// The three shocked volatilities (up, same, down) for time to expiry `t` years.
+    pub fn shocked(&self, sigma: f64, t: f64) -> [f64; 3] {
+        match self.time_scaled {
+            Some(pivot) => {
+                // A minute's floor keeps (pivot/DTE)^p finite at expiry.
+                let dte = (t * 365.0).max(1.0 / 1440.0);
+                let power = if dte < pivot { self.short_power } else { self.long_power };
+                let scale = (pivot / dte).powf(power);
+                [
+                    (sigma * (1.0 + self.up * scale)).max(self.min_up),
+                    sigma,
+                    (sigma * (1.0 - self.down * scale)).max(0.0),
+                ]
+            }
+            None => [sigma + self.up, sigma, (sigma - self.down).max(0.0)],
+        }
+    }
+}
+
+fn vol_slot(v: VolMove) -> usize {
+    match v {
+        VolMove::Up => 0,
+        VolMove::Same => 1,
+        VolMove::Down => 2,
+    }
+}
+
+/// A model's scenarios for one (index, settlement currency).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grid {
+    pub scenarios: Vec<Scenario>,
+    pub vol_shock: VolShock,
+    /// Fraction of a positive aggregated entry kept as offset.
+    pub pnl_offset: f64,
+    /// Cap on an offsetting gain in USD (0 = none).
+    pub max_offsetable_pnl_usd: f64,
+}
+
+impl Grid {
+    pub fn build(model: &RiskMatrixModel, pair: &PairParams, currency: &CurrencyParams) -> Grid {
+        let r = pair.price_range;
+        let mut scenarios = Vec::new();
+        match &model.grid {
+            GridLayout::Deribit { buckets, vol_scenarios, extended_moves, extended_vol } => {
+                let n = *buckets as i64;
+                for b in -n..=n {
+                    let price_move = r * b as f64 / n as f64;
+                    for &vol in vol_scenarios {
+                        scenarios.push(Scenario { price_move, vol, weight: 1.0, dampener_usd: 0.0, table: Table::Standard });
+                    }
+                }
+                for &m in extended_moves {
+                    let s = m.signum();
+                    let edge = 1.0 + s * r;
+                    scenarios.push(Scenario {
+                        price_move: m,
+                        vol: *extended_vol,
+                        weight: pair.extended_table_factor * (r / m.abs()) * (1.0 + m) / edge,
+                        dampener_usd: ((m.abs() / r).max(1.0) - 1.0) * currency.extended_dampener / edge,
+                        table: Table::Extended,
+                    });
+                }
+            }
+            GridLayout::Span16 { extreme_multiple, extreme_weight } => {
+                for step in [0.0, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0] {
+                    for vol in [VolMove::Up, VolMove::Down] {
+                        let price_move = r * step / 3.0;
+                        scenarios.push(Scenario { price_move, vol, weight: 1.0, dampener_usd: 0.0, table: Table::Standard });
+                    }
+                }
+                for s in [1.0, -1.0] {
+                    scenarios.push(Scenario {
+                        price_move: s * extreme_multiple * r,
+                        vol: VolMove::Same,
+                        weight: *extreme_weight,
+                        dampener_usd: 0.0,
+                        table: Table::Extended,
+                    });
+                }
+            }
+        }
+        Grid {
+            scenarios,
+            vol_shock: VolShock::new(&model.vol_shock, pair),
+            pnl_offset: currency.pnl_offset,
+            max_offsetable_pnl_usd: currency.max_offsetable_pnl,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.scenarios.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.scenarios.is_empty()
+    }
+
+    /// Weighted P&L of one unit of `inst` in every scenario, into `out`.
+    pub fn unit_vector(&self, inst: &Instrument, r: &Resolved, out: &mut [f64]) {
+        let sigmas = self.vol_shock.shocked(r.sigma, r.t);
+        for (slot, sc) in out.iter_mut().zip(&self.scenarios) {
+            let sigma = sigmas[vol_slot(sc.vol)];
+            *slot = sc.weight * scenario_pnl(inst, r, sc.price_move, sigma);
+        }
+    }
+
+    /// Apply the model's aggregation to a book's summed vector in place:
+    /// dampen, then offset gains. `usd_per_unit` converts the settlement
+    /// currency to USD (the index for coin, 1 for USDC).
+    pub fn aggregate(&self, vector: &mut [f64], usd_per_unit: f64) {
+        for (v, sc) in vector.iter_mut().zip(&self.scenarios) {
+            if sc.dampener_usd > 0.0 {
+                let damp = sc.dampener_usd / usd_per_unit;
+                *v = v.signum() * (v.abs() - damp).max(0.0);
+            }
+            if *v > 0.0 {
+                *v *= self.pnl_offset;
+                if self.max_offsetable_pnl_usd > 0.0 {
+                    *v = v.min(self.max_offsetable_pnl_usd / usd_per_unit);
+                }
+            }
+        }
+    }
+
+    /// Worst aggregated entry: (loss ≥ 0, its index). Ties go to the
+    /// unchanged-vol scenario, as Deribit reports them.
+    pub fn worst(&self, aggregated: &[f64]) -> (f64, usize) {
+        let mut best = (0.0_f64, 0_usize);
+        let mut found = false;
+        for (i, (&v, sc)) in aggregated.iter().zip(&self.scenarios).enumerate() {
+            let tie = found && v == best.0 && sc.vol == VolMove::Same;
+            if !found || v < best.0 || tie {
+                best = (v, i);
+                found = true;
+            }
+        }
+        ((-best.0).max(0.0), best.1)
+    }
+}

@@ -1,0 +1,15 @@
+//! Margin: one scenario-grid kernel, margin models as data, account
+//! valuation, stress and liquidation distance. Pure: `now` is a parameter.
+
+pub mod account;
+pub mod book;
+pub mod config;
+pub mod grid;
+pub mod liquidation;
+pub mod requirement;
+pub mod stress;
+
+pub use account::{value_account, AccountRisk};
+pub use book::{BookSums, Contribution, PreparedModel};
+pub use config::{load_models, ModelConfig};
+pub use requirement::{requirement, Breakdown};

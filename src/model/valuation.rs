@@ -1,0 +1,203 @@
+//! What one unit of an instrument is worth at a market state, and how it
+//! moves when the underlying and the volatility are shocked.
+//!
+//! "One unit" is one unit of position size: one USD of an inverse future,
+//! one coin of an option or a linear future. Amounts are in the
+//! instrument's settlement currency (coin for inverse, USDC for linear).
+
+use super::instrument::{Instrument, Kind, Settlement};
+use super::market::{positive_finite, MarketState};
+use crate::pricing::{self, implied_vol_coin, OptionType};
+
+/// Everything needed to price an instrument now, after any shock.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Resolved {
+    /// Option forward, or future mark, in USD, after the shock.
+    pub forward: f64,
+    /// Mark IV as a fraction (options; 0 for futures).
+    pub sigma: f64,
+    /// Years to expiry, never negative (0 = expired or perpetual).
+    pub t: f64,
+    /// Current mark in quote units: coin for inverse options, else USD.
+    pub mark: f64,
+    /// Index price now, USD.
+    pub index: f64,
+    /// True when the option is at or past expiry (valued at intrinsic).
+    pub expired: bool,
+}
+
+/// Why an instrument could not be valued.
+pub type ValuationError = String;
+
+/// Resolve an instrument's inputs. `shift` is the multiplicative price
+/// shock applied to the index and everything on it (1.0 for none).
+pub fn resolve(inst: &Instrument, market: &MarketState, now_ms: i64, shift: f64) -> Result<Resolved, ValuationError> {
+    let quote = market
+        .quotes
+        .get(&inst.name)
+        .ok_or_else(|| format!("no mark for {}", inst.name))?;
+    let quote_mark = finite_non_negative(quote.mark_price).ok_or_else(|| format!("bad mark price for {}", inst.name))?;
+    let quote_index = quote.index_price.and_then(positive_finite);
+    let index_now = market
+        .index(&inst.index_name)
+        .and_then(positive_finite)
+        .or(quote_index)
+        .ok_or_else(|| format!("no index price {} for {}", inst.index_name, inst.name))?;
+    // The index has moved since the quote: move the instrument with it.
+    let drift = quote_index.map_or(1.0, |q| index_now / q);
+    match inst.kind {
+        Kind::Option { option_type, strike, expiry_ms } => {
+            let quote_forward = quote.underlying_price.and_then(positive_finite).unwrap_or(index_now / drift);
+            let t_raw = pricing::years_between(now_ms, expiry_ms);
+            let t = t_raw.max(0.0);
+            let sigma = option_sigma(inst, option_type, strike, quote_forward, t, quote_mark, quote.mark_iv)?;
+            let forward = quote_forward * drift * shift;
+            // Keep the exchange's mark and add the model's change since the
+            // quote, so an unmoved market shows exactly the exchange's mark.
+            let model_now = native_option_value(inst, option_type, forward, strike, t, sigma);
+            let model_at_quote = native_option_value(inst, option_type, quote_forward, strike, t, sigma);
+            Ok(Resolved {
+                forward,
+                sigma,
+                t,
+                mark: (quote_mark + model_now - model_at_quote).max(0.0),
+                index: index_now * shift,
+                expired: t_raw <= 0.0,
+            })
+        }
+        Kind::Future { .. } | Kind::Perpetual => {
+            let mark = positive_finite(quote_mark).ok_or_else(|| format!("future {} has a zero mark", inst.name))?;
+            let t = inst.expiry_ms().map_or(0.0, |e| pricing::years_between(now_ms, e).max(0.0));
+            Ok(Resolved {
+                forward: mark * drift * shift,
+                sigma: 0.0,
+                t,
+                mark: mark * drift * shift,
+                index: index_now * shift,
+                expired: false,
+            })
+        }
+    }
+}
+
+fn finite_non_negative(v: f64) -> Option<f64> {
+    (v.is_finite() && v >= 0.0).then_some(v)
+}
+
+/// The option's volatility: the exchange's mark IV, else implied from its mark.
+fn option_sigma(
+    inst: &Instrument,
+    option_type: OptionType,
+    strike: f64,
+    forward: f64,
+    t: f64,
+    mark: f64,
+    mark_iv: Option<f64>,
+) -> Result<f64, ValuationError> {
+    match mark_iv {
+        Some(iv) if iv.is_finite() && iv > 0.0 => Ok(iv),
+        Some(iv) if !(iv.is_finite() && iv >= 0.0) => Err(format!("mark IV {iv} of {} is not valid", inst.name)),
+        _ if t <= 0.0 => Ok(0.0),
+        _ => {
+            let coin_mark = match inst.settlement {
+                Settlement::Inverse => mark,
+                Settlement::Linear => mark / forward,
+            };
+            implied_vol_coin(option_type, forward, strike, t, coin_mark)
+                .map_err(|e| format!("{} has no mark IV and its mark gives none: {e}", inst.name))
+        }
+    }
+}
+
+/// Option value in quote units (coin for inverse, USD for linear).
+#[inline]
+fn native_option_value(inst: &Instrument, opt: OptionType, f: f64, k: f64, t: f64, sigma: f64) -> f64 {
+    let usd = pricing::price(opt, f, k, t, sigma);
+    match inst.settlement {
+        Settlement::Inverse => usd / f,
+        Settlement::Linear => usd,
+    }
+}
+
+/// Value and sensitivities of one unit of position size.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct UnitValue {
+    /// Option value counted in `options_value` (0 for futures).
+    pub option_value: f64,
+    /// The mark-dependent part of the futures session P&L: a position's
+    /// session P&L is `size × (futures_mark_term − ref_term(ref price))`.
+    pub futures_mark_term: f64,
+    /// Delta in coin (Deribit's published delta; futures: size in coin).
+    pub delta: f64,
+    /// Net-transaction delta in coin (Deribit's `delta_total` convention).
+    pub net_delta: f64,
+    pub gamma: f64,
+    pub vega: f64,
+    pub theta: f64,
+}
+
+/// Value and Greeks of one unit of the instrument at the resolved state.
+pub fn unit_value(inst: &Instrument, r: &Resolved) -> UnitValue {
+    match (inst.kind, inst.settlement) {
+        (Kind::Option { option_type, strike, .. }, settlement) => {
+            let g = pricing::greeks(option_type, r.forward, strike, r.t, r.sigma);
+            let net_delta = match settlement {
+                Settlement::Inverse => g.net_delta(r.forward),
+                Settlement::Linear => g.delta,
+            };
+            UnitValue {
+                option_value: r.mark,
+                futures_mark_term: 0.0,
+                delta: g.delta,
+                net_delta,
+                gamma: g.gamma,
+                vega: g.vega,
+                theta: g.theta,
+            }
+        }
+        (_, Settlement::Inverse) => UnitValue {
+            futures_mark_term: -1.0 / r.mark,
+            delta: 1.0 / r.mark,
+            net_delta: 1.0 / r.mark,
+            ..UnitValue::default()
+        },
+        (_, Settlement::Linear) => UnitValue {
+            futures_mark_term: r.mark,
+            delta: 1.0,
+            net_delta: 1.0,
+            ..UnitValue::default()
+        },
+    }
+}
+
+/// The reference-price term of the futures session P&L (see `UnitValue`).
+pub fn futures_ref_term(inst: &Instrument, ref_price: f64) -> f64 {
+    match inst.settlement {
+        Settlement::Inverse => -1.0 / ref_price,
+        Settlement::Linear => ref_price,
+    }
+}
+
+/// P&L of one unit when the underlying moves by `price_move` (a fraction)
+/// and the option's volatility becomes `shocked_sigma`, measured from the
+/// resolved state (which may itself be shocked, for liquidation distance).
+#[inline]
+pub fn scenario_pnl(inst: &Instrument, r: &Resolved, price_move: f64, shocked_sigma: f64) -> f64 {
+    match inst.kind {
+        Kind::Option { option_type, strike, .. } => {
+            let f0 = r.forward;
+            let f1 = f0 * (1.0 + price_move);
+            let v0 = pricing::price(option_type, f0, strike, r.t, r.sigma);
+            let v1 = pricing::price(option_type, f1, strike, r.t, shocked_sigma);
+            match inst.settlement {
+                Settlement::Inverse => v1 / f1 - v0 / f0,
+                Settlement::Linear => v1 - v0,
+            }
+        }
+        // Inverse: size Q = N/F coin, P&L = N·(1/F − 1/(F(1+m))) = Q·m/(1+m).
+        _ => match inst.settlement {
+            Settlement::Inverse => price_move / ((1.0 + price_move) * r.forward),
+            Settlement::Linear => r.forward * price_move,
+        },
+    }
+}

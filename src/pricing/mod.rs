@@ -1,0 +1,9 @@
+//! Option pricing: Black-76 value and Greeks, implied volatility.
+//! Pure functions of their arguments; no clock, no I/O.
+
+pub mod black76;
+pub mod implied_vol;
+pub mod normal;
+
+pub use black76::{coin_price, greeks, price, years_between, Greeks, OptionType, MS_PER_YEAR};
+pub use implied_vol::{implied_vol, implied_vol_coin, IvError};
