@@ -101,6 +101,9 @@ impl Instrument {
             [_] => return Err(bad(name, "spot pairs are not derivatives; expected e.g. BTC-PERPETUAL")),
             [_, "PERPETUAL"] => Kind::Perpetual,
             [_, date] => Kind::Future { expiry_ms: parse_expiry(name, date)? },
+            [_, kind, ..] if parts.len() >= 3 && kind.chars().all(|c| c.is_ascii_alphabetic()) => {
+                return Err(bad(name, format!("combo instruments ({kind}) are not supported")))
+            }
             [_, date, strike, cp] => {
                 let option_type = match *cp {
                     "C" => OptionType::Call,
@@ -112,9 +115,6 @@ impl Instrument {
                     strike: parse_strike(name, strike)?,
                     expiry_ms: parse_expiry(name, date)?,
                 }
-            }
-            _ if parts.len() >= 3 && parts[1].chars().all(|c| c.is_ascii_alphabetic()) => {
-                return Err(bad(name, format!("combo instruments ({}) are not supported", parts[1])))
             }
             _ => return Err(bad(name, "expected COIN-PERPETUAL, COIN-DDMMMYY or COIN-DDMMMYY-STRIKE-C/P")),
         };
