@@ -30,7 +30,7 @@ struct Case {
     key: &'static str,
 }
 
-fn run(case: &Case, roll: RollShockRule) -> (margintop::margin::AccountRisk, Value) {
+fn run(case: &Case, roll: RollShockRule) -> (margintop::margin::AccountRisk, margintop::margin::account::ValuedBook, Value) {
     let result = &case.reply["result"];
     let now = result["model_params"]["general"]["timestamp"].as_i64().unwrap();
     let index = result["index_price"][case.index_name].as_f64().unwrap();
@@ -47,9 +47,9 @@ fn run(case: &Case, roll: RollShockRule) -> (margintop::margin::AccountRisk, Val
         account.set_position(name, q.as_f64().unwrap() * mark, None);
     }
     let mut model = PreparedModel::new(model_from_reply(&case.reply, roll), case.currency);
-    let risk = value_account(&account, &insts, &market, &mut model, now);
-    assert!(risk.book.warnings.is_empty(), "{:?}", risk.book.warnings);
-    (risk, result.clone())
+    let (risk, book) = value_account(&account, &insts, &market, &mut model, now);
+    assert!(risk.warnings.is_empty(), "{:?}", risk.warnings);
+    (risk, book, result.clone())
 }
 
 fn floats(v: &Value) -> Vec<f64> {
@@ -63,9 +63,9 @@ fn assert_close(what: &str, got: f64, want: f64, tol: f64) {
 
 fn check(case: Case) {
     for roll in [RollShockRule::PerExpiryNetDelta, RollShockRule::PerPosition] {
-        let (risk, result) = run(&case, roll);
+        let (risk, book, result) = run(&case, roll);
         // Per-instrument vectors: standard then extended, before aggregation.
-        for p in &risk.book.positions {
+        for p in &book.positions {
             let want = &result["initial_risk_vectors"][&p.instrument];
             let expected: Vec<f64> = floats(&want["standard"]).into_iter().chain(floats(&want["extended"])).collect();
             assert_eq!(p.contribution.vector.len(), expected.len());
@@ -74,7 +74,7 @@ fn check(case: Case) {
             }
         }
         // Aggregated vector after dampener and pnl_offset.
-        let sums = &risk.book.sums.per_index[0];
+        let sums = &book.sums.per_index[0];
         let mut aggregated = sums.vector.clone();
         let mut model = PreparedModel::new(model_from_reply(&case.reply, RollShockRule::None), case.currency);
         model.grid(case.index_name).unwrap().aggregate(&mut aggregated, sums.usd_per_unit);

@@ -10,6 +10,9 @@ use crate::model::{Account, Instrument, MarketState};
 use crate::model::valuation::resolve;
 use std::collections::HashMap;
 
+/// Ending of a warning about a position that is not in the margin.
+pub const LEFT_OUT: &str = "position left out";
+
 /// The instruments known to the core, by name.
 pub type Instruments = HashMap<String, Instrument>;
 
@@ -45,17 +48,17 @@ pub fn value_book(
     let mut book = ValuedBook::default();
     for pos in &account.positions {
         let Some(inst) = instruments.get(&pos.instrument) else {
-            book.warnings.push(format!("unknown instrument {}: position left out", pos.instrument));
+            book.warnings.push(format!("unknown instrument {}: {LEFT_OUT}", pos.instrument));
             continue;
         };
         if !pos.size.is_finite() {
-            book.warnings.push(format!("position {} has a size that is not a number", pos.instrument));
+            book.warnings.push(format!("position {} has a size that is not a number: {LEFT_OUT}", pos.instrument));
             continue;
         }
         let resolved = match resolve(inst, market, now_ms, shift) {
             Ok(r) => r,
             Err(e) => {
-                book.warnings.push(format!("{e}: position left out"));
+                book.warnings.push(format!("{e}: {LEFT_OUT}"));
                 continue;
             }
         };
@@ -92,14 +95,14 @@ pub struct AccountRisk {
     pub headroom: f64,
     /// Headroom in USD (None for want of an index price).
     pub headroom_usd: Option<f64>,
-    pub book: ValuedBook,
+    /// Why a number is missing or approximate (positions left out, expiry).
+    pub warnings: Vec<String>,
     /// False when a position could not be valued: the margin then leaves it out.
     pub complete: bool,
 }
 
 /// Money and margin of an account from valued positions (DESIGN.md §4).
-pub fn account_risk(account: &Account, model: &PreparedModel, book: ValuedBook, now_ms: i64) -> AccountRisk {
-    let sums = &book.sums;
+pub fn account_risk(account: &Account, model: &PreparedModel, sums: &BookSums, warnings: &[String], now_ms: i64) -> AccountRisk {
     let margin = requirement(model, sums, &account.add_ons, now_ms);
     let equity = account.balance + sums.futures_session_upl + account.futures_session_rpl + sums.options_value;
     let margin_balance = match model.config.margin_balance_rule() {
@@ -121,19 +124,19 @@ pub fn account_risk(account: &Account, model: &PreparedModel, book: ValuedBook, 
         headroom,
         headroom_usd: usd_per_unit.map(|u| headroom * u),
         margin,
-        complete: book.warnings.iter().all(|w| !w.ends_with("left out")),
-        book,
+        complete: warnings.iter().all(|w| !w.ends_with(LEFT_OUT)),
+        warnings: warnings.to_vec(),
     }
 }
 
-/// Value an account in full at `now_ms`.
+/// Value an account in full at `now_ms`: its risk and its valued positions.
 pub fn value_account(
     account: &Account,
     instruments: &Instruments,
     market: &MarketState,
     model: &mut PreparedModel,
     now_ms: i64,
-) -> AccountRisk {
+) -> (AccountRisk, ValuedBook) {
     let book = value_book(account, instruments, market, model, now_ms, 1.0);
-    account_risk(account, model, book, now_ms)
+    (account_risk(account, model, &book.sums, &book.warnings, now_ms), book)
 }

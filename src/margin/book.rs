@@ -82,14 +82,16 @@ pub struct Contribution {
     pub vector: Vec<f64>,
 }
 
-/// Compute a position's contribution. `ref_price` is the futures session
+/// A position's contribution from its instrument's already priced unit
+/// vector (shared by every holder). `ref_price` is the futures session
 /// reference price (None: measure from the current mark, i.e. zero P&L).
-pub fn contribution(
+pub fn contribution_with(
     inst: &Instrument,
     r: &Resolved,
     size: f64,
     ref_price: Option<f64>,
-    model: &mut PreparedModel,
+    model: &PreparedModel,
+    unit_vec: Option<&[f64]>,
 ) -> Contribution {
     let unit = unit_value(inst, r);
     let usd_per_unit = match inst.settlement {
@@ -132,12 +134,30 @@ pub fn contribution(
             c.roll_per_position = (size * unit.delta).abs() * rate * coin_to_settlement(inst, r);
         }
     }
-    if let Some(grid) = model.grid(&inst.index_name) {
-        let mut unit_vec = vec![0.0; grid.len()];
-        grid.unit_vector(inst, r, &mut unit_vec);
-        c.vector = unit_vec.into_iter().map(|v| v * size).collect();
+    if let Some(unit_vec) = unit_vec {
+        c.vector = unit_vec.iter().map(|v| v * size).collect();
     }
     c
+}
+
+/// One unit's scenario vector under the model (None under standard margin).
+pub fn unit_vector(inst: &Instrument, r: &Resolved, model: &mut PreparedModel) -> Option<Vec<f64>> {
+    let grid = model.grid(&inst.index_name)?;
+    let mut out = vec![0.0; grid.len()];
+    grid.unit_vector(inst, r, &mut out);
+    Some(out)
+}
+
+/// Compute a position's contribution, pricing its scenario vector.
+pub fn contribution(
+    inst: &Instrument,
+    r: &Resolved,
+    size: f64,
+    ref_price: Option<f64>,
+    model: &mut PreparedModel,
+) -> Contribution {
+    let unit_vec = unit_vector(inst, r, model);
+    contribution_with(inst, r, size, ref_price, model, unit_vec.as_deref())
 }
 
 /// Amounts in coin become settlement-currency amounts (USDC: × index).

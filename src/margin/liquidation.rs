@@ -36,7 +36,7 @@ pub fn liquidation_distance(
     let search = model.config.liquidation_search();
     let mut shortfall = |m: f64| {
         let book = value_book(account, instruments, market, model, now_ms, 1.0 + m);
-        let risk = account_risk(account, model, book, now_ms);
+        let risk = account_risk(account, model, &book.sums, &book.warnings, now_ms);
         risk.margin.maintenance_margin - risk.margin_balance
     };
     let down = find_side(&mut shortfall, -search.down, search.steps);

@@ -1,0 +1,318 @@
+//! The incremental risk state of many accounts (DESIGN.md §3).
+//!
+//! Each instrument is priced once per tick and its per-unit scenario vector
+//! is shared by every account that holds it; each holder then swaps the old
+//! contribution of that position for the new one in its sums, which costs
+//! O(scenarios) per holder. An index tick reprices the instruments on that
+//! index once. Position and balance changes recompute only their account.
+//!
+//! The pricing clock is the exchange's time carried in the data, advanced
+//! in steps of `clock_step_ms`: when it moves, every instrument is repriced
+//! (time to expiry changed for all of them), so a replay of the same
+//! messages computes exactly the same numbers as the live run.
+
+use crate::margin::account::{account_risk, AccountRisk, Instruments, LEFT_OUT};
+use crate::margin::book::{contribution_with, unit_vector, BookSums, Contribution, PreparedModel};
+use crate::margin::config::ModelConfig;
+use crate::model::valuation::{resolve, Resolved};
+use crate::model::{Account, Instrument, MarketState, Quote};
+use std::collections::{BTreeMap, HashMap};
+
+pub type AccountId = usize;
+pub type InstrumentId = usize;
+
+/// Re-add every contribution from scratch after this many incremental
+/// updates of an account, so that rounding never accumulates.
+const RESUM_EVERY: u32 = 4096;
+
+struct Holding {
+    account: AccountId,
+}
+
+struct InstrumentSlot {
+    inst: Instrument,
+    resolved: Option<Resolved>,
+    error: Option<String>,
+    holders: Vec<Holding>,
+}
+
+struct DeskAccount {
+    account: Account,
+    model: PreparedModel,
+    /// Parallel to `account.positions`.
+    contributions: Vec<Option<Contribution>>,
+    sums: BookSums,
+    warnings: Vec<String>,
+    updates: u32,
+}
+
+/// All accounts, instruments and market state of one monitor.
+pub struct Desk {
+    models: BTreeMap<String, ModelConfig>,
+    slots: Vec<InstrumentSlot>,
+    by_name: HashMap<String, InstrumentId>,
+    by_index: HashMap<String, Vec<InstrumentId>>,
+    accounts: Vec<DeskAccount>,
+    pub market: MarketState,
+    now_ms: i64,
+    clock_step_ms: i64,
+}
+
+impl Desk {
+    pub fn new(models: BTreeMap<String, ModelConfig>, now_ms: i64) -> Desk {
+        Desk {
+            models,
+            slots: Vec::new(),
+            by_name: HashMap::new(),
+            by_index: HashMap::new(),
+            accounts: Vec::new(),
+            market: MarketState::default(),
+            now_ms,
+            clock_step_ms: 1000,
+        }
+    }
+
+    pub fn set_clock_step(&mut self, ms: i64) {
+        self.clock_step_ms = ms.max(1);
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+
+    pub fn instrument(&self, name: &str) -> Option<&Instrument> {
+        self.by_name.get(name).map(|&i| &self.slots[i].inst)
+    }
+
+    /// All instruments by name (for the full-recompute reference path).
+    pub fn instruments(&self) -> Instruments {
+        self.slots.iter().map(|s| (s.inst.name.clone(), s.inst.clone())).collect()
+    }
+
+    pub fn add_instrument(&mut self, inst: Instrument) -> InstrumentId {
+        if let Some(&id) = self.by_name.get(&inst.name) {
+            self.slots[id].inst = inst;
+            self.reprice(id);
+            return id;
+        }
+        let id = self.slots.len();
+        self.by_name.insert(inst.name.clone(), id);
+        self.by_index.entry(inst.index_name.clone()).or_default().push(id);
+        self.slots.push(InstrumentSlot { inst, resolved: None, error: None, holders: Vec::new() });
+        self.reprice(id);
+        id
+    }
+
+    /// Add an account; its model must be one of the desk's models.
+    pub fn add_account(&mut self, account: Account) -> Result<AccountId, String> {
+        let config = self
+            .models
+            .get(&account.model)
+            .cloned()
+            .ok_or_else(|| format!("account {}: unknown margin model {:?}", account.label, account.model))?;
+        let id = self.accounts.len();
+        let model = PreparedModel::new(config, &account.currency);
+        self.accounts.push(DeskAccount {
+            account,
+            model,
+            contributions: Vec::new(),
+            sums: BookSums::default(),
+            warnings: Vec::new(),
+            updates: 0,
+        });
+        self.rebuild_account(id);
+        Ok(id)
+    }
+
+    pub fn account(&self, id: AccountId) -> &Account {
+        &self.accounts[id].account
+    }
+
+    pub fn account_count(&self) -> usize {
+        self.accounts.len()
+    }
+
+    pub fn find_account(&self, label: &str, currency: &str) -> Option<AccountId> {
+        self.accounts
+            .iter()
+            .position(|a| a.account.label == label && a.account.currency.eq_ignore_ascii_case(currency))
+    }
+
+    /// Move the pricing clock to `ts` if it is a step or more ahead.
+    pub fn observe_time(&mut self, ts: i64) {
+        if ts >= self.now_ms + self.clock_step_ms {
+            self.set_clock(ts);
+        }
+    }
+
+    /// Set the pricing clock and reprice everything.
+    pub fn set_clock(&mut self, now_ms: i64) {
+        self.now_ms = now_ms;
+        for id in 0..self.slots.len() {
+            self.reprice(id);
+        }
+    }
+
+    /// An index tick: reprice the instruments on that index once.
+    pub fn apply_index(&mut self, index_name: &str, price: f64, ts: i64) {
+        if !(price.is_finite() && price > 0.0) {
+            return;
+        }
+        self.market.set_index(index_name, price, ts);
+        let before = self.now_ms;
+        self.observe_time(ts);
+        if self.now_ms != before {
+            return; // the clock step repriced everything already
+        }
+        let ids = self.by_index.get(index_name).cloned().unwrap_or_default();
+        for id in ids {
+            self.reprice(id);
+        }
+    }
+
+    /// A mark tick on one instrument.
+    pub fn apply_quote(&mut self, name: &str, quote: Quote) {
+        self.market.set_quote(name, quote);
+        let before = self.now_ms;
+        self.observe_time(quote.timestamp);
+        if self.now_ms != before {
+            return;
+        }
+        if let Some(&id) = self.by_name.get(name) {
+            self.reprice(id);
+        }
+    }
+
+    /// Replace a position's size (0 removes it).
+    pub fn set_position(&mut self, id: AccountId, instrument: &str, size: f64, session_ref_price: Option<f64>) {
+        self.accounts[id].account.set_position(instrument, size, session_ref_price);
+        self.rebuild_account(id);
+    }
+
+    /// Replace all positions of an account (a fresh snapshot from the exchange).
+    pub fn replace_positions(&mut self, id: AccountId, positions: Vec<crate::model::Position>) {
+        self.accounts[id].account.positions = positions;
+        self.rebuild_account(id);
+    }
+
+    pub fn set_balance(&mut self, id: AccountId, balance: f64, futures_session_rpl: f64) {
+        let a = &mut self.accounts[id].account;
+        a.balance = balance;
+        a.futures_session_rpl = futures_session_rpl;
+    }
+
+    pub fn account_mut(&mut self, id: AccountId) -> &mut Account {
+        &mut self.accounts[id].account
+    }
+
+    /// Risk of an account from its incrementally kept sums.
+    pub fn risk(&self, id: AccountId) -> AccountRisk {
+        let a = &self.accounts[id];
+        let mut warnings = a.warnings.clone();
+        for c in a.account.positions.iter().zip(&a.contributions) {
+            if c.1.is_none() {
+                if let Some(&iid) = self.by_name.get(&c.0.instrument) {
+                    if let Some(e) = &self.slots[iid].error {
+                        warnings.push(format!("{e}: {LEFT_OUT}"));
+                    }
+                }
+            }
+        }
+        account_risk(&a.account, &a.model, &a.sums, &warnings, self.now_ms)
+    }
+
+    /// Price one instrument and update its holders.
+    fn reprice(&mut self, id: InstrumentId) {
+        let slot = &mut self.slots[id];
+        match resolve(&slot.inst, &self.market, self.now_ms, 1.0) {
+            Ok(r) => {
+                slot.resolved = Some(r);
+                slot.error = None;
+            }
+            Err(e) => {
+                slot.resolved = None;
+                slot.error = Some(e);
+            }
+        }
+        let holders: Vec<AccountId> = self.slots[id].holders.iter().map(|h| h.account).collect();
+        // One scenario vector per distinct model among the holders.
+        let mut vectors: Vec<(String, String, Option<Vec<f64>>)> = Vec::new();
+        for a in holders {
+            let acct = &mut self.accounts[a];
+            let key = (acct.model.config.name().to_string(), acct.model.currency.clone());
+            let slot = &self.slots[id];
+            let Some(r) = slot.resolved else {
+                Self::swap_position(acct, &slot.inst.name, None);
+                continue;
+            };
+            let cached = vectors.iter().position(|(m, c, _)| *m == key.0 && *c == key.1);
+            let pos = match cached {
+                Some(p) => p,
+                None => {
+                    vectors.push((key.0, key.1, unit_vector(&slot.inst, &r, &mut acct.model)));
+                    vectors.len() - 1
+                }
+            };
+            let unit = vectors[pos].2.as_deref();
+            let Some(p) = acct.account.positions.iter().position(|p| p.instrument == slot.inst.name) else { continue };
+            let position = &acct.account.positions[p];
+            let c = contribution_with(&slot.inst, &r, position.size, position.session_ref_price, &acct.model, unit);
+            Self::swap_position(acct, &slot.inst.name, Some(c));
+        }
+    }
+
+    /// Replace one position's contribution in its account's sums.
+    fn swap_position(acct: &mut DeskAccount, instrument: &str, new: Option<Contribution>) {
+        let Some(p) = acct.account.positions.iter().position(|p| p.instrument == instrument) else { return };
+        if let Some(old) = &acct.contributions[p] {
+            acct.sums.apply(old, -1.0);
+        }
+        if let Some(c) = &new {
+            acct.sums.apply(c, 1.0);
+        }
+        acct.contributions[p] = new;
+        acct.updates += 1;
+        if acct.updates >= RESUM_EVERY {
+            Self::resum(acct);
+        }
+    }
+
+    fn resum(acct: &mut DeskAccount) {
+        acct.sums = BookSums::default();
+        for c in acct.contributions.iter().flatten() {
+            acct.sums.apply(c, 1.0);
+        }
+        acct.updates = 0;
+    }
+
+    /// Recompute an account from its positions, and register it as holder.
+    fn rebuild_account(&mut self, id: AccountId) {
+        for slot in &mut self.slots {
+            slot.holders.retain(|h| h.account != id);
+        }
+        let acct = &mut self.accounts[id];
+        acct.contributions = vec![None; acct.account.positions.len()];
+        acct.warnings.clear();
+        for (p, pos) in acct.account.positions.iter().enumerate() {
+            let Some(&iid) = self.by_name.get(&pos.instrument) else {
+                acct.warnings.push(format!("unknown instrument {}: {LEFT_OUT}", pos.instrument));
+                continue;
+            };
+            let slot = &mut self.slots[iid];
+            slot.holders.push(Holding { account: id });
+            if let Some(r) = slot.resolved {
+                let unit = unit_vector(&slot.inst, &r, &mut acct.model);
+                let c = contribution_with(&slot.inst, &r, pos.size, pos.session_ref_price, &acct.model, unit.as_deref());
+                acct.contributions[p] = Some(c);
+            }
+        }
+        Self::resum(acct);
+    }
+
+    /// Called when instruments arrive after positions that name them.
+    pub fn rebuild_all(&mut self) {
+        for id in 0..self.accounts.len() {
+            self.rebuild_account(id);
+        }
+    }
+}
