@@ -124,6 +124,20 @@ impl Desk {
         Ok(id)
     }
 
+    /// Switch an account to another of the desk's models.
+    pub fn set_model(&mut self, id: AccountId, model: &str) -> Result<(), String> {
+        let config = self.models.get(model).cloned().ok_or_else(|| format!("unknown margin model {model:?}"))?;
+        let acct = &mut self.accounts[id];
+        acct.account.model = model.to_string();
+        acct.model = PreparedModel::new(config, &acct.account.currency);
+        self.rebuild_account(id);
+        Ok(())
+    }
+
+    pub fn models(&self) -> &BTreeMap<String, ModelConfig> {
+        &self.models
+    }
+
     pub fn account(&self, id: AccountId) -> &Account {
         &self.accounts[id].account
     }

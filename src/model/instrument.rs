@@ -44,7 +44,7 @@ pub struct Instrument {
 }
 
 /// The fields of an exchange instrument record that refine a parsed name.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 pub struct InstrumentSpec {
     pub instrument_name: String,
     #[serde(default)]

@@ -1,0 +1,299 @@
+//! The risk report (FORMATS.md §2): built from a desk, printed as JSON or
+//! as a readable table.
+
+mod table;
+
+pub use table::render_table;
+
+use crate::engine::{AccountId, Desk};
+use crate::margin::account::{value_account, Instruments, ValuedBook};
+use crate::margin::book::PreparedModel;
+use crate::margin::config::ModelConfig;
+use crate::margin::grid::Table;
+use crate::margin::liquidation::{liquidation_distance, Liquidation};
+use crate::margin::requirement::Breakdown;
+use crate::margin::stress::{stress_pnl, StressScenario};
+use serde::Serialize;
+
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub version: u32,
+    pub as_of: i64,
+    pub accounts: Vec<AccountReport>,
+    /// Problems with the input as a whole (bad recording lines…).
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AccountReport {
+    pub account: String,
+    pub currency: String,
+    pub margin_model: String,
+    pub stale: bool,
+    pub data_age_ms: Option<i64>,
+    pub balance: Option<f64>,
+    pub margin_balance: Option<f64>,
+    pub equity: Option<f64>,
+    pub options_value: Option<f64>,
+    pub futures_session_upl: Option<f64>,
+    pub initial_margin: Option<f64>,
+    pub maintenance_margin: Option<f64>,
+    pub mm_ratio: Option<f64>,
+    pub im_ratio: Option<f64>,
+    pub headroom: Option<f64>,
+    pub headroom_usd: Option<f64>,
+    pub exchange: ExchangeReport,
+    pub greeks: GreeksReport,
+    pub greeks_by_expiry: Vec<ExpiryGreeks>,
+    pub margin: Breakdown,
+    pub positions: Vec<PositionReport>,
+    pub risk_matrix: Option<RiskMatrixReport>,
+    pub stress: Vec<StressReport>,
+    pub liquidation: Liquidation,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ExchangeReport {
+    pub initial_margin: Option<f64>,
+    pub maintenance_margin: Option<f64>,
+    pub equity: Option<f64>,
+    pub as_of: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct GreeksReport {
+    pub delta_total: f64,
+    pub delta: f64,
+    pub gamma: f64,
+    pub vega: f64,
+    pub theta: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExpiryGreeks {
+    pub expiry: String,
+    pub delta: f64,
+    pub gamma: f64,
+    pub vega: f64,
+    pub theta: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PositionReport {
+    pub instrument: String,
+    pub size: f64,
+    pub mark_price: f64,
+    pub index_price: f64,
+    pub delta: f64,
+    pub gamma: f64,
+    pub vega: f64,
+    pub theta: f64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RiskMatrixReport {
+    /// The grid's model (the account's own, or deribit_pm for standard margin).
+    pub model: String,
+    pub index_name: String,
+    pub price_moves: Vec<f64>,
+    pub vol_moves: Vec<&'static str>,
+    pub pnl: Vec<Vec<Option<f64>>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StressReport {
+    pub name: String,
+    pub price_move: f64,
+    pub vol_move: f64,
+    pub pnl: Option<f64>,
+}
+
+/// Report settings.
+pub struct ReportOptions<'a> {
+    pub scenarios: &'a [StressScenario],
+    /// Data older than this (local clock) is stale.
+    pub stale_after_ms: i64,
+}
+
+/// A finite number, or None with a warning naming it.
+fn checked(name: &str, v: f64, warnings: &mut Vec<String>) -> Option<f64> {
+    if v.is_finite() {
+        Some(v)
+    } else {
+        warnings.push(format!("{name} could not be computed"));
+        None
+    }
+}
+
+/// Build the report of every account on the desk at local time `as_of`.
+pub fn build_report(desk: &Desk, last_update: &dyn Fn(AccountId) -> Option<i64>, as_of: i64, opts: &ReportOptions) -> Report {
+    let instruments = desk.instruments();
+    let accounts = (0..desk.account_count())
+        .map(|id| account_report(desk, &instruments, id, last_update(id), as_of, opts))
+        .collect();
+    Report { version: REPORT_VERSION, as_of, accounts, warnings: Vec::new() }
+}
+
+fn account_report(
+    desk: &Desk,
+    instruments: &Instruments,
+    id: AccountId,
+    updated: Option<i64>,
+    as_of: i64,
+    opts: &ReportOptions,
+) -> AccountReport {
+    let acct = desk.account(id);
+    let now = desk.now_ms();
+    let config = desk.models()[&acct.model].clone();
+    let mut model = PreparedModel::new(config.clone(), &acct.currency);
+    let (risk, book) = value_account(acct, instruments, &desk.market, &mut model, now);
+    let mut warnings = risk.warnings.clone();
+    let data_age_ms = updated.map(|t| (as_of - t).max(0));
+    let stale = data_age_ms.is_none_or(|age| age > opts.stale_after_ms);
+    if stale {
+        warnings.push("data is stale: no account update within the limit".into());
+    }
+    if !risk.complete {
+        warnings.push("margin leaves out positions that could not be valued".into());
+    }
+    if risk.mm_ratio.is_none() {
+        warnings.push("mm_ratio undefined: margin balance is not positive".into());
+    }
+    let margin_num = |name: &str, v: f64, w: &mut Vec<String>| if risk.complete { checked(name, v, w) } else { None };
+    let index_price = book.positions.first().map(|p| p.index_price);
+    let liquidation = if risk.complete && !book.positions.is_empty() {
+        liquidation_distance(acct, instruments, &desk.market, &mut model, now, index_price)
+    } else {
+        Liquidation::default()
+    };
+    let stress = opts
+        .scenarios
+        .iter()
+        .map(|s| StressReport {
+            name: s.name.clone(),
+            price_move: s.move_for(&acct.currency),
+            vol_move: s.vol_move,
+            pnl: checked(&s.name, stress_pnl(acct, instruments, &desk.market, now, s), &mut warnings),
+        })
+        .collect();
+    let sums = &book.sums;
+    AccountReport {
+        account: acct.label.clone(),
+        currency: acct.currency.clone(),
+        margin_model: acct.model.clone(),
+        stale,
+        data_age_ms,
+        balance: checked("balance", risk.balance, &mut warnings),
+        margin_balance: margin_num("margin_balance", risk.margin_balance, &mut warnings),
+        equity: margin_num("equity", risk.equity, &mut warnings),
+        options_value: margin_num("options_value", risk.options_value, &mut warnings),
+        futures_session_upl: margin_num("futures_session_upl", risk.futures_session_upl, &mut warnings),
+        initial_margin: margin_num("initial_margin", risk.margin.initial_margin, &mut warnings),
+        maintenance_margin: margin_num("maintenance_margin", risk.margin.maintenance_margin, &mut warnings),
+        mm_ratio: risk.mm_ratio.filter(|_| risk.complete),
+        im_ratio: risk.im_ratio.filter(|_| risk.complete),
+        headroom: margin_num("headroom", risk.headroom, &mut warnings),
+        headroom_usd: risk.headroom_usd.filter(|v| v.is_finite() && risk.complete),
+        exchange: ExchangeReport {
+            initial_margin: acct.exchange.initial_margin,
+            maintenance_margin: acct.exchange.maintenance_margin,
+            equity: acct.exchange.equity,
+            as_of: (acct.exchange.as_of > 0).then_some(acct.exchange.as_of),
+        },
+        greeks: GreeksReport {
+            delta_total: sums.net_delta,
+            delta: sums.delta,
+            gamma: sums.gamma,
+            vega: sums.vega,
+            theta: sums.theta,
+        },
+        greeks_by_expiry: by_expiry(desk, &book),
+        margin: risk.margin.clone(),
+        positions: book
+            .positions
+            .iter()
+            .map(|p| PositionReport {
+                instrument: p.instrument.clone(),
+                size: p.size,
+                mark_price: p.mark_price,
+                index_price: p.index_price,
+                delta: p.contribution.delta,
+                gamma: p.contribution.gamma,
+                vega: p.contribution.vega,
+                theta: p.contribution.theta,
+            })
+            .collect(),
+        risk_matrix: risk_matrix(desk, instruments, acct, &config, &book, now),
+        stress,
+        liquidation,
+        warnings,
+    }
+}
+
+fn by_expiry(desk: &Desk, book: &ValuedBook) -> Vec<ExpiryGreeks> {
+    let mut out: Vec<(Option<i64>, ExpiryGreeks)> = Vec::new();
+    for p in &book.positions {
+        let label = desk.instrument(&p.instrument).map_or("?", |i| i.expiry_label()).to_string();
+        let slot = match out.iter().position(|(e, _)| *e == p.expiry_ms) {
+            Some(i) => i,
+            None => {
+                out.push((p.expiry_ms, ExpiryGreeks { expiry: label, delta: 0.0, gamma: 0.0, vega: 0.0, theta: 0.0 }));
+                out.len() - 1
+            }
+        };
+        let g = &mut out[slot].1;
+        g.delta += p.contribution.net_delta;
+        g.gamma += p.contribution.gamma;
+        g.vega += p.contribution.vega;
+        g.theta += p.contribution.theta;
+    }
+    out.sort_by_key(|(e, _)| e.unwrap_or(i64::MAX));
+    out.into_iter().map(|(_, g)| g).collect()
+}
+
+/// The standard table of the account's grid as price × vol rows.
+fn risk_matrix(
+    desk: &Desk,
+    instruments: &Instruments,
+    acct: &crate::model::Account,
+    config: &ModelConfig,
+    book: &ValuedBook,
+    now: i64,
+) -> Option<RiskMatrixReport> {
+    let (mut model, sums) = match config {
+        ModelConfig::RiskMatrix(_) => (PreparedModel::new(config.clone(), &acct.currency), book.sums.clone()),
+        ModelConfig::Standard(_) => {
+            let pm = desk.models().get("deribit_pm")?.clone();
+            let mut model = PreparedModel::new(pm, &acct.currency);
+            let (_, b) = value_account(acct, instruments, &desk.market, &mut model, now);
+            (model, b.sums)
+        }
+    };
+    let s = sums.per_index.iter().find(|s| s.positions > 0)?;
+    let grid = model.grid(&s.index_name)?.clone();
+    let mut price_moves: Vec<f64> = Vec::new();
+    let mut vol_moves: Vec<&'static str> = Vec::new();
+    for sc in grid.scenarios.iter().filter(|sc| sc.table == Table::Standard) {
+        if !price_moves.contains(&sc.price_move) {
+            price_moves.push(sc.price_move);
+        }
+        if !vol_moves.contains(&sc.vol.label()) {
+            vol_moves.push(sc.vol.label());
+        }
+    }
+    price_moves.sort_by(|a, b| a.total_cmp(b));
+    let mut pnl = vec![vec![None; vol_moves.len()]; price_moves.len()];
+    for (sc, v) in grid.scenarios.iter().zip(&s.vector).filter(|(sc, _)| sc.table == Table::Standard) {
+        let i = price_moves.iter().position(|p| *p == sc.price_move)?;
+        let j = vol_moves.iter().position(|l| *l == sc.vol.label())?;
+        pnl[i][j] = v.is_finite().then_some(*v);
+    }
+    Some(RiskMatrixReport { model: config_name(&model), index_name: s.index_name.clone(), price_moves, vol_moves, pnl })
+}
+
+fn config_name(model: &PreparedModel) -> String {
+    model.config.name().to_string()
+}

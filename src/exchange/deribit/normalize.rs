@@ -1,0 +1,170 @@
+//! Deribit API v2 messages → normalized events for the engine.
+//!
+//! Takes a JSON-RPC message (and, for responses, the method of the request
+//! it answers) and returns what it says about instruments, marks, indices,
+//! positions and balances. Anything else is ignored; anything malformed is
+//! an error naming the message kind, never a panic.
+
+use crate::model::{InstrumentSpec, Position, Quote};
+use serde_json::Value;
+
+/// What a message tells the engine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    Instruments(Vec<InstrumentSpec>),
+    Quote { instrument: String, quote: Quote },
+    /// Mark and IV only (markprice.options): forward and index stay as they were.
+    MarkIv { instrument: String, mark_price: f64, iv: f64, timestamp: i64 },
+    Index { index_name: String, price: f64, timestamp: i64 },
+    /// Every position of an account in one currency (a snapshot).
+    Positions { currency: Option<String>, positions: Vec<Position> },
+    /// Positions that changed (user.changes).
+    PositionChanges { positions: Vec<Position> },
+    Balance(Balance),
+}
+
+/// An account summary or portfolio notification.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Balance {
+    pub currency: String,
+    pub balance: f64,
+    pub futures_session_rpl: f64,
+    pub margin_model: Option<String>,
+    pub initial_margin: Option<f64>,
+    pub maintenance_margin: Option<f64>,
+    pub equity: Option<f64>,
+    pub margin_balance: Option<f64>,
+    pub mmp_margin: f64,
+    pub open_orders_margin: f64,
+    pub timestamp: Option<i64>,
+}
+
+/// Which kind of message failed, for counting ("ticker", "get_positions").
+pub type Kind = String;
+
+/// Normalize one message. `method` is the request's method for responses.
+pub fn normalize(msg: &Value, method: Option<&str>) -> Result<Vec<Event>, (Kind, String)> {
+    if let Some("subscription") = msg.get("method").and_then(Value::as_str) {
+        let params = &msg["params"];
+        let channel = params["channel"].as_str().unwrap_or("");
+        let kind = channel.split('.').next().unwrap_or("").to_string();
+        return notification(channel, &params["data"]).map_err(|e| (kind, e));
+    }
+    let Some(result) = msg.get("result") else { return Ok(Vec::new()) };
+    let Some(method) = method else { return Ok(Vec::new()) };
+    let us_out = msg.get("usOut").and_then(Value::as_i64).map(|us| us / 1000);
+    response(method, result, us_out).map_err(|e| (method.to_string(), e))
+}
+
+fn notification(channel: &str, data: &Value) -> Result<Vec<Event>, String> {
+    let parts: Vec<&str> = channel.split('.').collect();
+    match parts.as_slice() {
+        ["ticker", ..] | ["incremental_ticker", ..] => Ok(ticker(data)?.into_iter().collect()),
+        ["deribit_price_index", ..] => Ok(vec![Event::Index {
+            index_name: str_field(data, "index_name")?,
+            price: num(data, "price")?,
+            timestamp: int(data, "timestamp")?,
+        }]),
+        ["markprice", "options", ..] => data
+            .as_array()
+            .ok_or("markprice data is not an array")?
+            .iter()
+            .map(|d| {
+                Ok(Event::MarkIv {
+                    instrument: str_field(d, "instrument_name")?,
+                    mark_price: num(d, "mark_price")?,
+                    iv: num(d, "iv")?,
+                    timestamp: int(d, "timestamp")?,
+                })
+            })
+            .collect(),
+        ["user", "portfolio", ..] => Ok(vec![Event::Balance(balance(data, None)?)]),
+        ["user", "changes", ..] => {
+            let list = data["positions"].as_array().ok_or("user.changes without positions")?;
+            Ok(vec![Event::PositionChanges { positions: list.iter().map(position).collect::<Result<_, _>>()? }])
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn response(method: &str, result: &Value, us_out: Option<i64>) -> Result<Vec<Event>, String> {
+    match method {
+        "public/get_instruments" => {
+            let specs = serde_json::from_value(result.clone()).map_err(|e| format!("instrument list: {e}"))?;
+            Ok(vec![Event::Instruments(specs)])
+        }
+        "public/get_instrument" => {
+            let spec = serde_json::from_value(result.clone()).map_err(|e| format!("instrument: {e}"))?;
+            Ok(vec![Event::Instruments(vec![spec])])
+        }
+        "public/ticker" => Ok(ticker(result)?.into_iter().collect()),
+        "private/get_positions" => {
+            let list = result.as_array().ok_or("positions are not an array")?;
+            let positions: Vec<Position> = list.iter().map(position).collect::<Result<_, _>>()?;
+            Ok(vec![Event::Positions { currency: None, positions }])
+        }
+        "private/get_account_summary" => Ok(vec![Event::Balance(balance(result, us_out)?)]),
+        _ => Ok(Vec::new()),
+    }
+}
+
+fn ticker(d: &Value) -> Result<Option<Event>, String> {
+    let instrument = str_field(d, "instrument_name")?;
+    let Some(mark) = d.get("mark_price").and_then(Value::as_f64) else {
+        // incremental_ticker changes may carry no mark: nothing to update.
+        return Ok(None);
+    };
+    Ok(Some(Event::Quote {
+        instrument,
+        quote: Quote {
+            mark_price: mark,
+            // Tickers send IV in percent.
+            mark_iv: d.get("mark_iv").and_then(Value::as_f64).map(|iv| iv / 100.0),
+            underlying_price: d.get("underlying_price").and_then(Value::as_f64),
+            index_price: d.get("index_price").and_then(Value::as_f64),
+            timestamp: int(d, "timestamp")?,
+        },
+    }))
+}
+
+fn position(p: &Value) -> Result<Position, String> {
+    let size = num(p, "size")?;
+    let reference = p
+        .get("settlement_price")
+        .and_then(Value::as_f64)
+        .or_else(|| p.get("average_price").and_then(Value::as_f64))
+        .filter(|x| *x > 0.0);
+    Ok(Position { instrument: str_field(p, "instrument_name")?, size, session_ref_price: reference })
+}
+
+fn balance(d: &Value, timestamp: Option<i64>) -> Result<Balance, String> {
+    let opt = |k: &str| d.get(k).and_then(Value::as_f64);
+    Ok(Balance {
+        currency: str_field(d, "currency")?.to_ascii_uppercase(),
+        balance: num(d, "balance")?,
+        futures_session_rpl: opt("futures_session_rpl").unwrap_or(0.0),
+        margin_model: d.get("margin_model").and_then(Value::as_str).map(str::to_string),
+        initial_margin: opt("initial_margin"),
+        maintenance_margin: opt("maintenance_margin"),
+        equity: opt("equity"),
+        margin_balance: opt("margin_balance"),
+        mmp_margin: 0.0,
+        open_orders_margin: 0.0,
+        timestamp,
+    })
+}
+
+fn str_field(v: &Value, key: &str) -> Result<String, String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string).ok_or_else(|| format!("missing text field {key}"))
+}
+
+fn num(v: &Value, key: &str) -> Result<f64, String> {
+    v.get(key)
+        .and_then(Value::as_f64)
+        .filter(|x| x.is_finite())
+        .ok_or_else(|| format!("missing number {key}"))
+}
+
+fn int(v: &Value, key: &str) -> Result<i64, String> {
+    v.get(key).and_then(Value::as_i64).ok_or_else(|| format!("missing integer {key}"))
+}

@@ -1,0 +1,214 @@
+//! Recordings (FORMATS.md §1): reading them and applying them to a desk.
+
+use super::deribit::{normalize, Balance, Event};
+use crate::engine::{AccountId, Desk};
+use crate::model::{Account, Instrument, Position};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
+
+/// What a replay saw, beyond the state it built.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayStats {
+    pub lines: usize,
+    pub bad_lines: usize,
+    pub first_bad_line: Option<usize>,
+    /// Messages that did not parse, by kind, with the first reason.
+    pub failures: BTreeMap<String, (usize, String)>,
+    pub last_t: Option<i64>,
+}
+
+impl ReplayStats {
+    /// One line per problem, for the report's warnings.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.bad_lines > 0 {
+            out.push(format!(
+                "{} recording line(s) were not valid recording entries (first: line {})",
+                self.bad_lines,
+                self.first_bad_line.unwrap_or(0)
+            ));
+        }
+        for (kind, (n, why)) in &self.failures {
+            out.push(format!("{n} {kind} message(s) could not be read: {why}"));
+        }
+        out
+    }
+}
+
+/// Applies a recording to a desk: creates accounts on first sight, matches
+/// responses to requests, and keeps each account's last update time.
+pub struct Replayer {
+    pub desk: Desk,
+    pub stats: ReplayStats,
+    /// Model for every account; None = what the exchange reports.
+    model_override: Option<String>,
+    pending: HashMap<(String, i64), String>,
+    accounts: HashMap<(String, String), AccountId>,
+    pub last_update: HashMap<AccountId, i64>,
+}
+
+/// The margin model for a Deribit `margin_model` value.
+pub fn model_for(margin_model: Option<&str>) -> &'static str {
+    match margin_model {
+        Some(m) if m.contains("pm") => "deribit_pm",
+        _ => "deribit_sm",
+    }
+}
+
+impl Replayer {
+    pub fn new(desk: Desk, model_override: Option<String>) -> Replayer {
+        Replayer {
+            desk,
+            stats: ReplayStats::default(),
+            model_override,
+            pending: HashMap::new(),
+            accounts: HashMap::new(),
+            last_update: HashMap::new(),
+        }
+    }
+
+    /// Read and apply every line of a recording.
+    pub fn read(&mut self, input: impl BufRead) -> std::io::Result<()> {
+        for line in input.lines() {
+            self.line(&line?);
+        }
+        Ok(())
+    }
+
+    /// Apply one recording line; a bad line is counted, never fatal.
+    pub fn line(&mut self, line: &str) {
+        self.stats.lines += 1;
+        if line.trim().is_empty() {
+            return;
+        }
+        let entry: Option<(i64, String, String, Value)> = serde_json::from_str::<Value>(line).ok().and_then(|v| {
+            let t = v.get("t")?.as_i64()?;
+            let dir = v.get("dir")?.as_str()?.to_string();
+            let acct = v.get("acct").and_then(Value::as_str).unwrap_or("default").to_string();
+            Some((t, dir, acct, v.get("msg")?.clone()))
+        });
+        let Some((t, dir, acct, msg)) = entry else {
+            self.stats.bad_lines += 1;
+            self.stats.first_bad_line.get_or_insert(self.stats.lines);
+            return;
+        };
+        self.stats.last_t = Some(t);
+        if dir == "out" {
+            if let (Some(id), Some(method)) = (msg.get("id").and_then(Value::as_i64), msg.get("method").and_then(Value::as_str)) {
+                self.pending.insert((acct, id), method.to_string());
+            }
+            return;
+        }
+        let method = msg.get("id").and_then(Value::as_i64).and_then(|id| self.pending.remove(&(acct.clone(), id)));
+        match normalize(&msg, method.as_deref()) {
+            Ok(events) => events.into_iter().for_each(|e| self.apply(&acct, t, e)),
+            Err((kind, why)) => {
+                let entry = self.stats.failures.entry(kind).or_insert((0, why));
+                entry.0 += 1;
+            }
+        }
+    }
+
+    fn ensure_instrument(&mut self, name: &str) -> bool {
+        if self.desk.instrument(name).is_some() {
+            return true;
+        }
+        match Instrument::parse(name) {
+            Ok(inst) => {
+                self.desk.add_instrument(inst);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn account(&mut self, label: &str, currency: &str, margin_model: Option<&str>) -> AccountId {
+        let key = (label.to_string(), currency.to_ascii_uppercase());
+        if let Some(&id) = self.accounts.get(&key) {
+            return id;
+        }
+        let model = self.model_override.clone().unwrap_or_else(|| model_for(margin_model).to_string());
+        let acct = Account::new(label, &key.1, &model);
+        let id = self
+            .desk
+            .add_account(acct)
+            .unwrap_or_else(|_| self.desk.add_account(Account::new(label, &key.1, "deribit_sm")).expect("built-in model"));
+        self.accounts.insert(key, id);
+        id
+    }
+
+    fn apply(&mut self, acct: &str, t: i64, event: Event) {
+        match event {
+            Event::Instruments(specs) => {
+                for spec in specs {
+                    if let Ok(inst) = Instrument::from_spec(&spec) {
+                        self.desk.add_instrument(inst);
+                    }
+                }
+            }
+            Event::Quote { instrument, quote } => {
+                if self.ensure_instrument(&instrument) {
+                    self.desk.apply_quote(&instrument, quote);
+                }
+            }
+            Event::MarkIv { instrument, mark_price, iv, timestamp } => {
+                if let Some(mut q) = self.desk.market.quotes.get(&instrument).copied() {
+                    q.mark_price = mark_price;
+                    q.mark_iv = Some(iv);
+                    q.timestamp = timestamp;
+                    self.desk.apply_quote(&instrument, q);
+                }
+            }
+            Event::Index { index_name, price, timestamp } => self.desk.apply_index(&index_name, price, timestamp),
+            Event::Positions { currency, positions } => self.positions(acct, t, currency, positions, true),
+            Event::PositionChanges { positions } => self.positions(acct, t, None, positions, false),
+            Event::Balance(b) => self.balance(acct, t, b),
+        }
+    }
+
+    fn positions(&mut self, acct: &str, t: i64, currency: Option<String>, positions: Vec<Position>, snapshot: bool) {
+        let mut by_ccy: BTreeMap<String, Vec<Position>> = BTreeMap::new();
+        if let Some(c) = currency {
+            by_ccy.entry(c.to_ascii_uppercase()).or_default();
+        }
+        for p in positions {
+            self.ensure_instrument(&p.instrument);
+            let ccy = self
+                .desk
+                .instrument(&p.instrument)
+                .map(|i| i.settlement_currency.clone())
+                .unwrap_or_else(|| p.instrument.split(['-', '_']).next().unwrap_or("").to_string());
+            by_ccy.entry(ccy).or_default().push(p);
+        }
+        for (ccy, list) in by_ccy {
+            let id = self.account(acct, &ccy, None);
+            if snapshot {
+                let list = list.into_iter().filter(|p| p.size != 0.0).collect();
+                self.desk.replace_positions(id, list);
+            } else {
+                for p in list {
+                    self.desk.set_position(id, &p.instrument, p.size, p.session_ref_price);
+                }
+            }
+            self.last_update.insert(id, t);
+        }
+    }
+
+    fn balance(&mut self, acct: &str, t: i64, b: Balance) {
+        let id = self.account(acct, &b.currency, b.margin_model.as_deref());
+        let wanted = model_for(b.margin_model.as_deref());
+        if self.model_override.is_none() && b.margin_model.is_some() && self.desk.account(id).model != wanted {
+            // Positions came first and the account started on the default model.
+            let _ = self.desk.set_model(id, wanted);
+        }
+        self.desk.set_balance(id, b.balance, b.futures_session_rpl);
+        let a = self.desk.account_mut(id);
+        a.exchange.initial_margin = b.initial_margin;
+        a.exchange.maintenance_margin = b.maintenance_margin;
+        a.exchange.equity = b.equity;
+        a.exchange.margin_balance = b.margin_balance;
+        a.exchange.as_of = b.timestamp.unwrap_or(t);
+        self.last_update.insert(id, t);
+    }
+}

@@ -1,0 +1,90 @@
+//! Liquidation distance against closed forms (single inverse futures) and a
+//! brute-force dense scan (option books).
+
+mod common;
+
+use common::*;
+use margintop::margin::account::{account_risk, value_book};
+use margintop::margin::liquidation::liquidation_distance;
+use margintop::margin::PreparedModel;
+use margintop::model::{Account, MarketState};
+
+const NOW: i64 = 1_654_161_840_000;
+
+fn setup(model: &str, positions: &[(&str, f64)], balance: f64) -> (Account, MarketState, PreparedModel) {
+    let mut market = MarketState::default();
+    market.set_index("btc_usd", 30_000.0, NOW);
+    future_quote(&mut market, "BTC-PERPETUAL", 30_000.0, 30_000.0, NOW);
+    option_quote(&mut market, "BTC-30SEP22-40000-C", 0.01, 0.7, 30_200.0, 30_000.0, NOW);
+    option_quote(&mut market, "BTC-30SEP22-22000-P", 0.01, 0.8, 30_200.0, 30_000.0, NOW);
+    let mut acct = Account::new("t", "BTC", model);
+    acct.balance = balance;
+    for (n, s) in positions {
+        acct.set_position(n, *s, Some(30_000.0));
+    }
+    let prepared = PreparedModel::new(builtin(model), "BTC");
+    (acct, market, prepared)
+}
+
+fn insts() -> margintop::margin::account::Instruments {
+    instruments(&["BTC-PERPETUAL", "BTC-30SEP22-40000-C", "BTC-30SEP22-22000-P"])
+}
+
+#[test]
+fn long_inverse_future_under_standard_margin() {
+    let (n, b, r) = (300_000.0, 1.0, 30_000.0);
+    let (acct, market, mut model) = setup("deribit_sm", &[("BTC-PERPETUAL", n)], b);
+    let liq = liquidation_distance(&acct, &insts(), &market, &mut model, NOW, Some(r));
+    // MB = B + N/ref − N·x, MM = N·x·(a + N·x·k) with x = 1/P: a quadratic in x.
+    let (a, k) = (0.01, 0.00005);
+    let qa = k * n * n;
+    let qb = (a + 1.0) * n;
+    let qc = -(b + n / r);
+    let x = (-qb + (qb * qb - 4.0 * qa * qc).sqrt()) / (2.0 * qa);
+    let want = 1.0 / x;
+    let got = liq.down_price.unwrap();
+    assert!(rel_err(got, want) < 1e-6, "{got} vs {want}");
+    assert_eq!(liq.up_move, None, "a long future is never liquidated by a rise");
+}
+
+#[test]
+fn short_inverse_future_under_portfolio_margin() {
+    let (n, b, r) = (-300_000.0, 1.5, 30_000.0);
+    let (acct, market, mut model) = setup("deribit_pm", &[("BTC-PERPETUAL", n)], b);
+    let liq = liquidation_distance(&acct, &insts(), &market, &mut model, NOW, Some(r));
+    // Short Q = N·x coin: worst loss at +16 % is |Q|·0.16/1.16, roll |Q|·0.01,
+    // MM = 0.8·|N|·x·c; MB = B + N/ref − N·x. Linear in x.
+    let c = 0.8 * (0.16 / 1.16 + 0.01);
+    let x = (b + n / r) / (n.abs() * c + n);
+    let want = 1.0 / x;
+    assert!(rel_err(liq.up_price.unwrap(), want) < 1e-6, "{:?} vs {want}", liq.up_price);
+    assert_eq!(liq.down_move, None);
+}
+
+#[test]
+fn option_books_match_a_dense_scan() {
+    let books: [(&str, &[(&str, f64)], f64); 3] = [
+        ("deribit_pm", &[("BTC-30SEP22-40000-C", -50.0), ("BTC-30SEP22-22000-P", -50.0)], 6.0),
+        ("deribit_sm", &[("BTC-30SEP22-40000-C", -40.0), ("BTC-PERPETUAL", 200_000.0)], 5.0),
+        ("span16", &[("BTC-30SEP22-22000-P", -80.0), ("BTC-PERPETUAL", -300_000.0)], 6.0),
+    ];
+    for (model_name, positions, balance) in books {
+        let (acct, market, mut model) = setup(model_name, positions, balance);
+        let liq = liquidation_distance(&acct, &insts(), &market, &mut model, NOW, Some(30_000.0));
+        let mut shortfall = |m: f64| {
+            let book = value_book(&acct, &insts(), &market, &mut model, NOW, 1.0 + m);
+            let risk = account_risk(&acct, &model, &book.sums, &book.warnings, NOW);
+            risk.margin.maintenance_margin - risk.margin_balance
+        };
+        for (limit, got) in [(-0.95, liq.down_move), (4.0, liq.up_move)] {
+            let steps = 5_000;
+            let dense = (0..=steps).map(|i| limit * i as f64 / steps as f64).find(|m| shortfall(*m) >= 0.0);
+            match (dense, got) {
+                (Some(d), Some(g)) => assert!((d - g).abs() <= limit.abs() / steps as f64 + 1e-6, "{model_name}: {g} vs scan {d}"),
+                (None, None) => {}
+                other => panic!("{model_name}: root finder and scan disagree: {other:?}"),
+            }
+        }
+        assert!(liq.down_move.is_some() || liq.up_move.is_some(), "{model_name}: short options should liquidate somewhere");
+    }
+}

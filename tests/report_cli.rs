@@ -1,0 +1,126 @@
+//! `margintop report` end to end: the shipped sample, FORMATS.md §2, and bad input.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::Write;
+use std::process::Command;
+
+fn margintop(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_margintop")).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn sample() -> String {
+    format!("{}/config/samples/deribit_2022-06-02.jsonl", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn json_report(args: &[&str]) -> Value {
+    let (code, out, err) = margintop(args);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+#[test]
+fn sample_report_follows_formats_section_2() {
+    let r = json_report(&["report", "--replay", &sample(), "--json"]);
+    assert_eq!(r["version"], 1);
+    assert!(r["as_of"].is_i64());
+    let accounts = r["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 3);
+    for a in accounts {
+        for key in ["account", "currency", "margin_model"] {
+            assert!(a[key].is_string(), "{key}");
+        }
+        assert!(a["stale"].is_boolean() && a["data_age_ms"].is_i64());
+        for key in ["balance", "margin_balance", "equity", "options_value", "initial_margin", "maintenance_margin", "mm_ratio", "im_ratio"] {
+            assert!(a[key].is_f64(), "{key}: {}", a[key]);
+        }
+        let mm = a["maintenance_margin"].as_f64().unwrap();
+        let mb = a["margin_balance"].as_f64().unwrap();
+        assert!((a["mm_ratio"].as_f64().unwrap() - mm / mb).abs() < 1e-12);
+        // Identity of DESIGN.md §4 on what the report says.
+        let eq = a["balance"].as_f64().unwrap() + a["futures_session_upl"].as_f64().unwrap() + a["options_value"].as_f64().unwrap();
+        assert!((a["equity"].as_f64().unwrap() - eq).abs() < 1e-12);
+        for key in ["initial_margin", "maintenance_margin", "equity", "as_of"] {
+            assert!(a["exchange"].get(key).is_some(), "exchange.{key}");
+        }
+        for key in ["delta_total", "gamma", "vega", "theta"] {
+            assert!(a["greeks"][key].is_f64(), "greeks.{key}");
+        }
+        for p in a["positions"].as_array().unwrap() {
+            for key in ["instrument", "size", "mark_price", "index_price", "delta", "gamma", "vega", "theta"] {
+                assert!(!p[key].is_null(), "positions.{key}");
+            }
+        }
+        let rm = &a["risk_matrix"];
+        assert_eq!(rm["price_moves"].as_array().unwrap().len(), 9);
+        assert_eq!(rm["vol_moves"], serde_json::json!(["up", "same", "down"]));
+        assert_eq!(rm["pnl"].as_array().unwrap().len(), 9);
+        assert!(a["stress"].as_array().unwrap().iter().any(|s| s["name"].as_str().unwrap().contains("Black Thursday")));
+        for key in ["down_move", "down_price", "up_move", "up_price"] {
+            assert!(a["liquidation"].get(key).is_some(), "liquidation.{key}");
+        }
+    }
+    // The PM short-call book: its matrix entry at 0 % / unchanged vol is zero P&L.
+    let pm = &accounts[0];
+    assert_eq!(pm["risk_matrix"]["pnl"][4][1].as_f64().unwrap(), 0.0);
+}
+
+#[test]
+fn default_run_prints_the_sample_table() {
+    let (code, out, _) = margintop(&[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("pm-vol-seller") && out.contains("risk matrix"), "{out}");
+}
+
+#[test]
+fn garbage_lines_are_counted_not_fatal() {
+    let dir = std::env::temp_dir().join(format!("margintop-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("garbage.jsonl");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let sample = std::fs::read_to_string(sample()).unwrap();
+    writeln!(f, "this is not json").unwrap();
+    write!(f, "{sample}").unwrap();
+    writeln!(f, "{{\"t\": 1, \"dir\": \"in\"}}").unwrap();
+    // A ticker with a negative IV and one with no timestamp.
+    writeln!(f, r#"{{"t":1654161842000,"dir":"in","msg":{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"ticker.BTC-30SEP22-60000-C.100ms","data":{{"instrument_name":"BTC-30SEP22-60000-C","mark_price":0.008,"mark_iv":-5,"underlying_price":30000,"index_price":29900,"timestamp":1654161842000}}}}}}}}"#).unwrap();
+    writeln!(f, r#"{{"t":1654161842100,"dir":"in","msg":{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"ticker.BTC-PERPETUAL.100ms","data":{{"instrument_name":"BTC-PERPETUAL","mark_price":30000}}}}}}}}"#).unwrap();
+    drop(f);
+    let r = json_report(&["report", "--replay", path.to_str().unwrap(), "--json"]);
+    let warnings: Vec<String> = r["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_string()).collect();
+    assert!(warnings.iter().any(|w| w.contains("2 recording line(s)")), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("ticker")), "{warnings:?}");
+    // The option with a negative IV is left out, and the report says so instead of a number.
+    let pm = &r["accounts"][0];
+    assert!(pm["maintenance_margin"].is_null());
+    let acct_warnings = pm["warnings"].to_string();
+    assert!(acct_warnings.contains("mark IV"), "{acct_warnings}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_arguments_give_clear_errors() {
+    let (code, _, err) = margintop(&["report", "--replay", "/nonexistent/rec.jsonl"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("cannot open recording"), "{err}");
+    let (code, _, err) = margintop(&["report", "--replay", &sample(), "--model", "nope"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("unknown margin model"), "{err}");
+    let empty = fixture("deribit/SOURCES.md"); // not a recording: every line is bad
+    let (code, out, _) = margintop(&["report", "--replay", empty.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 3, "{out}");
+}
+
+#[test]
+fn other_models_and_custom_stress() {
+    let r = json_report(&["report", "--replay", &sample(), "--json", "--model", "span16", "--stress=-0.2,0.5"]);
+    for a in r["accounts"].as_array().unwrap() {
+        assert_eq!(a["margin_model"], "span16");
+        let last = a["stress"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["price_move"].as_f64().unwrap(), -0.2);
+        assert!(last["pnl"].is_f64());
+    }
+}
