@@ -14,7 +14,11 @@ use std::process::ExitCode;
 const SAMPLE: &str = include_str!("../config/samples/deribit_2022-06-02.jsonl");
 
 #[derive(Parser)]
-#[command(name = "margintop", version, about = "Terminal risk monitor for crypto derivatives accounts (Deribit portfolio margin, Greeks, stress, liquidation distance)")]
+#[command(
+    name = "margintop",
+    version,
+    about = "Terminal risk monitor for crypto derivatives accounts (Deribit portfolio margin, Greeks, stress, liquidation distance)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -53,9 +57,17 @@ struct ReportArgs {
 }
 
 fn parse_custom(s: &str) -> Result<(f64, f64), String> {
-    let (p, v) = s.split_once(',').ok_or("expected PRICE,VOL such as -0.2,0.5")?;
-    let p: f64 = p.trim().parse().map_err(|_| format!("price move {p:?} is not a number"))?;
-    let v: f64 = v.trim().parse().map_err(|_| format!("vol move {v:?} is not a number"))?;
+    let (p, v) = s
+        .split_once(',')
+        .ok_or("expected PRICE,VOL such as -0.2,0.5")?;
+    let p: f64 = p
+        .trim()
+        .parse()
+        .map_err(|_| format!("price move {p:?} is not a number"))?;
+    let v: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("vol move {v:?} is not a number"))?;
     if !(p > -1.0 && v > -1.0 && p.is_finite() && v.is_finite()) {
         return Err("moves must be finite and above -1 (-100 %)".into());
     }
@@ -68,8 +80,13 @@ fn main() -> ExitCode {
         Some(Command::Report(args)) => report(args),
         None => {
             eprintln!("margintop: the live monitor is not built yet; showing the report of the shipped sample recording.");
-            eprintln!("           run `margintop report --help` for replaying your own recordings.\n");
-            report(ReportArgs { stale_after_ms: i64::MAX, ..ReportArgs::default() })
+            eprintln!(
+                "           run `margintop report --help` for replaying your own recordings.\n"
+            );
+            report(ReportArgs {
+                stale_after_ms: i64::MAX,
+                ..ReportArgs::default()
+            })
         }
     };
     match result {
@@ -86,30 +103,47 @@ fn report(args: ReportArgs) -> Result<(), String> {
     if let Some(m) = &args.model {
         if !models.contains_key(m) {
             let known: Vec<&str> = models.keys().map(String::as_str).collect();
-            return Err(format!("unknown margin model {m:?}; known: {}", known.join(", ")));
+            return Err(format!(
+                "unknown margin model {m:?}; known: {}",
+                known.join(", ")
+            ));
         }
     }
     let mut scenarios: Vec<StressScenario> = match &args.scenarios {
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
             parse_scenarios(&text, &path.display().to_string())?
         }
         None => parse_scenarios(BUILTIN_SCENARIOS, "built-in scenarios")?,
     };
-    scenarios.extend(args.stress.iter().map(|(p, v)| StressScenario::custom(*p, *v)));
+    scenarios.extend(
+        args.stress
+            .iter()
+            .map(|(p, v)| StressScenario::custom(*p, *v)),
+    );
     let mut replayer = Replayer::new(Desk::new(models, 0), args.model.clone());
     match &args.replay {
         Some(path) => {
-            let file = std::fs::File::open(path).map_err(|e| format!("cannot open recording {}: {e}", path.display()))?;
+            let file = std::fs::File::open(path)
+                .map_err(|e| format!("cannot open recording {}: {e}", path.display()))?;
             replayer
                 .read(BufReader::new(file))
                 .map_err(|e| format!("reading {}: {e}", path.display()))?;
         }
-        None => replayer.read(SAMPLE.as_bytes()).map_err(|e| e.to_string())?,
+        None => replayer
+            .read(SAMPLE.as_bytes())
+            .map_err(|e| e.to_string())?,
     }
-    let as_of = replayer.stats.last_t.ok_or("the recording holds no entries")?;
+    let as_of = replayer
+        .stats
+        .last_t
+        .ok_or("the recording holds no entries")?;
     let last = &replayer.last_update;
-    let opts = ReportOptions { scenarios: &scenarios, stale_after_ms: args.stale_after_ms };
+    let opts = ReportOptions {
+        scenarios: &scenarios,
+        stale_after_ms: args.stale_after_ms,
+    };
     let mut report = build_report(&replayer.desk, &|id| last.get(&id).copied(), as_of, &opts);
     report.warnings = replayer.stats.warnings();
     if args.json {

@@ -20,7 +20,16 @@ fn option_margin(name: &str, size: f64, index: f64, mark: f64) -> (f64, f64) {
     let inst = Instrument::parse(name).unwrap();
     let mut market = MarketState::default();
     // Only mark and index enter the SM option formula; the IV is irrelevant here.
-    market.set_quote(name, Quote { mark_price: mark, mark_iv: Some(0.6), underlying_price: Some(index), index_price: Some(index), timestamp: 0 });
+    market.set_quote(
+        name,
+        Quote {
+            mark_price: mark,
+            mark_iv: Some(0.6),
+            underlying_price: Some(index),
+            index_price: Some(index),
+            timestamp: 0,
+        },
+    );
     let r = resolve(&inst, &market, 0, 1.0).unwrap();
     standard_margin(&sm(), &inst, &r, size)
 }
@@ -42,8 +51,16 @@ fn real_positions_from_the_fixture_file() {
             num(&row["index_price"]),
             num(&row["mark_price"]),
         );
-        assert!((im - num(&row["initial_margin"])).abs() < 1e-8, "IM {im} vs {}", row["initial_margin"]);
-        assert!((mm - num(&row["maintenance_margin"])).abs() < 1e-8, "MM {mm} vs {}", row["maintenance_margin"]);
+        assert!(
+            (im - num(&row["initial_margin"])).abs() < 1e-8,
+            "IM {im} vs {}",
+            row["initial_margin"]
+        );
+        assert!(
+            (mm - num(&row["maintenance_margin"])).abs() < 1e-8,
+            "MM {mm} vs {}",
+            row["maintenance_margin"]
+        );
         checked += 1;
     }
     assert_eq!(checked, 2);
@@ -61,7 +78,10 @@ fn real_short_call_from_the_methodology_table() {
 
 #[test]
 fn long_options_need_no_margin() {
-    assert_eq!(option_margin("BTC-9NOV21-68000-C", 0.5, 65903.94, 0.00166267), (0.0, 0.0));
+    assert_eq!(
+        option_margin("BTC-9NOV21-68000-C", 0.5, 65903.94, 0.00166267),
+        (0.0, 0.0)
+    );
 }
 
 fn future_margin(name: &str, size_usd: f64, mark: f64) -> (f64, f64) {
@@ -79,7 +99,11 @@ fn linear_perpetual_worked_example() {
     for (coins, im_btc) in [(25.0, 0.53125), (350.0, 13.125)] {
         let price = 60_000.0;
         let (im, _) = future_margin("BTC_USDC-PERPETUAL", coins, price);
-        assert!((im / price - im_btc).abs() < 1e-12, "{coins}: {}", im / price);
+        assert!(
+            (im / price - im_btc).abs() < 1e-12,
+            "{coins}: {}",
+            im / price
+        );
     }
 }
 
@@ -91,5 +115,8 @@ fn inverse_future_rate_grows_with_size() {
     assert!((im - q * (0.02 + q * 0.00005)).abs() < 1e-12);
     assert!((mm - q * (0.01 + q * 0.00005)).abs() < 1e-12);
     // Short positions cost the same as longs.
-    assert_eq!(future_margin("BTC-PERPETUAL", -185_160.0, 17_391.0), (im, mm));
+    assert_eq!(
+        future_margin("BTC-PERPETUAL", -185_160.0, 17_391.0),
+        (im, mm)
+    );
 }

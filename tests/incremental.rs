@@ -1,9 +1,6 @@
 //! The engine's incremental revaluation equals a full recompute after any
 //! sequence of index ticks, mark ticks, position changes and clock steps.
 
-mod common;
-
-use common::*;
 use margintop::engine::Desk;
 use margintop::margin::account::value_account;
 use margintop::margin::config::load_models;
@@ -25,23 +22,50 @@ const NAMES: [&str; 8] = [
 
 #[derive(Clone, Debug)]
 enum Op {
-    Index { eth: bool, factor: f64 },
-    Mark { inst: usize, factor: f64, iv: f64 },
-    Position { account: usize, inst: usize, size: f64 },
-    Clock { ms: i64 },
+    Index {
+        eth: bool,
+        factor: f64,
+    },
+    Mark {
+        inst: usize,
+        factor: f64,
+        iv: f64,
+    },
+    Position {
+        account: usize,
+        inst: usize,
+        size: f64,
+    },
+    Clock {
+        ms: i64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (any::<bool>(), 0.8..1.25f64).prop_map(|(eth, factor)| Op::Index { eth, factor }),
-        (0..NAMES.len(), 0.9..1.1f64, 0.2..1.5f64).prop_map(|(inst, factor, iv)| Op::Mark { inst, factor, iv }),
-        (0..4usize, 0..NAMES.len(), -20.0..20.0f64).prop_map(|(account, inst, size)| Op::Position { account, inst, size }),
+        (0..NAMES.len(), 0.9..1.1f64, 0.2..1.5f64).prop_map(|(inst, factor, iv)| Op::Mark {
+            inst,
+            factor,
+            iv
+        }),
+        (0..4usize, 0..NAMES.len(), -20.0..20.0f64).prop_map(|(account, inst, size)| {
+            Op::Position {
+                account,
+                inst,
+                size,
+            }
+        }),
         (0..5_000_000i64).prop_map(|ms| Op::Clock { ms }),
     ]
 }
 
 fn base_price(name: &str) -> f64 {
-    if name.starts_with("ETH") { 3000.0 } else { 88_000.0 }
+    if name.starts_with("ETH") {
+        3000.0
+    } else {
+        88_000.0
+    }
 }
 
 fn quote(name: &str, index: f64, factor: f64, iv: f64, ts: i64) -> Quote {
@@ -49,9 +73,21 @@ fn quote(name: &str, index: f64, factor: f64, iv: f64, ts: i64) -> Quote {
     let forward = index * factor;
     if inst.is_option() {
         // The mark value is only used as the exchange's number; any positive value will do.
-        Quote { mark_price: 0.05, mark_iv: Some(iv), underlying_price: Some(forward), index_price: Some(index), timestamp: ts }
+        Quote {
+            mark_price: 0.05,
+            mark_iv: Some(iv),
+            underlying_price: Some(forward),
+            index_price: Some(index),
+            timestamp: ts,
+        }
     } else {
-        Quote { mark_price: forward, mark_iv: None, underlying_price: None, index_price: Some(index), timestamp: ts }
+        Quote {
+            mark_price: forward,
+            mark_iv: None,
+            underlying_price: None,
+            index_price: Some(index),
+            timestamp: ts,
+        }
     }
 }
 
@@ -63,7 +99,12 @@ fn desk() -> Desk {
         desk.apply_quote(n, quote(n, base_price(n), 1.002, 0.5, T0));
         desk.add_instrument(Instrument::parse(n).unwrap());
     }
-    for (label, ccy, model) in [("a", "BTC", "deribit_pm"), ("b", "BTC", "deribit_sm"), ("c", "ETH", "deribit_pm"), ("d", "BTC", "span16")] {
+    for (label, ccy, model) in [
+        ("a", "BTC", "deribit_pm"),
+        ("b", "BTC", "deribit_sm"),
+        ("c", "ETH", "deribit_pm"),
+        ("d", "BTC", "span16"),
+    ] {
         let mut acct = Account::new(label, ccy, model);
         acct.balance = 10.0;
         desk.add_account(acct).unwrap();
@@ -126,6 +167,35 @@ proptest! {
                 ("roll", inc.margin.roll_shock, full.margin.roll_shock),
             ] {
                 prop_assert!(close(a, b), "{} {}: incremental {} vs full {}", acct.label, what, a, b);
+            }
+        }
+    }
+}
+
+#[test]
+fn fast_option_vector_equals_generic_scenario_pnl() {
+    use margintop::model::valuation::{resolve, scenario_pnl};
+    let desk = desk();
+    for model_name in ["deribit_pm", "span16"] {
+        let mut model = PreparedModel::new(
+            load_models(None).unwrap().remove(model_name).unwrap(),
+            "BTC",
+        );
+        for n in NAMES.iter().filter(|n| n.starts_with("BTC")) {
+            let inst = Instrument::parse(n).unwrap();
+            let r = resolve(&inst, &desk.market, T0 + 3_600_000, 1.0).unwrap();
+            let grid = model.grid(&inst.index_name).unwrap().clone();
+            let mut fast = vec![0.0; grid.len()];
+            grid.unit_vector(&inst, &r, &mut fast);
+            let sigmas = grid.vol_shock.shocked(r.sigma, r.t);
+            for (sc, got) in grid.scenarios.iter().zip(&fast) {
+                let slot = match sc.vol {
+                    margintop::margin::config::VolMove::Up => 0,
+                    margintop::margin::config::VolMove::Same => 1,
+                    margintop::margin::config::VolMove::Down => 2,
+                };
+                let want = sc.weight * scenario_pnl(&inst, &r, sc.price_move, sigmas[slot]);
+                assert!(close(*got, want), "{n} {sc:?}: {got} vs {want}");
             }
         }
     }

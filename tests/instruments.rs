@@ -9,9 +9,18 @@ use margintop::pricing::OptionType;
 #[test]
 fn names_of_every_kind() {
     let o = Instrument::parse("BTC-27DEC24-60000-C").unwrap();
-    assert_eq!((o.base.as_str(), o.settlement_currency.as_str(), o.index_name.as_str()), ("BTC", "BTC", "btc_usd"));
+    assert_eq!(
+        (
+            o.base.as_str(),
+            o.settlement_currency.as_str(),
+            o.index_name.as_str()
+        ),
+        ("BTC", "BTC", "btc_usd")
+    );
     assert_eq!(o.settlement, Settlement::Inverse);
-    assert!(matches!(o.kind, Kind::Option { option_type: OptionType::Call, strike, .. } if strike == 60000.0));
+    assert!(
+        matches!(o.kind, Kind::Option { option_type: OptionType::Call, strike, .. } if strike == 60000.0)
+    );
     assert_eq!(o.contract_size, 1.0);
 
     let p = Instrument::parse("BTC-4FEB26-76000-P").unwrap();
@@ -20,7 +29,10 @@ fn names_of_every_kind() {
 
     let x = Instrument::parse("XRP_USDC-30MAY25-0d625-C").unwrap();
     assert_eq!(x.settlement, Settlement::Linear);
-    assert_eq!((x.settlement_currency.as_str(), x.index_name.as_str()), ("USDC", "xrp_usdc"));
+    assert_eq!(
+        (x.settlement_currency.as_str(), x.index_name.as_str()),
+        ("USDC", "xrp_usdc")
+    );
     assert!(matches!(x.kind, Kind::Option { strike, .. } if strike == 0.625));
 
     let f = Instrument::parse("ETH-27DEC24").unwrap();
@@ -29,7 +41,10 @@ fn names_of_every_kind() {
     let perp = Instrument::parse("BTC-PERPETUAL").unwrap();
     assert_eq!((perp.kind, perp.contract_size), (Kind::Perpetual, 10.0));
     let lin = Instrument::parse("BTC_USDC-PERPETUAL").unwrap();
-    assert_eq!((lin.settlement, lin.kind), (Settlement::Linear, Kind::Perpetual));
+    assert_eq!(
+        (lin.settlement, lin.kind),
+        (Settlement::Linear, Kind::Perpetual)
+    );
 }
 
 #[test]
@@ -50,7 +65,10 @@ fn bad_names_say_what_is_wrong() {
         let err = Instrument::parse(name).unwrap_err();
         assert!(err.to_string().contains(says), "{name}: {err}");
     }
-    assert!(Instrument::parse("BTC-29FEB24").is_ok(), "2024 is a leap year");
+    assert!(
+        Instrument::parse("BTC-29FEB24").is_ok(),
+        "2024 is a leap year"
+    );
 }
 
 #[test]

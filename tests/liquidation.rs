@@ -11,12 +11,32 @@ use margintop::model::{Account, MarketState};
 
 const NOW: i64 = 1_654_161_840_000;
 
-fn setup(model: &str, positions: &[(&str, f64)], balance: f64) -> (Account, MarketState, PreparedModel) {
+fn setup(
+    model: &str,
+    positions: &[(&str, f64)],
+    balance: f64,
+) -> (Account, MarketState, PreparedModel) {
     let mut market = MarketState::default();
     market.set_index("btc_usd", 30_000.0, NOW);
     future_quote(&mut market, "BTC-PERPETUAL", 30_000.0, 30_000.0, NOW);
-    option_quote(&mut market, "BTC-30SEP22-40000-C", 0.01, 0.7, 30_200.0, 30_000.0, NOW);
-    option_quote(&mut market, "BTC-30SEP22-22000-P", 0.01, 0.8, 30_200.0, 30_000.0, NOW);
+    option_quote(
+        &mut market,
+        "BTC-30SEP22-40000-C",
+        0.01,
+        0.7,
+        30_200.0,
+        30_000.0,
+        NOW,
+    );
+    option_quote(
+        &mut market,
+        "BTC-30SEP22-22000-P",
+        0.01,
+        0.8,
+        30_200.0,
+        30_000.0,
+        NOW,
+    );
     let mut acct = Account::new("t", "BTC", model);
     acct.balance = balance;
     for (n, s) in positions {
@@ -27,7 +47,11 @@ fn setup(model: &str, positions: &[(&str, f64)], balance: f64) -> (Account, Mark
 }
 
 fn insts() -> margintop::margin::account::Instruments {
-    instruments(&["BTC-PERPETUAL", "BTC-30SEP22-40000-C", "BTC-30SEP22-22000-P"])
+    instruments(&[
+        "BTC-PERPETUAL",
+        "BTC-30SEP22-40000-C",
+        "BTC-30SEP22-22000-P",
+    ])
 }
 
 #[test]
@@ -44,7 +68,10 @@ fn long_inverse_future_under_standard_margin() {
     let want = 1.0 / x;
     let got = liq.down_price.unwrap();
     assert!(rel_err(got, want) < 1e-6, "{got} vs {want}");
-    assert_eq!(liq.up_move, None, "a long future is never liquidated by a rise");
+    assert_eq!(
+        liq.up_move, None,
+        "a long future is never liquidated by a rise"
+    );
 }
 
 #[test]
@@ -57,16 +84,39 @@ fn short_inverse_future_under_portfolio_margin() {
     let c = 0.8 * (0.16 / 1.16 + 0.01);
     let x = (b + n / r) / (n.abs() * c + n);
     let want = 1.0 / x;
-    assert!(rel_err(liq.up_price.unwrap(), want) < 1e-6, "{:?} vs {want}", liq.up_price);
+    assert!(
+        rel_err(liq.up_price.unwrap(), want) < 1e-6,
+        "{:?} vs {want}",
+        liq.up_price
+    );
     assert_eq!(liq.down_move, None);
 }
 
 #[test]
 fn option_books_match_a_dense_scan() {
-    let books: [(&str, &[(&str, f64)], f64); 3] = [
-        ("deribit_pm", &[("BTC-30SEP22-40000-C", -50.0), ("BTC-30SEP22-22000-P", -50.0)], 6.0),
-        ("deribit_sm", &[("BTC-30SEP22-40000-C", -40.0), ("BTC-PERPETUAL", 200_000.0)], 5.0),
-        ("span16", &[("BTC-30SEP22-22000-P", -80.0), ("BTC-PERPETUAL", -300_000.0)], 6.0),
+    type Book<'a> = (&'a str, &'a [(&'a str, f64)], f64);
+    let books: [Book; 3] = [
+        (
+            "deribit_pm",
+            &[
+                ("BTC-30SEP22-40000-C", -50.0),
+                ("BTC-30SEP22-22000-P", -50.0),
+            ],
+            6.0,
+        ),
+        (
+            "deribit_sm",
+            &[("BTC-30SEP22-40000-C", -40.0), ("BTC-PERPETUAL", 200_000.0)],
+            5.0,
+        ),
+        (
+            "span16",
+            &[
+                ("BTC-30SEP22-22000-P", -80.0),
+                ("BTC-PERPETUAL", -300_000.0),
+            ],
+            6.0,
+        ),
     ];
     for (model_name, positions, balance) in books {
         let (acct, market, mut model) = setup(model_name, positions, balance);
@@ -78,13 +128,21 @@ fn option_books_match_a_dense_scan() {
         };
         for (limit, got) in [(-0.95, liq.down_move), (4.0, liq.up_move)] {
             let steps = 5_000;
-            let dense = (0..=steps).map(|i| limit * i as f64 / steps as f64).find(|m| shortfall(*m) >= 0.0);
+            let dense = (0..=steps)
+                .map(|i| limit * i as f64 / steps as f64)
+                .find(|m| shortfall(*m) >= 0.0);
             match (dense, got) {
-                (Some(d), Some(g)) => assert!((d - g).abs() <= limit.abs() / steps as f64 + 1e-6, "{model_name}: {g} vs scan {d}"),
+                (Some(d), Some(g)) => assert!(
+                    (d - g).abs() <= limit.abs() / steps as f64 + 1e-6,
+                    "{model_name}: {g} vs scan {d}"
+                ),
                 (None, None) => {}
                 other => panic!("{model_name}: root finder and scan disagree: {other:?}"),
             }
         }
-        assert!(liq.down_move.is_some() || liq.up_move.is_some(), "{model_name}: short options should liquidate somewhere");
+        assert!(
+            liq.down_move.is_some() || liq.up_move.is_some(),
+            "{model_name}: short options should liquidate somewhere"
+        );
     }
 }

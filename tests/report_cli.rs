@@ -8,12 +8,22 @@ use std::io::Write;
 use std::process::Command;
 
 fn margintop(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_margintop")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out = Command::new(env!("CARGO_BIN_EXE_margintop"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn sample() -> String {
-    format!("{}/config/samples/deribit_2022-06-02.jsonl", env!("CARGO_MANIFEST_DIR"))
+    format!(
+        "{}/config/samples/deribit_2022-06-02.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    )
 }
 
 fn json_report(args: &[&str]) -> Value {
@@ -34,14 +44,25 @@ fn sample_report_follows_formats_section_2() {
             assert!(a[key].is_string(), "{key}");
         }
         assert!(a["stale"].is_boolean() && a["data_age_ms"].is_i64());
-        for key in ["balance", "margin_balance", "equity", "options_value", "initial_margin", "maintenance_margin", "mm_ratio", "im_ratio"] {
+        for key in [
+            "balance",
+            "margin_balance",
+            "equity",
+            "options_value",
+            "initial_margin",
+            "maintenance_margin",
+            "mm_ratio",
+            "im_ratio",
+        ] {
             assert!(a[key].is_f64(), "{key}: {}", a[key]);
         }
         let mm = a["maintenance_margin"].as_f64().unwrap();
         let mb = a["margin_balance"].as_f64().unwrap();
         assert!((a["mm_ratio"].as_f64().unwrap() - mm / mb).abs() < 1e-12);
         // Identity of DESIGN.md §4 on what the report says.
-        let eq = a["balance"].as_f64().unwrap() + a["futures_session_upl"].as_f64().unwrap() + a["options_value"].as_f64().unwrap();
+        let eq = a["balance"].as_f64().unwrap()
+            + a["futures_session_upl"].as_f64().unwrap()
+            + a["options_value"].as_f64().unwrap();
         assert!((a["equity"].as_f64().unwrap() - eq).abs() < 1e-12);
         for key in ["initial_margin", "maintenance_margin", "equity", "as_of"] {
             assert!(a["exchange"].get(key).is_some(), "exchange.{key}");
@@ -50,7 +71,16 @@ fn sample_report_follows_formats_section_2() {
             assert!(a["greeks"][key].is_f64(), "greeks.{key}");
         }
         for p in a["positions"].as_array().unwrap() {
-            for key in ["instrument", "size", "mark_price", "index_price", "delta", "gamma", "vega", "theta"] {
+            for key in [
+                "instrument",
+                "size",
+                "mark_price",
+                "index_price",
+                "delta",
+                "gamma",
+                "vega",
+                "theta",
+            ] {
                 assert!(!p[key].is_null(), "positions.{key}");
             }
         }
@@ -58,7 +88,11 @@ fn sample_report_follows_formats_section_2() {
         assert_eq!(rm["price_moves"].as_array().unwrap().len(), 9);
         assert_eq!(rm["vol_moves"], serde_json::json!(["up", "same", "down"]));
         assert_eq!(rm["pnl"].as_array().unwrap().len(), 9);
-        assert!(a["stress"].as_array().unwrap().iter().any(|s| s["name"].as_str().unwrap().contains("Black Thursday")));
+        assert!(a["stress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"].as_str().unwrap().contains("Black Thursday")));
         for key in ["down_move", "down_price", "up_move", "up_price"] {
             assert!(a["liquidation"].get(key).is_some(), "liquidation.{key}");
         }
@@ -72,7 +106,10 @@ fn sample_report_follows_formats_section_2() {
 fn default_run_prints_the_sample_table() {
     let (code, out, _) = margintop(&[]);
     assert_eq!(code, 0);
-    assert!(out.contains("pm-vol-seller") && out.contains("risk matrix"), "{out}");
+    assert!(
+        out.contains("pm-vol-seller") && out.contains("risk matrix"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -90,9 +127,20 @@ fn garbage_lines_are_counted_not_fatal() {
     writeln!(f, r#"{{"t":1654161842100,"dir":"in","msg":{{"jsonrpc":"2.0","method":"subscription","params":{{"channel":"ticker.BTC-PERPETUAL.100ms","data":{{"instrument_name":"BTC-PERPETUAL","mark_price":30000}}}}}}}}"#).unwrap();
     drop(f);
     let r = json_report(&["report", "--replay", path.to_str().unwrap(), "--json"]);
-    let warnings: Vec<String> = r["warnings"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_string()).collect();
-    assert!(warnings.iter().any(|w| w.contains("2 recording line(s)")), "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.contains("ticker")), "{warnings:?}");
+    let warnings: Vec<String> = r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("2 recording line(s)")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("ticker")),
+        "{warnings:?}"
+    );
     // The option with a negative IV is left out, and the report says so instead of a number.
     let pm = &r["accounts"][0];
     assert!(pm["maintenance_margin"].is_null());
@@ -116,7 +164,15 @@ fn bad_arguments_give_clear_errors() {
 
 #[test]
 fn other_models_and_custom_stress() {
-    let r = json_report(&["report", "--replay", &sample(), "--json", "--model", "span16", "--stress=-0.2,0.5"]);
+    let r = json_report(&[
+        "report",
+        "--replay",
+        &sample(),
+        "--json",
+        "--model",
+        "span16",
+        "--stress=-0.2,0.5",
+    ]);
     for a in r["accounts"].as_array().unwrap() {
         assert_eq!(a["margin_model"], "span16");
         let last = a["stress"].as_array().unwrap().last().unwrap().clone();

@@ -86,7 +86,10 @@ impl Desk {
 
     /// All instruments by name (for the full-recompute reference path).
     pub fn instruments(&self) -> Instruments {
-        self.slots.iter().map(|s| (s.inst.name.clone(), s.inst.clone())).collect()
+        self.slots
+            .iter()
+            .map(|s| (s.inst.name.clone(), s.inst.clone()))
+            .collect()
     }
 
     pub fn add_instrument(&mut self, inst: Instrument) -> InstrumentId {
@@ -97,19 +100,28 @@ impl Desk {
         }
         let id = self.slots.len();
         self.by_name.insert(inst.name.clone(), id);
-        self.by_index.entry(inst.index_name.clone()).or_default().push(id);
-        self.slots.push(InstrumentSlot { inst, resolved: None, error: None, holders: Vec::new() });
+        self.by_index
+            .entry(inst.index_name.clone())
+            .or_default()
+            .push(id);
+        self.slots.push(InstrumentSlot {
+            inst,
+            resolved: None,
+            error: None,
+            holders: Vec::new(),
+        });
         self.reprice(id);
         id
     }
 
     /// Add an account; its model must be one of the desk's models.
     pub fn add_account(&mut self, account: Account) -> Result<AccountId, String> {
-        let config = self
-            .models
-            .get(&account.model)
-            .cloned()
-            .ok_or_else(|| format!("account {}: unknown margin model {:?}", account.label, account.model))?;
+        let config = self.models.get(&account.model).cloned().ok_or_else(|| {
+            format!(
+                "account {}: unknown margin model {:?}",
+                account.label, account.model
+            )
+        })?;
         let id = self.accounts.len();
         let model = PreparedModel::new(config, &account.currency);
         self.accounts.push(DeskAccount {
@@ -126,7 +138,11 @@ impl Desk {
 
     /// Switch an account to another of the desk's models.
     pub fn set_model(&mut self, id: AccountId, model: &str) -> Result<(), String> {
-        let config = self.models.get(model).cloned().ok_or_else(|| format!("unknown margin model {model:?}"))?;
+        let config = self
+            .models
+            .get(model)
+            .cloned()
+            .ok_or_else(|| format!("unknown margin model {model:?}"))?;
         let acct = &mut self.accounts[id];
         acct.account.model = model.to_string();
         acct.model = PreparedModel::new(config, &acct.account.currency);
@@ -147,9 +163,9 @@ impl Desk {
     }
 
     pub fn find_account(&self, label: &str, currency: &str) -> Option<AccountId> {
-        self.accounts
-            .iter()
-            .position(|a| a.account.label == label && a.account.currency.eq_ignore_ascii_case(currency))
+        self.accounts.iter().position(|a| {
+            a.account.label == label && a.account.currency.eq_ignore_ascii_case(currency)
+        })
     }
 
     /// Move the pricing clock to `ts` if it is a step or more ahead.
@@ -198,8 +214,16 @@ impl Desk {
     }
 
     /// Replace a position's size (0 removes it).
-    pub fn set_position(&mut self, id: AccountId, instrument: &str, size: f64, session_ref_price: Option<f64>) {
-        self.accounts[id].account.set_position(instrument, size, session_ref_price);
+    pub fn set_position(
+        &mut self,
+        id: AccountId,
+        instrument: &str,
+        size: f64,
+        session_ref_price: Option<f64>,
+    ) {
+        self.accounts[id]
+            .account
+            .set_position(instrument, size, session_ref_price);
         self.rebuild_account(id);
     }
 
@@ -253,13 +277,18 @@ impl Desk {
         let mut vectors: Vec<(String, String, Option<Vec<f64>>)> = Vec::new();
         for a in holders {
             let acct = &mut self.accounts[a];
-            let key = (acct.model.config.name().to_string(), acct.model.currency.clone());
+            let key = (
+                acct.model.config.name().to_string(),
+                acct.model.currency.clone(),
+            );
             let slot = &self.slots[id];
             let Some(r) = slot.resolved else {
                 Self::swap_position(acct, &slot.inst.name, None);
                 continue;
             };
-            let cached = vectors.iter().position(|(m, c, _)| *m == key.0 && *c == key.1);
+            let cached = vectors
+                .iter()
+                .position(|(m, c, _)| *m == key.0 && *c == key.1);
             let pos = match cached {
                 Some(p) => p,
                 None => {
@@ -268,16 +297,37 @@ impl Desk {
                 }
             };
             let unit = vectors[pos].2.as_deref();
-            let Some(p) = acct.account.positions.iter().position(|p| p.instrument == slot.inst.name) else { continue };
+            let Some(p) = acct
+                .account
+                .positions
+                .iter()
+                .position(|p| p.instrument == slot.inst.name)
+            else {
+                continue;
+            };
             let position = &acct.account.positions[p];
-            let c = contribution_with(&slot.inst, &r, position.size, position.session_ref_price, &acct.model, unit);
+            let c = contribution_with(
+                &slot.inst,
+                &r,
+                position.size,
+                position.session_ref_price,
+                &acct.model,
+                unit,
+            );
             Self::swap_position(acct, &slot.inst.name, Some(c));
         }
     }
 
     /// Replace one position's contribution in its account's sums.
     fn swap_position(acct: &mut DeskAccount, instrument: &str, new: Option<Contribution>) {
-        let Some(p) = acct.account.positions.iter().position(|p| p.instrument == instrument) else { return };
+        let Some(p) = acct
+            .account
+            .positions
+            .iter()
+            .position(|p| p.instrument == instrument)
+        else {
+            return;
+        };
         if let Some(old) = &acct.contributions[p] {
             acct.sums.apply(old, -1.0);
         }
@@ -309,14 +359,22 @@ impl Desk {
         acct.warnings.clear();
         for (p, pos) in acct.account.positions.iter().enumerate() {
             let Some(&iid) = self.by_name.get(&pos.instrument) else {
-                acct.warnings.push(format!("unknown instrument {}: {LEFT_OUT}", pos.instrument));
+                acct.warnings
+                    .push(format!("unknown instrument {}: {LEFT_OUT}", pos.instrument));
                 continue;
             };
             let slot = &mut self.slots[iid];
             slot.holders.push(Holding { account: id });
             if let Some(r) = slot.resolved {
                 let unit = unit_vector(&slot.inst, &r, &mut acct.model);
-                let c = contribution_with(&slot.inst, &r, pos.size, pos.session_ref_price, &acct.model, unit.as_deref());
+                let c = contribution_with(
+                    &slot.inst,
+                    &r,
+                    pos.size,
+                    pos.session_ref_price,
+                    &acct.model,
+                    unit.as_deref(),
+                );
                 acct.contributions[p] = Some(c);
             }
         }

@@ -82,12 +82,17 @@ impl Replayer {
         if line.trim().is_empty() {
             return;
         }
-        let entry: Option<(i64, String, String, Value)> = serde_json::from_str::<Value>(line).ok().and_then(|v| {
-            let t = v.get("t")?.as_i64()?;
-            let dir = v.get("dir")?.as_str()?.to_string();
-            let acct = v.get("acct").and_then(Value::as_str).unwrap_or("default").to_string();
-            Some((t, dir, acct, v.get("msg")?.clone()))
-        });
+        let entry: Option<(i64, String, String, Value)> =
+            serde_json::from_str::<Value>(line).ok().and_then(|v| {
+                let t = v.get("t")?.as_i64()?;
+                let dir = v.get("dir")?.as_str()?.to_string();
+                let acct = v
+                    .get("acct")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default")
+                    .to_string();
+                Some((t, dir, acct, v.get("msg")?.clone()))
+            });
         let Some((t, dir, acct, msg)) = entry else {
             self.stats.bad_lines += 1;
             self.stats.first_bad_line.get_or_insert(self.stats.lines);
@@ -95,12 +100,18 @@ impl Replayer {
         };
         self.stats.last_t = Some(t);
         if dir == "out" {
-            if let (Some(id), Some(method)) = (msg.get("id").and_then(Value::as_i64), msg.get("method").and_then(Value::as_str)) {
+            if let (Some(id), Some(method)) = (
+                msg.get("id").and_then(Value::as_i64),
+                msg.get("method").and_then(Value::as_str),
+            ) {
                 self.pending.insert((acct, id), method.to_string());
             }
             return;
         }
-        let method = msg.get("id").and_then(Value::as_i64).and_then(|id| self.pending.remove(&(acct.clone(), id)));
+        let method = msg
+            .get("id")
+            .and_then(Value::as_i64)
+            .and_then(|id| self.pending.remove(&(acct.clone(), id)));
         match normalize(&msg, method.as_deref()) {
             Ok(events) => events.into_iter().for_each(|e| self.apply(&acct, t, e)),
             Err((kind, why)) => {
@@ -128,12 +139,16 @@ impl Replayer {
         if let Some(&id) = self.accounts.get(&key) {
             return id;
         }
-        let model = self.model_override.clone().unwrap_or_else(|| model_for(margin_model).to_string());
+        let model = self
+            .model_override
+            .clone()
+            .unwrap_or_else(|| model_for(margin_model).to_string());
         let acct = Account::new(label, &key.1, &model);
-        let id = self
-            .desk
-            .add_account(acct)
-            .unwrap_or_else(|_| self.desk.add_account(Account::new(label, &key.1, "deribit_sm")).expect("built-in model"));
+        let id = self.desk.add_account(acct).unwrap_or_else(|_| {
+            self.desk
+                .add_account(Account::new(label, &key.1, "deribit_sm"))
+                .expect("built-in model")
+        });
         self.accounts.insert(key, id);
         id
     }
@@ -152,7 +167,12 @@ impl Replayer {
                     self.desk.apply_quote(&instrument, quote);
                 }
             }
-            Event::MarkIv { instrument, mark_price, iv, timestamp } => {
+            Event::MarkIv {
+                instrument,
+                mark_price,
+                iv,
+                timestamp,
+            } => {
                 if let Some(mut q) = self.desk.market.quotes.get(&instrument).copied() {
                     q.mark_price = mark_price;
                     q.mark_iv = Some(iv);
@@ -160,14 +180,28 @@ impl Replayer {
                     self.desk.apply_quote(&instrument, q);
                 }
             }
-            Event::Index { index_name, price, timestamp } => self.desk.apply_index(&index_name, price, timestamp),
-            Event::Positions { currency, positions } => self.positions(acct, t, currency, positions, true),
+            Event::Index {
+                index_name,
+                price,
+                timestamp,
+            } => self.desk.apply_index(&index_name, price, timestamp),
+            Event::Positions {
+                currency,
+                positions,
+            } => self.positions(acct, t, currency, positions, true),
             Event::PositionChanges { positions } => self.positions(acct, t, None, positions, false),
             Event::Balance(b) => self.balance(acct, t, b),
         }
     }
 
-    fn positions(&mut self, acct: &str, t: i64, currency: Option<String>, positions: Vec<Position>, snapshot: bool) {
+    fn positions(
+        &mut self,
+        acct: &str,
+        t: i64,
+        currency: Option<String>,
+        positions: Vec<Position>,
+        snapshot: bool,
+    ) {
         let mut by_ccy: BTreeMap<String, Vec<Position>> = BTreeMap::new();
         if let Some(c) = currency {
             by_ccy.entry(c.to_ascii_uppercase()).or_default();
@@ -178,7 +212,13 @@ impl Replayer {
                 .desk
                 .instrument(&p.instrument)
                 .map(|i| i.settlement_currency.clone())
-                .unwrap_or_else(|| p.instrument.split(['-', '_']).next().unwrap_or("").to_string());
+                .unwrap_or_else(|| {
+                    p.instrument
+                        .split(['-', '_'])
+                        .next()
+                        .unwrap_or("")
+                        .to_string()
+                });
             by_ccy.entry(ccy).or_default().push(p);
         }
         for (ccy, list) in by_ccy {
@@ -188,7 +228,8 @@ impl Replayer {
                 self.desk.replace_positions(id, list);
             } else {
                 for p in list {
-                    self.desk.set_position(id, &p.instrument, p.size, p.session_ref_price);
+                    self.desk
+                        .set_position(id, &p.instrument, p.size, p.session_ref_price);
                 }
             }
             self.last_update.insert(id, t);
@@ -198,7 +239,10 @@ impl Replayer {
     fn balance(&mut self, acct: &str, t: i64, b: Balance) {
         let id = self.account(acct, &b.currency, b.margin_model.as_deref());
         let wanted = model_for(b.margin_model.as_deref());
-        if self.model_override.is_none() && b.margin_model.is_some() && self.desk.account(id).model != wanted {
+        if self.model_override.is_none()
+            && b.margin_model.is_some()
+            && self.desk.account(id).model != wanted
+        {
             // Positions came first and the account started on the default model.
             let _ = self.desk.set_model(id, wanted);
         }

@@ -6,8 +6,8 @@
 use super::book::{contribution, BookSums, Contribution, PreparedModel};
 use super::config::MarginBalanceRule;
 use super::requirement::{requirement, Breakdown};
-use crate::model::{Account, Instrument, MarketState};
 use crate::model::valuation::resolve;
+use crate::model::{Account, Instrument, MarketState};
 use std::collections::HashMap;
 
 /// Ending of a warning about a position that is not in the margin.
@@ -48,11 +48,15 @@ pub fn value_book(
     let mut book = ValuedBook::default();
     for pos in &account.positions {
         let Some(inst) = instruments.get(&pos.instrument) else {
-            book.warnings.push(format!("unknown instrument {}: {LEFT_OUT}", pos.instrument));
+            book.warnings
+                .push(format!("unknown instrument {}: {LEFT_OUT}", pos.instrument));
             continue;
         };
         if !pos.size.is_finite() {
-            book.warnings.push(format!("position {} has a size that is not a number: {LEFT_OUT}", pos.instrument));
+            book.warnings.push(format!(
+                "position {} has a size that is not a number: {LEFT_OUT}",
+                pos.instrument
+            ));
             continue;
         }
         let resolved = match resolve(inst, market, now_ms, shift) {
@@ -63,7 +67,8 @@ pub fn value_book(
             }
         };
         if resolved.expired && shift == 1.0 {
-            book.warnings.push(format!("{} is past expiry: valued at intrinsic", inst.name));
+            book.warnings
+                .push(format!("{} is past expiry: valued at intrinsic", inst.name));
         }
         let c = contribution(inst, &resolved, pos.size, pos.session_ref_price, model);
         book.sums.apply(&c, 1.0);
@@ -102,16 +107,29 @@ pub struct AccountRisk {
 }
 
 /// Money and margin of an account from valued positions (DESIGN.md §4).
-pub fn account_risk(account: &Account, model: &PreparedModel, sums: &BookSums, warnings: &[String], now_ms: i64) -> AccountRisk {
+pub fn account_risk(
+    account: &Account,
+    model: &PreparedModel,
+    sums: &BookSums,
+    warnings: &[String],
+    now_ms: i64,
+) -> AccountRisk {
     let margin = requirement(model, sums, &account.add_ons, now_ms);
-    let equity = account.balance + sums.futures_session_upl + account.futures_session_rpl + sums.options_value;
+    let equity = account.balance
+        + sums.futures_session_upl
+        + account.futures_session_rpl
+        + sums.options_value;
     let margin_balance = match model.config.margin_balance_rule() {
         MarginBalanceRule::Equity => equity,
         MarginBalanceRule::EquityMinusOptionsValue => equity - sums.options_value,
     };
     let ratio = |m: f64| (margin_balance > 0.0).then(|| m / margin_balance);
     let headroom = margin_balance - margin.maintenance_margin;
-    let usd_per_unit = sums.per_index.iter().find(|s| s.positions > 0).map(|s| s.usd_per_unit);
+    let usd_per_unit = sums
+        .per_index
+        .iter()
+        .find(|s| s.positions > 0)
+        .map(|s| s.usd_per_unit);
     AccountRisk {
         balance: account.balance,
         futures_session_upl: sums.futures_session_upl,
@@ -138,5 +156,8 @@ pub fn value_account(
     now_ms: i64,
 ) -> (AccountRisk, ValuedBook) {
     let book = value_book(account, instruments, market, model, now_ms, 1.0);
-    (account_risk(account, model, &book.sums, &book.warnings, now_ms), book)
+    (
+        account_risk(account, model, &book.sums, &book.warnings, now_ms),
+        book,
+    )
 }

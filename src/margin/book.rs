@@ -7,7 +7,9 @@
 //! contributions, so a tick on one instrument updates each holder in
 //! O(scenarios) without touching its other positions.
 
-use super::config::{CurrencyParams, ModelConfig, OptionRates, RiskMatrixModel, RollShockRule, StandardModel};
+use super::config::{
+    CurrencyParams, ModelConfig, OptionRates, RiskMatrixModel, RollShockRule, StandardModel,
+};
 use super::grid::Grid;
 use crate::model::instrument::{Instrument, Kind, Settlement};
 use crate::model::valuation::{futures_ref_term, unit_value, Resolved, UnitValue};
@@ -22,24 +24,34 @@ pub struct PreparedModel {
 
 impl PreparedModel {
     pub fn new(config: ModelConfig, currency: &str) -> PreparedModel {
-        PreparedModel { config, currency: currency.to_ascii_uppercase(), grids: Vec::new() }
+        PreparedModel {
+            config,
+            currency: currency.to_ascii_uppercase(),
+            grids: Vec::new(),
+        }
     }
 
     /// The grid of `index_name`, built on first use. `None` for standard margin
     /// or when the model has no parameters for that index.
     pub fn grid(&mut self, index_name: &str) -> Option<&Grid> {
-        let ModelConfig::RiskMatrix(model) = &self.config else { return None };
+        let ModelConfig::RiskMatrix(model) = &self.config else {
+            return None;
+        };
         if let Some(pos) = self.grids.iter().position(|(name, _)| name == index_name) {
             return Some(&self.grids[pos].1);
         }
         let pair = model.pair(index_name)?;
         let currency = model.currency(&self.currency)?;
-        self.grids.push((index_name.to_string(), Grid::build(model, pair, currency)));
+        self.grids
+            .push((index_name.to_string(), Grid::build(model, pair, currency)));
         self.grids.last().map(|(_, g)| g)
     }
 
     pub fn built_grid(&self, index_name: &str) -> Option<&Grid> {
-        self.grids.iter().find(|(n, _)| n == index_name).map(|(_, g)| g)
+        self.grids
+            .iter()
+            .find(|(n, _)| n == index_name)
+            .map(|(_, g)| g)
     }
 
     pub fn risk_matrix(&self) -> Option<&RiskMatrixModel> {
@@ -100,7 +112,9 @@ pub fn contribution_with(
     };
     let is_future = !inst.is_option();
     let futures_session_upl = if is_future {
-        let reference = ref_price.filter(|p| p.is_finite() && *p > 0.0).unwrap_or(r.mark);
+        let reference = ref_price
+            .filter(|p| p.is_finite() && *p > 0.0)
+            .unwrap_or(r.mark);
         size * (unit.futures_mark_term - futures_ref_term(inst, reference))
     } else {
         0.0
@@ -120,7 +134,11 @@ pub fn contribution_with(
         gamma: size * unit.gamma,
         vega: size * unit.vega,
         theta: size * unit.theta,
-        short_option_contracts: if inst.is_option() && size < 0.0 { -size } else { 0.0 },
+        short_option_contracts: if inst.is_option() && size < 0.0 {
+            -size
+        } else {
+            0.0
+        },
         ..Contribution::default()
     };
     if let ModelConfig::Standard(sm) = &model.config {
@@ -128,9 +146,13 @@ pub fn contribution_with(
         c.sm_initial = im;
         c.sm_maintenance = mm;
     }
-    if let (Some(params), Some(ModelConfig::RiskMatrix(rm))) = (model.currency_params(), Some(&model.config)) {
+    if let (Some(params), Some(ModelConfig::RiskMatrix(rm))) =
+        (model.currency_params(), Some(&model.config))
+    {
         if matches!(rm.roll_shock, RollShockRule::PerPosition) && is_future {
-            let rate = params.min_annualised_move.max(params.annualised_move_risk * r.t);
+            let rate = params
+                .min_annualised_move
+                .max(params.annualised_move_risk * r.t);
             c.roll_per_position = (size * unit.delta).abs() * rate * coin_to_settlement(inst, r);
         }
     }
@@ -169,9 +191,18 @@ fn coin_to_settlement(inst: &Instrument, r: &Resolved) -> f64 {
 }
 
 /// Standard margin (IM, MM) of one position, in the settlement currency.
-pub fn standard_margin(sm: &StandardModel, inst: &Instrument, r: &Resolved, size: f64) -> (f64, f64) {
+pub fn standard_margin(
+    sm: &StandardModel,
+    inst: &Instrument,
+    r: &Resolved,
+    size: f64,
+) -> (f64, f64) {
     match inst.kind {
-        Kind::Option { option_type, strike, .. } => {
+        Kind::Option {
+            option_type,
+            strike,
+            ..
+        } => {
             if size >= 0.0 {
                 return (0.0, 0.0);
             }
@@ -190,8 +221,13 @@ pub fn standard_margin(sm: &StandardModel, inst: &Instrument, r: &Resolved, size
                 Settlement::Linear => size,
             }
             .abs();
-            let rates = sm.futures.get(&inst.base).or_else(|| sm.futures.get("default"));
-            let Some(rates) = rates else { return (0.0, 0.0) };
+            let rates = sm
+                .futures
+                .get(&inst.base)
+                .or_else(|| sm.futures.get("default"));
+            let Some(rates) = rates else {
+                return (0.0, 0.0);
+            };
             let growth = size_coin * rates.increase_per_coin;
             let to_settle = coin_to_settlement(inst, r);
             (
@@ -203,7 +239,13 @@ pub fn standard_margin(sm: &StandardModel, inst: &Instrument, r: &Resolved, size
 }
 
 /// Per-contract (IM, MM) of a short option in coin (MARGIN_METHODOLOGY §B.1).
-pub fn short_option_rates(rates: &OptionRates, opt: crate::pricing::OptionType, strike: f64, index: f64, mark: f64) -> (f64, f64) {
+pub fn short_option_rates(
+    rates: &OptionRates,
+    opt: crate::pricing::OptionType,
+    strike: f64,
+    index: f64,
+    mark: f64,
+) -> (f64, f64) {
     use crate::pricing::OptionType;
     let otm = match opt {
         OptionType::Call => (strike - index).max(0.0),
@@ -263,10 +305,17 @@ impl BookSums {
         self.sm_initial += sign * c.sm_initial;
         self.sm_maintenance += sign * c.sm_maintenance;
         self.roll_per_position += sign * c.roll_per_position;
-        let idx = match self.per_index.iter().position(|s| s.index_name == c.index_name) {
+        let idx = match self
+            .per_index
+            .iter()
+            .position(|s| s.index_name == c.index_name)
+        {
             Some(i) => i,
             None => {
-                self.per_index.push(IndexSums { index_name: c.index_name.clone(), ..IndexSums::default() });
+                self.per_index.push(IndexSums {
+                    index_name: c.index_name.clone(),
+                    ..IndexSums::default()
+                });
                 self.per_index.len() - 1
             }
         };
@@ -281,9 +330,15 @@ impl BookSums {
         }
         s.net_delta += sign * c.net_delta;
         s.short_option_contracts += sign * c.short_option_contracts;
-        match s.net_delta_by_expiry.iter_mut().find(|(e, _)| *e == c.expiry_ms) {
+        match s
+            .net_delta_by_expiry
+            .iter_mut()
+            .find(|(e, _)| *e == c.expiry_ms)
+        {
             Some((_, v)) => *v += sign * c.net_delta,
-            None => s.net_delta_by_expiry.push((c.expiry_ms, sign * c.net_delta)),
+            None => s
+                .net_delta_by_expiry
+                .push((c.expiry_ms, sign * c.net_delta)),
         }
         if s.vector.len() < c.vector.len() {
             s.vector.resize(c.vector.len(), 0.0);

@@ -10,8 +10,14 @@ use std::path::Path;
 
 /// The models shipped with margintop, by file name.
 pub const BUILTIN_MODELS: [(&str, &str); 3] = [
-    ("deribit_pm", include_str!("../../config/models/deribit_pm.toml")),
-    ("deribit_sm", include_str!("../../config/models/deribit_sm.toml")),
+    (
+        "deribit_pm",
+        include_str!("../../config/models/deribit_pm.toml"),
+    ),
+    (
+        "deribit_sm",
+        include_str!("../../config/models/deribit_sm.toml"),
+    ),
     ("span16", include_str!("../../config/models/span16.toml")),
 ];
 
@@ -73,7 +79,11 @@ pub struct LiquidationSearch {
 
 impl Default for LiquidationSearch {
     fn default() -> Self {
-        LiquidationSearch { down: 0.95, up: 4.0, steps: 120 }
+        LiquidationSearch {
+            down: 0.95,
+            up: 4.0,
+            steps: 120,
+        }
     }
 }
 
@@ -121,7 +131,10 @@ pub enum GridLayout {
     /// CME SPAN's 16 scenarios: price 0, ±1/3, ±2/3, ±3/3 of the range with
     /// vol up and down, and two extreme moves of `extreme_multiple` × range
     /// at unchanged vol of which `extreme_weight` of the P&L counts.
-    Span16 { extreme_multiple: f64, extreme_weight: f64 },
+    Span16 {
+        extreme_multiple: f64,
+        extreme_weight: f64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, Hash)]
@@ -266,7 +279,9 @@ pub struct FutureRates {
 
 impl RiskMatrixModel {
     pub fn pair(&self, index_name: &str) -> Option<&PairParams> {
-        self.pairs.get(index_name).or_else(|| self.pairs.get("default"))
+        self.pairs
+            .get(index_name)
+            .or_else(|| self.pairs.get("default"))
     }
 
     pub fn currency(&self, currency: &str) -> Option<&CurrencyParams> {
@@ -289,7 +304,8 @@ impl std::error::Error for ConfigError {}
 
 /// Parse one model file; `origin` names it in errors.
 pub fn parse_model(text: &str, origin: &str) -> Result<ModelConfig, ConfigError> {
-    let model: ModelConfig = toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+    let model: ModelConfig =
+        toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
     validate(&model).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
     Ok(model)
 }
@@ -308,7 +324,13 @@ fn validate(model: &ModelConfig) -> Result<(), String> {
                 return Err(format!("pairs.{name}.price_range must be in (0, 1)"));
             }
         }
-        if let GridLayout::Deribit { buckets, vol_scenarios, extended_moves, .. } = &m.grid {
+        if let GridLayout::Deribit {
+            buckets,
+            vol_scenarios,
+            extended_moves,
+            ..
+        } = &m.grid
+        {
             if *buckets == 0 || vol_scenarios.is_empty() {
                 return Err("grid needs buckets ≥ 1 and at least one vol scenario".into());
             }
@@ -329,14 +351,16 @@ pub fn load_models(dir: Option<&Path>) -> Result<BTreeMap<String, ModelConfig>, 
         models.insert(model.name().to_string(), model);
     }
     if let Some(dir) = dir {
-        let entries = std::fs::read_dir(dir).map_err(|e| ConfigError(format!("{}: {e}", dir.display())))?;
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| ConfigError(format!("{}: {e}", dir.display())))?;
         let mut paths: Vec<_> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
             .collect();
         paths.sort();
         for path in paths {
-            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
             let model = parse_model(&text, &path.display().to_string())?;
             models.insert(model.name().to_string(), model);
         }

@@ -5,9 +5,13 @@
 //! weighted P&L in each scenario; a book's vector is the size-weighted sum
 //! of its instruments' vectors, which is what makes ticks incremental.
 
-use super::config::{CurrencyParams, GridLayout, PairParams, RiskMatrixModel, VolMove, VolShockRule};
+use super::config::{
+    CurrencyParams, GridLayout, PairParams, RiskMatrixModel, VolMove, VolShockRule,
+};
 use crate::model::valuation::{scenario_pnl, Resolved};
-use crate::model::Instrument;
+use crate::model::{Instrument, Kind, Settlement};
+use crate::pricing::black76::price_with_total_vol;
+use crate::pricing::OptionType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
@@ -24,6 +28,27 @@ pub struct Scenario {
     /// USD that this scenario's aggregated loss (or gain) is moved toward zero by.
     pub dampener_usd: f64,
     pub table: Table,
+    /// ln(1 + price_move), kept so option repricing needs no logarithm.
+    pub ln_growth: f64,
+}
+
+impl Scenario {
+    pub fn new(
+        price_move: f64,
+        vol: VolMove,
+        weight: f64,
+        dampener_usd: f64,
+        table: Table,
+    ) -> Scenario {
+        Scenario {
+            price_move,
+            vol,
+            weight,
+            dampener_usd,
+            table,
+            ln_growth: price_move.ln_1p(),
+        }
+    }
 }
 
 /// How a scenario's vol move changes an option's volatility.
@@ -58,7 +83,11 @@ impl VolShock {
             Some(pivot) => {
                 // A minute's floor keeps (pivot/DTE)^p finite at expiry.
                 let dte = (t * 365.0).max(1.0 / 1440.0);
-                let power = if dte < pivot { self.short_power } else { self.long_power };
+                let power = if dte < pivot {
+                    self.short_power
+                } else {
+                    self.long_power
+                };
                 let scale = (pivot / dte).powf(power);
                 [
                     (sigma * (1.0 + self.up * scale)).max(self.min_up),
@@ -95,41 +124,49 @@ impl Grid {
         let r = pair.price_range;
         let mut scenarios = Vec::new();
         match &model.grid {
-            GridLayout::Deribit { buckets, vol_scenarios, extended_moves, extended_vol } => {
+            GridLayout::Deribit {
+                buckets,
+                vol_scenarios,
+                extended_moves,
+                extended_vol,
+            } => {
                 let n = *buckets as i64;
                 for b in -n..=n {
                     let price_move = r * b as f64 / n as f64;
                     for &vol in vol_scenarios {
-                        scenarios.push(Scenario { price_move, vol, weight: 1.0, dampener_usd: 0.0, table: Table::Standard });
+                        scenarios.push(Scenario::new(price_move, vol, 1.0, 0.0, Table::Standard));
                     }
                 }
                 for &m in extended_moves {
                     let s = m.signum();
                     let edge = 1.0 + s * r;
-                    scenarios.push(Scenario {
-                        price_move: m,
-                        vol: *extended_vol,
-                        weight: pair.extended_table_factor * (r / m.abs()) * (1.0 + m) / edge,
-                        dampener_usd: ((m.abs() / r).max(1.0) - 1.0) * currency.extended_dampener / edge,
-                        table: Table::Extended,
-                    });
+                    scenarios.push(Scenario::new(
+                        m,
+                        *extended_vol,
+                        pair.extended_table_factor * (r / m.abs()) * (1.0 + m) / edge,
+                        ((m.abs() / r).max(1.0) - 1.0) * currency.extended_dampener / edge,
+                        Table::Extended,
+                    ));
                 }
             }
-            GridLayout::Span16 { extreme_multiple, extreme_weight } => {
+            GridLayout::Span16 {
+                extreme_multiple,
+                extreme_weight,
+            } => {
                 for step in [0.0, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0] {
                     for vol in [VolMove::Up, VolMove::Down] {
                         let price_move = r * step / 3.0;
-                        scenarios.push(Scenario { price_move, vol, weight: 1.0, dampener_usd: 0.0, table: Table::Standard });
+                        scenarios.push(Scenario::new(price_move, vol, 1.0, 0.0, Table::Standard));
                     }
                 }
                 for s in [1.0, -1.0] {
-                    scenarios.push(Scenario {
-                        price_move: s * extreme_multiple * r,
-                        vol: VolMove::Same,
-                        weight: *extreme_weight,
-                        dampener_usd: 0.0,
-                        table: Table::Extended,
-                    });
+                    scenarios.push(Scenario::new(
+                        s * extreme_multiple * r,
+                        VolMove::Same,
+                        *extreme_weight,
+                        0.0,
+                        Table::Extended,
+                    ));
                 }
             }
         }
@@ -152,9 +189,47 @@ impl Grid {
     /// Weighted P&L of one unit of `inst` in every scenario, into `out`.
     pub fn unit_vector(&self, inst: &Instrument, r: &Resolved, out: &mut [f64]) {
         let sigmas = self.vol_shock.shocked(r.sigma, r.t);
+        if let Kind::Option {
+            option_type,
+            strike,
+            ..
+        } = inst.kind
+        {
+            return self.option_vector(inst, option_type, strike, r, sigmas, out);
+        }
         for (slot, sc) in out.iter_mut().zip(&self.scenarios) {
             let sigma = sigmas[vol_slot(sc.vol)];
             *slot = sc.weight * scenario_pnl(inst, r, sc.price_move, sigma);
+        }
+    }
+
+    /// The option case of `unit_vector`, same numbers as `scenario_pnl` but
+    /// with ln(F/K), √T and the base value computed once per instrument.
+    fn option_vector(
+        &self,
+        inst: &Instrument,
+        opt: OptionType,
+        k: f64,
+        r: &Resolved,
+        sigmas: [f64; 3],
+        out: &mut [f64],
+    ) {
+        let f0 = r.forward;
+        let sqrt_t = r.t.sqrt();
+        let ln_fk = (f0 / k).ln();
+        let native = |value: f64, f: f64| match inst.settlement {
+            Settlement::Inverse => value / f,
+            Settlement::Linear => value,
+        };
+        let v0 = native(
+            price_with_total_vol(opt, f0, k, ln_fk, r.sigma * sqrt_t),
+            f0,
+        );
+        for (slot, sc) in out.iter_mut().zip(&self.scenarios) {
+            let f1 = f0 * (1.0 + sc.price_move);
+            let sd = sigmas[vol_slot(sc.vol)] * sqrt_t;
+            let v1 = price_with_total_vol(opt, f1, k, ln_fk + sc.ln_growth, sd);
+            *slot = sc.weight * (native(v1, f1) - v0);
         }
     }
 

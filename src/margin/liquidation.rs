@@ -42,7 +42,12 @@ pub fn liquidation_distance(
     let down = find_side(&mut shortfall, -search.down, search.steps);
     let up = find_side(&mut shortfall, search.up, search.steps);
     let price = |m: Option<f64>| m.and_then(|m| index_price.map(|p| p * (1.0 + m)));
-    Liquidation { down_move: down, down_price: price(down), up_move: up, up_price: price(up) }
+    Liquidation {
+        down_move: down,
+        down_price: price(down),
+        up_move: up,
+        up_price: price(up),
+    }
 }
 
 /// First move from 0 toward `limit` where `shortfall ≥ 0`.
@@ -84,7 +89,7 @@ mod tests {
     #[test]
     fn finds_the_first_crossing_not_a_later_one() {
         // Breach between 0.2 and 0.3, safe again after 0.5.
-        let mut f = |m: f64| if m >= 0.25 && m < 0.5 { 1.0 } else { -1.0 };
+        let mut f = |m: f64| if (0.25..0.5).contains(&m) { 1.0 } else { -1.0 };
         let got = find_side(&mut f, 1.0, 10).unwrap();
         assert!((got - 0.25).abs() < 1e-6, "{got}");
     }

@@ -33,7 +33,12 @@ pub struct Breakdown {
 }
 
 /// Margin of an account from its sums at pricing time `now_ms`.
-pub fn requirement(model: &PreparedModel, sums: &BookSums, add_ons: &AddOns, now_ms: i64) -> Breakdown {
+pub fn requirement(
+    model: &PreparedModel,
+    sums: &BookSums,
+    add_ons: &AddOns,
+    now_ms: i64,
+) -> Breakdown {
     match &model.config {
         ModelConfig::Standard(_) => Breakdown {
             add_ons: add_ons.total(),
@@ -52,11 +57,15 @@ fn risk_matrix_requirement(
     add_ons: &AddOns,
     now_ms: i64,
 ) -> Breakdown {
-    let mut b = Breakdown { add_ons: add_ons.total(), ..Breakdown::default() };
+    let mut b = Breakdown {
+        add_ons: add_ons.total(),
+        ..Breakdown::default()
+    };
     let currency = rm.currency(&model.currency);
     let mut worst_loss = -1.0;
     for s in sums.per_index.iter().filter(|s| s.positions > 0) {
-        let (Some(grid), Some(pair)) = (model.built_grid(&s.index_name), rm.pair(&s.index_name)) else {
+        let (Some(grid), Some(pair)) = (model.built_grid(&s.index_name), rm.pair(&s.index_name))
+        else {
             continue;
         };
         let mut aggregated = s.vector.clone();
@@ -85,7 +94,8 @@ fn risk_matrix_requirement(
                     let rate = match expiry {
                         Some(e) => {
                             let t = years_between(now_ms, *e).max(0.0);
-                            ((ccy.annualised_move_risk * t).exp() - 1.0).max(ccy.min_annualised_move)
+                            ((ccy.annualised_move_risk * t).exp() - 1.0)
+                                .max(ccy.min_annualised_move)
                         }
                         None => ccy.min_annualised_move,
                     };
@@ -98,7 +108,8 @@ fn risk_matrix_requirement(
             let delta_usd = (s.net_delta * s.index_price).abs();
             if threshold > 0.0 && delta_usd > threshold {
                 let phase = ((delta_usd - threshold) / threshold).min(1.0);
-                b.delta_shock += pair.max_delta_shock * s.net_delta.abs() * phase * s.coin_in_settlement;
+                b.delta_shock +=
+                    pair.max_delta_shock * s.net_delta.abs() * phase * s.coin_in_settlement;
             }
         }
     }
@@ -110,4 +121,3 @@ fn risk_matrix_requirement(
     b.maintenance_margin = rm.mm_factor * b.risk_matrix_margin;
     b
 }
-

@@ -37,8 +37,13 @@ pub fn parse_scenarios(text: &str, origin: &str) -> Result<Vec<StressScenario>, 
     let file: ScenarioFile = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
     for s in &file.scenario {
         let moves = std::iter::once(s.price_move).chain(s.moves.values().copied());
-        if moves.into_iter().any(|m| !(m > -1.0 && m.is_finite())) || !(s.vol_move > -1.0 && s.vol_move.is_finite()) {
-            return Err(format!("{origin}: scenario {:?}: moves must be finite and above -100 %", s.name));
+        if moves.into_iter().any(|m| !(m > -1.0 && m.is_finite()))
+            || !(s.vol_move > -1.0 && s.vol_move.is_finite())
+        {
+            return Err(format!(
+                "{origin}: scenario {:?}: moves must be finite and above -100 %",
+                s.name
+            ));
         }
     }
     Ok(file.scenario)
@@ -47,7 +52,11 @@ pub fn parse_scenarios(text: &str, origin: &str) -> Result<Vec<StressScenario>, 
 impl StressScenario {
     pub fn custom(price_move: f64, vol_move: f64) -> StressScenario {
         StressScenario {
-            name: format!("custom {:+.1}% / vol {:+.0}%", price_move * 100.0, vol_move * 100.0),
+            name: format!(
+                "custom {:+.1}% / vol {:+.0}%",
+                price_move * 100.0,
+                vol_move * 100.0
+            ),
             price_move,
             vol_move,
             moves: BTreeMap::new(),
@@ -62,11 +71,21 @@ impl StressScenario {
 
 /// P&L of the account's positions under the scenario, in its currency.
 /// Positions that cannot be valued are left out (the account's warnings say so).
-pub fn stress_pnl(account: &Account, instruments: &Instruments, market: &MarketState, now_ms: i64, s: &StressScenario) -> f64 {
+pub fn stress_pnl(
+    account: &Account,
+    instruments: &Instruments,
+    market: &MarketState,
+    now_ms: i64,
+    s: &StressScenario,
+) -> f64 {
     let mut pnl = 0.0;
     for pos in &account.positions {
-        let Some(inst) = instruments.get(&pos.instrument) else { continue };
-        let Ok(r) = resolve(inst, market, now_ms, 1.0) else { continue };
+        let Some(inst) = instruments.get(&pos.instrument) else {
+            continue;
+        };
+        let Ok(r) = resolve(inst, market, now_ms, 1.0) else {
+            continue;
+        };
         let sigma = r.sigma * (1.0 + s.vol_move);
         pnl += pos.size * scenario_pnl(inst, &r, s.move_for(&inst.base), sigma);
     }

@@ -70,7 +70,10 @@ impl Account {
 
     /// Replace the size of a position, adding or removing it as needed.
     pub fn set_position(&mut self, instrument: &str, size: f64, session_ref_price: Option<f64>) {
-        let existing = self.positions.iter().position(|p| p.instrument == instrument);
+        let existing = self
+            .positions
+            .iter()
+            .position(|p| p.instrument == instrument);
         match (existing, size == 0.0) {
             (Some(i), true) => {
                 self.positions.remove(i);

@@ -24,8 +24,14 @@ pub enum Settlement {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Kind {
-    Option { option_type: OptionType, strike: f64, expiry_ms: i64 },
-    Future { expiry_ms: i64 },
+    Option {
+        option_type: OptionType,
+        strike: f64,
+        expiry_ms: i64,
+    },
+    Future {
+        expiry_ms: i64,
+    },
     Perpetual,
 }
 
@@ -74,7 +80,10 @@ impl fmt::Display for InstrumentError {
 impl std::error::Error for InstrumentError {}
 
 fn bad(name: &str, reason: impl Into<String>) -> InstrumentError {
-    InstrumentError { name: name.to_string(), reason: reason.into() }
+    InstrumentError {
+        name: name.to_string(),
+        reason: reason.into(),
+    }
 }
 
 impl Instrument {
@@ -98,11 +107,21 @@ impl Instrument {
             Settlement::Linear => pair.to_ascii_lowercase(),
         };
         let kind = match parts.as_slice() {
-            [_] => return Err(bad(name, "spot pairs are not derivatives; expected e.g. BTC-PERPETUAL")),
+            [_] => {
+                return Err(bad(
+                    name,
+                    "spot pairs are not derivatives; expected e.g. BTC-PERPETUAL",
+                ))
+            }
             [_, "PERPETUAL"] => Kind::Perpetual,
-            [_, date] => Kind::Future { expiry_ms: parse_expiry(name, date)? },
+            [_, date] => Kind::Future {
+                expiry_ms: parse_expiry(name, date)?,
+            },
             [_, kind, ..] if parts.len() >= 3 && kind.chars().all(|c| c.is_ascii_alphabetic()) => {
-                return Err(bad(name, format!("combo instruments ({kind}) are not supported")))
+                return Err(bad(
+                    name,
+                    format!("combo instruments ({kind}) are not supported"),
+                ))
             }
             [_, date, strike, cp] => {
                 let option_type = match *cp {
@@ -116,7 +135,12 @@ impl Instrument {
                     expiry_ms: parse_expiry(name, date)?,
                 }
             }
-            _ => return Err(bad(name, "expected COIN-PERPETUAL, COIN-DDMMMYY or COIN-DDMMMYY-STRIKE-C/P")),
+            _ => {
+                return Err(bad(
+                    name,
+                    "expected COIN-PERPETUAL, COIN-DDMMMYY or COIN-DDMMMYY-STRIKE-C/P",
+                ))
+            }
         };
         let contract_size = default_contract_size(base, settlement, &kind);
         Ok(Instrument {
@@ -135,7 +159,10 @@ impl Instrument {
         let mut inst = Instrument::parse(&spec.instrument_name)?;
         if let Some(size) = spec.contract_size {
             if !(size.is_finite() && size > 0.0) {
-                return Err(bad(&inst.name, format!("contract_size {size} must be positive")));
+                return Err(bad(
+                    &inst.name,
+                    format!("contract_size {size} must be positive"),
+                ));
             }
             inst.contract_size = size;
         }
@@ -190,11 +217,18 @@ fn parse_strike(name: &str, text: &str) -> Result<f64, InstrumentError> {
     }
 }
 
-const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
 
 /// `27DEC24` or `4FEB26` → 08:00 UTC of that day, in epoch milliseconds.
 fn parse_expiry(name: &str, text: &str) -> Result<i64, InstrumentError> {
-    let err = || bad(name, format!("expiry {text:?} is not DDMMMYY (e.g. 27DEC24)"));
+    let err = || {
+        bad(
+            name,
+            format!("expiry {text:?} is not DDMMMYY (e.g. 27DEC24)"),
+        )
+    };
     if !text.is_ascii() {
         return Err(err());
     }
@@ -203,7 +237,11 @@ fn parse_expiry(name: &str, text: &str) -> Result<i64, InstrumentError> {
         return Err(err());
     }
     let day: u32 = text[..digits].parse().map_err(|_| err())?;
-    let month = MONTHS.iter().position(|m| *m == &text[digits..digits + 3]).ok_or_else(err)? as u32 + 1;
+    let month = MONTHS
+        .iter()
+        .position(|m| *m == &text[digits..digits + 3])
+        .ok_or_else(err)? as u32
+        + 1;
     let year: i64 = 2000 + text[digits + 3..].parse::<i64>().map_err(|_| err())?;
     if day == 0 || day > days_in_month(year, month) {
         return Err(bad(name, format!("expiry {text:?} is not a calendar day")));

@@ -44,7 +44,8 @@ impl MarketState {
     }
 
     pub fn set_index(&mut self, index_name: &str, price: f64, timestamp: i64) {
-        self.indices.insert(index_name.to_string(), IndexPrice { price, timestamp });
+        self.indices
+            .insert(index_name.to_string(), IndexPrice { price, timestamp });
     }
 
     pub fn index(&self, index_name: &str) -> Option<f64> {

@@ -31,12 +31,18 @@ pub type ValuationError = String;
 
 /// Resolve an instrument's inputs. `shift` is the multiplicative price
 /// shock applied to the index and everything on it (1.0 for none).
-pub fn resolve(inst: &Instrument, market: &MarketState, now_ms: i64, shift: f64) -> Result<Resolved, ValuationError> {
+pub fn resolve(
+    inst: &Instrument,
+    market: &MarketState,
+    now_ms: i64,
+    shift: f64,
+) -> Result<Resolved, ValuationError> {
     let quote = market
         .quotes
         .get(&inst.name)
         .ok_or_else(|| format!("no mark for {}", inst.name))?;
-    let quote_mark = finite_non_negative(quote.mark_price).ok_or_else(|| format!("bad mark price for {}", inst.name))?;
+    let quote_mark = finite_non_negative(quote.mark_price)
+        .ok_or_else(|| format!("bad mark price for {}", inst.name))?;
     let quote_index = quote.index_price.and_then(positive_finite);
     let index_now = market
         .index(&inst.index_name)
@@ -46,16 +52,32 @@ pub fn resolve(inst: &Instrument, market: &MarketState, now_ms: i64, shift: f64)
     // The index has moved since the quote: move the instrument with it.
     let drift = quote_index.map_or(1.0, |q| index_now / q);
     match inst.kind {
-        Kind::Option { option_type, strike, expiry_ms } => {
-            let quote_forward = quote.underlying_price.and_then(positive_finite).unwrap_or(index_now / drift);
+        Kind::Option {
+            option_type,
+            strike,
+            expiry_ms,
+        } => {
+            let quote_forward = quote
+                .underlying_price
+                .and_then(positive_finite)
+                .unwrap_or(index_now / drift);
             let t_raw = pricing::years_between(now_ms, expiry_ms);
             let t = t_raw.max(0.0);
-            let sigma = option_sigma(inst, option_type, strike, quote_forward, t, quote_mark, quote.mark_iv)?;
+            let sigma = option_sigma(
+                inst,
+                option_type,
+                strike,
+                quote_forward,
+                t,
+                quote_mark,
+                quote.mark_iv,
+            )?;
             let forward = quote_forward * drift * shift;
             // Keep the exchange's mark and add the model's change since the
             // quote, so an unmoved market shows exactly the exchange's mark.
             let model_now = native_option_value(inst, option_type, forward, strike, t, sigma);
-            let model_at_quote = native_option_value(inst, option_type, quote_forward, strike, t, sigma);
+            let model_at_quote =
+                native_option_value(inst, option_type, quote_forward, strike, t, sigma);
             Ok(Resolved {
                 forward,
                 sigma,
@@ -66,8 +88,11 @@ pub fn resolve(inst: &Instrument, market: &MarketState, now_ms: i64, shift: f64)
             })
         }
         Kind::Future { .. } | Kind::Perpetual => {
-            let mark = positive_finite(quote_mark).ok_or_else(|| format!("future {} has a zero mark", inst.name))?;
-            let t = inst.expiry_ms().map_or(0.0, |e| pricing::years_between(now_ms, e).max(0.0));
+            let mark = positive_finite(quote_mark)
+                .ok_or_else(|| format!("future {} has a zero mark", inst.name))?;
+            let t = inst
+                .expiry_ms()
+                .map_or(0.0, |e| pricing::years_between(now_ms, e).max(0.0));
             Ok(Resolved {
                 forward: mark * drift * shift,
                 sigma: 0.0,
@@ -96,7 +121,9 @@ fn option_sigma(
 ) -> Result<f64, ValuationError> {
     match mark_iv {
         Some(iv) if iv.is_finite() && iv > 0.0 => Ok(iv),
-        Some(iv) if !(iv.is_finite() && iv >= 0.0) => Err(format!("mark IV {iv} of {} is not valid", inst.name)),
+        Some(iv) if !(iv.is_finite() && iv >= 0.0) => {
+            Err(format!("mark IV {iv} of {} is not valid", inst.name))
+        }
         _ if t <= 0.0 => Ok(0.0),
         _ => {
             let coin_mark = match inst.settlement {
@@ -111,7 +138,14 @@ fn option_sigma(
 
 /// Option value in quote units (coin for inverse, USD for linear).
 #[inline]
-fn native_option_value(inst: &Instrument, opt: OptionType, f: f64, k: f64, t: f64, sigma: f64) -> f64 {
+fn native_option_value(
+    inst: &Instrument,
+    opt: OptionType,
+    f: f64,
+    k: f64,
+    t: f64,
+    sigma: f64,
+) -> f64 {
     let usd = pricing::price(opt, f, k, t, sigma);
     match inst.settlement {
         Settlement::Inverse => usd / f,
@@ -139,7 +173,14 @@ pub struct UnitValue {
 /// Value and Greeks of one unit of the instrument at the resolved state.
 pub fn unit_value(inst: &Instrument, r: &Resolved) -> UnitValue {
     match (inst.kind, inst.settlement) {
-        (Kind::Option { option_type, strike, .. }, settlement) => {
+        (
+            Kind::Option {
+                option_type,
+                strike,
+                ..
+            },
+            settlement,
+        ) => {
             let g = pricing::greeks(option_type, r.forward, strike, r.t, r.sigma);
             let net_delta = match settlement {
                 Settlement::Inverse => g.net_delta(r.forward),
@@ -184,7 +225,11 @@ pub fn futures_ref_term(inst: &Instrument, ref_price: f64) -> f64 {
 #[inline]
 pub fn scenario_pnl(inst: &Instrument, r: &Resolved, price_move: f64, shocked_sigma: f64) -> f64 {
     match inst.kind {
-        Kind::Option { option_type, strike, .. } => {
+        Kind::Option {
+            option_type,
+            strike,
+            ..
+        } => {
             let f0 = r.forward;
             let f1 = f0 * (1.0 + price_move);
             let v0 = pricing::price(option_type, f0, strike, r.t, r.sigma);

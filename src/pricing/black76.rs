@@ -69,14 +69,24 @@ pub fn price(opt: OptionType, f: f64, k: f64, t: f64, sigma: f64) -> f64 {
     if degenerate(t, sigma) {
         return intrinsic(opt, f, k);
     }
-    let sd = sigma * t.sqrt();
-    let d1 = (f / k).ln() / sd + 0.5 * sd;
+    // Rounding can leave a far out-of-the-money value a hair below zero:
+    // price_with_total_vol floors it at intrinsic.
+    price_with_total_vol(opt, f, k, (f / k).ln(), sigma * t.sqrt())
+}
+
+/// USD value from precomputed pieces: `ln_fk = ln(F/K)` and total vol
+/// `sd = σ√T > 0`. Scenario grids reuse `ln(F/K)` and `√T` across moves.
+#[inline]
+pub fn price_with_total_vol(opt: OptionType, f: f64, k: f64, ln_fk: f64, sd: f64) -> f64 {
+    if sd.is_nan() || sd <= 0.0 {
+        return intrinsic(opt, f, k);
+    }
+    let d1 = ln_fk / sd + 0.5 * sd;
     let d2 = d1 - sd;
     let value = match opt {
         OptionType::Call => f * cdf(d1) - k * cdf(d2),
         OptionType::Put => k * cdf(-d2) - f * cdf(-d1),
     };
-    // Rounding can leave a far out-of-the-money value a hair below zero.
     value.max(intrinsic(opt, f, k))
 }
 

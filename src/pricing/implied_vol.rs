@@ -29,7 +29,11 @@ impl fmt::Display for IvError {
         match self {
             IvError::InvalidInput(what) => write!(f, "invalid input to implied vol: {what}"),
             IvError::Expired => write!(f, "option is expired: no implied volatility"),
-            IvError::OutOfBounds { price, lower, upper } => write!(
+            IvError::OutOfBounds {
+                price,
+                lower,
+                upper,
+            } => write!(
                 f,
                 "price {price} is outside the no-arbitrage bounds [{lower}, {upper}]"
             ),
@@ -45,7 +49,13 @@ const MAX_TOTAL_VOL: f64 = 40.0;
 const MIN_TOTAL_VOL: f64 = 1e-12;
 
 /// Implied volatility (a fraction) from a USD price of one option on one coin.
-pub fn implied_vol(opt: OptionType, f: f64, k: f64, t: f64, price_usd: f64) -> Result<f64, IvError> {
+pub fn implied_vol(
+    opt: OptionType,
+    f: f64,
+    k: f64,
+    t: f64,
+    price_usd: f64,
+) -> Result<f64, IvError> {
     for (v, name) in [(f, "forward"), (k, "strike")] {
         if !(v.is_finite() && v > 0.0) {
             return Err(IvError::InvalidInput(name));
@@ -62,7 +72,11 @@ pub fn implied_vol(opt: OptionType, f: f64, k: f64, t: f64, price_usd: f64) -> R
         OptionType::Put => ((k - f).max(0.0), k),
     };
     if !(price_usd > lower && price_usd < upper) {
-        return Err(IvError::OutOfBounds { price: price_usd, lower, upper });
+        return Err(IvError::OutOfBounds {
+            price: price_usd,
+            lower,
+            upper,
+        });
     }
     // Out-of-the-money value by parity (C − P = F − K).
     let otm_call = k >= f;
@@ -73,14 +87,24 @@ pub fn implied_vol(opt: OptionType, f: f64, k: f64, t: f64, price_usd: f64) -> R
     };
     if target <= 0.0 {
         // Parity lost the time value to rounding: nothing left to invert.
-        return Err(IvError::OutOfBounds { price: price_usd, lower, upper });
+        return Err(IvError::OutOfBounds {
+            price: price_usd,
+            lower,
+            upper,
+        });
     }
     let s = solve_total_vol(f, k, otm_call, target)?;
     Ok(s / t.sqrt())
 }
 
 /// Implied volatility from an inverse option's coin price (USD price / F).
-pub fn implied_vol_coin(opt: OptionType, f: f64, k: f64, t: f64, price_coin: f64) -> Result<f64, IvError> {
+pub fn implied_vol_coin(
+    opt: OptionType,
+    f: f64,
+    k: f64,
+    t: f64,
+    price_coin: f64,
+) -> Result<f64, IvError> {
     implied_vol(opt, f, k, t, price_coin * f)
 }
 

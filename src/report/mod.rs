@@ -129,12 +129,22 @@ fn checked(name: &str, v: f64, warnings: &mut Vec<String>) -> Option<f64> {
 }
 
 /// Build the report of every account on the desk at local time `as_of`.
-pub fn build_report(desk: &Desk, last_update: &dyn Fn(AccountId) -> Option<i64>, as_of: i64, opts: &ReportOptions) -> Report {
+pub fn build_report(
+    desk: &Desk,
+    last_update: &dyn Fn(AccountId) -> Option<i64>,
+    as_of: i64,
+    opts: &ReportOptions,
+) -> Report {
     let instruments = desk.instruments();
     let accounts = (0..desk.account_count())
         .map(|id| account_report(desk, &instruments, id, last_update(id), as_of, opts))
         .collect();
-    Report { version: REPORT_VERSION, as_of, accounts, warnings: Vec::new() }
+    Report {
+        version: REPORT_VERSION,
+        as_of,
+        accounts,
+        warnings: Vec::new(),
+    }
 }
 
 fn account_report(
@@ -162,10 +172,23 @@ fn account_report(
     if risk.mm_ratio.is_none() {
         warnings.push("mm_ratio undefined: margin balance is not positive".into());
     }
-    let margin_num = |name: &str, v: f64, w: &mut Vec<String>| if risk.complete { checked(name, v, w) } else { None };
+    let margin_num = |name: &str, v: f64, w: &mut Vec<String>| {
+        if risk.complete {
+            checked(name, v, w)
+        } else {
+            None
+        }
+    };
     let index_price = book.positions.first().map(|p| p.index_price);
     let liquidation = if risk.complete && !book.positions.is_empty() {
-        liquidation_distance(acct, instruments, &desk.market, &mut model, now, index_price)
+        liquidation_distance(
+            acct,
+            instruments,
+            &desk.market,
+            &mut model,
+            now,
+            index_price,
+        )
     } else {
         Liquidation::default()
     };
@@ -176,7 +199,11 @@ fn account_report(
             name: s.name.clone(),
             price_move: s.move_for(&acct.currency),
             vol_move: s.vol_move,
-            pnl: checked(&s.name, stress_pnl(acct, instruments, &desk.market, now, s), &mut warnings),
+            pnl: checked(
+                &s.name,
+                stress_pnl(acct, instruments, &desk.market, now, s),
+                &mut warnings,
+            ),
         })
         .collect();
     let sums = &book.sums;
@@ -190,9 +217,17 @@ fn account_report(
         margin_balance: margin_num("margin_balance", risk.margin_balance, &mut warnings),
         equity: margin_num("equity", risk.equity, &mut warnings),
         options_value: margin_num("options_value", risk.options_value, &mut warnings),
-        futures_session_upl: margin_num("futures_session_upl", risk.futures_session_upl, &mut warnings),
+        futures_session_upl: margin_num(
+            "futures_session_upl",
+            risk.futures_session_upl,
+            &mut warnings,
+        ),
         initial_margin: margin_num("initial_margin", risk.margin.initial_margin, &mut warnings),
-        maintenance_margin: margin_num("maintenance_margin", risk.margin.maintenance_margin, &mut warnings),
+        maintenance_margin: margin_num(
+            "maintenance_margin",
+            risk.margin.maintenance_margin,
+            &mut warnings,
+        ),
         mm_ratio: risk.mm_ratio.filter(|_| risk.complete),
         im_ratio: risk.im_ratio.filter(|_| risk.complete),
         headroom: margin_num("headroom", risk.headroom, &mut warnings),
@@ -236,11 +271,23 @@ fn account_report(
 fn by_expiry(desk: &Desk, book: &ValuedBook) -> Vec<ExpiryGreeks> {
     let mut out: Vec<(Option<i64>, ExpiryGreeks)> = Vec::new();
     for p in &book.positions {
-        let label = desk.instrument(&p.instrument).map_or("?", |i| i.expiry_label()).to_string();
+        let label = desk
+            .instrument(&p.instrument)
+            .map_or("?", |i| i.expiry_label())
+            .to_string();
         let slot = match out.iter().position(|(e, _)| *e == p.expiry_ms) {
             Some(i) => i,
             None => {
-                out.push((p.expiry_ms, ExpiryGreeks { expiry: label, delta: 0.0, gamma: 0.0, vega: 0.0, theta: 0.0 }));
+                out.push((
+                    p.expiry_ms,
+                    ExpiryGreeks {
+                        expiry: label,
+                        delta: 0.0,
+                        gamma: 0.0,
+                        vega: 0.0,
+                        theta: 0.0,
+                    },
+                ));
                 out.len() - 1
             }
         };
@@ -264,7 +311,10 @@ fn risk_matrix(
     now: i64,
 ) -> Option<RiskMatrixReport> {
     let (mut model, sums) = match config {
-        ModelConfig::RiskMatrix(_) => (PreparedModel::new(config.clone(), &acct.currency), book.sums.clone()),
+        ModelConfig::RiskMatrix(_) => (
+            PreparedModel::new(config.clone(), &acct.currency),
+            book.sums.clone(),
+        ),
         ModelConfig::Standard(_) => {
             let pm = desk.models().get("deribit_pm")?.clone();
             let mut model = PreparedModel::new(pm, &acct.currency);
@@ -276,7 +326,11 @@ fn risk_matrix(
     let grid = model.grid(&s.index_name)?.clone();
     let mut price_moves: Vec<f64> = Vec::new();
     let mut vol_moves: Vec<&'static str> = Vec::new();
-    for sc in grid.scenarios.iter().filter(|sc| sc.table == Table::Standard) {
+    for sc in grid
+        .scenarios
+        .iter()
+        .filter(|sc| sc.table == Table::Standard)
+    {
         if !price_moves.contains(&sc.price_move) {
             price_moves.push(sc.price_move);
         }
@@ -286,12 +340,23 @@ fn risk_matrix(
     }
     price_moves.sort_by(|a, b| a.total_cmp(b));
     let mut pnl = vec![vec![None; vol_moves.len()]; price_moves.len()];
-    for (sc, v) in grid.scenarios.iter().zip(&s.vector).filter(|(sc, _)| sc.table == Table::Standard) {
+    for (sc, v) in grid
+        .scenarios
+        .iter()
+        .zip(&s.vector)
+        .filter(|(sc, _)| sc.table == Table::Standard)
+    {
         let i = price_moves.iter().position(|p| *p == sc.price_move)?;
         let j = vol_moves.iter().position(|l| *l == sc.vol.label())?;
         pnl[i][j] = v.is_finite().then_some(*v);
     }
-    Some(RiskMatrixReport { model: config_name(&model), index_name: s.index_name.clone(), price_moves, vol_moves, pnl })
+    Some(RiskMatrixReport {
+        model: config_name(&model),
+        index_name: s.index_name.clone(),
+        price_moves,
+        vol_moves,
+        pnl,
+    })
 }
 
 fn config_name(model: &PreparedModel) -> String {

@@ -8,13 +8,20 @@ fn num(v: Option<f64>, digits: usize) -> String {
 }
 
 fn pct(v: Option<f64>) -> String {
-    v.map_or("none in range".to_string(), |x| format!("{:+.1}%", x * 100.0))
+    v.map_or("none in range".to_string(), |x| {
+        format!("{:+.1}%", x * 100.0)
+    })
 }
 
 /// A readable multi-account report.
 pub fn render_table(report: &Report) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "margintop report  (as of {} ms since epoch, {} account(s))", report.as_of, report.accounts.len());
+    let _ = writeln!(
+        out,
+        "margintop report  (as of {} ms since epoch, {} account(s))",
+        report.as_of,
+        report.accounts.len()
+    );
     for w in &report.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
@@ -37,19 +44,31 @@ fn health(a: &AccountReport) -> &'static str {
 
 fn account(out: &mut String, a: &AccountReport) {
     let c = &a.currency;
-    let _ = writeln!(out, "\n== {} [{}] model {}  health {}", a.account, c, a.margin_model, health(a));
+    let _ = writeln!(
+        out,
+        "\n== {} [{}] model {}  health {}",
+        a.account,
+        c,
+        a.margin_model,
+        health(a)
+    );
     let _ = writeln!(
         out,
         "  equity {} {c}   margin balance {} {c}   balance {} {c}   options value {} {c}",
-        num(a.equity, 6), num(a.margin_balance, 6), num(a.balance, 6), num(a.options_value, 6)
+        num(a.equity, 6),
+        num(a.margin_balance, 6),
+        num(a.balance, 6),
+        num(a.options_value, 6)
     );
     let _ = writeln!(
         out,
         "  IM {} {c}   MM {} {c}   mm_ratio {}   im_ratio {}   headroom {} {c} ({} USD)",
         num(a.initial_margin, 6),
         num(a.maintenance_margin, 6),
-        a.mm_ratio.map_or("n/a".into(), |r| format!("{:.2}%", r * 100.0)),
-        a.im_ratio.map_or("n/a".into(), |r| format!("{:.2}%", r * 100.0)),
+        a.mm_ratio
+            .map_or("n/a".into(), |r| format!("{:.2}%", r * 100.0)),
+        a.im_ratio
+            .map_or("n/a".into(), |r| format!("{:.2}%", r * 100.0)),
         num(a.headroom, 6),
         num(a.headroom_usd, 0),
     );
@@ -72,10 +91,17 @@ fn account(out: &mut String, a: &AccountReport) {
     let _ = writeln!(
         out,
         "  liquidation: down {} ({})   up {} ({})",
-        pct(l.down_move), num(l.down_price, 0), pct(l.up_move), num(l.up_price, 0)
+        pct(l.down_move),
+        num(l.down_price, 0),
+        pct(l.up_move),
+        num(l.up_price, 0)
     );
     if !a.positions.is_empty() {
-        let _ = writeln!(out, "  {:<26} {:>12} {:>12} {:>10} {:>11} {:>10} {:>10}", "position", "size", "mark", "delta", "gamma", "vega", "theta");
+        let _ = writeln!(
+            out,
+            "  {:<26} {:>12} {:>12} {:>10} {:>11} {:>10} {:>10}",
+            "position", "size", "mark", "delta", "gamma", "vega", "theta"
+        );
         for p in &a.positions {
             let _ = writeln!(
                 out,
@@ -85,8 +111,16 @@ fn account(out: &mut String, a: &AccountReport) {
         }
     }
     if let Some(rm) = &a.risk_matrix {
-        let _ = writeln!(out, "  risk matrix ({}, {}), P&L in {c}:", rm.model, rm.index_name);
-        let header: String = rm.vol_moves.iter().map(|v| format!("{:>12}", format!("vol {v}"))).collect();
+        let _ = writeln!(
+            out,
+            "  risk matrix ({}, {}), P&L in {c}:",
+            rm.model, rm.index_name
+        );
+        let header: String = rm
+            .vol_moves
+            .iter()
+            .map(|v| format!("{:>12}", format!("vol {v}")))
+            .collect();
         let _ = writeln!(out, "  {:>8}{header}", "move");
         for (mv, row) in rm.price_moves.iter().zip(&rm.pnl) {
             let cells: String = row.iter().map(|v| format!("{:>12}", num(*v, 5))).collect();
@@ -96,7 +130,14 @@ fn account(out: &mut String, a: &AccountReport) {
     if !a.stress.is_empty() {
         let _ = writeln!(out, "  stress (P&L in {c}):");
         for s in &a.stress {
-            let _ = writeln!(out, "    {:<42} {:>+7.1}% vol {:>+5.0}%  {:>12}", s.name, s.price_move * 100.0, s.vol_move * 100.0, num(s.pnl, 5));
+            let _ = writeln!(
+                out,
+                "    {:<42} {:>+7.1}% vol {:>+5.0}%  {:>12}",
+                s.name,
+                s.price_move * 100.0,
+                s.vol_move * 100.0,
+                num(s.pnl, 5)
+            );
         }
     }
     for w in &a.warnings {

@@ -7,7 +7,9 @@ use margintop::model::{Instrument, MarketState, Quote};
 use std::path::PathBuf;
 
 pub fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 pub fn read_json(rel: &str) -> serde_json::Value {
@@ -29,11 +31,25 @@ pub fn instruments(names: &[&str]) -> Instruments {
 pub fn future_quote(market: &mut MarketState, name: &str, mark: f64, index: f64, ts: i64) {
     market.set_quote(
         name,
-        Quote { mark_price: mark, mark_iv: None, underlying_price: None, index_price: Some(index), timestamp: ts },
+        Quote {
+            mark_price: mark,
+            mark_iv: None,
+            underlying_price: None,
+            index_price: Some(index),
+            timestamp: ts,
+        },
     );
 }
 
-pub fn option_quote(market: &mut MarketState, name: &str, mark_coin: f64, iv: f64, forward: f64, index: f64, ts: i64) {
+pub fn option_quote(
+    market: &mut MarketState,
+    name: &str,
+    mark_coin: f64,
+    iv: f64,
+    forward: f64,
+    index: f64,
+    ts: i64,
+) {
     market.set_quote(
         name,
         Quote {

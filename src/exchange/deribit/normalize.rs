@@ -12,14 +12,31 @@ use serde_json::Value;
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
     Instruments(Vec<InstrumentSpec>),
-    Quote { instrument: String, quote: Quote },
+    Quote {
+        instrument: String,
+        quote: Quote,
+    },
     /// Mark and IV only (markprice.options): forward and index stay as they were.
-    MarkIv { instrument: String, mark_price: f64, iv: f64, timestamp: i64 },
-    Index { index_name: String, price: f64, timestamp: i64 },
+    MarkIv {
+        instrument: String,
+        mark_price: f64,
+        iv: f64,
+        timestamp: i64,
+    },
+    Index {
+        index_name: String,
+        price: f64,
+        timestamp: i64,
+    },
     /// Every position of an account in one currency (a snapshot).
-    Positions { currency: Option<String>, positions: Vec<Position> },
+    Positions {
+        currency: Option<String>,
+        positions: Vec<Position>,
+    },
     /// Positions that changed (user.changes).
-    PositionChanges { positions: Vec<Position> },
+    PositionChanges {
+        positions: Vec<Position>,
+    },
     Balance(Balance),
 }
 
@@ -50,8 +67,12 @@ pub fn normalize(msg: &Value, method: Option<&str>) -> Result<Vec<Event>, (Kind,
         let kind = channel.split('.').next().unwrap_or("").to_string();
         return notification(channel, &params["data"]).map_err(|e| (kind, e));
     }
-    let Some(result) = msg.get("result") else { return Ok(Vec::new()) };
-    let Some(method) = method else { return Ok(Vec::new()) };
+    let Some(result) = msg.get("result") else {
+        return Ok(Vec::new());
+    };
+    let Some(method) = method else {
+        return Ok(Vec::new());
+    };
     let us_out = msg.get("usOut").and_then(Value::as_i64).map(|us| us / 1000);
     response(method, result, us_out).map_err(|e| (method.to_string(), e))
 }
@@ -80,8 +101,12 @@ fn notification(channel: &str, data: &Value) -> Result<Vec<Event>, String> {
             .collect(),
         ["user", "portfolio", ..] => Ok(vec![Event::Balance(balance(data, None)?)]),
         ["user", "changes", ..] => {
-            let list = data["positions"].as_array().ok_or("user.changes without positions")?;
-            Ok(vec![Event::PositionChanges { positions: list.iter().map(position).collect::<Result<_, _>>()? }])
+            let list = data["positions"]
+                .as_array()
+                .ok_or("user.changes without positions")?;
+            Ok(vec![Event::PositionChanges {
+                positions: list.iter().map(position).collect::<Result<_, _>>()?,
+            }])
         }
         _ => Ok(Vec::new()),
     }
@@ -90,18 +115,23 @@ fn notification(channel: &str, data: &Value) -> Result<Vec<Event>, String> {
 fn response(method: &str, result: &Value, us_out: Option<i64>) -> Result<Vec<Event>, String> {
     match method {
         "public/get_instruments" => {
-            let specs = serde_json::from_value(result.clone()).map_err(|e| format!("instrument list: {e}"))?;
+            let specs = serde_json::from_value(result.clone())
+                .map_err(|e| format!("instrument list: {e}"))?;
             Ok(vec![Event::Instruments(specs)])
         }
         "public/get_instrument" => {
-            let spec = serde_json::from_value(result.clone()).map_err(|e| format!("instrument: {e}"))?;
+            let spec =
+                serde_json::from_value(result.clone()).map_err(|e| format!("instrument: {e}"))?;
             Ok(vec![Event::Instruments(vec![spec])])
         }
         "public/ticker" => Ok(ticker(result)?.into_iter().collect()),
         "private/get_positions" => {
             let list = result.as_array().ok_or("positions are not an array")?;
             let positions: Vec<Position> = list.iter().map(position).collect::<Result<_, _>>()?;
-            Ok(vec![Event::Positions { currency: None, positions }])
+            Ok(vec![Event::Positions {
+                currency: None,
+                positions,
+            }])
         }
         "private/get_account_summary" => Ok(vec![Event::Balance(balance(result, us_out)?)]),
         _ => Ok(Vec::new()),
@@ -119,7 +149,10 @@ fn ticker(d: &Value) -> Result<Option<Event>, String> {
         quote: Quote {
             mark_price: mark,
             // Tickers send IV in percent.
-            mark_iv: d.get("mark_iv").and_then(Value::as_f64).map(|iv| iv / 100.0),
+            mark_iv: d
+                .get("mark_iv")
+                .and_then(Value::as_f64)
+                .map(|iv| iv / 100.0),
             underlying_price: d.get("underlying_price").and_then(Value::as_f64),
             index_price: d.get("index_price").and_then(Value::as_f64),
             timestamp: int(d, "timestamp")?,
@@ -134,7 +167,11 @@ fn position(p: &Value) -> Result<Position, String> {
         .and_then(Value::as_f64)
         .or_else(|| p.get("average_price").and_then(Value::as_f64))
         .filter(|x| *x > 0.0);
-    Ok(Position { instrument: str_field(p, "instrument_name")?, size, session_ref_price: reference })
+    Ok(Position {
+        instrument: str_field(p, "instrument_name")?,
+        size,
+        session_ref_price: reference,
+    })
 }
 
 fn balance(d: &Value, timestamp: Option<i64>) -> Result<Balance, String> {
@@ -143,7 +180,10 @@ fn balance(d: &Value, timestamp: Option<i64>) -> Result<Balance, String> {
         currency: str_field(d, "currency")?.to_ascii_uppercase(),
         balance: num(d, "balance")?,
         futures_session_rpl: opt("futures_session_rpl").unwrap_or(0.0),
-        margin_model: d.get("margin_model").and_then(Value::as_str).map(str::to_string),
+        margin_model: d
+            .get("margin_model")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         initial_margin: opt("initial_margin"),
         maintenance_margin: opt("maintenance_margin"),
         equity: opt("equity"),
@@ -155,7 +195,10 @@ fn balance(d: &Value, timestamp: Option<i64>) -> Result<Balance, String> {
 }
 
 fn str_field(v: &Value, key: &str) -> Result<String, String> {
-    v.get(key).and_then(Value::as_str).map(str::to_string).ok_or_else(|| format!("missing text field {key}"))
+    v.get(key)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| format!("missing text field {key}"))
 }
 
 fn num(v: &Value, key: &str) -> Result<f64, String> {
@@ -166,5 +209,7 @@ fn num(v: &Value, key: &str) -> Result<f64, String> {
 }
 
 fn int(v: &Value, key: &str) -> Result<i64, String> {
-    v.get(key).and_then(Value::as_i64).ok_or_else(|| format!("missing integer {key}"))
+    v.get(key)
+        .and_then(Value::as_i64)
+        .ok_or_else(|| format!("missing integer {key}"))
 }
