@@ -289,25 +289,17 @@ fn implied_vol_round_trips_from_one_percent_to_five_hundred() {
 #[test]
 fn implied_vol_refuses_prices_outside_no_arbitrage_bounds() {
     let (f, k, t) = (100.0, 90.0, 0.5);
-    assert!(matches!(
-        implied_vol(Call, f, k, t, 9.0),
-        Err(IvError::OutOfBounds { .. })
-    ));
-    assert!(matches!(
-        implied_vol(Call, f, k, t, 100.0),
-        Err(IvError::OutOfBounds { .. })
-    ));
-    assert!(matches!(
-        implied_vol(Put, f, k, t, 0.0),
-        Err(IvError::OutOfBounds { .. })
-    ));
-    assert!(matches!(
-        implied_vol(Put, f, k, t, 95.0),
-        Err(IvError::OutOfBounds { .. })
-    ));
+    // Below intrinsic or at the upper bound (F for a call, K for a put).
+    for (opt, p) in [(Call, 9.0), (Call, 100.0), (Put, 0.0), (Put, 95.0)] {
+        let got = implied_vol(opt, f, k, t, p);
+        assert!(
+            matches!(got, Err(IvError::OutOfBounds { .. })),
+            "{opt:?} {p}: {got:?}"
+        );
+    }
     assert_eq!(implied_vol(Call, f, k, 0.0, 12.0), Err(IvError::Expired));
     assert!(matches!(
-        implied_vol(Call, f.mul_add(0.0, f64::NAN), k, t, 12.0),
+        implied_vol(Call, f64::NAN, k, t, 12.0),
         Err(IvError::InvalidInput(_))
     ));
     assert!(matches!(

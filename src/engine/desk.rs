@@ -12,9 +12,9 @@
 //! messages computes exactly the same numbers as the live run.
 
 use crate::margin::account::{account_risk, AccountRisk, Instruments, LEFT_OUT};
-use crate::margin::book::{contribution_with, unit_vector, BookSums, Contribution, PreparedModel};
+use crate::margin::book::{fill_contribution, unit_vector, BookSums, Contribution, PreparedModel};
 use crate::margin::config::ModelConfig;
-use crate::model::valuation::{resolve, Resolved};
+use crate::model::valuation::{resolve, unit_value, Resolved, UnitValue};
 use crate::model::{Account, Instrument, MarketState, Quote};
 use std::collections::{BTreeMap, HashMap};
 
@@ -25,13 +25,17 @@ pub type InstrumentId = usize;
 /// updates of an account, so that rounding never accumulates.
 const RESUM_EVERY: u32 = 4096;
 
+/// A position that holds an instrument. Position indices stay valid because
+/// any change to an account's positions re-registers all of its holdings.
 struct Holding {
     account: AccountId,
+    position: usize,
 }
 
 struct InstrumentSlot {
     inst: Instrument,
-    resolved: Option<Resolved>,
+    /// Resolved inputs and per-unit value, shared by every holder.
+    priced: Option<(Resolved, UnitValue)>,
     error: Option<String>,
     holders: Vec<Holding>,
 }
@@ -39,6 +43,8 @@ struct InstrumentSlot {
 struct DeskAccount {
     account: Account,
     model: PreparedModel,
+    /// Accounts with equal keys (model, currency) share unit scenario vectors.
+    model_key: usize,
     /// Parallel to `account.positions`.
     contributions: Vec<Option<Contribution>>,
     sums: BookSums,
@@ -53,6 +59,8 @@ pub struct Desk {
     by_name: HashMap<String, InstrumentId>,
     by_index: HashMap<String, Vec<InstrumentId>>,
     accounts: Vec<DeskAccount>,
+    /// (model name, currency) of each model key.
+    model_keys: Vec<(String, String)>,
     pub market: MarketState,
     now_ms: i64,
     clock_step_ms: i64,
@@ -66,6 +74,7 @@ impl Desk {
             by_name: HashMap::new(),
             by_index: HashMap::new(),
             accounts: Vec::new(),
+            model_keys: Vec::new(),
             market: MarketState::default(),
             now_ms,
             clock_step_ms: 1000,
@@ -106,7 +115,7 @@ impl Desk {
             .push(id);
         self.slots.push(InstrumentSlot {
             inst,
-            resolved: None,
+            priced: None,
             error: None,
             holders: Vec::new(),
         });
@@ -124,9 +133,11 @@ impl Desk {
         })?;
         let id = self.accounts.len();
         let model = PreparedModel::new(config, &account.currency);
+        let model_key = self.model_key(&account.model, &model.currency);
         self.accounts.push(DeskAccount {
             account,
             model,
+            model_key,
             contributions: Vec::new(),
             sums: BookSums::default(),
             warnings: Vec::new(),
@@ -143,11 +154,26 @@ impl Desk {
             .get(model)
             .cloned()
             .ok_or_else(|| format!("unknown margin model {model:?}"))?;
+        let currency = self.accounts[id].account.currency.clone();
+        let prepared = PreparedModel::new(config, &currency);
+        let model_key = self.model_key(model, &prepared.currency);
         let acct = &mut self.accounts[id];
         acct.account.model = model.to_string();
-        acct.model = PreparedModel::new(config, &acct.account.currency);
+        acct.model = prepared;
+        acct.model_key = model_key;
         self.rebuild_account(id);
         Ok(())
+    }
+
+    fn model_key(&mut self, model: &str, currency: &str) -> usize {
+        let key = (model.to_string(), currency.to_string());
+        match self.model_keys.iter().position(|k| *k == key) {
+            Some(i) => i,
+            None => {
+                self.model_keys.push(key);
+                self.model_keys.len() - 1
+            }
+        }
     }
 
     pub fn models(&self) -> &BTreeMap<String, ModelConfig> {
@@ -264,77 +290,69 @@ impl Desk {
         let slot = &mut self.slots[id];
         match resolve(&slot.inst, &self.market, self.now_ms, 1.0) {
             Ok(r) => {
-                slot.resolved = Some(r);
+                slot.priced = Some((r, unit_value(&slot.inst, &r)));
                 slot.error = None;
             }
             Err(e) => {
-                slot.resolved = None;
+                slot.priced = None;
                 slot.error = Some(e);
             }
         }
-        let holders: Vec<AccountId> = self.slots[id].holders.iter().map(|h| h.account).collect();
-        // One scenario vector per distinct model among the holders.
-        let mut vectors: Vec<(String, String, Option<Vec<f64>>)> = Vec::new();
-        for a in holders {
-            let acct = &mut self.accounts[a];
-            let key = (
-                acct.model.config.name().to_string(),
-                acct.model.currency.clone(),
-            );
-            let slot = &self.slots[id];
-            let Some(r) = slot.resolved else {
-                Self::swap_position(acct, &slot.inst.name, None);
+        let slot = &self.slots[id];
+        // One unit scenario vector per model key among the holders.
+        let mut vectors: Vec<(usize, Option<Vec<f64>>)> = Vec::new();
+        for h in &slot.holders {
+            let acct = &mut self.accounts[h.account];
+            let Some((r, unit)) = &slot.priced else {
+                Self::swap_position(acct, h.position, None);
                 continue;
             };
-            let cached = vectors
-                .iter()
-                .position(|(m, c, _)| *m == key.0 && *c == key.1);
-            let pos = match cached {
-                Some(p) => p,
+            let cached = vectors.iter().position(|(k, _)| *k == acct.model_key);
+            let v = match cached {
+                Some(v) => v,
                 None => {
-                    vectors.push((key.0, key.1, unit_vector(&slot.inst, &r, &mut acct.model)));
+                    let vector = unit_vector(&slot.inst, r, &mut acct.model);
+                    vectors.push((acct.model_key, vector));
                     vectors.len() - 1
                 }
             };
-            let unit = vectors[pos].2.as_deref();
-            let Some(p) = acct
-                .account
-                .positions
-                .iter()
-                .position(|p| p.instrument == slot.inst.name)
-            else {
-                continue;
-            };
-            let position = &acct.account.positions[p];
-            let c = contribution_with(
-                &slot.inst,
-                &r,
-                position.size,
-                position.session_ref_price,
-                &acct.model,
-                unit,
+            Self::swap_position(
+                acct,
+                h.position,
+                Some((&slot.inst, r, unit, vectors[v].1.as_deref())),
             );
-            Self::swap_position(acct, &slot.inst.name, Some(c));
         }
     }
 
-    /// Replace one position's contribution in its account's sums.
-    fn swap_position(acct: &mut DeskAccount, instrument: &str, new: Option<Contribution>) {
-        let Some(p) = acct
-            .account
-            .positions
-            .iter()
-            .position(|p| p.instrument == instrument)
-        else {
-            return;
-        };
-        if let Some(old) = &acct.contributions[p] {
+    /// Replace one position's contribution in its account's sums, reusing
+    /// the old contribution's buffers; `None` drops it (no valid price).
+    fn swap_position(
+        acct: &mut DeskAccount,
+        p: usize,
+        priced: Option<(&Instrument, &Resolved, &UnitValue, Option<&[f64]>)>,
+    ) {
+        let mut slot = acct.contributions[p].take();
+        if let Some(old) = &slot {
             acct.sums.apply(old, -1.0);
         }
-        if let Some(c) = &new {
+        if let Some((inst, r, unit, vector)) = priced {
+            let pos = &acct.account.positions[p];
+            let c = slot.get_or_insert_with(Contribution::default);
+            fill_contribution(
+                c,
+                inst,
+                r,
+                unit,
+                pos.size,
+                pos.session_ref_price,
+                &acct.model,
+                vector,
+            );
             acct.sums.apply(c, 1.0);
+        } else {
+            slot = None;
         }
-        acct.contributions[p] = new;
+        acct.contributions[p] = slot;
         acct.updates += 1;
         if acct.updates >= RESUM_EVERY {
             Self::resum(acct);
@@ -349,7 +367,7 @@ impl Desk {
         acct.updates = 0;
     }
 
-    /// Recompute an account from its positions, and register it as holder.
+    /// Recompute an account from its positions, and register its holdings.
     fn rebuild_account(&mut self, id: AccountId) {
         for slot in &mut self.slots {
             slot.holders.retain(|h| h.account != id);
@@ -364,16 +382,22 @@ impl Desk {
                 continue;
             };
             let slot = &mut self.slots[iid];
-            slot.holders.push(Holding { account: id });
-            if let Some(r) = slot.resolved {
-                let unit = unit_vector(&slot.inst, &r, &mut acct.model);
-                let c = contribution_with(
+            slot.holders.push(Holding {
+                account: id,
+                position: p,
+            });
+            if let Some((r, unit)) = &slot.priced {
+                let vector = unit_vector(&slot.inst, r, &mut acct.model);
+                let mut c = Contribution::default();
+                fill_contribution(
+                    &mut c,
                     &slot.inst,
-                    &r,
+                    r,
+                    unit,
                     pos.size,
                     pos.session_ref_price,
                     &acct.model,
-                    unit.as_deref(),
+                    vector.as_deref(),
                 );
                 acct.contributions[p] = Some(c);
             }

@@ -94,24 +94,23 @@ pub struct Contribution {
     pub vector: Vec<f64>,
 }
 
-/// A position's contribution from its instrument's already priced unit
-/// vector (shared by every holder). `ref_price` is the futures session
-/// reference price (None: measure from the current mark, i.e. zero P&L).
-pub fn contribution_with(
+/// Write a position's contribution into `c`, reusing its buffers, from its
+/// instrument's already computed unit value and unit scenario vector (both
+/// shared by every holder). `ref_price` is the futures session reference
+/// price (None: measure from the current mark, i.e. zero P&L).
+#[allow(clippy::too_many_arguments)]
+pub fn fill_contribution(
+    c: &mut Contribution,
     inst: &Instrument,
     r: &Resolved,
+    unit: &UnitValue,
     size: f64,
     ref_price: Option<f64>,
     model: &PreparedModel,
     unit_vec: Option<&[f64]>,
-) -> Contribution {
-    let unit = unit_value(inst, r);
-    let usd_per_unit = match inst.settlement {
-        Settlement::Inverse => r.index,
-        Settlement::Linear => 1.0,
-    };
+) {
     let is_future = !inst.is_option();
-    let futures_session_upl = if is_future {
+    c.futures_session_upl = if is_future {
         let reference = ref_price
             .filter(|p| p.is_finite() && *p > 0.0)
             .unwrap_or(r.mark);
@@ -119,47 +118,48 @@ pub fn contribution_with(
     } else {
         0.0
     };
-    let mut c = Contribution {
-        index_name: inst.index_name.clone(),
-        expiry_ms: inst.expiry_ms(),
-        usd_per_unit,
-        coin_in_settlement: coin_to_settlement(inst, r),
-        index_price: r.index,
-        unit,
-        size,
-        options_value: size * unit.option_value,
-        futures_session_upl,
-        delta: size * unit.delta,
-        net_delta: size * unit.net_delta,
-        gamma: size * unit.gamma,
-        vega: size * unit.vega,
-        theta: size * unit.theta,
-        short_option_contracts: if inst.is_option() && size < 0.0 {
-            -size
-        } else {
-            0.0
-        },
-        ..Contribution::default()
-    };
-    if let ModelConfig::Standard(sm) = &model.config {
-        let (im, mm) = standard_margin(sm, inst, r, size);
-        c.sm_initial = im;
-        c.sm_maintenance = mm;
+    if c.index_name != inst.index_name {
+        c.index_name.clone_from(&inst.index_name);
     }
-    if let (Some(params), Some(ModelConfig::RiskMatrix(rm))) =
-        (model.currency_params(), Some(&model.config))
-    {
-        if matches!(rm.roll_shock, RollShockRule::PerPosition) && is_future {
+    c.expiry_ms = inst.expiry_ms();
+    c.usd_per_unit = match inst.settlement {
+        Settlement::Inverse => r.index,
+        Settlement::Linear => 1.0,
+    };
+    c.coin_in_settlement = coin_to_settlement(inst, r);
+    c.index_price = r.index;
+    c.unit = *unit;
+    c.size = size;
+    c.options_value = size * unit.option_value;
+    c.delta = size * unit.delta;
+    c.net_delta = size * unit.net_delta;
+    c.gamma = size * unit.gamma;
+    c.vega = size * unit.vega;
+    c.theta = size * unit.theta;
+    c.short_option_contracts = if inst.is_option() && size < 0.0 {
+        -size
+    } else {
+        0.0
+    };
+    (c.sm_initial, c.sm_maintenance) = match &model.config {
+        ModelConfig::Standard(sm) => standard_margin(sm, inst, r, size),
+        ModelConfig::RiskMatrix(_) => (0.0, 0.0),
+    };
+    c.roll_per_position = match (model.currency_params(), &model.config) {
+        (Some(params), ModelConfig::RiskMatrix(rm))
+            if is_future && matches!(rm.roll_shock, RollShockRule::PerPosition) =>
+        {
             let rate = params
                 .min_annualised_move
                 .max(params.annualised_move_risk * r.t);
-            c.roll_per_position = (size * unit.delta).abs() * rate * coin_to_settlement(inst, r);
+            (size * unit.delta).abs() * rate * coin_to_settlement(inst, r)
         }
-    }
+        _ => 0.0,
+    };
+    c.vector.clear();
     if let Some(unit_vec) = unit_vec {
-        c.vector = unit_vec.iter().map(|v| v * size).collect();
+        c.vector.extend(unit_vec.iter().map(|v| v * size));
     }
-    c
 }
 
 /// One unit's scenario vector under the model (None under standard margin).
@@ -179,7 +179,19 @@ pub fn contribution(
     model: &mut PreparedModel,
 ) -> Contribution {
     let unit_vec = unit_vector(inst, r, model);
-    contribution_with(inst, r, size, ref_price, model, unit_vec.as_deref())
+    let mut c = Contribution::default();
+    let unit = unit_value(inst, r);
+    fill_contribution(
+        &mut c,
+        inst,
+        r,
+        &unit,
+        size,
+        ref_price,
+        model,
+        unit_vec.as_deref(),
+    );
+    c
 }
 
 /// Amounts in coin become settlement-currency amounts (USDC: × index).

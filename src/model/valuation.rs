@@ -75,14 +75,19 @@ pub fn resolve(
             let forward = quote_forward * drift * shift;
             // Keep the exchange's mark and add the model's change since the
             // quote, so an unmoved market shows exactly the exchange's mark.
-            let model_now = native_option_value(inst, option_type, forward, strike, t, sigma);
-            let model_at_quote =
-                native_option_value(inst, option_type, quote_forward, strike, t, sigma);
+            let mark = if forward == quote_forward {
+                quote_mark
+            } else {
+                let model_now = native_option_value(inst, option_type, forward, strike, t, sigma);
+                let model_at_quote =
+                    native_option_value(inst, option_type, quote_forward, strike, t, sigma);
+                (quote_mark + model_now - model_at_quote).max(0.0)
+            };
             Ok(Resolved {
                 forward,
                 sigma,
                 t,
-                mark: (quote_mark + model_now - model_at_quote).max(0.0),
+                mark,
                 index: index_now * shift,
                 expired: t_raw <= 0.0,
             })

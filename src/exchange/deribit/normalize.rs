@@ -51,8 +51,6 @@ pub struct Balance {
     pub maintenance_margin: Option<f64>,
     pub equity: Option<f64>,
     pub margin_balance: Option<f64>,
-    pub mmp_margin: f64,
-    pub open_orders_margin: f64,
     pub timestamp: Option<i64>,
 }
 
@@ -188,8 +186,6 @@ fn balance(d: &Value, timestamp: Option<i64>) -> Result<Balance, String> {
         maintenance_margin: opt("maintenance_margin"),
         equity: opt("equity"),
         margin_balance: opt("margin_balance"),
-        mmp_margin: 0.0,
-        open_orders_margin: 0.0,
         timestamp,
     })
 }
