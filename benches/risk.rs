@@ -128,11 +128,19 @@ fn desk_ticks(c: &mut Criterion) {
             desk.apply_index("btc_usd", price, NOW + 1);
         })
     });
+    let mut eth = 3_000.0;
+    c.bench_function("desk_index_tick_eth", |b| {
+        b.iter(|| {
+            eth *= 1.0001;
+            desk.apply_index("eth_usd", eth, NOW + 1);
+        })
+    });
     c.bench_function("desk_index_tick_btc_and_eth", |b| {
         b.iter(|| {
             price *= 1.0001;
             desk.apply_index("btc_usd", price, NOW + 1);
-            desk.apply_index("eth_usd", price / 29.0, NOW + 1);
+            eth *= 1.0001;
+            desk.apply_index("eth_usd", eth, NOW + 1);
         })
     });
     // The most widely held instrument, for a per-holder figure.

@@ -48,6 +48,8 @@ struct DeskAccount {
     /// Parallel to `account.positions`.
     contributions: Vec<Option<Contribution>>,
     sums: BookSums,
+    /// Where a repriced contribution is built before it replaces the old one.
+    scratch: Contribution,
     warnings: Vec<String>,
     updates: u32,
 }
@@ -140,6 +142,7 @@ impl Desk {
             model_key,
             contributions: Vec::new(),
             sums: BookSums::default(),
+            scratch: Contribution::default(),
             warnings: Vec::new(),
             updates: 0,
         });
@@ -331,28 +334,46 @@ impl Desk {
         p: usize,
         priced: Option<(&Instrument, &Resolved, &UnitValue, Option<&[f64]>)>,
     ) {
-        let mut slot = acct.contributions[p].take();
-        if let Some(old) = &slot {
-            acct.sums.apply(old, -1.0);
+        let slot = &mut acct.contributions[p];
+        match (priced, slot.as_mut()) {
+            (Some((inst, r, unit, vector)), Some(old)) => {
+                let pos = &acct.account.positions[p];
+                let new = &mut acct.scratch;
+                fill_contribution(
+                    new,
+                    inst,
+                    r,
+                    unit,
+                    pos.size,
+                    pos.session_ref_price,
+                    &acct.model,
+                    vector,
+                );
+                acct.sums.replace(old, new);
+                std::mem::swap(old, new);
+            }
+            (Some((inst, r, unit, vector)), None) => {
+                let pos = &acct.account.positions[p];
+                let mut c = Contribution::default();
+                fill_contribution(
+                    &mut c,
+                    inst,
+                    r,
+                    unit,
+                    pos.size,
+                    pos.session_ref_price,
+                    &acct.model,
+                    vector,
+                );
+                acct.sums.apply(&c, 1.0);
+                *slot = Some(c);
+            }
+            (None, Some(old)) => {
+                acct.sums.apply(old, -1.0);
+                *slot = None;
+            }
+            (None, None) => {}
         }
-        if let Some((inst, r, unit, vector)) = priced {
-            let pos = &acct.account.positions[p];
-            let c = slot.get_or_insert_with(Contribution::default);
-            fill_contribution(
-                c,
-                inst,
-                r,
-                unit,
-                pos.size,
-                pos.session_ref_price,
-                &acct.model,
-                vector,
-            );
-            acct.sums.apply(c, 1.0);
-        } else {
-            slot = None;
-        }
-        acct.contributions[p] = slot;
         acct.updates += 1;
         if acct.updates >= RESUM_EVERY {
             Self::resum(acct);

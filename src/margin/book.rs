@@ -145,14 +145,16 @@ pub fn fill_contribution(
         ModelConfig::Standard(sm) => standard_margin(sm, inst, r, size),
         ModelConfig::RiskMatrix(_) => (0.0, 0.0),
     };
-    c.roll_per_position = match (model.currency_params(), &model.config) {
-        (Some(params), ModelConfig::RiskMatrix(rm))
+    c.roll_per_position = match &model.config {
+        ModelConfig::RiskMatrix(rm)
             if is_future && matches!(rm.roll_shock, RollShockRule::PerPosition) =>
         {
-            let rate = params
-                .min_annualised_move
-                .max(params.annualised_move_risk * r.t);
-            (size * unit.delta).abs() * rate * coin_to_settlement(inst, r)
+            model.currency_params().map_or(0.0, |params| {
+                let rate = params
+                    .min_annualised_move
+                    .max(params.annualised_move_risk * r.t);
+                (size * unit.delta).abs() * rate * coin_to_settlement(inst, r)
+            })
         }
         _ => 0.0,
     };
@@ -306,6 +308,51 @@ pub struct BookSums {
 
 impl BookSums {
     /// Add (`sign` = 1) or remove (`sign` = −1) a contribution.
+    /// Swap `old` for `new` (the same position, repriced) in one pass.
+    pub fn replace(&mut self, old: &Contribution, new: &Contribution) {
+        let same_slot = old.index_name == new.index_name
+            && old.expiry_ms == new.expiry_ms
+            && old.vector.len() == new.vector.len();
+        let idx = self
+            .per_index
+            .iter()
+            .position(|s| s.index_name == new.index_name);
+        let (true, Some(idx)) = (same_slot, idx) else {
+            self.apply(old, -1.0);
+            self.apply(new, 1.0);
+            return;
+        };
+        self.options_value += new.options_value - old.options_value;
+        self.futures_session_upl += new.futures_session_upl - old.futures_session_upl;
+        self.delta += new.delta - old.delta;
+        self.net_delta += new.net_delta - old.net_delta;
+        self.gamma += new.gamma - old.gamma;
+        self.vega += new.vega - old.vega;
+        self.theta += new.theta - old.theta;
+        self.sm_initial += new.sm_initial - old.sm_initial;
+        self.sm_maintenance += new.sm_maintenance - old.sm_maintenance;
+        self.roll_per_position += new.roll_per_position - old.roll_per_position;
+        let s = &mut self.per_index[idx];
+        s.usd_per_unit = new.usd_per_unit;
+        s.coin_in_settlement = new.coin_in_settlement;
+        s.index_price = new.index_price;
+        s.net_delta += new.net_delta - old.net_delta;
+        s.short_option_contracts += new.short_option_contracts - old.short_option_contracts;
+        if let Some((_, v)) = s
+            .net_delta_by_expiry
+            .iter_mut()
+            .find(|(e, _)| *e == new.expiry_ms)
+        {
+            *v += new.net_delta - old.net_delta;
+        }
+        if s.vector.len() < new.vector.len() {
+            s.vector.resize(new.vector.len(), 0.0);
+        }
+        for ((acc, n), o) in s.vector.iter_mut().zip(&new.vector).zip(&old.vector) {
+            *acc += n - o;
+        }
+    }
+
     pub fn apply(&mut self, c: &Contribution, sign: f64) {
         self.options_value += sign * c.options_value;
         self.futures_session_upl += sign * c.futures_session_upl;

@@ -1,8 +1,10 @@
 //! Standard normal density and distribution to full double precision.
 //!
-//! `erfc` from libm is accurate to about one ulp over the whole line, so
 //! `N(x) = erfc(-x/√2)/2` keeps relative accuracy in both tails, which the
-//! implied-volatility solver needs for far out-of-the-money options.
+//! implied-volatility solver needs for far out-of-the-money options. `erfc`
+//! is the C library's (C99, in every platform libm Rust's std links): accurate
+//! to about one ulp and, on this machine, 14 ns against 23 ns for the pure-Rust
+//! `libm` crate — it is the innermost call of every scenario revaluation.
 
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
@@ -12,10 +14,23 @@ pub fn pdf(x: f64) -> f64 {
     FRAC_1_SQRT_2PI * (-0.5 * x * x).exp()
 }
 
+mod c {
+    extern "C" {
+        pub fn erfc(x: f64) -> f64;
+    }
+}
+
+/// Complementary error function.
+#[inline]
+pub fn erfc(x: f64) -> f64 {
+    // SAFETY: a pure C99 math function of one double; no pointers, no state.
+    unsafe { c::erfc(x) }
+}
+
 /// Standard normal cumulative distribution N(x).
 #[inline]
 pub fn cdf(x: f64) -> f64 {
-    0.5 * libm::erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
+    0.5 * erfc(-x * std::f64::consts::FRAC_1_SQRT_2)
 }
 
 #[cfg(test)]
