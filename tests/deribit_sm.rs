@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use margintop::margin::book::standard_margin;
 use margintop::margin::config::ModelConfig;
-use margintop::model::valuation::resolve;
+use margintop::model::valuation::{resolve, Shock};
 use margintop::model::{Instrument, MarketState, Quote};
 
 fn sm() -> margintop::margin::config::StandardModel {
@@ -30,7 +30,7 @@ fn option_margin(name: &str, size: f64, index: f64, mark: f64) -> (f64, f64) {
             timestamp: 0,
         },
     );
-    let r = resolve(&inst, &market, 0, 1.0).unwrap();
+    let r = resolve(&inst, &market, 0, Shock::NONE).unwrap();
     standard_margin(&sm(), &inst, &r, size)
 }
 
@@ -88,7 +88,7 @@ fn future_margin(name: &str, size_usd: f64, mark: f64) -> (f64, f64) {
     let inst = Instrument::parse(name).unwrap();
     let mut market = MarketState::default();
     future_quote(&mut market, name, mark, mark, 0);
-    let r = resolve(&inst, &market, 0, 1.0).unwrap();
+    let r = resolve(&inst, &market, 0, Shock::NONE).unwrap();
     standard_margin(&sm(), &inst, &r, size_usd)
 }
 

@@ -7,6 +7,7 @@ use common::*;
 use margintop::margin::account::{account_risk, value_book};
 use margintop::margin::liquidation::liquidation_distance;
 use margintop::margin::PreparedModel;
+use margintop::model::valuation::Shock;
 use margintop::model::{Account, MarketState};
 
 const NOW: i64 = 1_654_161_840_000;
@@ -122,7 +123,8 @@ fn option_books_match_a_dense_scan() {
         let (acct, market, mut model) = setup(model_name, positions, balance);
         let liq = liquidation_distance(&acct, &insts(), &market, &mut model, NOW, Some(30_000.0));
         let mut shortfall = |m: f64| {
-            let book = value_book(&acct, &insts(), &market, &mut model, NOW, 1.0 + m);
+            let shock = Shock::price_move(m);
+            let book = value_book(&acct, &insts(), &market, &mut model, NOW, &|_| shock);
             let risk = account_risk(&acct, &model, &book.sums, &book.warnings, NOW);
             risk.margin.maintenance_margin - risk.margin_balance
         };

@@ -180,3 +180,27 @@ fn other_models_and_custom_stress() {
         assert!(last["pnl"].is_f64());
     }
 }
+
+#[test]
+fn an_account_with_no_positions_has_no_margin_and_no_liquidation() {
+    let dir = std::env::temp_dir().join(format!("margintop-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("empty.jsonl");
+    let lines = [
+        r#"{"t":1000,"dir":"out","acct":"idle","msg":{"jsonrpc":"2.0","id":1,"method":"private/get_positions","params":{"currency":"BTC"}}}"#,
+        r#"{"t":1001,"dir":"in","acct":"idle","msg":{"jsonrpc":"2.0","id":1,"result":[]}}"#,
+        r#"{"t":1002,"dir":"out","acct":"idle","msg":{"jsonrpc":"2.0","id":2,"method":"private/get_account_summary","params":{"currency":"BTC"}}}"#,
+        r#"{"t":1003,"dir":"in","acct":"idle","msg":{"jsonrpc":"2.0","id":2,"result":{"currency":"BTC","balance":1.5,"margin_model":"segregated_pm"}}}"#,
+    ];
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let r = json_report(&["report", "--replay", path.to_str().unwrap(), "--json"]);
+    let a = &r["accounts"][0];
+    assert_eq!(a["account"], "idle");
+    assert_eq!(a["margin_model"], "deribit_pm");
+    assert_eq!(a["equity"].as_f64(), Some(1.5));
+    assert_eq!(a["maintenance_margin"].as_f64(), Some(0.0));
+    assert_eq!(a["mm_ratio"].as_f64(), Some(0.0));
+    assert!(a["liquidation"]["down_move"].is_null() && a["liquidation"]["up_move"].is_null());
+    assert!(a["risk_matrix"].is_null());
+    std::fs::remove_dir_all(&dir).ok();
+}

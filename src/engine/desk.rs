@@ -14,7 +14,7 @@
 use crate::margin::account::{account_risk, AccountRisk, Instruments, LEFT_OUT};
 use crate::margin::book::{fill_contribution, unit_vector, BookSums, Contribution, PreparedModel};
 use crate::margin::config::ModelConfig;
-use crate::model::valuation::{resolve, unit_value, Resolved, UnitValue};
+use crate::model::valuation::{resolve, unit_value, Resolved, Shock, UnitValue};
 use crate::model::{Account, Instrument, MarketState, Quote};
 use std::collections::{BTreeMap, HashMap};
 
@@ -291,7 +291,7 @@ impl Desk {
     /// Price one instrument and update its holders.
     fn reprice(&mut self, id: InstrumentId) {
         let slot = &mut self.slots[id];
-        match resolve(&slot.inst, &self.market, self.now_ms, 1.0) {
+        match resolve(&slot.inst, &self.market, self.now_ms, Shock::NONE) {
             Ok(r) => {
                 slot.priced = Some((r, unit_value(&slot.inst, &r)));
                 slot.error = None;

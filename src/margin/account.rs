@@ -6,7 +6,7 @@
 use super::book::{contribution, BookSums, Contribution, PreparedModel};
 use super::config::MarginBalanceRule;
 use super::requirement::{requirement, Breakdown};
-use crate::model::valuation::resolve;
+use crate::model::valuation::{resolve, Shock};
 use crate::model::{Account, Instrument, MarketState};
 use std::collections::HashMap;
 
@@ -35,15 +35,15 @@ pub struct ValuedBook {
     pub warnings: Vec<String>,
 }
 
-/// Value every position of `account` at `now_ms`, with every price on the
-/// account's indices multiplied by `shift` (1.0 = as quoted).
+/// Value every position of `account` at `now_ms`, each instrument after the
+/// market move `shock` gives for it (`|_| Shock::NONE` = as quoted).
 pub fn value_book(
     account: &Account,
     instruments: &Instruments,
     market: &MarketState,
     model: &mut PreparedModel,
     now_ms: i64,
-    shift: f64,
+    shock: &dyn Fn(&Instrument) -> Shock,
 ) -> ValuedBook {
     let mut book = ValuedBook::default();
     for pos in &account.positions {
@@ -59,14 +59,15 @@ pub fn value_book(
             ));
             continue;
         }
-        let resolved = match resolve(inst, market, now_ms, shift) {
+        let inst_shock = shock(inst);
+        let resolved = match resolve(inst, market, now_ms, inst_shock) {
             Ok(r) => r,
             Err(e) => {
                 book.warnings.push(format!("{e}: {LEFT_OUT}"));
                 continue;
             }
         };
-        if resolved.expired && shift == 1.0 {
+        if resolved.expired && inst_shock == Shock::NONE {
             book.warnings
                 .push(format!("{} is past expiry: valued at intrinsic", inst.name));
         }
@@ -155,7 +156,9 @@ pub fn value_account(
     model: &mut PreparedModel,
     now_ms: i64,
 ) -> (AccountRisk, ValuedBook) {
-    let book = value_book(account, instruments, market, model, now_ms, 1.0);
+    let book = value_book(account, instruments, market, model, now_ms, &|_| {
+        Shock::NONE
+    });
     (
         account_risk(account, model, &book.sums, &book.warnings, now_ms),
         book,

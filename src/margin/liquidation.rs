@@ -9,6 +9,7 @@
 
 use super::account::{account_risk, value_book, Instruments};
 use super::book::PreparedModel;
+use crate::model::valuation::Shock;
 use crate::model::{Account, MarketState};
 use serde::Serialize;
 
@@ -35,7 +36,8 @@ pub fn liquidation_distance(
 ) -> Liquidation {
     let search = model.config.liquidation_search();
     let mut shortfall = |m: f64| {
-        let book = value_book(account, instruments, market, model, now_ms, 1.0 + m);
+        let shock = Shock::price_move(m);
+        let book = value_book(account, instruments, market, model, now_ms, &|_| shock);
         let risk = account_risk(account, model, &book.sums, &book.warnings, now_ms);
         risk.margin.maintenance_margin - risk.margin_balance
     };

@@ -1,9 +1,10 @@
 //! Stress scenarios: full revaluation of a book under a named or custom
 //! (price move, vol move), with moves per underlying where they differ.
 
-use super::account::Instruments;
-use crate::model::valuation::{resolve, scenario_pnl};
-use crate::model::{Account, MarketState};
+use super::account::{account_risk, value_book, Instruments};
+use super::book::PreparedModel;
+use crate::model::valuation::Shock;
+use crate::model::{Account, Instrument, MarketState};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -69,25 +70,41 @@ impl StressScenario {
     }
 }
 
-/// P&L of the account's positions under the scenario, in its currency.
+/// What a scenario does to an account, all in its currency.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StressResult {
+    /// Change of equity: full revaluation of every position.
+    pub pnl: f64,
+    pub margin_balance: f64,
+    pub maintenance_margin: f64,
+    /// None when the shocked margin balance is not positive.
+    pub mm_ratio: Option<f64>,
+}
+
+/// Revalue the account, and its margin under its own model, in the scenario.
 /// Positions that cannot be valued are left out (the account's warnings say so).
-pub fn stress_pnl(
+pub fn stress_result(
     account: &Account,
     instruments: &Instruments,
     market: &MarketState,
+    model: &mut PreparedModel,
     now_ms: i64,
     s: &StressScenario,
-) -> f64 {
-    let mut pnl = 0.0;
-    for pos in &account.positions {
-        let Some(inst) = instruments.get(&pos.instrument) else {
-            continue;
-        };
-        let Ok(r) = resolve(inst, market, now_ms, 1.0) else {
-            continue;
-        };
-        let sigma = r.sigma * (1.0 + s.vol_move);
-        pnl += pos.size * scenario_pnl(inst, &r, s.move_for(&inst.base), sigma);
+) -> StressResult {
+    let base = value_book(account, instruments, market, model, now_ms, &|_| {
+        Shock::NONE
+    });
+    let base = account_risk(account, model, &base.sums, &base.warnings, now_ms);
+    let shock = |inst: &Instrument| Shock {
+        price: 1.0 + s.move_for(&inst.base),
+        vol: 1.0 + s.vol_move,
+    };
+    let book = value_book(account, instruments, market, model, now_ms, &shock);
+    let after = account_risk(account, model, &book.sums, &book.warnings, now_ms);
+    StressResult {
+        pnl: after.equity - base.equity,
+        margin_balance: after.margin_balance,
+        maintenance_margin: after.margin.maintenance_margin,
+        mm_ratio: after.mm_ratio,
     }
-    pnl
 }

@@ -29,14 +29,37 @@ pub struct Resolved {
 /// Why an instrument could not be valued.
 pub type ValuationError = String;
 
-/// Resolve an instrument's inputs. `shift` is the multiplicative price
-/// shock applied to the index and everything on it (1.0 for none).
+/// A what-if move of the market: prices and implied vols multiplied.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Shock {
+    /// Multiplies the index and everything priced on it (1.1 = +10 %).
+    pub price: f64,
+    /// Multiplies every option's implied vol (1.5 = vols +50 %).
+    pub vol: f64,
+}
+
+impl Shock {
+    pub const NONE: Shock = Shock {
+        price: 1.0,
+        vol: 1.0,
+    };
+
+    pub fn price_move(m: f64) -> Shock {
+        Shock {
+            price: 1.0 + m,
+            vol: 1.0,
+        }
+    }
+}
+
+/// Resolve an instrument's inputs, after the market is moved by `shock`.
 pub fn resolve(
     inst: &Instrument,
     market: &MarketState,
     now_ms: i64,
-    shift: f64,
+    shock: Shock,
 ) -> Result<Resolved, ValuationError> {
+    let shift = shock.price;
     let quote = market
         .quotes
         .get(&inst.name)
@@ -73,19 +96,21 @@ pub fn resolve(
                 quote.mark_iv,
             )?;
             let forward = quote_forward * drift * shift;
+            let shocked_sigma = sigma * shock.vol;
             // Keep the exchange's mark and add the model's change since the
             // quote, so an unmoved market shows exactly the exchange's mark.
-            let mark = if forward == quote_forward {
+            let mark = if forward == quote_forward && shocked_sigma == sigma {
                 quote_mark
             } else {
-                let model_now = native_option_value(inst, option_type, forward, strike, t, sigma);
+                let model_now =
+                    native_option_value(inst, option_type, forward, strike, t, shocked_sigma);
                 let model_at_quote =
                     native_option_value(inst, option_type, quote_forward, strike, t, sigma);
                 (quote_mark + model_now - model_at_quote).max(0.0)
             };
             Ok(Resolved {
                 forward,
-                sigma,
+                sigma: shocked_sigma,
                 t,
                 mark,
                 index: index_now * shift,

@@ -12,7 +12,7 @@ use crate::margin::config::ModelConfig;
 use crate::margin::grid::Table;
 use crate::margin::liquidation::{liquidation_distance, Liquidation};
 use crate::margin::requirement::Breakdown;
-use crate::margin::stress::{stress_pnl, StressScenario};
+use crate::margin::stress::{stress_result, StressScenario};
 use serde::Serialize;
 
 pub const REPORT_VERSION: u32 = 1;
@@ -70,6 +70,13 @@ pub struct GreeksReport {
     pub gamma: f64,
     pub vega: f64,
     pub theta: f64,
+    /// `delta_total` in USD at the index.
+    pub delta_total_usd: Option<f64>,
+    /// Change of the USD delta for a 1 % move (gamma × index² / 100).
+    pub gamma_usd_1pct: Option<f64>,
+    /// Vega and theta in coin (USD figures over the index).
+    pub vega_coin: Option<f64>,
+    pub theta_coin: Option<f64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -109,6 +116,10 @@ pub struct StressReport {
     pub price_move: f64,
     pub vol_move: f64,
     pub pnl: Option<f64>,
+    /// Margin under the account's own model in the scenario.
+    pub margin_balance: Option<f64>,
+    pub maintenance_margin: Option<f64>,
+    pub mm_ratio: Option<f64>,
 }
 
 /// Report settings.
@@ -195,15 +206,18 @@ fn account_report(
     let stress = opts
         .scenarios
         .iter()
-        .map(|s| StressReport {
-            name: s.name.clone(),
-            price_move: s.move_for(&acct.currency),
-            vol_move: s.vol_move,
-            pnl: checked(
-                &s.name,
-                stress_pnl(acct, instruments, &desk.market, now, s),
-                &mut warnings,
-            ),
+        .map(|s| {
+            let r = stress_result(acct, instruments, &desk.market, &mut model, now, s);
+            let known = |v: f64| v.is_finite().then_some(v).filter(|_| risk.complete);
+            StressReport {
+                name: s.name.clone(),
+                price_move: s.move_for(&acct.currency),
+                vol_move: s.vol_move,
+                pnl: checked(&s.name, r.pnl, &mut warnings),
+                margin_balance: known(r.margin_balance),
+                maintenance_margin: known(r.maintenance_margin),
+                mm_ratio: r.mm_ratio.filter(|v| v.is_finite() && risk.complete),
+            }
         })
         .collect();
     let sums = &book.sums;
@@ -238,13 +252,7 @@ fn account_report(
             equity: acct.exchange.equity,
             as_of: (acct.exchange.as_of > 0).then_some(acct.exchange.as_of),
         },
-        greeks: GreeksReport {
-            delta_total: sums.net_delta,
-            delta: sums.delta,
-            gamma: sums.gamma,
-            vega: sums.vega,
-            theta: sums.theta,
-        },
+        greeks: greeks(sums),
         greeks_by_expiry: by_expiry(desk, &book),
         margin: risk.margin.clone(),
         positions: book
@@ -265,6 +273,27 @@ fn account_report(
         stress,
         liquidation,
         warnings,
+    }
+}
+
+/// Account Greeks in Deribit's units, and in USD and coin at the index
+/// (None when the book spans several indices or has none).
+fn greeks(sums: &crate::margin::BookSums) -> GreeksReport {
+    let mut held = sums.per_index.iter().filter(|s| s.positions > 0);
+    let index = match (held.next(), held.next()) {
+        (Some(s), None) => Some(s.index_price),
+        _ => None,
+    };
+    GreeksReport {
+        delta_total: sums.net_delta,
+        delta: sums.delta,
+        gamma: sums.gamma,
+        vega: sums.vega,
+        theta: sums.theta,
+        delta_total_usd: index.map(|i| sums.net_delta * i),
+        gamma_usd_1pct: index.map(|i| sums.gamma * i * i / 100.0),
+        vega_coin: index.map(|i| sums.vega / i),
+        theta_coin: index.map(|i| sums.theta / i),
     }
 }
 

@@ -87,6 +87,28 @@ fn account(out: &mut String, a: &AccountReport) {
         "  greeks: delta_total {:.4} {c}  gamma {:.6}  vega {:.2} USD  theta {:.2} USD/day",
         g.delta_total, g.gamma, g.vega, g.theta
     );
+    if let (Some(d), Some(g1)) = (g.delta_total_usd, g.gamma_usd_1pct) {
+        let _ = writeln!(
+            out,
+            "          delta {d:.0} USD  gamma {g1:.0} USD per 1 %  vega {} {c}  theta {} {c}/day",
+            num(g.vega_coin, 5),
+            num(g.theta_coin, 5)
+        );
+    }
+    if a.greeks_by_expiry.len() > 1 {
+        let _ = writeln!(
+            out,
+            "  {:<12} {:>10} {:>11} {:>10} {:>10}",
+            "expiry", "delta", "gamma", "vega", "theta"
+        );
+        for e in &a.greeks_by_expiry {
+            let _ = writeln!(
+                out,
+                "  {:<12} {:>10.4} {:>11.7} {:>10.2} {:>10.2}",
+                e.expiry, e.delta, e.gamma, e.vega, e.theta
+            );
+        }
+    }
     let l = &a.liquidation;
     let _ = writeln!(
         out,
@@ -128,15 +150,19 @@ fn account(out: &mut String, a: &AccountReport) {
         }
     }
     if !a.stress.is_empty() {
-        let _ = writeln!(out, "  stress (P&L in {c}):");
+        let _ = writeln!(out, "  stress (P&L in {c}; mm_ratio in the scenario):");
         for s in &a.stress {
+            let ratio = s
+                .mm_ratio
+                .map_or("MB<=0".into(), |r| format!("{:.1}%", r * 100.0));
             let _ = writeln!(
                 out,
-                "    {:<42} {:>+7.1}% vol {:>+5.0}%  {:>12}",
+                "    {:<42} {:>+7.1}% vol {:>+5.0}%  {:>12}  {:>8}",
                 s.name,
                 s.price_move * 100.0,
                 s.vol_move * 100.0,
-                num(s.pnl, 5)
+                num(s.pnl, 5),
+                ratio
             );
         }
     }
