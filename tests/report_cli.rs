@@ -204,3 +204,35 @@ fn an_account_with_no_positions_has_no_margin_and_no_liquidation() {
     assert!(a["risk_matrix"].is_null());
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_broken_model_file_is_refused_with_its_name_and_reason() {
+    let dir = std::env::temp_dir().join(format!("margintop-models-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("mine.toml"),
+        "name = \"mine\"\nkind = \"risk_matrix\"\nmm_factor = \"high\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = margintop(&["report", "--models-dir", dir.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("mine.toml") && err.contains("mm_factor"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.join("mine.toml"),
+        std::fs::read_to_string(format!(
+            "{}/config/models/deribit_pm.toml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+        .replace("name = \"deribit_pm\"", "name = \"mine\"")
+        .replace("price_range = 0.16", "price_range = 1.6"),
+    )
+    .unwrap();
+    let (code, _, err) = margintop(&["report", "--models-dir", dir.to_str().unwrap()]);
+    assert_eq!(code, 3);
+    assert!(err.contains("price_range must be in (0, 1)"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -90,6 +90,10 @@ impl Default for LiquidationSearch {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RiskMatrixModel {
+    /// The file's `kind` tag (read before this struct; kept so that
+    /// unknown keys can still be refused).
+    #[serde(default, rename = "kind")]
+    pub kind_tag: Option<String>,
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -245,6 +249,10 @@ pub struct CurrencyParams {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StandardModel {
+    /// The file's `kind` tag (read before this struct; kept so that
+    /// unknown keys can still be refused).
+    #[serde(default, rename = "kind")]
+    pub kind_tag: Option<String>,
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -304,8 +312,25 @@ impl std::error::Error for ConfigError {}
 
 /// Parse one model file; `origin` names it in errors.
 pub fn parse_model(text: &str, origin: &str) -> Result<ModelConfig, ConfigError> {
-    let model: ModelConfig =
-        toml::from_str(text).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
+    let err = |e: toml::de::Error| ConfigError(format!("{origin}: {e}"));
+    // Read `kind` first, then the model's own struct: deserializing through
+    // the tagged enum would lose the line and key of an error.
+    #[derive(Deserialize)]
+    struct Kind {
+        kind: String,
+    }
+    let kind: Kind = toml::from_str::<toml::Table>(text)
+        .map_err(err)
+        .and_then(|t| t.try_into().map_err(err))?;
+    let model = match kind.kind.as_str() {
+        "risk_matrix" => ModelConfig::RiskMatrix(toml::from_str(text).map_err(err)?),
+        "standard" => ModelConfig::Standard(toml::from_str(text).map_err(err)?),
+        other => {
+            return Err(ConfigError(format!(
+                "{origin}: unknown kind {other:?}; expected \"risk_matrix\" or \"standard\""
+            )))
+        }
+    };
     validate(&model).map_err(|e| ConfigError(format!("{origin}: {e}")))?;
     Ok(model)
 }

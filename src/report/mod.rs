@@ -95,6 +95,8 @@ pub struct PositionReport {
     pub mark_price: f64,
     pub index_price: f64,
     pub delta: f64,
+    /// Delta in USD at the index.
+    pub delta_usd: f64,
     pub gamma: f64,
     pub vega: f64,
     pub theta: f64,
@@ -264,6 +266,7 @@ fn account_report(
                 mark_price: p.mark_price,
                 index_price: p.index_price,
                 delta: p.contribution.delta,
+                delta_usd: p.contribution.delta * p.index_price,
                 gamma: p.contribution.gamma,
                 vega: p.contribution.vega,
                 theta: p.contribution.theta,
