@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use margintop::engine::Desk;
-use margintop::exchange::replay::Replayer;
+use margintop::engine::Ingest;
 use margintop::margin::config::load_models;
 use margintop::margin::stress::{parse_scenarios, StressScenario, BUILTIN_SCENARIOS};
 use margintop::report::{build_report, render_table, ReportOptions};
@@ -122,7 +122,7 @@ fn report(args: ReportArgs) -> Result<(), String> {
             .iter()
             .map(|(p, v)| StressScenario::custom(*p, *v)),
     );
-    let mut replayer = Replayer::new(Desk::new(models, 0), args.model.clone());
+    let mut replayer = Ingest::new(Desk::new(models, 0), args.model.clone());
     match &args.replay {
         Some(path) => {
             let file = std::fs::File::open(path)

@@ -1,5 +1,7 @@
 //! The engine: sole owner of the risk state, updated incrementally.
 
 pub mod desk;
+pub mod ingest;
 
 pub use desk::{AccountId, Desk, InstrumentId};
+pub use ingest::{Ingest, ReplayStats};

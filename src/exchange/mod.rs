@@ -1,4 +1,4 @@
 //! Exchange adapters and the recording format.
 
 pub mod deribit;
-pub mod replay;
+pub mod recording;

@@ -1,7 +1,11 @@
-//! Recordings (FORMATS.md §1): reading them and applying them to a desk.
+//! Applying exchange messages to the desk: one path for live data, replay
+//! and reports. Every message, live or recorded, arrives as a recording
+//! line (FORMATS.md §1); this matches responses to their requests,
+//! normalizes them, creates accounts on first sight and updates the desk.
 
-use super::deribit::{normalize, Balance, Event};
 use crate::engine::{AccountId, Desk};
+use crate::exchange::deribit::{normalize, Balance, Event};
+use crate::exchange::recording::{Dir, RecordLine};
 use crate::model::{Account, Instrument, Position};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -38,7 +42,7 @@ impl ReplayStats {
 
 /// Applies a recording to a desk: creates accounts on first sight, matches
 /// responses to requests, and keeps each account's last update time.
-pub struct Replayer {
+pub struct Ingest {
     pub desk: Desk,
     pub stats: ReplayStats,
     /// Model for every account; None = what the exchange reports.
@@ -56,9 +60,9 @@ pub fn model_for(margin_model: Option<&str>) -> &'static str {
     }
 }
 
-impl Replayer {
-    pub fn new(desk: Desk, model_override: Option<String>) -> Replayer {
-        Replayer {
+impl Ingest {
+    pub fn new(desk: Desk, model_override: Option<String>) -> Ingest {
+        Ingest {
             desk,
             stats: ReplayStats::default(),
             model_override,
@@ -76,44 +80,41 @@ impl Replayer {
         Ok(())
     }
 
-    /// Apply one recording line; a bad line is counted, never fatal.
+    /// Apply one line of text; a bad line is counted, never fatal.
     pub fn line(&mut self, line: &str) {
         self.stats.lines += 1;
         if line.trim().is_empty() {
             return;
         }
-        let entry: Option<(i64, String, String, Value)> =
-            serde_json::from_str::<Value>(line).ok().and_then(|v| {
-                let t = v.get("t")?.as_i64()?;
-                let dir = v.get("dir")?.as_str()?.to_string();
-                let acct = v
-                    .get("acct")
-                    .and_then(Value::as_str)
-                    .unwrap_or("default")
-                    .to_string();
-                Some((t, dir, acct, v.get("msg")?.clone()))
-            });
-        let Some((t, dir, acct, msg)) = entry else {
-            self.stats.bad_lines += 1;
-            self.stats.first_bad_line.get_or_insert(self.stats.lines);
-            return;
-        };
+        match RecordLine::parse(line) {
+            Some(entry) => self.entry(&entry),
+            None => {
+                self.stats.bad_lines += 1;
+                self.stats.first_bad_line.get_or_insert(self.stats.lines);
+            }
+        }
+    }
+
+    /// Apply one message sent or received for account `acct` at local time `t`.
+    pub fn entry(&mut self, entry: &RecordLine) {
+        let (t, acct, msg) = (entry.t, entry.acct.as_str(), &entry.msg);
         self.stats.last_t = Some(t);
-        if dir == "out" {
+        if entry.dir == Dir::Out {
             if let (Some(id), Some(method)) = (
                 msg.get("id").and_then(Value::as_i64),
                 msg.get("method").and_then(Value::as_str),
             ) {
-                self.pending.insert((acct, id), method.to_string());
+                self.pending
+                    .insert((acct.to_string(), id), method.to_string());
             }
             return;
         }
         let method = msg
             .get("id")
             .and_then(Value::as_i64)
-            .and_then(|id| self.pending.remove(&(acct.clone(), id)));
-        match normalize(&msg, method.as_deref()) {
-            Ok(events) => events.into_iter().for_each(|e| self.apply(&acct, t, e)),
+            .and_then(|id| self.pending.remove(&(acct.to_string(), id)));
+        match normalize(msg, method.as_deref()) {
+            Ok(events) => events.into_iter().for_each(|e| self.apply(acct, t, e)),
             Err((kind, why)) => {
                 let entry = self.stats.failures.entry(kind).or_insert((0, why));
                 entry.0 += 1;
