@@ -110,13 +110,11 @@ mod tests {
     #[test]
     fn auth_secrets_are_redacted_everywhere() {
         let mut m = json!({"method": "public/auth", "params": {"grant_type": "client_credentials",
-            "client_id": "id", "client_secret": "s3cret"}, "result": {"access_token": "tok",
-            "refresh_token": "ref", "nested": [{"client_secret": "x"}]}});
+            "client_id": "id", "client_secret": "SECRET-1"}, "result": {"access_token": "SECRET-2",
+            "refresh_token": "SECRET-3", "nested": [{"client_secret": "SECRET-4"}]}});
         redact(&mut m);
         let text = m.to_string();
-        for secret in ["s3cret", "tok", "ref", "\"x\""] {
-            assert!(!text.contains(secret), "{text}");
-        }
+        assert!(!text.contains("SECRET"), "{text}");
         assert!(text.contains("client_credentials"));
     }
 
