@@ -5,6 +5,7 @@
 //! current incrementally; `exchange` turns Deribit messages into events;
 //! `report` renders what the core computed.
 
+pub mod config;
 pub mod engine;
 pub mod exchange;
 pub mod margin;

@@ -1,0 +1,407 @@
+//! The configuration file (`config/default.toml` documents every key) and
+//! account credentials.
+
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG: &str = include_str!("../../config/default.toml");
+pub const DERIBIT_URL: &str = "wss://www.deribit.com/ws/api/v2";
+pub const DERIBIT_TESTNET_URL: &str = "wss://test.deribit.com/ws/api/v2";
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub engine: EngineConfig,
+    #[serde(default)]
+    pub connection: ConnectionConfig,
+    #[serde(default)]
+    pub check: CheckConfig,
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    pub stale_after_ms: i64,
+    pub clock_step_ms: i64,
+    pub queue_capacity: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            stale_after_ms: 10_000,
+            clock_step_ms: 1000,
+            queue_capacity: 65_536,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectionConfig {
+    pub heartbeat_interval_s: u64,
+    pub request_timeout_ms: u64,
+    pub stall_timeout_ms: u64,
+    pub reconnect_min_ms: u64,
+    pub reconnect_max_ms: u64,
+    pub subscribe_chunk: usize,
+    pub max_requests_per_s: u32,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            heartbeat_interval_s: 10,
+            request_timeout_ms: 10_000,
+            stall_timeout_ms: 35_000,
+            reconnect_min_ms: 500,
+            reconnect_max_ms: 30_000,
+            subscribe_chunk: 250,
+            max_requests_per_s: 10,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckConfig {
+    pub timeout_ms: u64,
+    pub warn_mm_ratio: f64,
+    pub critical_mm_ratio: f64,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        CheckConfig {
+            timeout_ms: 20_000,
+            warn_mm_ratio: 0.5,
+            critical_mm_ratio: 0.8,
+        }
+    }
+}
+
+/// One `[[accounts]]` entry (FORMATS.md §3).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub label: String,
+    #[serde(default = "deribit")]
+    pub exchange: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub client_id_env: Option<String>,
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    #[serde(default)]
+    pub credentials_file: Option<PathBuf>,
+    #[serde(default)]
+    pub currencies: Option<Vec<String>>,
+    #[serde(default = "auto")]
+    pub model: String,
+    #[serde(default)]
+    pub subaccounts: bool,
+}
+
+fn deribit() -> String {
+    "deribit".into()
+}
+
+fn auto() -> String {
+    "auto".into()
+}
+
+impl AccountConfig {
+    pub fn url(&self) -> &str {
+        self.url.as_deref().unwrap_or(DERIBIT_URL)
+    }
+
+    pub fn currencies(&self) -> Vec<String> {
+        self.currencies
+            .clone()
+            .unwrap_or_else(|| vec!["BTC".into(), "ETH".into()])
+            .into_iter()
+            .map(|c| c.to_ascii_uppercase())
+            .collect()
+    }
+}
+
+/// A secret string: never printed, never in Debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CredentialsFile {
+    client_id: String,
+    client_secret: String,
+}
+
+impl Config {
+    /// Parse a configuration file's text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
+        config.validate().map_err(|e| format!("{origin}: {e}"))?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut labels = std::collections::HashSet::new();
+        for a in &self.accounts {
+            if a.label.trim().is_empty() {
+                return Err("an account has an empty label".into());
+            }
+            if !labels.insert(&a.label) {
+                return Err(format!("account label {:?} is used twice", a.label));
+            }
+            if a.exchange != "deribit" {
+                return Err(format!(
+                    "account {}: exchange {:?} is not supported (only \"deribit\")",
+                    a.label, a.exchange
+                ));
+            }
+            let url = a.url();
+            if !(url.starts_with("wss://") || url.starts_with("ws://")) {
+                return Err(format!(
+                    "account {}: url {url:?} must start with wss:// or ws://",
+                    a.label
+                ));
+            }
+        }
+        if self.connection.heartbeat_interval_s < 10 {
+            return Err(
+                "connection.heartbeat_interval_s must be at least 10 (Deribit's minimum)".into(),
+            );
+        }
+        if self.connection.subscribe_chunk == 0 || self.connection.max_requests_per_s == 0 {
+            return Err(
+                "connection.subscribe_chunk and max_requests_per_s must be positive".into(),
+            );
+        }
+        if !(self.check.warn_mm_ratio <= self.check.critical_mm_ratio) {
+            return Err("check.warn_mm_ratio must not exceed check.critical_mm_ratio".into());
+        }
+        Ok(())
+    }
+
+    /// The user's config file in the platform config directory.
+    pub fn user_path() -> Option<PathBuf> {
+        directories::ProjectDirs::from("", "", "margintop")
+            .map(|d| d.config_dir().join("config.toml"))
+    }
+
+    /// Load `path`, else the user's file if it exists, else the defaults.
+    pub fn load(path: Option<&Path>) -> Result<(Config, Option<PathBuf>), String> {
+        let path = match path {
+            Some(p) => Some(p.to_path_buf()),
+            None => Self::user_path().filter(|p| p.exists()),
+        };
+        match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| format!("cannot read config {}: {e}", p.display()))?;
+                Ok((Config::parse(&text, &p.display().to_string())?, Some(p)))
+            }
+            None => Ok((Config::parse(DEFAULT_CONFIG, "built-in defaults")?, None)),
+        }
+    }
+}
+
+/// The credentials of an account: from the environment or from a file that
+/// only its owner can read. `base` resolves a relative credentials_file.
+/// Ok(None): the account has none configured (public data only).
+pub fn credentials(
+    account: &AccountConfig,
+    base: Option<&Path>,
+) -> Result<Option<Credentials>, String> {
+    if let Some(file) = &account.credentials_file {
+        let path = match base {
+            Some(dir) if file.is_relative() => dir.join(file),
+            _ => file.clone(),
+        };
+        check_private(&path)?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read credentials file {}: {e}", path.display()))?;
+        // Do not echo the file's text in errors: it holds the secret.
+        let parsed: CredentialsFile = toml::from_str(&text).map_err(|_| {
+            format!(
+                "credentials file {} must hold client_id = \"…\" and client_secret = \"…\"",
+                path.display()
+            )
+        })?;
+        return Ok(Some(Credentials {
+            client_id: parsed.client_id,
+            client_secret: Secret(parsed.client_secret),
+        }));
+    }
+    match (&account.client_id_env, &account.client_secret_env) {
+        (None, None) => Ok(None),
+        (Some(id_var), Some(secret_var)) => {
+            let get = |var: &str| {
+                std::env::var(var).map_err(|_| {
+                    format!(
+                        "account {}: environment variable {var} is not set",
+                        account.label
+                    )
+                })
+            };
+            Ok(Some(Credentials {
+                client_id: get(id_var)?,
+                client_secret: Secret(get(secret_var)?),
+            }))
+        }
+        _ => Err(format!(
+            "account {}: set both client_id_env and client_secret_env",
+            account.label
+        )),
+    }
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read credentials file {}: {e}", path.display()))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "credentials file {} can be read by group or others (mode {mode:o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path) -> Result<(), String> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_defaults_are_the_code_defaults() {
+        assert_eq!(
+            Config::parse(DEFAULT_CONFIG, "default.toml").unwrap(),
+            Config::default()
+        );
+    }
+
+    #[test]
+    fn formats_section_3_example_parses() {
+        let text = r#"
+[[accounts]]
+label = "desk-a"
+exchange = "deribit"
+url = "wss://www.deribit.com/ws/api/v2"
+client_id_env = "DESK_A_CLIENT_ID"
+client_secret_env = "DESK_A_CLIENT_SECRET"
+currencies = ["BTC", "ETH"]
+model = "auto"
+subaccounts = false
+"#;
+        let c = Config::parse(text, "t").unwrap();
+        assert_eq!(c.accounts[0].currencies(), vec!["BTC", "ETH"]);
+        assert_eq!(c.accounts[0].model, "auto");
+    }
+
+    #[test]
+    fn bad_configs_say_why() {
+        for (text, says) in [
+            (
+                "[[accounts]]\nlabel = \"a\"\n[[accounts]]\nlabel = \"a\"\n",
+                "used twice",
+            ),
+            (
+                "[[accounts]]\nlabel = \"a\"\nexchange = \"okx\"\n",
+                "not supported",
+            ),
+            (
+                "[[accounts]]\nlabel = \"a\"\nurl = \"http://x\"\n",
+                "wss://",
+            ),
+            ("[connection]\nheartbeat_interval_s = 5\n", "at least 10"),
+            ("[engine]\nstale_after = 5\n", "unknown field"),
+        ] {
+            let err = Config::parse(text, "t").unwrap_err();
+            assert!(err.contains(says), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let c = Credentials {
+            client_id: "id".into(),
+            client_secret: Secret::new("PLANTED-SECRET"),
+        };
+        assert!(!format!("{c:?}").contains("PLANTED"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn readable_credentials_files_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("margintop-cred-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "client_id = \"i\"\nclient_secret = \"PLANTED-SECRET\"\n",
+        )
+        .unwrap();
+        let account = AccountConfig {
+            label: "a".into(),
+            exchange: "deribit".into(),
+            url: None,
+            client_id_env: None,
+            client_secret_env: None,
+            credentials_file: Some(path.clone()),
+            currencies: None,
+            model: "auto".into(),
+            subaccounts: false,
+        };
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = credentials(&account, None).unwrap_err();
+        assert!(
+            err.contains("chmod 600") && !err.contains("PLANTED"),
+            "{err}"
+        );
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let c = credentials(&account, None).unwrap().unwrap();
+        assert_eq!(c.client_secret.expose(), "PLANTED-SECRET");
+        std::fs::write(&path, "client_secret = \"PLANTED-SECRET\"\n").unwrap();
+        let err = credentials(&account, None).unwrap_err();
+        assert!(!err.contains("PLANTED"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
