@@ -205,8 +205,11 @@ impl Config {
                 "connection.subscribe_chunk and max_requests_per_s must be positive".into(),
             );
         }
-        if !(self.check.warn_mm_ratio <= self.check.critical_mm_ratio) {
-            return Err("check.warn_mm_ratio must not exceed check.critical_mm_ratio".into());
+        let (warn, critical) = (self.check.warn_mm_ratio, self.check.critical_mm_ratio);
+        if warn.is_nan() || critical.is_nan() || warn > critical {
+            return Err(
+                "check.warn_mm_ratio must be a number not above check.critical_mm_ratio".into(),
+            );
         }
         Ok(())
     }
