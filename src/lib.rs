@@ -10,5 +10,6 @@ pub mod engine;
 pub mod exchange;
 pub mod margin;
 pub mod model;
+pub mod monitor;
 pub mod pricing;
 pub mod report;

@@ -8,7 +8,7 @@ use crate::exchange::deribit::{normalize, Balance, Event};
 use crate::exchange::recording::{Dir, RecordLine};
 use crate::model::{Account, Instrument, Position};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::BufRead;
 
 /// What a replay saw, beyond the state it built.
@@ -47,7 +47,15 @@ pub struct Ingest {
     pub stats: ReplayStats,
     /// Model for every account; None = what the exchange reports.
     model_override: Option<String>,
-    pending: HashMap<(String, i64), String>,
+    /// Model per account label, where the configuration names one.
+    pub label_models: HashMap<String, String>,
+    /// Local time of the last quote per instrument (data age).
+    pub last_quote: HashMap<String, i64>,
+    /// Accounts that have had a balance, and a positions snapshot.
+    pub has_balance: HashSet<AccountId>,
+    pub has_positions: HashSet<AccountId>,
+    /// Requests awaiting their answer: (account, id) → (method, currency param).
+    pending: HashMap<(String, i64), (String, Option<String>)>,
     accounts: HashMap<(String, String), AccountId>,
     pub last_update: HashMap<AccountId, i64>,
 }
@@ -66,6 +74,10 @@ impl Ingest {
             desk,
             stats: ReplayStats::default(),
             model_override,
+            label_models: HashMap::new(),
+            last_quote: HashMap::new(),
+            has_balance: HashSet::new(),
+            has_positions: HashSet::new(),
             pending: HashMap::new(),
             accounts: HashMap::new(),
             last_update: HashMap::new(),
@@ -104,17 +116,30 @@ impl Ingest {
                 msg.get("id").and_then(Value::as_i64),
                 msg.get("method").and_then(Value::as_str),
             ) {
+                let currency = msg["params"]["currency"].as_str().map(str::to_string);
                 self.pending
-                    .insert((acct.to_string(), id), method.to_string());
+                    .insert((acct.to_string(), id), (method.to_string(), currency));
             }
             return;
         }
-        let method = msg
+        let request = msg
             .get("id")
             .and_then(Value::as_i64)
             .and_then(|id| self.pending.remove(&(acct.to_string(), id)));
+        let (method, req_currency) = request.unzip();
         match normalize(msg, method.as_deref()) {
-            Ok(events) => events.into_iter().for_each(|e| self.apply(acct, t, e)),
+            Ok(events) => {
+                for mut e in events {
+                    // A positions reply names its currency only in the request.
+                    if let Event::Positions {
+                        currency: c @ None, ..
+                    } = &mut e
+                    {
+                        *c = req_currency.clone().flatten();
+                    }
+                    self.apply(acct, t, e);
+                }
+            }
             Err((kind, why)) => {
                 let entry = self.stats.failures.entry(kind).or_insert((0, why));
                 entry.0 += 1;
@@ -135,14 +160,21 @@ impl Ingest {
         }
     }
 
+    /// The model an account must use whatever the exchange says, if any.
+    fn fixed_model(&self, label: &str) -> Option<String> {
+        self.label_models
+            .get(label)
+            .or(self.model_override.as_ref())
+            .cloned()
+    }
+
     fn account(&mut self, label: &str, currency: &str, margin_model: Option<&str>) -> AccountId {
         let key = (label.to_string(), currency.to_ascii_uppercase());
         if let Some(&id) = self.accounts.get(&key) {
             return id;
         }
         let model = self
-            .model_override
-            .clone()
+            .fixed_model(label)
             .unwrap_or_else(|| model_for(margin_model).to_string());
         let acct = Account::new(label, &key.1, &model);
         let id = self.desk.add_account(acct).unwrap_or_else(|_| {
@@ -166,6 +198,7 @@ impl Ingest {
             Event::Quote { instrument, quote } => {
                 if self.ensure_instrument(&instrument) {
                     self.desk.apply_quote(&instrument, quote);
+                    self.last_quote.insert(instrument, t);
                 }
             }
             Event::MarkIv {
@@ -227,6 +260,7 @@ impl Ingest {
             if snapshot {
                 let list = list.into_iter().filter(|p| p.size != 0.0).collect();
                 self.desk.replace_positions(id, list);
+                self.has_positions.insert(id);
             } else {
                 for p in list {
                     self.desk
@@ -240,7 +274,7 @@ impl Ingest {
     fn balance(&mut self, acct: &str, t: i64, b: Balance) {
         let id = self.account(acct, &b.currency, b.margin_model.as_deref());
         let wanted = model_for(b.margin_model.as_deref());
-        if self.model_override.is_none()
+        if self.fixed_model(acct).is_none()
             && b.margin_model.is_some()
             && self.desk.account(id).model != wanted
         {
@@ -254,6 +288,7 @@ impl Ingest {
         a.exchange.equity = b.equity;
         a.exchange.margin_balance = b.margin_balance;
         a.exchange.as_of = b.timestamp.unwrap_or(t);
+        self.has_balance.insert(id);
         self.last_update.insert(id, t);
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod desk;
 pub mod ingest;
+pub mod live;
 
 pub use desk::{AccountId, Desk, InstrumentId};
 pub use ingest::{Ingest, ReplayStats};

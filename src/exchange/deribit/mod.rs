@@ -1,5 +1,7 @@
-//! Deribit API v2: message normalization (the WebSocket client comes later).
+//! Deribit API v2: protocol envelope, message normalization, WebSocket client.
 
+pub mod client;
 pub mod normalize;
+pub mod protocol;
 
 pub use normalize::{normalize, Balance, Event};

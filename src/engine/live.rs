@@ -1,0 +1,226 @@
+//! The engine task: sole owner of the desk. It drains what the connections
+//! send, applies it, asks the market connection for the instruments that
+//! accounts hold, records if asked, and publishes an `Arc<Snapshot>` on a
+//! watch channel after each batch (a burst of ticks collapses into one).
+
+use super::ingest::Ingest;
+use super::AccountId;
+use crate::exchange::deribit::client::{now_ms, Command, Feed, LinkState};
+use crate::exchange::recording::Recorder;
+use crate::margin::account::AccountRisk;
+use crate::model::{ExchangeFigures, Position};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+
+/// Most feed items applied before a snapshot is published.
+const BATCH: usize = 4096;
+
+/// One account as every screen and `check` see it.
+#[derive(Clone, Debug)]
+pub struct AccountView {
+    pub label: String,
+    pub currency: String,
+    pub model: String,
+    pub risk: AccountRisk,
+    pub positions: Vec<Position>,
+    pub exchange: ExchangeFigures,
+    /// Age of the oldest input (held instruments' quotes, else account data), local clock.
+    pub data_age_ms: Option<i64>,
+    /// Disconnected, or data older than the limit: never shown as current.
+    pub stale: bool,
+    /// A balance, a positions snapshot, and a price for every position.
+    pub complete: bool,
+}
+
+/// What the engine publishes.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Local clock when published, epoch ms.
+    pub as_of: i64,
+    /// Pricing clock (exchange time), epoch ms.
+    pub pricing_ms: i64,
+    pub accounts: Vec<AccountView>,
+    pub links: BTreeMap<String, LinkState>,
+    pub messages: u64,
+    pub garbage: u64,
+    /// Problems with the input (unreadable messages by kind).
+    pub warnings: Vec<String>,
+}
+
+pub struct EngineSettings {
+    pub stale_after_ms: i64,
+    /// The market-data connection (its `acct` label) that serves each account.
+    pub market_of: HashMap<String, String>,
+}
+
+/// The engine's state between batches.
+pub struct Engine<W: Write> {
+    pub ingest: Ingest,
+    settings: EngineSettings,
+    links: BTreeMap<String, LinkState>,
+    /// Channels asked of each market connection.
+    subscribed: HashSet<(String, String)>,
+    /// Market connections by their `acct` label.
+    markets: HashMap<String, mpsc::Sender<Command>>,
+    recorder: Option<Recorder<W>>,
+    messages: u64,
+    garbage: u64,
+}
+
+impl<W: Write> Engine<W> {
+    pub fn new(
+        ingest: Ingest,
+        settings: EngineSettings,
+        markets: HashMap<String, mpsc::Sender<Command>>,
+        recorder: Option<Recorder<W>>,
+    ) -> Engine<W> {
+        Engine {
+            ingest,
+            settings,
+            links: BTreeMap::new(),
+            subscribed: HashSet::new(),
+            markets,
+            recorder,
+            messages: 0,
+            garbage: 0,
+        }
+    }
+
+    /// Apply one item from a connection.
+    pub fn apply(&mut self, item: Feed) {
+        match item {
+            Feed::Line(line) => {
+                self.messages += 1;
+                if let Some(r) = &mut self.recorder {
+                    if let Err(e) = r.write(&line) {
+                        // A full disk must not stop monitoring: stop recording instead.
+                        eprintln!("margintop: recording stopped: {e}");
+                        self.recorder = None;
+                    }
+                }
+                self.ingest.entry(&line);
+            }
+            Feed::Link { acct, state } => {
+                self.links.insert(acct, state);
+            }
+            Feed::Garbage { .. } => self.garbage += 1,
+        }
+    }
+
+    /// Ask each account's market connection for the channels of what it holds.
+    pub fn subscribe_held(&mut self) {
+        let desk = &self.ingest.desk;
+        let mut wanted: HashMap<&str, Vec<String>> = HashMap::new();
+        for id in 0..desk.account_count() {
+            let account = desk.account(id);
+            let Some(market) = self.settings.market_of.get(&account.label) else {
+                continue;
+            };
+            for p in &account.positions {
+                let index = desk
+                    .instrument(&p.instrument)
+                    .map(|i| format!("deribit_price_index.{}", i.index_name));
+                for ch in std::iter::once(format!("ticker.{}.100ms", p.instrument)).chain(index) {
+                    if self.subscribed.insert((market.clone(), ch.clone())) {
+                        wanted.entry(market).or_default().push(ch);
+                    }
+                }
+            }
+        }
+        for (market, channels) in wanted {
+            if let Some(tx) = self.markets.get(market) {
+                // If the market connection is gone, the snapshot shows its accounts stale.
+                let _ = tx.try_send(Command::Subscribe(channels));
+            }
+        }
+    }
+
+    pub fn snapshot(&mut self, now: i64) -> Snapshot {
+        if let Some(r) = &mut self.recorder {
+            let _ = r.flush();
+        }
+        let desk = &self.ingest.desk;
+        let accounts = (0..desk.account_count())
+            .map(|id| self.view(id, now))
+            .collect();
+        Snapshot {
+            as_of: now,
+            pricing_ms: desk.now_ms(),
+            accounts,
+            links: self.links.clone(),
+            messages: self.messages,
+            garbage: self.garbage,
+            warnings: self.ingest.stats.warnings(),
+        }
+    }
+
+    fn view(&self, id: AccountId, now: i64) -> AccountView {
+        let desk = &self.ingest.desk;
+        let account = desk.account(id);
+        let risk = desk.risk(id);
+        let oldest_quote = account
+            .positions
+            .iter()
+            .map(|p| self.ingest.last_quote.get(&p.instrument).copied())
+            .collect::<Option<Vec<i64>>>()
+            .and_then(|ts| ts.into_iter().min());
+        let inputs = oldest_quote.or_else(|| self.ingest.last_update.get(&id).copied());
+        let data_age_ms = inputs.map(|t| (now - t).max(0));
+        let live = |acct: &str| matches!(self.links.get(acct), None | Some(LinkState::Live));
+        let market_live = self
+            .settings
+            .market_of
+            .get(&account.label)
+            .is_none_or(|m| live(m));
+        let connected = live(&account.label) && (account.positions.is_empty() || market_live);
+        let stale = !connected || data_age_ms.is_none_or(|age| age > self.settings.stale_after_ms);
+        AccountView {
+            label: account.label.clone(),
+            currency: account.currency.clone(),
+            model: account.model.clone(),
+            complete: risk.complete
+                && self.ingest.has_balance.contains(&id)
+                && self.ingest.has_positions.contains(&id),
+            risk,
+            positions: account.positions.clone(),
+            exchange: account.exchange,
+            data_age_ms,
+            stale,
+        }
+    }
+}
+
+/// How often a snapshot is republished without new data, so that age and
+/// staleness keep moving when the feed goes quiet.
+const IDLE_REPUBLISH: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Run the engine until every connection has dropped its sender.
+pub async fn run<W: Write>(
+    mut engine: Engine<W>,
+    mut rx: mpsc::Receiver<Feed>,
+    tx: watch::Sender<Arc<Snapshot>>,
+) -> Engine<W> {
+    let mut idle = tokio::time::interval(IDLE_REPUBLISH);
+    loop {
+        tokio::select! {
+            item = rx.recv() => {
+                let Some(first) = item else { break };
+                engine.apply(first);
+                for _ in 0..BATCH {
+                    match rx.try_recv() {
+                        Ok(item) => engine.apply(item),
+                        Err(_) => break,
+                    }
+                }
+                engine.subscribe_held();
+            }
+            _ = idle.tick() => {}
+        }
+        if tx.send(Arc::new(engine.snapshot(now_ms()))).is_err() {
+            break; // nobody is watching any more
+        }
+    }
+    engine
+}

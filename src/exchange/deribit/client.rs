@@ -1,0 +1,461 @@
+//! The Deribit WebSocket client: one connection, kept alive.
+//!
+//! A connection authenticates (when it has credentials), sets the heartbeat,
+//! subscribes (in chunks), takes snapshots of positions and balances, and
+//! then forwards every message it sends or receives to the engine as a
+//! recording line, so that live data and replay take the same path. On any
+//! failure (close, stall, request timeout, rate limit) it reconnects with
+//! exponential backoff and jitter, and after a reconnect it authenticates,
+//! subscribes and takes the snapshots again: nothing missed while it was
+//! away survives as a wrong number.
+
+use super::protocol::{self, Incoming, INVALID_CREDENTIALS, TOO_MANY_REQUESTS, UNAUTHORIZED};
+use crate::config::{ConnectionConfig, Credentials, Secret};
+use crate::exchange::recording::{redact, Dir, RecordLine};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{sleep, sleep_until, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// What one connection does.
+#[derive(Clone, Debug)]
+pub struct ConnectionSpec {
+    /// Account label (`acct` of its recording lines); "market" for market data.
+    pub acct: String,
+    pub url: String,
+    pub credentials: Option<Credentials>,
+    /// Currencies of the account's private data (positions, balances, user channels).
+    pub private_currencies: Vec<String>,
+    /// Currencies whose instrument lists to fetch (the market connection).
+    pub instruments_of: Vec<String>,
+    /// Public channels to subscribe from the start.
+    pub channels: Vec<String>,
+    pub settings: ConnectionConfig,
+}
+
+/// The state of a connection, as the screen shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LinkState {
+    Connecting,
+    /// Authenticated, subscribed and snapshotted.
+    Live,
+    Down(String),
+    AuthFailed(String),
+}
+
+/// What connections send to the engine.
+#[derive(Clone, Debug)]
+pub enum Feed {
+    Line(RecordLine),
+    Link {
+        acct: String,
+        state: LinkState,
+    },
+    /// A frame that was not JSON (counted, never fatal).
+    Garbage {
+        acct: String,
+    },
+}
+
+/// What the engine can ask of a connection.
+#[derive(Clone, Debug)]
+pub enum Command {
+    /// Subscribe these public channels too (kept across reconnects).
+    Subscribe(Vec<String>),
+}
+
+/// Local clock in epoch milliseconds (data age and recording `t` only).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// How a session ended.
+#[derive(Debug)]
+enum End {
+    Shutdown,
+    Lost(String),
+    AuthFailed(String),
+    RateLimited,
+}
+
+/// Run a connection until `shutdown` turns true.
+pub async fn run(
+    spec: ConnectionSpec,
+    feed: mpsc::Sender<Feed>,
+    mut commands: mpsc::Receiver<Command>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut channels: BTreeSet<String> = spec.channels.iter().cloned().collect();
+    let min = Duration::from_millis(spec.settings.reconnect_min_ms.max(1));
+    let max = Duration::from_millis(
+        spec.settings
+            .reconnect_max_ms
+            .max(spec.settings.reconnect_min_ms),
+    );
+    let mut backoff = min;
+    let mut jitter = Jitter::new();
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        link(&feed, &spec.acct, LinkState::Connecting).await;
+        let started = Instant::now();
+        let end = session(&spec, &feed, &mut commands, &mut channels, &mut shutdown).await;
+        let wait = match end {
+            End::Shutdown => return,
+            End::AuthFailed(why) => {
+                link(&feed, &spec.acct, LinkState::AuthFailed(why)).await;
+                max
+            }
+            End::RateLimited => {
+                link(
+                    &feed,
+                    &spec.acct,
+                    LinkState::Down("rate limited (10028): waiting for credits".into()),
+                )
+                .await;
+                max.max(Duration::from_secs(1))
+            }
+            End::Lost(why) => {
+                link(&feed, &spec.acct, LinkState::Down(why)).await;
+                // A session that lived a while resets the backoff.
+                if started.elapsed() > Duration::from_secs(30) {
+                    backoff = min;
+                }
+                let wait = backoff;
+                backoff = (backoff * 2).min(max);
+                wait
+            }
+        };
+        let wait = jitter.spread(wait);
+        tokio::select! {
+            _ = sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn link(feed: &mpsc::Sender<Feed>, acct: &str, state: LinkState) {
+    let _ = feed
+        .send(Feed::Link {
+            acct: acct.to_string(),
+            state,
+        })
+        .await;
+}
+
+/// Why a request was sent, so that its answer can be acted on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    Auth,
+    Refresh,
+    Setup,
+    Test,
+}
+
+struct Session<'a> {
+    spec: &'a ConnectionSpec,
+    feed: &'a mpsc::Sender<Feed>,
+    next_id: i64,
+    pending: HashMap<i64, (Purpose, Instant)>,
+    outbox: VecDeque<(String, Value, Purpose)>,
+    next_send: Instant,
+    send_gap: Duration,
+    refresh_token: Option<Secret>,
+    refresh_at: Option<Instant>,
+    /// Setup requests not answered yet; Live when it reaches zero.
+    setup_left: usize,
+    /// Setup (with the channel list of that moment) has been queued: later
+    /// channels need a subscribe of their own.
+    setup_queued: bool,
+    ready: bool,
+}
+
+async fn session(
+    spec: &ConnectionSpec,
+    feed: &mpsc::Sender<Feed>,
+    commands: &mut mpsc::Receiver<Command>,
+    channels: &mut BTreeSet<String>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> End {
+    let timeout = Duration::from_millis(spec.settings.request_timeout_ms);
+    let ws =
+        match tokio::time::timeout(timeout, tokio_tungstenite::connect_async(spec.url.as_str()))
+            .await
+        {
+            Ok(Ok((ws, _))) => ws,
+            Ok(Err(e)) => return End::Lost(format!("connect to {} failed: {e}", spec.url)),
+            Err(_) => return End::Lost(format!("connect to {} timed out", spec.url)),
+        };
+    let (mut sink, mut stream) = ws.split();
+    let mut s = Session {
+        spec,
+        feed,
+        next_id: 1,
+        pending: HashMap::new(),
+        outbox: VecDeque::new(),
+        next_send: Instant::now(),
+        send_gap: Duration::from_secs(1) / spec.settings.max_requests_per_s.max(1),
+        refresh_token: None,
+        refresh_at: None,
+        setup_left: 0,
+        setup_queued: false,
+        ready: false,
+    };
+    match &spec.credentials {
+        Some(c) => s.queue(
+            "public/auth",
+            json!({"grant_type": "client_credentials", "client_id": c.client_id, "client_secret": c.client_secret.expose()}),
+            Purpose::Auth,
+        ),
+        None => s.queue_setup(channels),
+    }
+    let stall = Duration::from_millis(spec.settings.stall_timeout_ms);
+    let mut last_rx = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            frame = stream.next() => {
+                last_rx = Instant::now();
+                let text = match frame {
+                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    Some(Ok(Message::Binary(b))) => String::from_utf8_lossy(&b).into_owned(),
+                    Some(Ok(Message::Close(_))) | None => return End::Lost("connection closed by the server".into()),
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return End::Lost(format!("connection error: {e}")),
+                };
+                if let Some(end) = s.received(&text, channels).await {
+                    return end;
+                }
+            }
+            Some(cmd) = commands.recv() => match cmd {
+                Command::Subscribe(list) => {
+                    let new: Vec<String> = list.into_iter().filter(|c| channels.insert(c.clone())).collect();
+                    if s.setup_queued && !new.is_empty() {
+                        s.queue_subscribe("public/subscribe", new, Purpose::Setup);
+                    }
+                }
+            },
+            _ = sleep_until(s.next_send), if !s.outbox.is_empty() => {
+                if let Err(e) = s.send_next(&mut sink).await {
+                    return End::Lost(format!("send failed: {e}"));
+                }
+            }
+            _ = tick.tick() => {
+                let now = Instant::now();
+                if now.duration_since(last_rx) > stall {
+                    return End::Lost(format!("no message for {} ms: connection stalled", stall.as_millis()));
+                }
+                if s.pending.values().any(|(_, sent)| now.duration_since(*sent) > timeout) {
+                    return End::Lost(format!("a request had no answer within {} ms", timeout.as_millis()));
+                }
+                if s.refresh_at.is_some_and(|at| now >= at) {
+                    s.refresh_at = None;
+                    if let Some(token) = s.refresh_token.clone() {
+                        s.queue("public/auth", json!({"grant_type": "refresh_token", "refresh_token": token.expose()}), Purpose::Refresh);
+                    }
+                }
+            }
+            _ = shutdown.changed() => {
+                let _ = sink.send(Message::Close(None)).await;
+                return End::Shutdown;
+            }
+        }
+    }
+}
+
+impl Session<'_> {
+    fn queue(&mut self, method: &str, params: Value, purpose: Purpose) {
+        if purpose == Purpose::Setup {
+            self.setup_left += 1;
+        }
+        let item = (method.to_string(), params, purpose);
+        // Heartbeat answers and authentication go first: the server waits for them.
+        match purpose {
+            Purpose::Test | Purpose::Auth | Purpose::Refresh => self.outbox.push_front(item),
+            Purpose::Setup => self.outbox.push_back(item),
+        }
+    }
+
+    fn queue_subscribe(&mut self, method: &str, list: Vec<String>, purpose: Purpose) {
+        for chunk in list.chunks(self.spec.settings.subscribe_chunk.max(1)) {
+            self.queue(method, json!({ "channels": chunk }), purpose);
+        }
+    }
+
+    /// Everything after authentication: heartbeat, subscriptions first (so
+    /// that no change falls between snapshot and stream), then snapshots.
+    fn queue_setup(&mut self, channels: &BTreeSet<String>) {
+        let spec = self.spec;
+        self.setup_queued = true;
+        self.queue(
+            "public/set_heartbeat",
+            json!({"interval": spec.settings.heartbeat_interval_s}),
+            Purpose::Setup,
+        );
+        let private: Vec<String> = spec
+            .private_currencies
+            .iter()
+            .flat_map(|c| {
+                [
+                    format!("user.portfolio.{}", c.to_ascii_lowercase()),
+                    format!("user.changes.any.{c}.raw"),
+                ]
+            })
+            .collect();
+        if !private.is_empty() {
+            self.queue_subscribe("private/subscribe", private, Purpose::Setup);
+        }
+        if !channels.is_empty() {
+            self.queue_subscribe(
+                "public/subscribe",
+                channels.iter().cloned().collect(),
+                Purpose::Setup,
+            );
+        }
+        for c in &spec.instruments_of {
+            self.queue(
+                "public/get_instruments",
+                json!({"currency": c, "expired": false}),
+                Purpose::Setup,
+            );
+        }
+        for c in &spec.private_currencies {
+            self.queue(
+                "private/get_positions",
+                json!({ "currency": c }),
+                Purpose::Setup,
+            );
+            self.queue(
+                "private/get_account_summary",
+                json!({"currency": c, "extended": true}),
+                Purpose::Setup,
+            );
+        }
+    }
+
+    async fn send_next<S>(&mut self, sink: &mut S) -> Result<(), String>
+    where
+        S: futures_util::Sink<Message, Error = tokio_tungstenite::tungstenite::Error> + Unpin,
+    {
+        let Some((method, params, purpose)) = self.outbox.pop_front() else {
+            return Ok(());
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let msg = protocol::request(id, &method, params);
+        sink.send(Message::text(msg.to_string()))
+            .await
+            .map_err(|e| e.to_string())?;
+        self.pending.insert(id, (purpose, Instant::now()));
+        self.next_send = Instant::now() + self.send_gap;
+        self.forward(Dir::Out, msg).await;
+        Ok(())
+    }
+
+    /// Forward a message to the engine, secrets redacted.
+    async fn forward(&self, dir: Dir, mut msg: Value) {
+        redact(&mut msg);
+        let line = RecordLine {
+            t: now_ms(),
+            dir,
+            acct: self.spec.acct.clone(),
+            msg,
+        };
+        let _ = self.feed.send(Feed::Line(line)).await;
+    }
+
+    async fn received(&mut self, text: &str, channels: &BTreeSet<String>) -> Option<End> {
+        let Ok(msg) = serde_json::from_str::<Value>(text) else {
+            let _ = self
+                .feed
+                .send(Feed::Garbage {
+                    acct: self.spec.acct.clone(),
+                })
+                .await;
+            return None;
+        };
+        let incoming = protocol::classify(&msg);
+        let end = match &incoming {
+            Incoming::TestRequest => {
+                self.queue("public/test", json!({}), Purpose::Test);
+                None
+            }
+            Incoming::Response { id, result } => self.answered(*id, result, channels).await,
+            Incoming::OrphanError(e) if e.code == TOO_MANY_REQUESTS => Some(End::RateLimited),
+            _ => None,
+        };
+        self.forward(Dir::In, msg).await;
+        end
+    }
+
+    async fn answered(
+        &mut self,
+        id: i64,
+        result: &Result<Value, protocol::RpcError>,
+        channels: &BTreeSet<String>,
+    ) -> Option<End> {
+        // Unknown or duplicate ids are ignored: the engine still sees the message.
+        let (purpose, _) = self.pending.remove(&id)?;
+        if let Err(e) = result {
+            if e.code == TOO_MANY_REQUESTS {
+                return Some(End::RateLimited);
+            }
+            if matches!(purpose, Purpose::Auth | Purpose::Refresh)
+                || e.code == INVALID_CREDENTIALS
+                || e.code == UNAUTHORIZED
+            {
+                return Some(End::AuthFailed(format!("{} ({})", e.message, e.code)));
+            }
+        }
+        match purpose {
+            Purpose::Auth | Purpose::Refresh => {
+                let r = result.as_ref().ok()?;
+                self.refresh_token = r
+                    .get("refresh_token")
+                    .and_then(Value::as_str)
+                    .map(Secret::new);
+                // Refresh at 80 % of the token's life (Deribit gives seconds).
+                if let Some(secs) = r.get("expires_in").and_then(Value::as_f64) {
+                    self.refresh_at =
+                        Some(Instant::now() + Duration::from_secs_f64((secs * 0.8).max(1.0)));
+                }
+                if purpose == Purpose::Auth {
+                    self.queue_setup(channels);
+                }
+            }
+            Purpose::Setup => {
+                self.setup_left = self.setup_left.saturating_sub(1);
+                if self.setup_left == 0 && !self.ready {
+                    self.ready = true;
+                    link(self.feed, &self.spec.acct, LinkState::Live).await;
+                }
+            }
+            Purpose::Test => {}
+        }
+        None
+    }
+}
+
+/// Spreads retry waits over ±25 % so that many connections do not retry in
+/// step. A tiny xorshift: the jitter needs no cryptographic quality.
+struct Jitter(u64);
+
+impl Jitter {
+    fn new() -> Jitter {
+        Jitter((now_ms() as u64) | 1)
+    }
+
+    fn spread(&mut self, d: Duration) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        let f = 0.75 + (self.0 % 1000) as f64 / 2000.0;
+        d.mul_f64(f)
+    }
+}

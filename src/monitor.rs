@@ -1,0 +1,150 @@
+//! Wiring of a live monitor: one connection per account for its private
+//! data, one market-data connection per exchange URL shared by all accounts
+//! on it, and the engine task between them and the snapshot watchers.
+
+use crate::config::{credentials, Config};
+use crate::engine::live::{self, Engine, EngineSettings, Snapshot};
+use crate::engine::{Desk, Ingest};
+use crate::exchange::deribit::client::{self, ConnectionSpec};
+use crate::exchange::recording::Recorder;
+use crate::margin::config::ModelConfig;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+pub type RecordSink = Box<dyn Write + Send>;
+
+/// A running monitor.
+pub struct Monitor {
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    shutdown: watch::Sender<bool>,
+    connections: Vec<JoinHandle<()>>,
+    engine: JoinHandle<Engine<RecordSink>>,
+}
+
+/// The `acct` label of the market connection for `url`.
+pub fn market_label(url: &str) -> String {
+    format!("market {url}")
+}
+
+/// Start connections and engine for every account of `config`. `base` is
+/// the config file's directory (for relative credentials files).
+pub fn start(
+    config: &Config,
+    base: Option<&Path>,
+    models: BTreeMap<String, ModelConfig>,
+    recorder: Option<Recorder<RecordSink>>,
+) -> Result<Monitor, String> {
+    if config.accounts.is_empty() {
+        return Err(
+            "no accounts configured: add [[accounts]] to the config file (see config/default.toml)"
+                .into(),
+        );
+    }
+    let mut ingest = Ingest::new(Desk::new(models.clone(), 0), None);
+    ingest.desk.set_clock_step(config.engine.clock_step_ms);
+    let (feed_tx, feed_rx) = mpsc::channel(config.engine.queue_capacity.max(16));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let mut specs: Vec<(ConnectionSpec, Option<mpsc::Receiver<client::Command>>)> = Vec::new();
+    let mut markets: HashMap<String, mpsc::Sender<client::Command>> = HashMap::new();
+    let mut market_currencies: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut market_of = HashMap::new();
+    for a in &config.accounts {
+        if a.model != "auto" {
+            if !models.contains_key(&a.model) {
+                return Err(format!(
+                    "account {}: unknown margin model {:?}",
+                    a.label, a.model
+                ));
+            }
+            ingest.label_models.insert(a.label.clone(), a.model.clone());
+        }
+        let creds = credentials(a, base)?;
+        if creds.is_none() {
+            return Err(format!(
+                "account {}: no credentials (set client_id_env and client_secret_env, or credentials_file)",
+                a.label
+            ));
+        }
+        let ccys = market_currencies.entry(a.url().to_string()).or_default();
+        for c in a.currencies() {
+            if !ccys.contains(&c) {
+                ccys.push(c);
+            }
+        }
+        market_of.insert(a.label.clone(), market_label(a.url()));
+        specs.push((
+            ConnectionSpec {
+                acct: a.label.clone(),
+                url: a.url().to_string(),
+                credentials: creds,
+                private_currencies: a.currencies(),
+                instruments_of: Vec::new(),
+                channels: Vec::new(),
+                settings: config.connection.clone(),
+            },
+            None,
+        ));
+    }
+    for (url, currencies) in market_currencies {
+        let (cmd_tx, cmd_rx) = mpsc::channel(1024);
+        let label = market_label(&url);
+        markets.insert(label.clone(), cmd_tx);
+        specs.push((
+            ConnectionSpec {
+                acct: label,
+                url,
+                credentials: None,
+                private_currencies: Vec::new(),
+                instruments_of: currencies,
+                channels: Vec::new(),
+                settings: config.connection.clone(),
+            },
+            Some(cmd_rx),
+        ));
+    }
+    let connections = specs
+        .into_iter()
+        .map(|(spec, commands)| {
+            // Private connections take no commands: a closed channel is never polled again.
+            let commands = commands.unwrap_or_else(|| mpsc::channel(1).1);
+            tokio::spawn(client::run(
+                spec,
+                feed_tx.clone(),
+                commands,
+                shutdown_rx.clone(),
+            ))
+        })
+        .collect();
+    drop(feed_tx);
+    let settings = EngineSettings {
+        stale_after_ms: config.engine.stale_after_ms,
+        market_of,
+    };
+    let engine = Engine::new(ingest, settings, markets, recorder);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
+    let engine = tokio::spawn(live::run(engine, feed_rx, snap_tx));
+    Ok(Monitor {
+        snapshots: snap_rx,
+        shutdown: shutdown_tx,
+        connections,
+        engine,
+    })
+}
+
+impl Monitor {
+    /// Close every connection and wait for the engine to finish (flushing
+    /// any recording).
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for c in self.connections {
+            let _ = c.await;
+        }
+        if let Ok(mut engine) = self.engine.await {
+            let _ = engine.snapshot(client::now_ms());
+        }
+    }
+}

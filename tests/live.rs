@@ -1,0 +1,284 @@
+//! The live path against a Deribit-protocol server on 127.0.0.1: auth,
+//! heartbeat, chunked subscriptions, snapshots, streamed tickers, and
+//! recovery from faults to the same final positions and margins.
+
+#[path = "support/deribit_server.rs"]
+mod deribit_server;
+
+use deribit_server::{Faults, Server, BALANCE, OPTION, OPTION_SIZE, PERP, PERP_AFTER, SECRET};
+use margintop::config::{AccountConfig, Config, ConnectionConfig};
+use margintop::engine::live::{AccountView, Snapshot};
+use margintop::exchange::deribit::client::LinkState;
+use margintop::margin::config::load_models;
+use margintop::monitor;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A temp dir with an owner-only credentials file.
+fn credentials_dir(secret: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "margintop-live-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("creds.toml");
+    std::fs::write(
+        &path,
+        format!("client_id = \"test-id\"\nclient_secret = \"{secret}\"\n"),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    dir
+}
+
+fn config(url: &str, chunk: usize) -> Config {
+    Config {
+        accounts: vec![AccountConfig {
+            label: "desk".into(),
+            exchange: "deribit".into(),
+            url: Some(url.into()),
+            client_id_env: None,
+            client_secret_env: None,
+            credentials_file: Some("creds.toml".into()),
+            currencies: Some(vec!["BTC".into()]),
+            model: "auto".into(),
+            subaccounts: false,
+        }],
+        connection: ConnectionConfig {
+            heartbeat_interval_s: 10,
+            request_timeout_ms: 3_000,
+            stall_timeout_ms: 1_000,
+            reconnect_min_ms: 50,
+            reconnect_max_ms: 300,
+            subscribe_chunk: chunk,
+            max_requests_per_s: 1_000,
+        },
+        ..Config::default()
+    }
+}
+
+/// The final round's exchange time (deribit_server::round(ROUNDS - 1)).
+const FINAL_TS: i64 = 1_654_161_900_000 + 2_000 * (deribit_server::ROUNDS as i64 - 1);
+
+fn settled(snap: &Snapshot) -> Option<AccountView> {
+    let v = snap
+        .accounts
+        .iter()
+        .find(|a| a.label == "desk" && a.currency == "BTC")?;
+    (v.complete && !v.stale && snap.pricing_ms == FINAL_TS).then(|| v.clone())
+}
+
+/// Run a monitor against `server` until the account has settled on the final
+/// round (or 20 s pass); returns the view and the last snapshot.
+async fn run_until_settled(server: &Server, chunk: usize) -> (Option<AccountView>, Arc<Snapshot>) {
+    let dir = credentials_dir(SECRET);
+    let cfg = config(&server.url(), chunk);
+    let mut mon = monitor::start(&cfg, Some(&dir), load_models(None).unwrap(), None).unwrap();
+    let mut rx = mon.snapshots.clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut found = None;
+    while tokio::time::Instant::now() < deadline {
+        if tokio::time::timeout(Duration::from_millis(500), rx.changed())
+            .await
+            .is_ok_and(|r| r.is_err())
+        {
+            break;
+        }
+        let snap = rx.borrow().clone();
+        if settled(&snap).is_some() && server.perp_size() == PERP_AFTER {
+            // The final round has started arriving: let the stream finish and
+            // take the next snapshot (the engine republishes at least every 500 ms).
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let _ = tokio::time::timeout(Duration::from_millis(1_000), rx.changed()).await;
+            let snap = rx.borrow().clone();
+            found = settled(&snap).filter(|v| perp_size(v) == Some(PERP_AFTER));
+            break;
+        }
+    }
+    let last = rx.borrow().clone();
+    mon.snapshots = rx;
+    mon.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+    (found, last)
+}
+
+/// The perpetual's size as the engine knows it.
+fn perp_size(v: &AccountView) -> Option<f64> {
+    v.positions
+        .iter()
+        .find(|p| p.instrument == PERP)
+        .map(|p| p.size)
+}
+
+async fn baseline() -> AccountView {
+    let server = Server::start(Faults::default()).await;
+    let (view, snap) = run_until_settled(&server, 250).await;
+    view.unwrap_or_else(|| panic!("undisturbed run did not settle: {snap:?}"))
+}
+
+fn same(a: &AccountView, b: &AccountView) {
+    for (what, x, y) in [
+        (
+            "MM",
+            a.risk.margin.maintenance_margin,
+            b.risk.margin.maintenance_margin,
+        ),
+        (
+            "IM",
+            a.risk.margin.initial_margin,
+            b.risk.margin.initial_margin,
+        ),
+        ("equity", a.risk.equity, b.risk.equity),
+        ("options value", a.risk.options_value, b.risk.options_value),
+    ] {
+        assert!(
+            (x - y).abs() <= 1e-12 * x.abs().max(1.0),
+            "{what}: {x} vs {y}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undisturbed_run_reaches_a_complete_snapshot() {
+    let server = Server::start(Faults::default()).await;
+    let (view, snap) = run_until_settled(&server, 250).await;
+    let v = view.unwrap_or_else(|| panic!("no settled snapshot: {snap:?}"));
+    assert_eq!(
+        v.model, "deribit_pm",
+        "model from the exchange's margin_model"
+    );
+    assert_eq!(v.risk.balance, BALANCE);
+    assert!(v.risk.margin.maintenance_margin > 0.0 && v.risk.mm_ratio.is_some());
+    assert_eq!(snap.links.get("desk"), Some(&LinkState::Live));
+    assert!(server.stats(|s| s.auths) >= 1);
+    assert!(
+        server.stats(|s| s.test_requests_answered) >= 1,
+        "test_request answered with public/test"
+    );
+    let _ = (OPTION, OPTION_SIZE, PERP);
+}
+
+/// Run with `faults`, and require the final view of an undisturbed run,
+/// at least `connections` connections and `snapshots` position snapshots.
+async fn fault_case(faults: Faults, connections: usize, snapshots: usize) -> Arc<Snapshot> {
+    let base = baseline().await;
+    let server = Server::start(faults.clone()).await;
+    let (view, snap) = run_until_settled(&server, 250).await;
+    let v = view.unwrap_or_else(|| panic!("{faults:?}: did not recover: {snap:?}"));
+    same(&v, &base);
+    assert!(
+        server.stats(|s| s.connections) >= connections,
+        "{faults:?}: expected a reconnect"
+    );
+    assert!(
+        server.stats(|s| s.snapshots) >= snapshots,
+        "{faults:?}: positions re-snapshotted after reconnect"
+    );
+    assert_eq!(perp_size(&v), Some(PERP_AFTER));
+    snap
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connection_recovers_to_the_same_state() {
+    fault_case(
+        Faults {
+            drop_after: Some(30),
+            ..Faults::default()
+        },
+        4,
+        2,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_connection_is_detected_and_replaced() {
+    fault_case(
+        Faults {
+            stall_after: Some(30),
+            ..Faults::default()
+        },
+        3,
+        1,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_frames_are_counted_not_fatal() {
+    let snap = fault_case(
+        Faults {
+            garbage_every: Some(7),
+            ..Faults::default()
+        },
+        2,
+        1,
+    )
+    .await;
+    assert!(snap.garbage > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_and_reordered_notifications_change_nothing() {
+    fault_case(
+        Faults {
+            duplicate: true,
+            reorder: true,
+            ..Faults::default()
+        },
+        2,
+        1,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_backs_off_and_reconnects() {
+    fault_case(
+        Faults {
+            rate_limit_first_subscribe: true,
+            ..Faults::default()
+        },
+        3,
+        1,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_go_in_chunks() {
+    let server = Server::start(Faults::default()).await;
+    let (view, _) = run_until_settled(&server, 2).await;
+    assert!(view.is_some());
+    assert_eq!(server.stats(|s| s.largest_subscribe), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_reported_and_never_shown() {
+    let server = Server::start(Faults::default()).await;
+    let dir = credentials_dir("WRONG-PLANTED-SECRET");
+    let cfg = config(&server.url(), 250);
+    let mon = monitor::start(&cfg, Some(&dir), load_models(None).unwrap(), None).unwrap();
+    let mut rx = mon.snapshots.clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut failed = None;
+    while failed.is_none() && tokio::time::Instant::now() < deadline {
+        let _ = tokio::time::timeout(Duration::from_millis(300), rx.changed()).await;
+        if let Some(LinkState::AuthFailed(why)) = rx.borrow().links.get("desk") {
+            failed = Some(why.clone());
+        }
+    }
+    mon.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+    let why = failed.expect("auth failure reported");
+    assert!(why.contains("13004") && !why.contains("PLANTED"), "{why}");
+    assert!(server.stats(|s| s.auth_failures) >= 1);
+}

@@ -1,0 +1,313 @@
+//! A Deribit API v2 server on 127.0.0.1 for tests: it answers with the
+//! verbatim fixtures (ids swapped in), streams real tickers to whoever
+//! subscribes, and can misbehave on request: drop the connection
+//! mid-stream, stall, send garbage, duplicate and reorder notifications,
+//! answer 10028. Every loop is bounded; the server stops with the test.
+#![allow(dead_code)]
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::Message;
+
+pub fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/deribit/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Misbehaviour, each applied to the first connection that streams.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Close the socket after this many streamed messages.
+    pub drop_after: Option<usize>,
+    /// Stop sending anything (socket left open) after this many.
+    pub stall_after: Option<usize>,
+    /// Send a non-JSON frame before every n-th streamed message.
+    pub garbage_every: Option<usize>,
+    /// Send every streamed message twice.
+    pub duplicate: bool,
+    /// Swap neighbouring messages of different instruments.
+    pub reorder: bool,
+    /// Answer the first subscribe with 10028 and close, as Deribit does.
+    pub rate_limit_first_subscribe: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub connections: usize,
+    pub auths: usize,
+    pub auth_failures: usize,
+    pub test_requests_answered: usize,
+    pub largest_subscribe: usize,
+    pub snapshots: usize,
+}
+
+struct State {
+    faults: Faults,
+    /// Faults already used up (they hit one connection only).
+    faulted: bool,
+    /// The private connection's drop already happened.
+    private_dropped: bool,
+    rate_limited: bool,
+    /// The account's futures position, USD; changes once during the stream.
+    perp_size: f64,
+    stats: Stats,
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+pub const SECRET: &str = "PLANTED-SECRET-7f3a";
+pub const OPTION: &str = "BTC-30SEP22-60000-C";
+pub const PERP: &str = "BTC-PERPETUAL";
+pub const FUTURE: &str = "BTC-30SEP22";
+/// Streamed rounds; the perpetual position changes at this round.
+pub const ROUNDS: usize = 40;
+pub const CHANGE_AT: usize = 20;
+pub const PERP_BEFORE: f64 = -30_000.0;
+pub const PERP_AFTER: f64 = -50_000.0;
+pub const OPTION_SIZE: f64 = -20.0;
+pub const BALANCE: f64 = 5.0;
+
+impl Server {
+    pub async fn start(faults: Faults) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(Mutex::new(State {
+            faults,
+            faulted: false,
+            private_dropped: false,
+            rate_limited: false,
+            perp_size: PERP_BEFORE,
+            stats: Stats::default(),
+        }));
+        let st = state.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let st = st.clone();
+                tokio::spawn(async move {
+                    if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                        connection(ws, st).await;
+                    }
+                });
+            }
+        });
+        Server { addr, state }
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    pub fn stats<T>(&self, f: impl FnOnce(&Stats) -> T) -> T {
+        f(&self.state.lock().unwrap().stats)
+    }
+
+    pub fn perp_size(&self) -> f64 {
+        self.state.lock().unwrap().perp_size
+    }
+}
+
+fn reply(id: &Value, mut template: Value) -> Value {
+    template["id"] = id.clone();
+    template
+}
+
+fn notification(channel: &str, data: Value) -> Value {
+    json!({"jsonrpc": "2.0", "method": "subscription", "params": {"channel": channel, "data": data}})
+}
+
+/// Round `i` of the market stream: the three verbatim tickers and an index,
+/// moved a little each round; the last round is the same on every connection.
+fn round(i: usize) -> Vec<(String, Value)> {
+    let t0 = 1_654_161_900_000_i64 + 2_000 * i as i64;
+    let drift = 1.0 + 0.001 * (i as f64 - 20.0);
+    let mut out = Vec::new();
+    for (file, name) in [
+        ("ticker_perpetual_100ms_2022.json", PERP),
+        ("ticker_future_100ms.json", FUTURE),
+        ("ticker_option_100ms.json", OPTION),
+    ] {
+        let mut d = fixture(file)["params"]["data"].clone();
+        d["timestamp"] = json!(t0);
+        for key in ["mark_price", "index_price", "underlying_price"] {
+            if let Some(v) = d[key].as_f64() {
+                d[key] = json!(if name == OPTION && key == "mark_price" {
+                    v * drift.powi(8)
+                } else {
+                    v * drift
+                });
+            }
+        }
+        out.push((
+            name.to_string(),
+            notification(&format!("ticker.{name}.100ms"), d),
+        ));
+    }
+    let mut idx = fixture("deribit_price_index_btc_usd.json")["params"]["data"].clone();
+    idx["price"] = json!(29_939.43 * drift);
+    idx["timestamp"] = json!(t0 + 1);
+    out.push((
+        "index".into(),
+        notification("deribit_price_index.btc_usd", idx),
+    ));
+    out
+}
+
+fn positions(id: &Value, perp: f64) -> Value {
+    let template = fixture("private_get_positions_response.json")["result"][0].clone();
+    let mut list = Vec::new();
+    for (name, size, kind) in [(PERP, perp, "future"), (OPTION, OPTION_SIZE, "option")] {
+        let mut p = template.clone();
+        p["instrument_name"] = json!(name);
+        p["size"] = json!(size);
+        p["kind"] = json!(kind);
+        p["settlement_price"] = json!(if kind == "future" { 29_945.69 } else { 0.01 });
+        list.push(p);
+    }
+    json!({"jsonrpc": "2.0", "id": id, "result": list})
+}
+
+fn summary(id: &Value) -> Value {
+    let mut s = fixture("private_get_account_summary_response.json");
+    s["id"] = id.clone();
+    s["result"]["balance"] = json!(BALANCE);
+    s["result"]["margin_model"] = json!("segregated_pm");
+    s["result"]["futures_session_rpl"] = json!(0.0);
+    s
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
+    st.lock().unwrap().stats.connections += 1;
+    let (mut tx, mut rx) = ws.split();
+    let mut public: BTreeSet<String> = BTreeSet::new();
+    let mut private = false;
+    let mut streaming = false;
+    let mut sent = 0usize;
+    let mut round_no = 0usize;
+    let mut faults: Option<Faults> = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    let mut heartbeat = tokio::time::interval(Duration::from_millis(200));
+    let mut stalled = false;
+    loop {
+        let change_due = private && st.lock().unwrap().perp_size == PERP_AFTER;
+        tokio::select! {
+            frame = rx.next() => {
+                let Some(Ok(Message::Text(text))) = frame else { return };
+                let Ok(msg) = serde_json::from_str::<Value>(&text) else { continue };
+                let id = msg["id"].clone();
+                let method = msg["method"].as_str().unwrap_or("").to_string();
+                let answer = match method.as_str() {
+                    "public/auth" => {
+                        let ok = msg["params"]["grant_type"] == "refresh_token" || msg["params"]["client_secret"] == SECRET;
+                        let mut s = st.lock().unwrap();
+                        if ok { s.stats.auths += 1 } else { s.stats.auth_failures += 1 }
+                        reply(&id, fixture(if ok { "public_auth_response.json" } else { "error_invalid_credentials_13004.json" }))
+                    }
+                    "public/set_heartbeat" => {
+                        let r = reply(&id, fixture("public_set_heartbeat_response.json"));
+                        let _ = tx.send(Message::text(r.to_string())).await;
+                        fixture("heartbeat_test_request.json")
+                    }
+                    "public/test" => {
+                        st.lock().unwrap().stats.test_requests_answered += 1;
+                        reply(&id, fixture("public_test_response.json"))
+                    }
+                    "public/subscribe" | "private/subscribe" => {
+                        let channels: Vec<String> = msg["params"]["channels"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+                        let limit = {
+                            let mut s = st.lock().unwrap();
+                            s.stats.largest_subscribe = s.stats.largest_subscribe.max(channels.len());
+                            let limit = s.faults.rate_limit_first_subscribe && !s.rate_limited;
+                            s.rate_limited |= limit;
+                            limit
+                        };
+                        if limit {
+                            let _ = tx.send(Message::text(reply(&id, fixture("error_too_many_requests_10028.json")).to_string())).await;
+                            let _ = tx.close().await;
+                            return;
+                        }
+                        for c in &channels {
+                            if c.starts_with("user.") { private = true } else { public.insert(c.clone()); }
+                        }
+                        streaming |= public.iter().any(|c| c.starts_with("ticker."));
+                        json!({"jsonrpc": "2.0", "id": id, "result": channels})
+                    }
+                    "public/get_instruments" => reply(&id, fixture("public_get_instruments_future_response.json")),
+                    "private/get_positions" => {
+                        let size = {
+                            let mut s = st.lock().unwrap();
+                            s.stats.snapshots += 1;
+                            s.perp_size
+                        };
+                        positions(&id, size)
+                    }
+                    "private/get_account_summary" => summary(&id),
+                    _ => json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "Method not found"}}),
+                };
+                if tx.send(Message::text(answer.to_string())).await.is_err() { return }
+            }
+            _ = tick.tick(), if streaming && round_no < ROUNDS => {
+                let f = faults.get_or_insert_with(|| {
+                    let mut s = st.lock().unwrap();
+                    if s.faulted { Faults::default() } else { s.faulted = true; s.faults.clone() }
+                }).clone();
+                if round_no == CHANGE_AT {
+                    st.lock().unwrap().perp_size = PERP_AFTER;
+                }
+                let mut msgs: Vec<(String, Value)> = round(round_no).into_iter().filter(|(_, m)| public.contains(m["params"]["channel"].as_str().unwrap())).collect();
+                if f.reorder && msgs.len() > 1 { msgs.swap(0, 1) }
+                round_no += 1;
+                for (_, m) in msgs {
+                    if f.stall_after.is_some_and(|n| sent >= n) { stalled = true; streaming = false; break }
+                    if f.drop_after.is_some_and(|n| sent >= n) { let _ = tx.close().await; return }
+                    if f.garbage_every.is_some_and(|n| sent % n == 0) {
+                        let _ = tx.send(Message::text("{not json")).await;
+                    }
+                    let copies = if f.duplicate { 2 } else { 1 };
+                    for _ in 0..copies {
+                        if tx.send(Message::text(m.to_string())).await.is_err() { return }
+                    }
+                    sent += 1;
+                }
+            }
+            // Deribit sends heartbeats at the set interval; here every 200 ms.
+            _ = heartbeat.tick(), if !stalled => {
+                if tx.send(Message::text(fixture("heartbeat_heartbeat.json").to_string())).await.is_err() { return }
+            }
+            // Private connections hear about the position change.
+            _ = tokio::time::sleep(Duration::from_millis(20)), if change_due => {
+                // With drop_after set, the first private connection is lost just
+                // before it hears of the change: only a re-snapshot can tell.
+                let drop_now = {
+                    let mut s = st.lock().unwrap();
+                    let d = s.faults.drop_after.is_some() && !s.private_dropped;
+                    s.private_dropped |= d;
+                    d
+                };
+                if drop_now {
+                    let _ = tx.close().await;
+                    return;
+                }
+                let mut change = fixture("user_changes_future_btc_raw.json");
+                let data = &mut change["params"]["data"];
+                data["positions"][0]["size"] = json!(PERP_AFTER);
+                data["positions"][0]["settlement_price"] = json!(29_945.69);
+                change["params"]["channel"] = json!("user.changes.any.BTC.raw");
+                let _ = tx.send(Message::text(change.to_string())).await;
+                private = false; // once per connection
+            }
+        }
+    }
+}
