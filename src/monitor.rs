@@ -135,16 +135,49 @@ pub fn start(
     })
 }
 
+/// Start an engine fed by a recording instead of connections, at `speed`
+/// times the recorded pace (0 = as fast as possible).
+pub fn start_replay(
+    lines: Vec<String>,
+    speed: f64,
+    models: BTreeMap<String, ModelConfig>,
+    model_override: Option<String>,
+    stale_after_ms: i64,
+) -> Monitor {
+    let ingest = Ingest::new(Desk::new(models, 0), model_override);
+    let (feed_tx, feed_rx) = mpsc::channel(65_536);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let player = tokio::spawn(crate::exchange::replay::play(
+        lines,
+        speed,
+        feed_tx,
+        shutdown_rx,
+    ));
+    let settings = EngineSettings {
+        stale_after_ms,
+        market_of: HashMap::new(),
+    };
+    let engine = Engine::new(ingest, settings, HashMap::new(), None);
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
+    let engine = tokio::spawn(live::run(engine, feed_rx, snap_tx));
+    Monitor {
+        snapshots: snap_rx,
+        shutdown: shutdown_tx,
+        connections: vec![player],
+        engine,
+    }
+}
+
 impl Monitor {
-    /// Close every connection and wait for the engine to finish (flushing
-    /// any recording).
-    pub async fn stop(self) {
+    /// Close every connection and wait for the engine to finish; returns it
+    /// (its desk holds the final state; its recording is flushed).
+    pub async fn stop(self) -> Option<Engine<RecordSink>> {
         let _ = self.shutdown.send(true);
         for c in self.connections {
             let _ = c.await;
         }
-        if let Ok(mut engine) = self.engine.await {
-            let _ = engine.snapshot(client::now_ms());
-        }
+        let mut engine = self.engine.await.ok()?;
+        let _ = engine.snapshot(client::now_ms());
+        Some(engine)
     }
 }

@@ -282,3 +282,166 @@ async fn wrong_credentials_are_reported_and_never_shown() {
     assert!(why.contains("13004") && !why.contains("PLANTED"), "{why}");
     assert!(server.stats(|s| s.auth_failures) >= 1);
 }
+
+/// Run `margintop check` against `url` with extra config text; (exit code, stdout, stderr).
+async fn check(url: &str, secret: &str, extra: &str, args: &[&str]) -> (i32, String, String) {
+    let dir = credentials_dir(secret);
+    let cfg = format!(
+        "{extra}\n[connection]\nstall_timeout_ms = 1000\nreconnect_min_ms = 50\nreconnect_max_ms = 300\nmax_requests_per_s = 1000\n\n[[accounts]]\nlabel = \"desk\"\nurl = \"{url}\"\ncredentials_file = \"creds.toml\"\ncurrencies = [\"BTC\"]\n"
+    );
+    std::fs::write(dir.join("config.toml"), cfg).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_margintop"));
+    cmd.arg("check")
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_exit_codes_follow_health() {
+    let server = Server::start(Faults::default()).await;
+    let url = server.url();
+    let (code, out, err) = check(&url, SECRET, "", &["--timeout-ms", "10000"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("desk BTC deribit_pm OK mm_ratio"), "{out}");
+    let (code, out, _) = check(
+        &url,
+        SECRET,
+        "[check]\nwarn_mm_ratio = 0.01\ncritical_mm_ratio = 0.99\n",
+        &[],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(" WARNING "), "{out}");
+    let (code, out, _) = check(
+        &url,
+        SECRET,
+        "[check]\nwarn_mm_ratio = 0.01\ncritical_mm_ratio = 0.02\n",
+        &[],
+    )
+    .await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains(" CRITICAL "), "{out}");
+    // No market data ever comes: after the timeout the account is stale, not current.
+    let silent = Server::start(Faults {
+        silent_market: true,
+        ..Faults::default()
+    })
+    .await;
+    let (code, out, _) = check(
+        &silent.url(),
+        SECRET,
+        "",
+        &["--timeout-ms", "1500", "--json"],
+    )
+    .await;
+    assert_eq!(code, 2, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["accounts"][0]["stale"], true);
+    assert_eq!(report["accounts"][0]["health"], "stale");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_exits_3_on_configuration_and_connection_errors() {
+    let server = Server::start(Faults::default()).await;
+    let (code, out, err) = check(&server.url(), "WRONG-PLANTED-SECRET", "", &[]).await;
+    assert_eq!(code, 3, "{out}");
+    assert!(
+        err.contains("authentication failed") && !err.contains("PLANTED"),
+        "{err}"
+    );
+    // Nothing listens on this port any more.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let (code, _, err) = check(
+        &format!("ws://{closed}"),
+        SECRET,
+        "",
+        &["--timeout-ms", "1500"],
+    )
+    .await;
+    assert_eq!(code, 3);
+    assert!(err.contains("desk"), "{err}");
+    let (code, _, err) = check(&server.url(), SECRET, "[engine]\nstale_after = 1\n", &[]).await;
+    assert_eq!(code, 3);
+    assert!(err.contains("unknown field"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recording_redacts_secrets_and_replays_to_the_live_numbers() {
+    let live = baseline().await;
+    let server = Server::start(Faults::default()).await;
+    let dir = credentials_dir(SECRET);
+    let cfg = format!(
+        "[connection]\nstall_timeout_ms = 1000\nmax_requests_per_s = 1000\n\n[[accounts]]\nlabel = \"desk\"\nurl = \"{}\"\ncredentials_file = \"creds.toml\"\ncurrencies = [\"BTC\"]\n",
+        server.url()
+    );
+    std::fs::write(dir.join("config.toml"), cfg).unwrap();
+    let out = dir.join("rec.jsonl");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_margintop"));
+    cmd.args(["record", "--duration-s", "3", "--config"])
+        .arg(dir.join("config.toml"))
+        .arg("--out")
+        .arg(&out);
+    let run = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let recording = std::fs::read_to_string(&out).unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    for text in [
+        recording.as_str(),
+        &stderr,
+        &String::from_utf8_lossy(&run.stdout),
+    ] {
+        assert!(!text.contains("PLANTED"), "a secret leaked");
+        assert!(
+            !text.contains("1582628593469.1MbQ"),
+            "an access token leaked"
+        );
+    }
+    assert!(recording.lines().count() > 100);
+    assert!(recording.contains(r#""client_secret":"<redacted>""#));
+    // Replaying the recording gives the live run's numbers.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_margintop"));
+    cmd.args(["report", "--json", "--replay"]).arg(&out);
+    let rep = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&rep.stdout).unwrap();
+    let a = &report["accounts"][0];
+    let mm = a["maintenance_margin"].as_f64().unwrap();
+    assert!(
+        (mm - live.risk.margin.maintenance_margin).abs() < 1e-12,
+        "{mm} vs {}",
+        live.risk.margin.maintenance_margin
+    );
+    assert!((a["equity"].as_f64().unwrap() - live.risk.equity).abs() < 1e-12);
+    // Debug output of the configuration shows no secret either.
+    let creds = margintop::config::credentials(
+        &margintop::config::Config::load(Some(&dir.join("config.toml")))
+            .unwrap()
+            .0
+            .accounts[0],
+        Some(&dir),
+    )
+    .unwrap()
+    .unwrap();
+    assert!(!format!("{creds:?}").contains("PLANTED"));
+    std::fs::remove_dir_all(&dir).ok();
+}

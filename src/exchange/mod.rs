@@ -2,3 +2,4 @@
 
 pub mod deribit;
 pub mod recording;
+pub mod replay;

@@ -1,8 +1,10 @@
 //! The risk report (FORMATS.md §2): built from a desk, printed as JSON or
 //! as a readable table.
 
+mod health;
 mod table;
 
+pub use health::{Health, Thresholds};
 pub use table::render_table;
 
 use crate::engine::{AccountId, Desk};
@@ -31,6 +33,8 @@ pub struct AccountReport {
     pub account: String,
     pub currency: String,
     pub margin_model: String,
+    /// ok, warning, critical, liquidation, stale or unknown.
+    pub health: Health,
     pub stale: bool,
     pub data_age_ms: Option<i64>,
     pub balance: Option<f64>,
@@ -127,8 +131,7 @@ pub struct StressReport {
 /// Report settings.
 pub struct ReportOptions<'a> {
     pub scenarios: &'a [StressScenario],
-    /// Data older than this (local clock) is stale.
-    pub stale_after_ms: i64,
+    pub thresholds: Thresholds,
 }
 
 /// A finite number, or None with a warning naming it.
@@ -141,16 +144,34 @@ fn checked(name: &str, v: f64, warnings: &mut Vec<String>) -> Option<f64> {
     }
 }
 
+/// How current an account's inputs are.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Freshness {
+    pub data_age_ms: Option<i64>,
+    pub stale: bool,
+}
+
+impl Freshness {
+    /// From the local time of the last update and the staleness limit.
+    pub fn from_update(updated: Option<i64>, as_of: i64, stale_after_ms: i64) -> Freshness {
+        let data_age_ms = updated.map(|t| (as_of - t).max(0));
+        Freshness {
+            data_age_ms,
+            stale: data_age_ms.is_none_or(|age| age > stale_after_ms),
+        }
+    }
+}
+
 /// Build the report of every account on the desk at local time `as_of`.
 pub fn build_report(
     desk: &Desk,
-    last_update: &dyn Fn(AccountId) -> Option<i64>,
+    freshness: &dyn Fn(AccountId) -> Freshness,
     as_of: i64,
     opts: &ReportOptions,
 ) -> Report {
     let instruments = desk.instruments();
     let accounts = (0..desk.account_count())
-        .map(|id| account_report(desk, &instruments, id, last_update(id), as_of, opts))
+        .map(|id| account_report(desk, &instruments, id, freshness(id), opts))
         .collect();
     Report {
         version: REPORT_VERSION,
@@ -164,8 +185,7 @@ fn account_report(
     desk: &Desk,
     instruments: &Instruments,
     id: AccountId,
-    updated: Option<i64>,
-    as_of: i64,
+    fresh: Freshness,
     opts: &ReportOptions,
 ) -> AccountReport {
     let acct = desk.account(id);
@@ -174,10 +194,9 @@ fn account_report(
     let mut model = PreparedModel::new(config.clone(), &acct.currency);
     let (risk, book) = value_account(acct, instruments, &desk.market, &mut model, now);
     let mut warnings = risk.warnings.clone();
-    let data_age_ms = updated.map(|t| (as_of - t).max(0));
-    let stale = data_age_ms.is_none_or(|age| age > opts.stale_after_ms);
+    let Freshness { data_age_ms, stale } = fresh;
     if stale {
-        warnings.push("data is stale: no account update within the limit".into());
+        warnings.push("data is stale: disconnected, or no update within the limit".into());
     }
     if !risk.complete {
         warnings.push("margin leaves out positions that could not be valued".into());
@@ -227,6 +246,12 @@ fn account_report(
         account: acct.label.clone(),
         currency: acct.currency.clone(),
         margin_model: acct.model.clone(),
+        health: Health::of(
+            stale,
+            risk.complete.then_some(risk.margin.maintenance_margin),
+            risk.mm_ratio.filter(|_| risk.complete),
+            &opts.thresholds,
+        ),
         stale,
         data_age_ms,
         balance: checked("balance", risk.balance, &mut warnings),

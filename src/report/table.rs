@@ -31,17 +31,6 @@ pub fn render_table(report: &Report) -> String {
     out
 }
 
-fn health(a: &AccountReport) -> &'static str {
-    match a.mm_ratio {
-        _ if a.stale => "STALE",
-        None => "UNKNOWN",
-        Some(r) if r >= 1.0 => "LIQUIDATION",
-        Some(r) if r >= 0.8 => "CRITICAL",
-        Some(r) if r >= 0.5 => "WARNING",
-        Some(_) => "OK",
-    }
-}
-
 fn account(out: &mut String, a: &AccountReport) {
     let c = &a.currency;
     let _ = writeln!(
@@ -50,7 +39,7 @@ fn account(out: &mut String, a: &AccountReport) {
         a.account,
         c,
         a.margin_model,
-        health(a)
+        a.health.label()
     );
     let _ = writeln!(
         out,

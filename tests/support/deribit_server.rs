@@ -37,6 +37,8 @@ pub struct Faults {
     pub reorder: bool,
     /// Answer the first subscribe with 10028 and close, as Deribit does.
     pub rate_limit_first_subscribe: bool,
+    /// Never stream market data (subscriptions are answered, nothing follows).
+    pub silent_market: bool,
 }
 
 #[derive(Debug, Default)]
@@ -241,7 +243,8 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                         for c in &channels {
                             if c.starts_with("user.") { private = true } else { public.insert(c.clone()); }
                         }
-                        streaming |= public.iter().any(|c| c.starts_with("ticker."));
+                        let silent = st.lock().unwrap().faults.silent_market;
+                        streaming |= !silent && public.iter().any(|c| c.starts_with("ticker."));
                         json!({"jsonrpc": "2.0", "id": id, "result": channels})
                     }
                     "public/get_instruments" => reply(&id, fixture("public_get_instruments_future_response.json")),

@@ -1,0 +1,194 @@
+//! `margintop check`: one line per account and an exit status, for scripts.
+
+use super::report::{print, replay_report};
+use super::RiskArgs;
+use margintop::config::Config;
+use margintop::engine::live::Snapshot;
+use margintop::exchange::deribit::client::{now_ms, LinkState};
+use margintop::monitor;
+use margintop::report::{build_report, Freshness, Report, ReportOptions, Thresholds};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// Configuration file (default: config.toml in the platform config directory).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Check the state at the end of a recording instead of connecting.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Print the report as JSON (FORMATS.md §2) instead of one line per account.
+    #[arg(long)]
+    pub json: bool,
+    /// Wait at most this long for a complete snapshot (default: check.timeout_ms).
+    #[arg(long, value_name = "MS")]
+    pub timeout_ms: Option<u64>,
+    #[command(flatten)]
+    pub risk: RiskArgs,
+}
+
+pub fn run(args: CheckArgs) -> Result<u8, String> {
+    let (config, path) = Config::load(args.config.as_deref())?;
+    let thresholds = Thresholds {
+        warn_mm_ratio: config.check.warn_mm_ratio,
+        critical_mm_ratio: config.check.critical_mm_ratio,
+    };
+    let report = match &args.replay {
+        Some(file) => replay_report(
+            super::read_lines(file)?.into_iter(),
+            &args.risk,
+            config.engine.stale_after_ms,
+            thresholds,
+        )?,
+        None => {
+            let base = path
+                .as_deref()
+                .and_then(|p| p.parent())
+                .map(|p| p.to_path_buf());
+            let timeout = Duration::from_millis(args.timeout_ms.unwrap_or(config.check.timeout_ms));
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| format!("cannot start the runtime: {e}"))?;
+            runtime.block_on(live(
+                &config,
+                base.as_deref(),
+                &args.risk,
+                thresholds,
+                timeout,
+            ))?
+        }
+    };
+    if report.accounts.is_empty() {
+        return Err("no account data arrived".into());
+    }
+    if args.json {
+        print(&report, true)?;
+    } else {
+        for a in &report.accounts {
+            println!("{}", line(a));
+        }
+    }
+    Ok(report
+        .accounts
+        .iter()
+        .map(|a| a.health.exit_code())
+        .max()
+        .unwrap_or(3))
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("n/a".into(), |r| format!("{:.1}%", r * 100.0))
+}
+
+fn line(a: &margintop::report::AccountReport) -> String {
+    let num = |v: Option<f64>| v.map_or("n/a".into(), |x| format!("{x:.4}"));
+    format!(
+        "{} {} {} {} mm_ratio {} im_ratio {} equity {} {} headroom {} {} age {}",
+        a.account,
+        a.currency,
+        a.margin_model,
+        a.health.label(),
+        pct(a.mm_ratio),
+        pct(a.im_ratio),
+        num(a.equity),
+        a.currency,
+        num(a.headroom),
+        a.currency,
+        a.data_age_ms.map_or("n/a".into(), |ms| format!("{ms} ms")),
+    )
+}
+
+/// The accounts of the config that have a complete, current view.
+fn ready(config: &Config, snap: &Snapshot) -> bool {
+    config.accounts.iter().all(|a| {
+        a.currencies().iter().all(|c| {
+            snap.accounts
+                .iter()
+                .any(|v| v.label == a.label && v.currency == *c && v.complete && !v.stale)
+        })
+    })
+}
+
+/// A connection problem that no waiting will fix, or nothing at all after the timeout.
+fn connection_error(config: &Config, snap: &Snapshot, timed_out: bool) -> Option<String> {
+    for a in &config.accounts {
+        match snap.links.get(&a.label) {
+            Some(LinkState::AuthFailed(why)) => {
+                return Some(format!("account {}: authentication failed: {why}", a.label))
+            }
+            Some(LinkState::Down(why))
+                if timed_out && !snap.accounts.iter().any(|v| v.label == a.label) =>
+            {
+                return Some(format!("account {}: {why}", a.label))
+            }
+            None | Some(LinkState::Connecting)
+                if timed_out && !snap.accounts.iter().any(|v| v.label == a.label) =>
+            {
+                return Some(format!(
+                    "account {}: no connection within the timeout",
+                    a.label
+                ))
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+async fn live(
+    config: &Config,
+    base: Option<&std::path::Path>,
+    risk: &RiskArgs,
+    thresholds: Thresholds,
+    timeout: Duration,
+) -> Result<Report, String> {
+    let models = risk.models()?;
+    let scenarios = risk.scenarios()?;
+    let mon = monitor::start(config, base, models, None)?;
+    let mut rx = mon.snapshots.clone();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut last: Arc<Snapshot>;
+    loop {
+        let timed_out = tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err();
+        last = rx.borrow().clone();
+        if let Some(e) = connection_error(config, &last, timed_out) {
+            mon.stop().await;
+            return Err(e);
+        }
+        if timed_out || ready(config, &last) {
+            break;
+        }
+    }
+    let engine = mon.stop().await.ok_or("the engine stopped unexpectedly")?;
+    let opts = ReportOptions {
+        scenarios: &scenarios,
+        thresholds,
+    };
+    // Freshness as the live engine saw it (connections and data age).
+    let fresh = |id: usize| {
+        last.accounts.get(id).map_or(
+            Freshness {
+                data_age_ms: None,
+                stale: true,
+            },
+            |v| Freshness {
+                data_age_ms: v.data_age_ms,
+                stale: v.stale || !v.complete,
+            },
+        )
+    };
+    let mut report = build_report(&engine.ingest.desk, &fresh, now_ms(), &opts);
+    report.warnings = last.warnings.clone();
+    if let Some(r) = risk.model.as_ref() {
+        report
+            .warnings
+            .push(format!("every account valued with {r}"));
+    }
+    Ok(report)
+}

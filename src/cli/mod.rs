@@ -1,0 +1,86 @@
+//! The subcommands, and the options they share.
+
+pub mod check;
+pub mod record;
+pub mod report;
+
+use margintop::margin::config::{load_models, ModelConfig};
+use margintop::margin::stress::{parse_scenarios, StressScenario, BUILTIN_SCENARIOS};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Options about the risk computed (shared by report and check).
+#[derive(clap::Args, Default, Clone)]
+pub struct RiskArgs {
+    /// Use this margin model for every account instead of the exchange's
+    /// (deribit_pm, deribit_sm, span16, or a name from --models-dir).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Directory of extra or replacement margin models (*.toml).
+    #[arg(long, value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// Stress scenarios file (default: the shipped config/scenarios.toml).
+    #[arg(long, value_name = "FILE")]
+    pub scenarios: Option<PathBuf>,
+    /// Add a custom stress scenario: price move and relative vol move, e.g. -0.2,0.5
+    #[arg(long, value_name = "PRICE,VOL", value_parser = parse_custom, allow_hyphen_values = true)]
+    pub stress: Vec<(f64, f64)>,
+}
+
+fn parse_custom(s: &str) -> Result<(f64, f64), String> {
+    let (p, v) = s
+        .split_once(',')
+        .ok_or("expected PRICE,VOL such as -0.2,0.5")?;
+    let p: f64 = p
+        .trim()
+        .parse()
+        .map_err(|_| format!("price move {p:?} is not a number"))?;
+    let v: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("vol move {v:?} is not a number"))?;
+    if !(p > -1.0 && v > -1.0 && p.is_finite() && v.is_finite()) {
+        return Err("moves must be finite and above -1 (-100 %)".into());
+    }
+    Ok((p, v))
+}
+
+impl RiskArgs {
+    pub fn models(&self) -> Result<BTreeMap<String, ModelConfig>, String> {
+        let models = load_models(self.models_dir.as_deref()).map_err(|e| e.to_string())?;
+        if let Some(m) = &self.model {
+            if !models.contains_key(m) {
+                let known: Vec<&str> = models.keys().map(String::as_str).collect();
+                return Err(format!(
+                    "unknown margin model {m:?}; known: {}",
+                    known.join(", ")
+                ));
+            }
+        }
+        Ok(models)
+    }
+
+    pub fn scenarios(&self) -> Result<Vec<StressScenario>, String> {
+        let mut scenarios = match &self.scenarios {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                parse_scenarios(&text, &path.display().to_string())?
+            }
+            None => parse_scenarios(BUILTIN_SCENARIOS, "built-in scenarios")?,
+        };
+        scenarios.extend(
+            self.stress
+                .iter()
+                .map(|(p, v)| StressScenario::custom(*p, *v)),
+        );
+        Ok(scenarios)
+    }
+}
+
+/// Read a recording's lines.
+pub fn read_lines(path: &std::path::Path) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot open recording {}: {e}", path.display()))?;
+    Ok(text.lines().map(str::to_string).collect())
+}

@@ -1,0 +1,88 @@
+//! `margintop report`: replay a recording, print the report at its end.
+
+use super::RiskArgs;
+use margintop::engine::{Desk, Ingest};
+use margintop::report::{build_report, render_table, Freshness, Report, ReportOptions, Thresholds};
+use std::path::PathBuf;
+
+/// The sample recording shipped with margintop (config/samples/README.md).
+const SAMPLE: &str = include_str!("../../config/samples/deribit_2022-06-02.jsonl");
+
+#[derive(clap::Args, Default)]
+pub struct ReportArgs {
+    /// Recording to replay (JSON lines, FORMATS.md §1). Default: the shipped sample.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// Print the report as JSON (FORMATS.md §2) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub risk: RiskArgs,
+    /// Account data older than this (milliseconds, recording clock) is stale.
+    #[arg(long, default_value_t = 60_000)]
+    pub stale_after_ms: i64,
+}
+
+impl ReportArgs {
+    /// The default run: the shipped sample, nothing stale.
+    pub fn sample() -> ReportArgs {
+        ReportArgs {
+            stale_after_ms: i64::MAX,
+            ..ReportArgs::default()
+        }
+    }
+}
+
+/// Replay `lines` as fast as possible and build the report at their end.
+pub fn replay_report(
+    lines: impl Iterator<Item = String>,
+    risk: &RiskArgs,
+    stale_after_ms: i64,
+    thresholds: Thresholds,
+) -> Result<Report, String> {
+    let models = risk.models()?;
+    let scenarios = risk.scenarios()?;
+    let mut ingest = Ingest::new(Desk::new(models, 0), risk.model.clone());
+    for line in lines {
+        ingest.line(&line);
+    }
+    let as_of = ingest
+        .stats
+        .last_t
+        .ok_or("the recording holds no entries")?;
+    let last = &ingest.last_update;
+    let opts = ReportOptions {
+        scenarios: &scenarios,
+        thresholds,
+    };
+    let fresh = |id| Freshness::from_update(last.get(&id).copied(), as_of, stale_after_ms);
+    let mut report = build_report(&ingest.desk, &fresh, as_of, &opts);
+    report.warnings = ingest.stats.warnings();
+    Ok(report)
+}
+
+pub fn print(report: &Report, json: bool) -> Result<(), String> {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", render_table(report));
+    }
+    Ok(())
+}
+
+pub fn run(args: ReportArgs) -> Result<(), String> {
+    let lines: Vec<String> = match &args.replay {
+        Some(path) => super::read_lines(path)?,
+        None => SAMPLE.lines().map(str::to_string).collect(),
+    };
+    let report = replay_report(
+        lines.into_iter(),
+        &args.risk,
+        args.stale_after_ms,
+        Thresholds::default(),
+    )?;
+    print(&report, args.json)
+}

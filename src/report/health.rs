@@ -1,0 +1,98 @@
+//! One word for an account's state, shared by the table, `check` and the screens.
+
+use serde::Serialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Ok,
+    Warning,
+    Critical,
+    /// Maintenance margin at or above the margin balance.
+    Liquidation,
+    /// Inputs too old or disconnected: no number is current.
+    Stale,
+    /// The margin could not be computed (see the warnings).
+    Unknown,
+}
+
+/// mm_ratio levels at which an account turns warning or critical.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Thresholds {
+    pub warn_mm_ratio: f64,
+    pub critical_mm_ratio: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            warn_mm_ratio: 0.5,
+            critical_mm_ratio: 0.8,
+        }
+    }
+}
+
+impl Health {
+    /// Classify. `mm_ratio` is None when the margin balance is not positive.
+    pub fn of(
+        stale: bool,
+        maintenance_margin: Option<f64>,
+        mm_ratio: Option<f64>,
+        t: &Thresholds,
+    ) -> Health {
+        match (maintenance_margin, mm_ratio) {
+            _ if stale => Health::Stale,
+            (None, _) => Health::Unknown,
+            (Some(mm), None) if mm > 0.0 => Health::Liquidation,
+            (Some(_), None) => Health::Unknown,
+            (_, Some(r)) if r >= 1.0 => Health::Liquidation,
+            (_, Some(r)) if r >= t.critical_mm_ratio => Health::Critical,
+            (_, Some(r)) if r >= t.warn_mm_ratio => Health::Warning,
+            _ => Health::Ok,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Ok => "OK",
+            Health::Warning => "WARNING",
+            Health::Critical => "CRITICAL",
+            Health::Liquidation => "LIQUIDATION",
+            Health::Stale => "STALE",
+            Health::Unknown => "UNKNOWN",
+        }
+    }
+
+    /// `margintop check`'s exit status: 0 healthy, 1 warning, 2 critical or stale.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Health::Ok => 0,
+            Health::Warning => 1,
+            _ => 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels() {
+        let t = Thresholds::default();
+        assert_eq!(Health::of(false, Some(1.0), Some(0.1), &t), Health::Ok);
+        assert_eq!(Health::of(false, Some(1.0), Some(0.5), &t), Health::Warning);
+        assert_eq!(
+            Health::of(false, Some(1.0), Some(0.85), &t),
+            Health::Critical
+        );
+        assert_eq!(
+            Health::of(false, Some(1.0), Some(1.0), &t),
+            Health::Liquidation
+        );
+        assert_eq!(Health::of(false, Some(1.0), None, &t), Health::Liquidation);
+        assert_eq!(Health::of(false, None, None, &t), Health::Unknown);
+        assert_eq!(Health::of(true, Some(1.0), Some(0.1), &t), Health::Stale);
+        assert_eq!(Health::Stale.exit_code(), 2);
+    }
+}
