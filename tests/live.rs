@@ -445,3 +445,18 @@ async fn recording_redacts_secrets_and_replays_to_the_live_numbers() {
     assert!(!format!("{creds:?}").contains("PLANTED"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_that_can_trade_is_warned_about() {
+    let server = Server::start(Faults {
+        trading_scope: true,
+        ..Faults::default()
+    })
+    .await;
+    let (code, out, err) = check(&server.url(), SECRET, "", &[]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        err.contains("trade:read_write") && err.contains("read scope only"),
+        "{err}"
+    );
+}

@@ -71,6 +71,9 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         for a in &report.accounts {
             println!("{}", line(a));
         }
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
     }
     Ok(report
         .accounts

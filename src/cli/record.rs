@@ -48,6 +48,7 @@ pub fn run(args: RecordArgs) -> Result<(), String> {
             "margintop: recording to {} (Ctrl-C to stop)",
             args.out.display()
         );
+        tokio::spawn(print_warnings(mon.snapshots.clone()));
         let duration = args.duration_s.map(Duration::from_secs);
         wait_for_stop(duration).await;
         let engine = mon.stop().await;
@@ -58,6 +59,22 @@ pub fn run(args: RecordArgs) -> Result<(), String> {
         );
         Ok(())
     })
+}
+
+/// Print each new warning of the engine (connection notices, unreadable
+/// messages) once, as it appears.
+async fn print_warnings(
+    mut rx: tokio::sync::watch::Receiver<std::sync::Arc<margintop::engine::live::Snapshot>>,
+) {
+    let mut seen = std::collections::HashSet::new();
+    while rx.changed().await.is_ok() {
+        let warnings = rx.borrow().warnings.clone();
+        for w in warnings {
+            if seen.insert(w.clone()) {
+                eprintln!("margintop: warning: {w}");
+            }
+        }
+    }
 }
 
 /// Ctrl-C, SIGTERM, SIGHUP, or the duration, whichever comes first.

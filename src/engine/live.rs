@@ -67,6 +67,8 @@ pub struct Engine<W: Write> {
     recorder: Option<Recorder<W>>,
     messages: u64,
     garbage: u64,
+    /// Connection notices, once each.
+    notices: Vec<String>,
 }
 
 impl<W: Write> Engine<W> {
@@ -85,6 +87,7 @@ impl<W: Write> Engine<W> {
             recorder,
             messages: 0,
             garbage: 0,
+            notices: Vec::new(),
         }
     }
 
@@ -106,6 +109,12 @@ impl<W: Write> Engine<W> {
                 self.links.insert(acct, state);
             }
             Feed::Garbage { .. } => self.garbage += 1,
+            Feed::Notice { acct, text } => {
+                let text = format!("{acct}: {text}");
+                if !self.notices.contains(&text) {
+                    self.notices.push(text);
+                }
+            }
         }
     }
 
@@ -152,7 +161,12 @@ impl<W: Write> Engine<W> {
             links: self.links.clone(),
             messages: self.messages,
             garbage: self.garbage,
-            warnings: self.ingest.stats.warnings(),
+            warnings: self
+                .notices
+                .iter()
+                .cloned()
+                .chain(self.ingest.stats.warnings())
+                .collect(),
         }
     }
 

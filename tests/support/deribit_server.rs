@@ -39,6 +39,8 @@ pub struct Faults {
     pub rate_limit_first_subscribe: bool,
     /// Never stream market data (subscriptions are answered, nothing follows).
     pub silent_market: bool,
+    /// Grant the key trading and withdrawal scope in the auth reply.
+    pub trading_scope: bool,
 }
 
 #[derive(Debug, Default)]
@@ -215,7 +217,11 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                         let ok = msg["params"]["grant_type"] == "refresh_token" || msg["params"]["client_secret"] == SECRET;
                         let mut s = st.lock().unwrap();
                         if ok { s.stats.auths += 1 } else { s.stats.auth_failures += 1 }
-                        reply(&id, fixture(if ok { "public_auth_response.json" } else { "error_invalid_credentials_13004.json" }))
+                        let mut r = reply(&id, fixture(if ok { "public_auth_response.json" } else { "error_invalid_credentials_13004.json" }));
+                        if ok && s.faults.trading_scope {
+                            r["result"]["scope"] = json!("connection account:read trade:read_write wallet:read_write");
+                        }
+                        r
                     }
                     "public/set_heartbeat" => {
                         let r = reply(&id, fixture("public_set_heartbeat_response.json"));

@@ -54,6 +54,11 @@ pub enum Feed {
         acct: String,
         state: LinkState,
     },
+    /// Something the user must know about a connection (e.g. key scope).
+    Notice {
+        acct: String,
+        text: String,
+    },
     /// A frame that was not JSON (counted, never fatal).
     Garbage {
         acct: String,
@@ -420,6 +425,14 @@ impl Session<'_> {
                     .get("refresh_token")
                     .and_then(Value::as_str)
                     .map(Secret::new);
+                let scope = r.get("scope").and_then(Value::as_str).unwrap_or("");
+                if let Some(text) = scope_warning(scope) {
+                    let notice = Feed::Notice {
+                        acct: self.spec.acct.clone(),
+                        text,
+                    };
+                    let _ = self.feed.send(notice).await;
+                }
                 // Refresh at 80 % of the token's life (Deribit gives seconds).
                 if let Some(secs) = r.get("expires_in").and_then(Value::as_f64) {
                     self.refresh_at =
@@ -442,6 +455,26 @@ impl Session<'_> {
     }
 }
 
+/// margintop only reads: a key that can trade or move funds is more power
+/// than it needs, and the user should know. Deribit scopes look like
+/// `trade:read_write wallet:read_write account:read`.
+pub fn scope_warning(scope: &str) -> Option<String> {
+    let risky: Vec<&str> = scope
+        .split_whitespace()
+        .filter(|s| {
+            let (area, access) = s.split_once(':').unwrap_or((s, ""));
+            access.contains("write")
+                && matches!(area, "trade" | "wallet" | "block_trade" | "account")
+        })
+        .collect();
+    (!risky.is_empty()).then(|| {
+        format!(
+            "API key has {} scope; margintop needs read scope only — consider a read-only key",
+            risky.join(" ")
+        )
+    })
+}
+
 /// Spreads retry waits over ±25 % so that many connections do not retry in
 /// step. A tiny xorshift: the jitter needs no cryptographic quality.
 struct Jitter(u64);
@@ -457,5 +490,21 @@ impl Jitter {
         self.0 ^= self.0 << 17;
         let f = 0.75 + (self.0 % 1000) as f64 / 2000.0;
         d.mul_f64(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scope_warning;
+
+    #[test]
+    fn read_only_scopes_pass_and_write_scopes_warn() {
+        assert_eq!(scope_warning("connection mainaccount"), None);
+        assert_eq!(scope_warning("account:read trade:read wallet:read"), None);
+        let w = scope_warning("account:read trade:read_write wallet:read_write").unwrap();
+        assert!(
+            w.contains("trade:read_write") && w.contains("wallet:read_write"),
+            "{w}"
+        );
     }
 }
