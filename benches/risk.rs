@@ -5,10 +5,9 @@
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};
 use margintop::engine::Desk;
 use margintop::margin::config::load_models;
-use margintop::model::{Account, Instrument, Quote};
+use margintop::model::{Account, Instrument};
 use margintop::pricing::{greeks, OptionType};
-
-const NOW: i64 = 1_767_259_115_000; // 2026-01-01 09:18:35 UTC
+use margintop::synthetic::{books, chain, quote, NOW};
 
 fn black76(c: &mut Criterion) {
     let inputs: Vec<(OptionType, f64, f64, f64, f64)> = (0..256)
@@ -39,83 +38,33 @@ fn black76(c: &mut Criterion) {
     });
 }
 
-/// A chain like Deribit's: expiries from days to a year, strikes around the money.
-fn chain(base: &str, spot: f64) -> Vec<String> {
-    let expiries = [
-        "2JAN26", "3JAN26", "9JAN26", "16JAN26", "30JAN26", "27FEB26", "27MAR26", "26JUN26",
-        "25SEP26", "25DEC26",
-    ];
-    let mut names = vec![format!("{base}-PERPETUAL")];
-    for e in expiries {
-        names.push(format!("{base}-{e}"));
-        for i in -21..=21 {
-            let strike = (spot * (1.0 + 0.035 * i as f64) / 100.0).round() * 100.0;
-            for cp in ["C", "P"] {
-                names.push(format!("{base}-{e}-{strike}-{cp}"));
-            }
-        }
-    }
-    names.sort();
-    names.dedup();
-    names
-}
-
-fn quote(inst: &Instrument, spot: f64) -> Quote {
-    match inst.kind {
-        margintop::model::Kind::Option { strike, .. } => {
-            let iv = 0.45 + 0.3 * ((strike / spot).ln()).powi(2);
-            Quote {
-                mark_price: 0.01,
-                mark_iv: Some(iv),
-                underlying_price: Some(spot * 1.003),
-                index_price: Some(spot),
-                timestamp: NOW,
-            }
-        }
-        _ => Quote {
-            mark_price: spot * 1.002,
-            mark_iv: None,
-            underlying_price: None,
-            index_price: Some(spot),
-            timestamp: NOW,
-        },
-    }
-}
-
-fn desk() -> (Desk, Vec<String>) {
+fn desk() -> Desk {
     let mut desk = Desk::new(load_models(None).unwrap(), NOW);
     desk.set_clock_step(i64::MAX / 4); // ticks in the bench do not step the clock
-    let mut all = Vec::new();
-    for (base, spot, index) in [("BTC", 88_000.0, "btc_usd"), ("ETH", 3_000.0, "eth_usd")] {
-        desk.apply_index(index, spot, NOW);
-        for name in chain(base, spot) {
-            let inst = Instrument::parse(&name).unwrap();
-            desk.apply_quote(&name, quote(&inst, spot));
-            desk.add_instrument(inst);
-            all.push(name);
-        }
-    }
-    for a in 0..100 {
-        let base = if a % 2 == 0 { "BTC" } else { "ETH" };
-        let mut acct = Account::new(&format!("acct-{a}"), base, "deribit_pm");
+    let chains =
+        [("BTC", 88_000.0, "btc_usd"), ("ETH", 3_000.0, "eth_usd")].map(|(base, spot, index)| {
+            desk.apply_index(index, spot, NOW);
+            let names = chain(base, spot);
+            for name in &names {
+                let inst = Instrument::parse(name).unwrap();
+                desk.apply_quote(name, quote(&inst, spot, NOW));
+                desk.add_instrument(inst);
+            }
+            names
+        });
+    for (label, ccy, held) in books(100, 50, &chains[0], &chains[1]) {
+        let mut acct = Account::new(&label, &ccy, "deribit_pm");
         acct.balance = 100.0;
-        let names: Vec<&String> = all.iter().filter(|n| n.starts_with(base)).collect();
-        for p in 0..50 {
-            let name = names[(a * 37 + p * 101) % names.len()];
-            let size = if name.ends_with("-C") || name.ends_with("-P") {
-                ((p % 7) as f64 - 3.0) * 2.5 + 0.5
-            } else {
-                10_000.0
-            };
-            acct.set_position(name, size, None);
+        for (name, size) in held {
+            acct.set_position(&name, size, None);
         }
         desk.add_account(acct).unwrap();
     }
-    (desk, all)
+    desk
 }
 
 fn desk_ticks(c: &mut Criterion) {
-    let (mut desk, _) = desk();
+    let mut desk = desk();
     let chain_size = desk.instruments().len();
     println!(
         "desk: {chain_size} instruments, {} accounts x 50 positions",
@@ -153,14 +102,12 @@ fn desk_ticks(c: &mut Criterion) {
     let n_holders = holders(&desk, &held);
     println!("single-instrument tick on {held}: {n_holders} holding accounts");
     let inst = desk.instrument(&held).unwrap().clone();
-    let mut q = quote(
-        &inst,
-        if held.starts_with("BTC") {
-            88_000.0
-        } else {
-            3_000.0
-        },
-    );
+    let spot = if held.starts_with("BTC") {
+        88_000.0
+    } else {
+        3_000.0
+    };
+    let mut q = quote(&inst, spot, NOW);
     c.bench_function("desk_single_instrument_tick", |b| {
         b.iter_batched(
             || {

@@ -5,6 +5,7 @@
 //! current incrementally; `exchange` turns Deribit messages into events;
 //! `report` renders what the core computed.
 
+pub mod bench;
 pub mod config;
 pub mod engine;
 pub mod exchange;
@@ -13,3 +14,4 @@ pub mod model;
 pub mod monitor;
 pub mod pricing;
 pub mod report;
+pub mod synthetic;

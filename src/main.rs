@@ -27,6 +27,10 @@ enum Command {
     /// Monitor the configured accounts and write every message to a
     /// recording (FORMATS.md §1, secrets redacted) until Ctrl-C or --duration-s.
     Record(cli::record::RecordArgs),
+    /// Measure the full live path on loopback (WebSocket → parse → engine →
+    /// snapshot) with a synthetic desk: tick-to-snapshot latency and the
+    /// highest sustained message rate.
+    Bench(cli::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +39,7 @@ fn main() -> ExitCode {
         Some(Command::Report(args)) => cli::report::run(args).map(|()| 0),
         Some(Command::Check(args)) => cli::check::run(args),
         Some(Command::Record(args)) => cli::record::run(args).map(|()| 0),
+        Some(Command::Bench(args)) => cli::bench::run(args).map(|()| 0),
         None => {
             eprintln!("margintop: the live dashboards are not built yet; showing the report of the shipped sample recording.");
             eprintln!("           `margintop --help` lists what works: report, check, record.\n");

@@ -460,3 +460,19 @@ async fn a_key_that_can_trade_is_warned_about() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_to_end_bench_runs_on_a_small_desk() {
+    // Figures come from `margintop bench`; this only checks the harness works.
+    let opts = margintop::bench::BenchOptions {
+        accounts: 6,
+        positions: 10,
+        rate: 500,
+        seconds: 0.5,
+        flood: 2_000,
+    };
+    let report = margintop::bench::run(opts).await.unwrap();
+    assert!(report.paced_messages > 200, "{report}");
+    assert!(report.p50_ms <= report.p99_ms && report.p99_ms <= report.max_ms);
+    assert!(report.sustained_per_s > 0.0);
+}

@@ -1,5 +1,6 @@
 //! The subcommands, and the options they share.
 
+pub mod bench;
 pub mod check;
 pub mod record;
 pub mod report;

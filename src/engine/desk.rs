@@ -52,6 +52,8 @@ struct DeskAccount {
     scratch: Contribution,
     warnings: Vec<String>,
     updates: u32,
+    /// Changed since the last `take_dirty`.
+    dirty: bool,
 }
 
 /// All accounts, instruments and market state of one monitor.
@@ -145,6 +147,7 @@ impl Desk {
             scratch: Contribution::default(),
             warnings: Vec::new(),
             updates: 0,
+            dirty: true,
         });
         self.rebuild_account(id);
         Ok(id)
@@ -262,13 +265,26 @@ impl Desk {
         self.rebuild_account(id);
     }
 
+    /// Accounts whose risk may have changed since the last call.
+    pub fn take_dirty(&mut self) -> Vec<AccountId> {
+        let mut out = Vec::new();
+        for (id, a) in self.accounts.iter_mut().enumerate() {
+            if std::mem::take(&mut a.dirty) {
+                out.push(id);
+            }
+        }
+        out
+    }
+
     pub fn set_balance(&mut self, id: AccountId, balance: f64, futures_session_rpl: f64) {
         let a = &mut self.accounts[id].account;
         a.balance = balance;
         a.futures_session_rpl = futures_session_rpl;
+        self.accounts[id].dirty = true;
     }
 
     pub fn account_mut(&mut self, id: AccountId) -> &mut Account {
+        self.accounts[id].dirty = true;
         &mut self.accounts[id].account
     }
 
@@ -375,6 +391,7 @@ impl Desk {
             (None, None) => {}
         }
         acct.updates += 1;
+        acct.dirty = true;
         if acct.updates >= RESUM_EVERY {
             Self::resum(acct);
         }
@@ -386,6 +403,7 @@ impl Desk {
             acct.sums.apply(c, 1.0);
         }
         acct.updates = 0;
+        acct.dirty = true;
     }
 
     /// Recompute an account from its positions, and register its holdings.

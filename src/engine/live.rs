@@ -17,21 +17,36 @@ use tokio::sync::{mpsc, watch};
 /// Most feed items applied before a snapshot is published.
 const BATCH: usize = 4096;
 
-/// One account as every screen and `check` see it.
+/// An account's risk and book, rebuilt only when it changed.
 #[derive(Clone, Debug)]
-pub struct AccountView {
+pub struct AccountBook {
     pub label: String,
     pub currency: String,
     pub model: String,
     pub risk: AccountRisk,
     pub positions: Vec<Position>,
     pub exchange: ExchangeFigures,
-    /// Age of the oldest input (held instruments' quotes, else account data), local clock.
+    /// A balance, a positions snapshot, and a price for every position.
+    pub complete: bool,
+    /// Local time of the oldest input (held instruments' quotes, else account data).
+    pub inputs_t: Option<i64>,
+}
+
+/// One account as every screen and `check` see it: its book (shared
+/// between snapshots while unchanged) and how current it is.
+#[derive(Clone, Debug)]
+pub struct AccountView {
+    pub book: Arc<AccountBook>,
     pub data_age_ms: Option<i64>,
     /// Disconnected, or data older than the limit: never shown as current.
     pub stale: bool,
-    /// A balance, a positions snapshot, and a price for every position.
-    pub complete: bool,
+}
+
+impl std::ops::Deref for AccountView {
+    type Target = AccountBook;
+    fn deref(&self) -> &AccountBook {
+        &self.book
+    }
 }
 
 /// What the engine publishes.
@@ -44,6 +59,8 @@ pub struct Snapshot {
     pub accounts: Vec<AccountView>,
     pub links: BTreeMap<String, LinkState>,
     pub messages: u64,
+    /// Subscription notifications among `messages` (market and account data).
+    pub notifications: u64,
     pub garbage: u64,
     /// Problems with the input (unreadable messages by kind).
     pub warnings: Vec<String>,
@@ -65,7 +82,10 @@ pub struct Engine<W: Write> {
     /// Market connections by their `acct` label.
     markets: HashMap<String, mpsc::Sender<Command>>,
     recorder: Option<Recorder<W>>,
+    /// Each account's book as of its last change.
+    books: Vec<Arc<AccountBook>>,
     messages: u64,
+    notifications: u64,
     garbage: u64,
     /// Connection notices, once each.
     notices: Vec<String>,
@@ -85,7 +105,9 @@ impl<W: Write> Engine<W> {
             subscribed: HashSet::new(),
             markets,
             recorder,
+            books: Vec::new(),
             messages: 0,
+            notifications: 0,
             garbage: 0,
             notices: Vec::new(),
         }
@@ -96,6 +118,11 @@ impl<W: Write> Engine<W> {
         match item {
             Feed::Line(line) => {
                 self.messages += 1;
+                if line.msg.get("method").and_then(serde_json::Value::as_str)
+                    == Some("subscription")
+                {
+                    self.notifications += 1;
+                }
                 if let Some(r) = &mut self.recorder {
                     if let Err(e) = r.write(&line) {
                         // A full disk must not stop monitoring: stop recording instead.
@@ -150,16 +177,22 @@ impl<W: Write> Engine<W> {
         if let Some(r) = &mut self.recorder {
             let _ = r.flush();
         }
+        for id in self.ingest.desk.take_dirty() {
+            let book = Arc::new(self.book(id));
+            match self.books.get_mut(id) {
+                Some(slot) => *slot = book,
+                None => self.books.push(book),
+            }
+        }
         let desk = &self.ingest.desk;
-        let accounts = (0..desk.account_count())
-            .map(|id| self.view(id, now))
-            .collect();
+        let accounts = self.books.iter().map(|b| self.view(b, now)).collect();
         Snapshot {
             as_of: now,
             pricing_ms: desk.now_ms(),
             accounts,
             links: self.links.clone(),
             messages: self.messages,
+            notifications: self.notifications,
             garbage: self.garbage,
             warnings: self
                 .notices
@@ -170,7 +203,7 @@ impl<W: Write> Engine<W> {
         }
     }
 
-    fn view(&self, id: AccountId, now: i64) -> AccountView {
+    fn book(&self, id: AccountId) -> AccountBook {
         let desk = &self.ingest.desk;
         let account = desk.account(id);
         let risk = desk.risk(id);
@@ -180,17 +213,7 @@ impl<W: Write> Engine<W> {
             .map(|p| self.ingest.last_quote.get(&p.instrument).copied())
             .collect::<Option<Vec<i64>>>()
             .and_then(|ts| ts.into_iter().min());
-        let inputs = oldest_quote.or_else(|| self.ingest.last_update.get(&id).copied());
-        let data_age_ms = inputs.map(|t| (now - t).max(0));
-        let live = |acct: &str| matches!(self.links.get(acct), None | Some(LinkState::Live));
-        let market_live = self
-            .settings
-            .market_of
-            .get(&account.label)
-            .is_none_or(|m| live(m));
-        let connected = live(&account.label) && (account.positions.is_empty() || market_live);
-        let stale = !connected || data_age_ms.is_none_or(|age| age > self.settings.stale_after_ms);
-        AccountView {
+        AccountBook {
             label: account.label.clone(),
             currency: account.currency.clone(),
             model: account.model.clone(),
@@ -200,6 +223,23 @@ impl<W: Write> Engine<W> {
             risk,
             positions: account.positions.clone(),
             exchange: account.exchange,
+            inputs_t: oldest_quote.or_else(|| self.ingest.last_update.get(&id).copied()),
+        }
+    }
+
+    /// How current a book is at `now`: age of its inputs, and its connections.
+    fn view(&self, book: &Arc<AccountBook>, now: i64) -> AccountView {
+        let data_age_ms = book.inputs_t.map(|t| (now - t).max(0));
+        let live = |acct: &str| matches!(self.links.get(acct), None | Some(LinkState::Live));
+        let market_live = self
+            .settings
+            .market_of
+            .get(&book.label)
+            .is_none_or(|m| live(m));
+        let connected = live(&book.label) && (book.positions.is_empty() || market_live);
+        let stale = !connected || data_age_ms.is_none_or(|age| age > self.settings.stale_after_ms);
+        AccountView {
+            book: book.clone(),
             data_age_ms,
             stale,
         }
