@@ -54,6 +54,8 @@ pub struct Ingest {
     /// Accounts that have had a balance, and a positions snapshot.
     pub has_balance: HashSet<AccountId>,
     pub has_positions: HashSet<AccountId>,
+    /// Positions changed since the engine last looked (new subscriptions may be due).
+    pub positions_changed: bool,
     /// Requests awaiting their answer: (account, id) → (method, currency param).
     pending: HashMap<(String, i64), (String, Option<String>)>,
     accounts: HashMap<(String, String), AccountId>,
@@ -78,6 +80,7 @@ impl Ingest {
             last_quote: HashMap::new(),
             has_balance: HashSet::new(),
             has_positions: HashSet::new(),
+            positions_changed: false,
             pending: HashMap::new(),
             accounts: HashMap::new(),
             last_update: HashMap::new(),
@@ -255,6 +258,7 @@ impl Ingest {
                 });
             by_ccy.entry(ccy).or_default().push(p);
         }
+        self.positions_changed = true;
         for (ccy, list) in by_ccy {
             let id = self.account(acct, &ccy, None);
             if snapshot {

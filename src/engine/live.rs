@@ -147,6 +147,9 @@ impl<W: Write> Engine<W> {
 
     /// Ask each account's market connection for the channels of what it holds.
     pub fn subscribe_held(&mut self) {
+        if !std::mem::take(&mut self.ingest.positions_changed) {
+            return;
+        }
         let desk = &self.ingest.desk;
         let mut wanted: HashMap<&str, Vec<String>> = HashMap::new();
         for id in 0..desk.account_count() {
