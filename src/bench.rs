@@ -147,6 +147,8 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport, String> {
         private_currencies: Vec::new(),
         instruments_of: Vec::new(),
         channels,
+        subject_id: None,
+        list_subaccounts: false,
         settings: ConnectionConfig {
             max_requests_per_s: 1_000,
             ..ConnectionConfig::default()

@@ -3,7 +3,7 @@
 //! on it, and the engine task between them and the snapshot watchers.
 
 use crate::config::{credentials, Config};
-use crate::engine::live::{self, Engine, EngineSettings, Snapshot};
+use crate::engine::live::{self, Engine, EngineSettings, Snapshot, SpawnRequest};
 use crate::engine::{Desk, Ingest};
 use crate::exchange::deribit::client::{self, ConnectionSpec};
 use crate::exchange::recording::Recorder;
@@ -84,6 +84,8 @@ pub fn start(
                 private_currencies: a.currencies(),
                 instruments_of: Vec::new(),
                 channels: Vec::new(),
+                subject_id: None,
+                list_subaccounts: a.subaccounts,
                 settings: config.connection.clone(),
             },
             None,
@@ -101,12 +103,19 @@ pub fn start(
                 private_currencies: Vec::new(),
                 instruments_of: currencies,
                 channels: Vec::new(),
+                subject_id: None,
+                list_subaccounts: false,
                 settings: config.connection.clone(),
             },
             Some(cmd_rx),
         ));
     }
-    let connections = specs
+    let parents: HashMap<String, ConnectionSpec> = specs
+        .iter()
+        .filter(|(spec, _)| spec.list_subaccounts)
+        .map(|(spec, _)| (spec.acct.clone(), spec.clone()))
+        .collect();
+    let mut connections: Vec<JoinHandle<()>> = specs
         .into_iter()
         .map(|(spec, commands)| {
             // Private connections take no commands: a closed channel is never polled again.
@@ -119,12 +128,18 @@ pub fn start(
             ))
         })
         .collect();
-    drop(feed_tx);
+    let (spawn_tx, spawn_rx) = mpsc::unbounded_channel();
+    connections.push(tokio::spawn(spawn_subaccounts(
+        parents,
+        spawn_rx,
+        feed_tx,
+        shutdown_rx,
+    )));
     let settings = EngineSettings {
         stale_after_ms: config.engine.stale_after_ms,
         market_of,
     };
-    let engine = Engine::new(ingest, settings, markets, recorder);
+    let engine = Engine::new(ingest, settings, markets, recorder).with_spawner(spawn_tx);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
     let engine = tokio::spawn(live::run(engine, feed_rx, snap_tx));
     Ok(Monitor {
@@ -133,6 +148,39 @@ pub fn start(
         connections,
         engine,
     })
+}
+
+/// Start a connection for each subaccount the engine asks for, acting as
+/// that subaccount with its parent's key; ends at shutdown, after its
+/// connections (so that the engine sees every feed sender go).
+async fn spawn_subaccounts(
+    parents: HashMap<String, ConnectionSpec>,
+    mut requests: mpsc::UnboundedReceiver<SpawnRequest>,
+    feed: mpsc::Sender<client::Feed>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut running = Vec::new();
+    loop {
+        tokio::select! {
+            request = requests.recv() => {
+                let Some(r) = request else { break };
+                let Some(parent) = parents.get(&r.parent) else { continue };
+                let spec = ConnectionSpec {
+                    acct: r.label,
+                    subject_id: Some(r.subject_id),
+                    list_subaccounts: false,
+                    ..parent.clone()
+                };
+                let commands = mpsc::channel(1).1;
+                running.push(tokio::spawn(client::run(spec, feed.clone(), commands, shutdown.clone())));
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    drop(feed);
+    for r in running {
+        let _ = r.await;
+    }
 }
 
 /// Start an engine fed by a recording instead of connections, at `speed`

@@ -476,3 +476,63 @@ async fn the_end_to_end_bench_runs_on_a_small_desk() {
     assert!(report.p50_ms <= report.p99_ms && report.p99_ms <= report.max_ms);
     assert!(report.sustained_per_s > 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subaccounts_of_a_key_are_watched_too() {
+    let server = Server::start(Faults::default()).await;
+    let (code, out, err) = check(&server.url(), SECRET, "", &["--timeout-ms", "15000"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        out.lines().count(),
+        1,
+        "without subaccounts = true only the account itself: {out}"
+    );
+    let extra_account_key = "subaccounts = true";
+    let (code, out, err) = check_with_account_keys(
+        &server.url(),
+        extra_account_key,
+        &["--json", "--timeout-ms", "15000"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let sub = report["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"] == "desk/user_1_1")
+        .expect("subaccount reported");
+    assert_eq!(sub["balance"].as_f64(), Some(deribit_server::SUB_BALANCE));
+    assert_eq!(
+        sub["margin_model"], "deribit_pm",
+        "cross_pm subaccount valued under PM"
+    );
+    assert_eq!(sub["positions"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        sub["positions"][0]["size"].as_f64(),
+        Some(deribit_server::SUB_OPTION_SIZE)
+    );
+}
+
+/// `check` with extra keys in the account table.
+async fn check_with_account_keys(url: &str, keys: &str, args: &[&str]) -> (i32, String, String) {
+    let dir = credentials_dir(SECRET);
+    let cfg = format!(
+        "[connection]\nstall_timeout_ms = 1000\nreconnect_min_ms = 50\nreconnect_max_ms = 300\nmax_requests_per_s = 1000\n\n[[accounts]]\nlabel = \"desk\"\nurl = \"{url}\"\ncredentials_file = \"creds.toml\"\ncurrencies = [\"BTC\"]\n{keys}\n"
+    );
+    std::fs::write(dir.join("config.toml"), cfg).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_margintop"));
+    cmd.arg("check")
+        .arg("--config")
+        .arg(dir.join("config.toml"))
+        .args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}

@@ -105,15 +105,19 @@ fn line(a: &margintop::report::AccountReport) -> String {
     )
 }
 
-/// The accounts of the config that have a complete, current view.
+/// Every configured account (and every subaccount found) has a complete,
+/// current view, and every connection is live.
 fn ready(config: &Config, snap: &Snapshot) -> bool {
-    config.accounts.iter().all(|a| {
+    let configured = config.accounts.iter().all(|a| {
         a.currencies().iter().all(|c| {
             snap.accounts
                 .iter()
-                .any(|v| v.label == a.label && v.currency == *c && v.complete && !v.stale)
+                .any(|v| v.label == a.label && v.currency == *c)
         })
-    })
+    });
+    configured
+        && snap.accounts.iter().all(|v| v.complete && !v.stale)
+        && snap.links.values().all(|l| *l == LinkState::Live)
 }
 
 /// A connection problem that no waiting will fix, or nothing at all after the timeout.

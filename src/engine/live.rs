@@ -66,6 +66,15 @@ pub struct Snapshot {
     pub warnings: Vec<String>,
 }
 
+/// A subaccount to watch, found by its parent account's connection.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpawnRequest {
+    pub parent: String,
+    /// `parent/username`: the subaccount's label everywhere.
+    pub label: String,
+    pub subject_id: i64,
+}
+
 pub struct EngineSettings {
     pub stale_after_ms: i64,
     /// The market-data connection (its `acct` label) that serves each account.
@@ -89,6 +98,8 @@ pub struct Engine<W: Write> {
     garbage: u64,
     /// Connection notices, once each.
     notices: Vec<String>,
+    /// Where subaccounts to watch are sent (the monitor starts their connections).
+    spawner: Option<mpsc::UnboundedSender<SpawnRequest>>,
 }
 
 impl<W: Write> Engine<W> {
@@ -110,6 +121,36 @@ impl<W: Write> Engine<W> {
             notifications: 0,
             garbage: 0,
             notices: Vec::new(),
+            spawner: None,
+        }
+    }
+
+    /// Send subaccounts found by a connection to `spawner`.
+    pub fn with_spawner(mut self, spawner: mpsc::UnboundedSender<SpawnRequest>) -> Self {
+        self.spawner = Some(spawner);
+        self
+    }
+
+    /// Watch the subaccounts of `parent` (once each), as `parent/username`.
+    fn subaccounts(&mut self, parent: &str, list: Vec<(i64, String)>) {
+        let Some(spawner) = &self.spawner else { return };
+        for (subject_id, username) in list {
+            let label = format!("{parent}/{username}");
+            if self.links.contains_key(&label) {
+                continue;
+            }
+            if let Some(market) = self.settings.market_of.get(parent).cloned() {
+                self.settings.market_of.insert(label.clone(), market);
+            }
+            if let Some(model) = self.ingest.label_models.get(parent).cloned() {
+                self.ingest.label_models.insert(label.clone(), model);
+            }
+            self.links.insert(label.clone(), LinkState::Connecting);
+            let _ = spawner.send(SpawnRequest {
+                parent: parent.to_string(),
+                label,
+                subject_id,
+            });
         }
     }
 
@@ -136,6 +177,7 @@ impl<W: Write> Engine<W> {
                 self.links.insert(acct, state);
             }
             Feed::Garbage { .. } => self.garbage += 1,
+            Feed::Subaccounts { acct, subaccounts } => self.subaccounts(&acct, subaccounts),
             Feed::Notice { acct, text } => {
                 let text = format!("{acct}: {text}");
                 if !self.notices.contains(&text) {

@@ -181,6 +181,17 @@ fn positions(id: &Value, perp: f64) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "result": list})
 }
 
+pub const SUB_BALANCE: f64 = 2.0;
+pub const SUB_OPTION_SIZE: f64 = -10.0;
+
+fn sub_positions(id: &Value) -> Value {
+    let mut p = fixture("private_get_positions_response.json")["result"][0].clone();
+    p["instrument_name"] = json!(OPTION);
+    p["size"] = json!(SUB_OPTION_SIZE);
+    p["kind"] = json!("option");
+    json!({"jsonrpc": "2.0", "id": id, "result": [p]})
+}
+
 fn summary(id: &Value) -> Value {
     let mut s = fixture("private_get_account_summary_response.json");
     s["id"] = id.clone();
@@ -201,11 +212,14 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
     let mut sent = 0usize;
     let mut round_no = 0usize;
     let mut faults: Option<Faults> = None;
+    // The subaccount this session acts as (public/exchange_token).
+    let mut subject: Option<i64> = None;
     let mut tick = tokio::time::interval(Duration::from_millis(5));
     let mut heartbeat = tokio::time::interval(Duration::from_millis(200));
     let mut stalled = false;
     loop {
-        let change_due = private && st.lock().unwrap().perp_size == PERP_AFTER;
+        // The main account's futures position changes; a subaccount's does not.
+        let change_due = private && subject.is_none() && st.lock().unwrap().perp_size == PERP_AFTER;
         tokio::select! {
             frame = rx.next() => {
                 let Some(Ok(Message::Text(text))) = frame else { return };
@@ -253,16 +267,32 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                         streaming |= !silent && public.iter().any(|c| c.starts_with("ticker."));
                         json!({"jsonrpc": "2.0", "id": id, "result": channels})
                     }
-                    "public/get_instruments" => reply(&id, fixture("public_get_instruments_future_response.json")),
+                                        "public/get_instruments" => reply(&id, fixture("public_get_instruments_future_response.json")),
+                    "private/get_subaccounts" => reply(&id, fixture("private_get_subaccounts_response.json")),
+                    "public/exchange_token" => {
+                        subject = msg["params"]["subject_id"].as_i64();
+                        reply(&id, fixture("public_auth_response.json"))
+                    }
                     "private/get_positions" => {
                         let size = {
                             let mut s = st.lock().unwrap();
                             s.stats.snapshots += 1;
                             s.perp_size
                         };
-                        positions(&id, size)
+                                                match subject {
+                            // The subaccount holds only the option, half as many.
+                            Some(_) => sub_positions(&id),
+                            None => positions(&id, size),
+                        }
                     }
-                    "private/get_account_summary" => summary(&id),
+                                        "private/get_account_summary" => {
+                        let mut s = summary(&id);
+                        if subject.is_some() {
+                            s["result"]["balance"] = json!(SUB_BALANCE);
+                            s["result"]["margin_model"] = json!("cross_pm");
+                        }
+                        s
+                    }
                     _ => json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "Method not found"}}),
                 };
                 if tx.send(Message::text(answer.to_string())).await.is_err() { return }

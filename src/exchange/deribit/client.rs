@@ -33,6 +33,10 @@ pub struct ConnectionSpec {
     pub instruments_of: Vec<String>,
     /// Public channels to subscribe from the start.
     pub channels: Vec<String>,
+    /// Act as this subaccount (`public/exchange_token` after authenticating).
+    pub subject_id: Option<i64>,
+    /// Ask for the key's subaccounts (`private/get_subaccounts`) once live.
+    pub list_subaccounts: bool,
     pub settings: ConnectionConfig,
 }
 
@@ -58,6 +62,11 @@ pub enum Feed {
     Notice {
         acct: String,
         text: String,
+    },
+    /// The subaccounts of an account's key: (id, username).
+    Subaccounts {
+        acct: String,
+        subaccounts: Vec<(i64, String)>,
     },
     /// A frame that was not JSON (counted, never fatal).
     Garbage {
@@ -159,7 +168,10 @@ async fn link(feed: &mpsc::Sender<Feed>, acct: &str, state: LinkState) {
 enum Purpose {
     Auth,
     Refresh,
+    /// Switching the session to a subaccount.
+    ExchangeToken,
     Setup,
+    Subaccounts,
     Test,
 }
 
@@ -276,14 +288,16 @@ async fn session(
 
 impl Session<'_> {
     fn queue(&mut self, method: &str, params: Value, purpose: Purpose) {
-        if purpose == Purpose::Setup {
+        if matches!(purpose, Purpose::Setup | Purpose::Subaccounts) {
             self.setup_left += 1;
         }
         let item = (method.to_string(), params, purpose);
         // Heartbeat answers and authentication go first: the server waits for them.
         match purpose {
-            Purpose::Test | Purpose::Auth | Purpose::Refresh => self.outbox.push_front(item),
-            Purpose::Setup => self.outbox.push_back(item),
+            Purpose::Test | Purpose::Auth | Purpose::Refresh | Purpose::ExchangeToken => {
+                self.outbox.push_front(item)
+            }
+            Purpose::Setup | Purpose::Subaccounts => self.outbox.push_back(item),
         }
     }
 
@@ -342,6 +356,9 @@ impl Session<'_> {
                 Purpose::Setup,
             );
         }
+        if spec.list_subaccounts {
+            self.queue("private/get_subaccounts", json!({}), Purpose::Subaccounts);
+        }
     }
 
     async fn send_next<S>(&mut self, sink: &mut S) -> Result<(), String>
@@ -399,6 +416,17 @@ impl Session<'_> {
         end
     }
 
+    /// One more setup answer; the last one makes the connection live. The
+    /// subaccount list is part of setup, so that a check waiting for every
+    /// live connection also waits for the subaccounts' own.
+    async fn setup_answered(&mut self) {
+        self.setup_left = self.setup_left.saturating_sub(1);
+        if self.setup_left == 0 && !self.ready {
+            self.ready = true;
+            link(self.feed, &self.spec.acct, LinkState::Live).await;
+        }
+    }
+
     async fn answered(
         &mut self,
         id: i64,
@@ -411,15 +439,17 @@ impl Session<'_> {
             if e.code == TOO_MANY_REQUESTS {
                 return Some(End::RateLimited);
             }
-            if matches!(purpose, Purpose::Auth | Purpose::Refresh)
-                || e.code == INVALID_CREDENTIALS
+            if matches!(
+                purpose,
+                Purpose::Auth | Purpose::Refresh | Purpose::ExchangeToken
+            ) || e.code == INVALID_CREDENTIALS
                 || e.code == UNAUTHORIZED
             {
                 return Some(End::AuthFailed(format!("{} ({})", e.message, e.code)));
             }
         }
         match purpose {
-            Purpose::Auth | Purpose::Refresh => {
+            Purpose::Auth | Purpose::Refresh | Purpose::ExchangeToken => {
                 let r = result.as_ref().ok()?;
                 self.refresh_token = r
                     .get("refresh_token")
@@ -438,16 +468,50 @@ impl Session<'_> {
                     self.refresh_at =
                         Some(Instant::now() + Duration::from_secs_f64((secs * 0.8).max(1.0)));
                 }
-                if purpose == Purpose::Auth {
-                    self.queue_setup(channels);
+                match (purpose, self.spec.subject_id, &self.refresh_token) {
+                    (Purpose::Auth, Some(subject), Some(token)) => {
+                        let params =
+                            json!({"refresh_token": token.expose(), "subject_id": subject});
+                        self.queue("public/exchange_token", params, Purpose::ExchangeToken);
+                    }
+                    (Purpose::Auth, None, _) | (Purpose::ExchangeToken, _, _) => {
+                        self.queue_setup(channels)
+                    }
+                    (Purpose::Auth, Some(_), None) => {
+                        return Some(End::AuthFailed(
+                            "no refresh token to switch to the subaccount".into(),
+                        ));
+                    }
+                    _ => {}
                 }
             }
-            Purpose::Setup => {
-                self.setup_left = self.setup_left.saturating_sub(1);
-                if self.setup_left == 0 && !self.ready {
-                    self.ready = true;
-                    link(self.feed, &self.spec.acct, LinkState::Live).await;
-                }
+            Purpose::Setup => self.setup_answered().await,
+            Purpose::Subaccounts => {
+                let acct = self.spec.acct.clone();
+                let list = result.as_ref().ok().and_then(Value::as_array);
+                let Some(list) = list else {
+                    let text =
+                        "could not list the key's subaccounts (does it have subaccount rights?)"
+                            .into();
+                    let _ = self.feed.send(Feed::Notice { acct, text }).await;
+                    self.setup_answered().await;
+                    return None;
+                };
+                let subaccounts = list
+                    .iter()
+                    .filter(|s| s.get("type").and_then(Value::as_str) != Some("main"))
+                    .filter_map(|s| {
+                        Some((
+                            s.get("id")?.as_i64()?,
+                            s.get("username")?.as_str()?.to_string(),
+                        ))
+                    })
+                    .collect();
+                let _ = self
+                    .feed
+                    .send(Feed::Subaccounts { acct, subaccounts })
+                    .await;
+                self.setup_answered().await;
             }
             Purpose::Test => {}
         }
