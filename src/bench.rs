@@ -130,6 +130,7 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport, String> {
     let market = "market".to_string();
     let settings = EngineSettings {
         stale_after_ms: 10_000,
+        recording_clock: false,
         market_of: HashMap::new(),
     };
     let engine: Engine<Vec<u8>> = Engine::new(ingest, settings, HashMap::new(), None);

@@ -137,6 +137,7 @@ pub fn start(
     )));
     let settings = EngineSettings {
         stale_after_ms: config.engine.stale_after_ms,
+        recording_clock: false,
         market_of,
     };
     let engine = Engine::new(ingest, settings, markets, recorder).with_spawner(spawn_tx);
@@ -203,6 +204,7 @@ pub fn start_replay(
     ));
     let settings = EngineSettings {
         stale_after_ms,
+        recording_clock: true,
         market_of: HashMap::new(),
     };
     let engine = Engine::new(ingest, settings, HashMap::new(), None);
@@ -217,6 +219,15 @@ pub fn start_replay(
 }
 
 impl Monitor {
+    /// Wait for the feeds to end by themselves (a replay played out), then
+    /// for the engine; returns it.
+    pub async fn finish(self) -> Option<Engine<RecordSink>> {
+        for c in self.connections {
+            let _ = c.await;
+        }
+        self.engine.await.ok()
+    }
+
     /// Close every connection and wait for the engine to finish; returns it
     /// (its desk holds the final state; its recording is flushed).
     pub async fn stop(self) -> Option<Engine<RecordSink>> {

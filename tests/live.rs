@@ -536,3 +536,37 @@ async fn check_with_account_keys(url: &str, keys: &str, args: &[&str]) -> (i32, 
         String::from_utf8_lossy(&out.stderr).into(),
     )
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_refreshed_before_they_expire() {
+    let server = Server::start(Faults {
+        short_token: true,
+        ..Faults::default()
+    })
+    .await;
+    let dir = credentials_dir(SECRET);
+    let mon = monitor::start(
+        &config(&server.url(), 250),
+        Some(&dir),
+        load_models(None).unwrap(),
+        None,
+    )
+    .unwrap();
+    let rx = mon.snapshots.clone();
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let link = rx.borrow().links.get("desk").cloned();
+    mon.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+    // 1 s tokens (refreshed after at least 1 s): two refreshes or more in 3.5 s, no reconnect.
+    assert!(
+        server.stats(|s| s.refreshes) >= 2,
+        "{}",
+        server.stats(|s| s.refreshes)
+    );
+    assert_eq!(link, Some(LinkState::Live));
+    assert_eq!(
+        server.stats(|s| s.connections),
+        2,
+        "the account and the market connection, never replaced"
+    );
+}

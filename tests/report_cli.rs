@@ -236,3 +236,48 @@ fn a_broken_model_file_is_refused_with_its_name_and_reason() {
     assert!(err.contains("price_range must be in (0, 1)"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn paced_replay_through_the_engine_gives_the_same_numbers() {
+    let cfg = format!("{}/config/default.toml", env!("CARGO_MANIFEST_DIR"));
+    let fast = json_report_code(&["check", "--config", &cfg, "--json", "--replay", &sample()]);
+    let start = std::time::Instant::now();
+    let paced = json_report_code(&[
+        "check",
+        "--config",
+        &cfg,
+        "--json",
+        "--replay",
+        &sample(),
+        "--speed",
+        "4",
+    ]);
+    // The sample spans about 3.6 s of recording: at 4× that is about 0.9 s of waiting.
+    assert!(
+        start.elapsed() >= std::time::Duration::from_millis(600),
+        "{:?}",
+        start.elapsed()
+    );
+    for (a, b) in fast["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(paced["accounts"].as_array().unwrap())
+    {
+        for key in [
+            "maintenance_margin",
+            "initial_margin",
+            "equity",
+            "data_age_ms",
+        ] {
+            assert_eq!(a[key], b[key], "{key}");
+        }
+    }
+}
+
+/// A JSON report from a command whose exit status is a health code (0–2).
+fn json_report_code(args: &[&str]) -> Value {
+    let (code, out, err) = margintop(args);
+    assert!((0..=2).contains(&code), "{code}: {err}");
+    serde_json::from_str(&out).unwrap()
+}

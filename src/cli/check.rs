@@ -22,6 +22,10 @@ pub struct CheckArgs {
     /// Print the report as JSON (FORMATS.md §2) instead of one line per account.
     #[arg(long)]
     pub json: bool,
+    /// With --replay: play the recording through the live engine at this
+    /// multiple of its recorded pace (1 = as recorded, 0 = as fast as possible).
+    #[arg(long, value_name = "X", requires = "replay")]
+    pub speed: Option<f64>,
     /// Wait at most this long for a complete snapshot (default: check.timeout_ms).
     #[arg(long, value_name = "MS")]
     pub timeout_ms: Option<u64>,
@@ -35,25 +39,37 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         warn_mm_ratio: config.check.warn_mm_ratio,
         critical_mm_ratio: config.check.critical_mm_ratio,
     };
-    let report = match &args.replay {
-        Some(file) => replay_report(
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))
+    };
+    let report = match (&args.replay, args.speed) {
+        (Some(file), Some(speed)) => {
+            let lines = super::read_lines(file)?;
+            runtime()?.block_on(replay_paced(
+                lines,
+                speed,
+                &args.risk,
+                config.engine.stale_after_ms,
+                thresholds,
+            ))?
+        }
+        (Some(file), None) => replay_report(
             super::read_lines(file)?.into_iter(),
             &args.risk,
             config.engine.stale_after_ms,
             thresholds,
         )?,
-        None => {
+        (None, _) => {
             let base = path
                 .as_deref()
                 .and_then(|p| p.parent())
                 .map(|p| p.to_path_buf());
             let timeout = Duration::from_millis(args.timeout_ms.unwrap_or(config.check.timeout_ms));
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .map_err(|e| format!("cannot start the runtime: {e}"))?;
-            runtime.block_on(live(
+            runtime()?.block_on(live(
                 &config,
                 base.as_deref(),
                 &args.risk,
@@ -197,5 +213,50 @@ async fn live(
             .warnings
             .push(format!("every account valued with {r}"));
     }
+    Ok(report)
+}
+
+/// Play a recording through the live engine at `speed`, then report.
+async fn replay_paced(
+    lines: Vec<String>,
+    speed: f64,
+    risk: &RiskArgs,
+    stale_after_ms: i64,
+    thresholds: Thresholds,
+) -> Result<Report, String> {
+    if speed.is_nan() || speed < 0.0 {
+        return Err("--speed must be 0 (as fast as possible) or positive".into());
+    }
+    let models = risk.models()?;
+    let scenarios = risk.scenarios()?;
+    let mon = monitor::start_replay(lines, speed, models, risk.model.clone(), stale_after_ms);
+    let mut engine = mon
+        .finish()
+        .await
+        .ok_or("the engine stopped unexpectedly")?;
+    let as_of = engine
+        .ingest
+        .stats
+        .last_t
+        .ok_or("the recording holds no entries")?;
+    let last = engine.snapshot(as_of);
+    let fresh = |id: usize| {
+        last.accounts.get(id).map_or(
+            Freshness {
+                data_age_ms: None,
+                stale: true,
+            },
+            |v| Freshness {
+                data_age_ms: v.data_age_ms,
+                stale: v.stale || !v.complete,
+            },
+        )
+    };
+    let opts = ReportOptions {
+        scenarios: &scenarios,
+        thresholds,
+    };
+    let mut report = build_report(&engine.ingest.desk, &fresh, as_of, &opts);
+    report.warnings = last.warnings.clone();
     Ok(report)
 }

@@ -50,12 +50,11 @@ pub fn replay_report(
         .stats
         .last_t
         .ok_or("the recording holds no entries")?;
-    let last = &ingest.last_update;
     let opts = ReportOptions {
         scenarios: &scenarios,
         thresholds,
     };
-    let fresh = |id| Freshness::from_update(last.get(&id).copied(), as_of, stale_after_ms);
+    let fresh = |id| Freshness::from_update(ingest.inputs_t(id), as_of, stale_after_ms);
     let mut report = build_report(&ingest.desk, &fresh, as_of, &opts);
     report.warnings = ingest.stats.warnings();
     Ok(report)

@@ -163,6 +163,21 @@ impl Ingest {
         }
     }
 
+    /// Local time of an account's oldest input: the oldest quote among the
+    /// instruments it holds, or its own last update when it holds none.
+    /// None while a held instrument has had no quote.
+    pub fn inputs_t(&self, id: AccountId) -> Option<i64> {
+        let positions = &self.desk.account(id).positions;
+        if positions.is_empty() {
+            return self.last_update.get(&id).copied();
+        }
+        positions
+            .iter()
+            .map(|p| self.last_quote.get(&p.instrument).copied())
+            .collect::<Option<Vec<i64>>>()
+            .and_then(|ts| ts.into_iter().min())
+    }
+
     /// The model an account must use whatever the exchange says, if any.
     fn fixed_model(&self, label: &str) -> Option<String> {
         self.label_models

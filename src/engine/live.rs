@@ -77,6 +77,8 @@ pub struct SpawnRequest {
 
 pub struct EngineSettings {
     pub stale_after_ms: i64,
+    /// Measure data age on the recording's clock (replay) instead of the local one.
+    pub recording_clock: bool,
     /// The market-data connection (its `acct` label) that serves each account.
     pub market_of: HashMap<String, String>,
 }
@@ -252,12 +254,6 @@ impl<W: Write> Engine<W> {
         let desk = &self.ingest.desk;
         let account = desk.account(id);
         let risk = desk.risk(id);
-        let oldest_quote = account
-            .positions
-            .iter()
-            .map(|p| self.ingest.last_quote.get(&p.instrument).copied())
-            .collect::<Option<Vec<i64>>>()
-            .and_then(|ts| ts.into_iter().min());
         AccountBook {
             label: account.label.clone(),
             currency: account.currency.clone(),
@@ -268,7 +264,7 @@ impl<W: Write> Engine<W> {
             risk,
             positions: account.positions.clone(),
             exchange: account.exchange,
-            inputs_t: oldest_quote.or_else(|| self.ingest.last_update.get(&id).copied()),
+            inputs_t: self.ingest.inputs_t(id),
         }
     }
 
@@ -317,7 +313,11 @@ pub async fn run<W: Write>(
             }
             _ = idle.tick() => {}
         }
-        if tx.send(Arc::new(engine.snapshot(now_ms()))).is_err() {
+        let now = match engine.settings.recording_clock {
+            true => engine.ingest.stats.last_t.unwrap_or(0),
+            false => now_ms(),
+        };
+        if tx.send(Arc::new(engine.snapshot(now))).is_err() {
             break; // nobody is watching any more
         }
     }

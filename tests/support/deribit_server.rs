@@ -41,6 +41,8 @@ pub struct Faults {
     pub silent_market: bool,
     /// Grant the key trading and withdrawal scope in the auth reply.
     pub trading_scope: bool,
+    /// Tokens that expire after one second.
+    pub short_token: bool,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +53,7 @@ pub struct Stats {
     pub test_requests_answered: usize,
     pub largest_subscribe: usize,
     pub snapshots: usize,
+    pub refreshes: usize,
 }
 
 struct State {
@@ -232,6 +235,12 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                         let mut s = st.lock().unwrap();
                         if ok { s.stats.auths += 1 } else { s.stats.auth_failures += 1 }
                         let mut r = reply(&id, fixture(if ok { "public_auth_response.json" } else { "error_invalid_credentials_13004.json" }));
+                                                if msg["params"]["grant_type"] == "refresh_token" {
+                            s.stats.refreshes += 1;
+                        }
+                        if ok && s.faults.short_token {
+                            r["result"]["expires_in"] = json!(1);
+                        }
                         if ok && s.faults.trading_scope {
                             r["result"]["scope"] = json!("connection account:read trade:read_write wallet:read_write");
                         }
