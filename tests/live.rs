@@ -285,9 +285,20 @@ async fn wrong_credentials_are_reported_and_never_shown() {
 
 /// Run `margintop check` against `url` with extra config text; (exit code, stdout, stderr).
 async fn check(url: &str, secret: &str, extra: &str, args: &[&str]) -> (i32, String, String) {
+    check_config(url, secret, extra, "", args).await
+}
+
+/// `check` with extra config text before the account and extra keys in it.
+async fn check_config(
+    url: &str,
+    secret: &str,
+    extra: &str,
+    account_keys: &str,
+    args: &[&str],
+) -> (i32, String, String) {
     let dir = credentials_dir(secret);
     let cfg = format!(
-        "{extra}\n[connection]\nstall_timeout_ms = 1000\nreconnect_min_ms = 50\nreconnect_max_ms = 300\nmax_requests_per_s = 1000\n\n[[accounts]]\nlabel = \"desk\"\nurl = \"{url}\"\ncredentials_file = \"creds.toml\"\ncurrencies = [\"BTC\"]\n"
+        "{extra}\n[connection]\nstall_timeout_ms = 1000\nreconnect_min_ms = 50\nreconnect_max_ms = 300\nmax_requests_per_s = 1000\n\n[[accounts]]\nlabel = \"desk\"\nurl = \"{url}\"\ncredentials_file = \"creds.toml\"\ncurrencies = [\"BTC\"]\n{account_keys}\n"
     );
     std::fs::write(dir.join("config.toml"), cfg).unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_margintop"));
@@ -488,8 +499,10 @@ async fn subaccounts_of_a_key_are_watched_too() {
         "without subaccounts = true only the account itself: {out}"
     );
     let extra_account_key = "subaccounts = true";
-    let (code, out, err) = check_with_account_keys(
+    let (code, out, err) = check_config(
         &server.url(),
+        SECRET,
+        "",
         extra_account_key,
         &["--json", "--timeout-ms", "15000"],
     )
@@ -512,29 +525,6 @@ async fn subaccounts_of_a_key_are_watched_too() {
         sub["positions"][0]["size"].as_f64(),
         Some(deribit_server::SUB_OPTION_SIZE)
     );
-}
-
-/// `check` with extra keys in the account table.
-async fn check_with_account_keys(url: &str, keys: &str, args: &[&str]) -> (i32, String, String) {
-    let dir = credentials_dir(SECRET);
-    let cfg = format!(
-        "[connection]\nstall_timeout_ms = 1000\nreconnect_min_ms = 50\nreconnect_max_ms = 300\nmax_requests_per_s = 1000\n\n[[accounts]]\nlabel = \"desk\"\nurl = \"{url}\"\ncredentials_file = \"creds.toml\"\ncurrencies = [\"BTC\"]\n{keys}\n"
-    );
-    std::fs::write(dir.join("config.toml"), cfg).unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_margintop"));
-    cmd.arg("check")
-        .arg("--config")
-        .arg(dir.join("config.toml"))
-        .args(args);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    std::fs::remove_dir_all(&dir).ok();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -193,19 +193,7 @@ async fn live(
         scenarios: &scenarios,
         thresholds,
     };
-    // Freshness as the live engine saw it (connections and data age).
-    let fresh = |id: usize| {
-        last.accounts.get(id).map_or(
-            Freshness {
-                data_age_ms: None,
-                stale: true,
-            },
-            |v| Freshness {
-                data_age_ms: v.data_age_ms,
-                stale: v.stale || !v.complete,
-            },
-        )
-    };
+    let fresh = freshness(&last);
     let mut report = build_report(&engine.ingest.desk, &fresh, now_ms(), &opts);
     report.warnings = last.warnings.clone();
     if let Some(r) = risk.model.as_ref() {
@@ -240,18 +228,7 @@ async fn replay_paced(
         .last_t
         .ok_or("the recording holds no entries")?;
     let last = engine.snapshot(as_of);
-    let fresh = |id: usize| {
-        last.accounts.get(id).map_or(
-            Freshness {
-                data_age_ms: None,
-                stale: true,
-            },
-            |v| Freshness {
-                data_age_ms: v.data_age_ms,
-                stale: v.stale || !v.complete,
-            },
-        )
-    };
+    let fresh = freshness(&last);
     let opts = ReportOptions {
         scenarios: &scenarios,
         thresholds,
@@ -259,4 +236,19 @@ async fn replay_paced(
     let mut report = build_report(&engine.ingest.desk, &fresh, as_of, &opts);
     report.warnings = last.warnings.clone();
     Ok(report)
+}
+
+/// Freshness of each account as the engine saw it (connections and data age);
+/// an account with incomplete data counts as stale.
+fn freshness(last: &Snapshot) -> impl Fn(usize) -> Freshness + '_ {
+    move |id| match last.accounts.get(id) {
+        Some(v) => Freshness {
+            data_age_ms: v.data_age_ms,
+            stale: v.stale || !v.complete,
+        },
+        None => Freshness {
+            data_age_ms: None,
+            stale: true,
+        },
+    }
 }

@@ -352,7 +352,7 @@ impl Desk {
     ) {
         let slot = &mut acct.contributions[p];
         match (priced, slot.as_mut()) {
-            (Some((inst, r, unit, vector)), Some(old)) => {
+            (Some((inst, r, unit, vector)), old) => {
                 let pos = &acct.account.positions[p];
                 let new = &mut acct.scratch;
                 fill_contribution(
@@ -365,24 +365,16 @@ impl Desk {
                     &acct.model,
                     vector,
                 );
-                acct.sums.replace(old, new);
-                std::mem::swap(old, new);
-            }
-            (Some((inst, r, unit, vector)), None) => {
-                let pos = &acct.account.positions[p];
-                let mut c = Contribution::default();
-                fill_contribution(
-                    &mut c,
-                    inst,
-                    r,
-                    unit,
-                    pos.size,
-                    pos.session_ref_price,
-                    &acct.model,
-                    vector,
-                );
-                acct.sums.apply(&c, 1.0);
-                *slot = Some(c);
+                match old {
+                    Some(old) => {
+                        acct.sums.replace(old, new);
+                        std::mem::swap(old, new);
+                    }
+                    None => {
+                        acct.sums.apply(new, 1.0);
+                        *slot = Some(std::mem::take(new));
+                    }
+                }
             }
             (None, Some(old)) => {
                 acct.sums.apply(old, -1.0);
