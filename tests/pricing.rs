@@ -312,68 +312,6 @@ fn implied_vol_refuses_prices_outside_no_arbitrage_bounds() {
     ));
 }
 
-/// Rows of a real Deribit chain snapshot (tests/fixtures/data/README.md).
-struct ChainRow {
-    opt: OptionType,
-    forward: f64,
-    strike: f64,
-    t: f64,
-    mark: f64,
-    iv: f64,
-    delta: f64,
-    vega: f64,
-    currency: String,
-}
-
-fn parse_iso_ms(s: &str) -> i64 {
-    // 2026-01-01T09:18:35.173006+00:00 → epoch ms (UTC).
-    let (date, time) = s.split_once('T').unwrap();
-    let d: Vec<u32> = date.split('-').map(|x| x.parse().unwrap()).collect();
-    let days = margintop::model::instrument::days_from_civil(d[0] as i64, d[1], d[2]);
-    let time = &time[..time.find('+').unwrap_or(time.len())];
-    let parts: Vec<f64> = time.split(':').map(|x| x.parse().unwrap()).collect();
-    days * 86_400_000 + ((parts[0] * 3600.0 + parts[1] * 60.0 + parts[2]) * 1000.0) as i64
-}
-
-fn chain(file: &str) -> Vec<ChainRow> {
-    let text = std::fs::read_to_string(fixture(&format!("data/{file}"))).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
-    let (ts, name, und, strike, exp, mark, iv, delta, vega, ccy) = (
-        col("timestamp"),
-        col("instrument_name"),
-        col("underlying"),
-        col("strike"),
-        col("expiry_datetime"),
-        col("mark_price"),
-        col("implied_volatility"),
-        col("delta"),
-        col("vega"),
-        col("currency"),
-    );
-    lines
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|r| !r[mark].is_empty() && !r[iv].is_empty())
-        .map(|r| {
-            let now = parse_iso_ms(r[ts]);
-            let inst = margintop::model::Instrument::parse(r[name]).unwrap();
-            assert_eq!(inst.expiry_ms(), Some(parse_iso_ms(r[exp])), "{}", r[name]);
-            ChainRow {
-                opt: if r[name].ends_with("-C") { Call } else { Put },
-                forward: r[und].parse().unwrap(),
-                strike: r[strike].parse().unwrap(),
-                t: years_between(now, inst.expiry_ms().unwrap()),
-                mark: r[mark].parse().unwrap(),
-                iv: r[iv].parse().unwrap(),
-                delta: r[delta].parse().unwrap_or(f64::NAN),
-                vega: r[vega].parse().unwrap_or(f64::NAN),
-                currency: r[ccy].to_string(),
-            }
-        })
-        .collect()
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     v[v.len() / 2]

@@ -1,5 +1,6 @@
 //! Exchange adapters and the recording format.
 
+pub mod demo;
 pub mod deribit;
 pub mod recording;
 pub mod replay;

@@ -320,7 +320,7 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                 for (_, m) in msgs {
                     if f.stall_after.is_some_and(|n| sent >= n) { stalled = true; streaming = false; break }
                     if f.drop_after.is_some_and(|n| sent >= n) { let _ = tx.close().await; return }
-                    if f.garbage_every.is_some_and(|n| sent % n == 0) {
+                    if f.garbage_every.is_some_and(|n| sent.is_multiple_of(n)) {
                         let _ = tx.send(Message::text("{not json")).await;
                     }
                     let copies = if f.duplicate { 2 } else { 1 };

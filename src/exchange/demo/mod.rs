@@ -1,0 +1,5 @@
+//! The built-in demo exchange: a simulated market (and, later, a Deribit-
+//! protocol server and a demo desk on it).
+
+pub mod market;
+pub mod smile;
