@@ -2,7 +2,7 @@
 //! data, one market-data connection per exchange URL shared by all accounts
 //! on it, and the engine task between them and the snapshot watchers.
 
-use crate::config::{credentials, Config};
+use crate::config::{credentials, Config, Credentials};
 use crate::engine::live::{self, Engine, EngineSettings, Snapshot, SpawnRequest};
 use crate::engine::{Desk, Ingest};
 use crate::exchange::deribit::client::{self, ConnectionSpec};
@@ -38,6 +38,18 @@ pub fn start(
     models: BTreeMap<String, ModelConfig>,
     recorder: Option<Recorder<RecordSink>>,
 ) -> Result<Monitor, String> {
+    start_with(config, base, &HashMap::new(), models, recorder)
+}
+
+/// `start`, with credentials given in code for some account labels (the
+/// built-in demo) instead of read from the environment or a file.
+pub fn start_with(
+    config: &Config,
+    base: Option<&Path>,
+    given: &HashMap<String, Credentials>,
+    models: BTreeMap<String, ModelConfig>,
+    recorder: Option<Recorder<RecordSink>>,
+) -> Result<Monitor, String> {
     if config.accounts.is_empty() {
         return Err(
             "no accounts configured: add [[accounts]] to the config file (see config/default.toml)"
@@ -62,7 +74,10 @@ pub fn start(
             }
             ingest.label_models.insert(a.label.clone(), a.model.clone());
         }
-        let creds = credentials(a, base)?;
+        let creds = match given.get(&a.label) {
+            Some(c) => Some(c.clone()),
+            None => credentials(a, base)?,
+        };
         if creds.is_none() {
             return Err(format!(
                 "account {}: no credentials (set client_id_env and client_secret_env, or credentials_file)",

@@ -49,7 +49,7 @@ fn op() -> impl Strategy<Value = Op> {
             factor,
             iv
         }),
-        (0..4usize, 0..NAMES.len(), -20.0..20.0f64).prop_map(|(account, inst, size)| {
+        (0..5usize, 0..NAMES.len(), -20.0..20.0f64).prop_map(|(account, inst, size)| {
             Op::Position {
                 account,
                 inst,
@@ -99,8 +99,10 @@ fn desk() -> Desk {
         desk.apply_quote(n, quote(n, base_price(n), 1.002, 0.5, T0));
         desk.add_instrument(Instrument::parse(n).unwrap());
     }
+    // "e" shares its (model, currency) with "a": they share prepared grids.
     for (label, ccy, model) in [
         ("a", "BTC", "deribit_pm"),
+        ("e", "BTC", "deribit_pm"),
         ("b", "BTC", "deribit_sm"),
         ("c", "ETH", "deribit_pm"),
         ("d", "BTC", "span16"),
@@ -198,5 +200,42 @@ fn fast_option_vector_equals_generic_scenario_pnl() {
                 assert!(close(*got, want), "{n} {sc:?}: {got} vs {want}");
             }
         }
+    }
+}
+
+#[test]
+fn accounts_sharing_a_model_are_valued_when_quotes_come_after_positions() {
+    // Positions first (as from a snapshot), quotes later (as from the stream):
+    // the second account on the same (model, currency) reuses the first one's
+    // unit vectors, and must still get its own margin.
+    let mut desk = Desk::new(load_models(None).unwrap(), T0);
+    for n in NAMES {
+        desk.add_instrument(Instrument::parse(n).unwrap());
+    }
+    for label in ["first", "second"] {
+        let mut acct = Account::new(label, "BTC", "deribit_pm");
+        acct.balance = 10.0;
+        acct.set_position("BTC-30JAN26-90000-C", -5.0, None);
+        desk.add_account(acct).unwrap();
+    }
+    desk.apply_index("btc_usd", 88_000.0, T0);
+    let n = "BTC-30JAN26-90000-C";
+    desk.apply_quote(n, quote(n, 88_000.0, 1.0, 0.5, T0));
+    let instruments = desk.instruments();
+    for id in 0..2 {
+        let acct = desk.account(id).clone();
+        let mut model = PreparedModel::new(
+            load_models(None).unwrap().remove("deribit_pm").unwrap(),
+            "BTC",
+        );
+        let (full, _) = value_account(&acct, &instruments, &desk.market, &mut model, desk.now_ms());
+        let inc = desk.risk(id).margin.maintenance_margin;
+        assert!(full.margin.maintenance_margin > 0.0);
+        assert!(
+            close(inc, full.margin.maintenance_margin),
+            "{}: {inc} vs {}",
+            acct.label,
+            full.margin.maintenance_margin
+        );
     }
 }

@@ -42,8 +42,8 @@ struct InstrumentSlot {
 
 struct DeskAccount {
     account: Account,
-    model: PreparedModel,
-    /// Accounts with equal keys (model, currency) share unit scenario vectors.
+    /// Index of the account's (model, currency) in `Desk::prepared`: accounts
+    /// with equal keys share the prepared model and unit scenario vectors.
     model_key: usize,
     /// Parallel to `account.positions`.
     contributions: Vec<Option<Contribution>>,
@@ -63,8 +63,8 @@ pub struct Desk {
     by_name: HashMap<String, InstrumentId>,
     by_index: HashMap<String, Vec<InstrumentId>>,
     accounts: Vec<DeskAccount>,
-    /// (model name, currency) of each model key.
-    model_keys: Vec<(String, String)>,
+    /// One prepared model (grids built) per (model name, currency).
+    prepared: Vec<PreparedModel>,
     pub market: MarketState,
     now_ms: i64,
     clock_step_ms: i64,
@@ -78,7 +78,7 @@ impl Desk {
             by_name: HashMap::new(),
             by_index: HashMap::new(),
             accounts: Vec::new(),
-            model_keys: Vec::new(),
+            prepared: Vec::new(),
             market: MarketState::default(),
             now_ms,
             clock_step_ms: 1000,
@@ -136,11 +136,9 @@ impl Desk {
             )
         })?;
         let id = self.accounts.len();
-        let model = PreparedModel::new(config, &account.currency);
-        let model_key = self.model_key(&account.model, &model.currency);
+        let model_key = self.model_key(config, &account.currency);
         self.accounts.push(DeskAccount {
             account,
-            model,
             model_key,
             contributions: Vec::new(),
             sums: BookSums::default(),
@@ -161,23 +159,24 @@ impl Desk {
             .cloned()
             .ok_or_else(|| format!("unknown margin model {model:?}"))?;
         let currency = self.accounts[id].account.currency.clone();
-        let prepared = PreparedModel::new(config, &currency);
-        let model_key = self.model_key(model, &prepared.currency);
+        let model_key = self.model_key(config, &currency);
         let acct = &mut self.accounts[id];
         acct.account.model = model.to_string();
-        acct.model = prepared;
         acct.model_key = model_key;
         self.rebuild_account(id);
         Ok(())
     }
 
-    fn model_key(&mut self, model: &str, currency: &str) -> usize {
-        let key = (model.to_string(), currency.to_string());
-        match self.model_keys.iter().position(|k| *k == key) {
+    fn model_key(&mut self, config: ModelConfig, currency: &str) -> usize {
+        let prepared = PreparedModel::new(config, currency);
+        let same = |p: &PreparedModel| {
+            p.config.name() == prepared.config.name() && p.currency == prepared.currency
+        };
+        match self.prepared.iter().position(same) {
             Some(i) => i,
             None => {
-                self.model_keys.push(key);
-                self.model_keys.len() - 1
+                self.prepared.push(prepared);
+                self.prepared.len() - 1
             }
         }
     }
@@ -301,7 +300,13 @@ impl Desk {
                 }
             }
         }
-        account_risk(&a.account, &a.model, &a.sums, &warnings, self.now_ms)
+        account_risk(
+            &a.account,
+            &self.prepared[a.model_key],
+            &a.sums,
+            &warnings,
+            self.now_ms,
+        )
     }
 
     /// Price one instrument and update its holders.
@@ -322,24 +327,22 @@ impl Desk {
         let mut vectors: Vec<(usize, Option<Vec<f64>>)> = Vec::new();
         for h in &slot.holders {
             let acct = &mut self.accounts[h.account];
+            let model = &mut self.prepared[acct.model_key];
             let Some((r, unit)) = &slot.priced else {
-                Self::swap_position(acct, h.position, None);
+                Self::swap_position(acct, model, h.position, None);
                 continue;
             };
             let cached = vectors.iter().position(|(k, _)| *k == acct.model_key);
             let v = match cached {
                 Some(v) => v,
                 None => {
-                    let vector = unit_vector(&slot.inst, r, &mut acct.model);
+                    let vector = unit_vector(&slot.inst, r, model);
                     vectors.push((acct.model_key, vector));
                     vectors.len() - 1
                 }
             };
-            Self::swap_position(
-                acct,
-                h.position,
-                Some((&slot.inst, r, unit, vectors[v].1.as_deref())),
-            );
+            let priced = Some((&slot.inst, r, unit, vectors[v].1.as_deref()));
+            Self::swap_position(acct, model, h.position, priced);
         }
     }
 
@@ -347,6 +350,7 @@ impl Desk {
     /// the old contribution's buffers; `None` drops it (no valid price).
     fn swap_position(
         acct: &mut DeskAccount,
+        model: &PreparedModel,
         p: usize,
         priced: Option<(&Instrument, &Resolved, &UnitValue, Option<&[f64]>)>,
     ) {
@@ -362,7 +366,7 @@ impl Desk {
                     unit,
                     pos.size,
                     pos.session_ref_price,
-                    &acct.model,
+                    model,
                     vector,
                 );
                 match old {
@@ -404,6 +408,7 @@ impl Desk {
             slot.holders.retain(|h| h.account != id);
         }
         let acct = &mut self.accounts[id];
+        let model = &mut self.prepared[acct.model_key];
         acct.contributions = vec![None; acct.account.positions.len()];
         acct.warnings.clear();
         for (p, pos) in acct.account.positions.iter().enumerate() {
@@ -418,7 +423,7 @@ impl Desk {
                 position: p,
             });
             if let Some((r, unit)) = &slot.priced {
-                let vector = unit_vector(&slot.inst, r, &mut acct.model);
+                let vector = unit_vector(&slot.inst, r, model);
                 let mut c = Contribution::default();
                 fill_contribution(
                     &mut c,
@@ -427,7 +432,7 @@ impl Desk {
                     unit,
                     pos.size,
                     pos.session_ref_price,
-                    &acct.model,
+                    model,
                     vector.as_deref(),
                 );
                 acct.contributions[p] = Some(c);

@@ -1,0 +1,590 @@
+//! The demo exchange's Deribit API v2 server on loopback.
+//!
+//! It speaks the protocol the real client speaks (auth, heartbeat,
+//! subscribe, get_instruments, get_positions, get_account_summary,
+//! get_subaccounts, exchange_token, ticker / index / user.portfolio /
+//! user.changes channels), so the monitor runs its real code path on it.
+//! The exchange side values every account with margintop's own engine, so
+//! the figures it reports in user.portfolio can be compared with the
+//! monitor's local ones.
+
+use super::desk::{demo_desk, DemoAccount};
+use super::market::{Rng, SimMarket};
+use crate::engine::{AccountId, Desk};
+use crate::exchange::recording::REDACTED;
+use crate::margin::config::load_models;
+use crate::model::{Account, Instrument, Kind, Settlement};
+use crate::pricing::OptionType;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+/// The demo key: client_id and client_secret both "demo".
+pub const DEMO_CLIENT_ID: &str = "demo";
+
+#[derive(Clone, Debug)]
+pub struct DemoOptions {
+    pub seed: u64,
+    /// Simulated seconds per real second.
+    pub time_scale: f64,
+    /// How often each subscribed ticker, index and portfolio is sent.
+    pub publish_interval: Duration,
+    /// Seconds between simulated trades on the desk.
+    pub trade_every_s: f64,
+    /// Seconds between risk added to the drifting books.
+    pub drift_every_s: f64,
+    /// Keep the market still (for exact comparisons in tests).
+    pub frozen: bool,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            seed: 2026,
+            time_scale: 1.0,
+            publish_interval: Duration::from_millis(1000),
+            trade_every_s: 30.0,
+            drift_every_s: 20.0,
+            frozen: false,
+        }
+    }
+}
+
+/// A position change the exchange announces on user.changes.
+#[derive(Clone, Debug)]
+struct Change {
+    account: i64,
+    instrument: String,
+    size: f64,
+}
+
+/// Everything the exchange knows.
+pub struct DemoState {
+    pub market: SimMarket,
+    pub accounts: Vec<DemoAccount>,
+    /// The exchange's own valuation of every account.
+    desk: Desk,
+    desk_ids: Vec<AccountId>,
+    rng: Rng,
+    since_trade: f64,
+    since_drift: f64,
+}
+
+impl DemoState {
+    pub fn new(seed: u64, now_ms: i64) -> DemoState {
+        let market = SimMarket::new(seed, now_ms);
+        let mut accounts = demo_desk(&market);
+        let models = load_models(None).expect("built-in models parse");
+        let mut desk = Desk::new(models, now_ms);
+        for inst in &market.instruments {
+            desk.add_instrument(inst.clone());
+        }
+        let mut state = DemoState {
+            market,
+            accounts: Vec::new(),
+            desk,
+            desk_ids: Vec::new(),
+            rng: Rng::new(seed ^ 0xDE5C),
+            since_trade: 0.0,
+            since_drift: 0.0,
+        };
+        state.refresh_quotes();
+        for a in &mut accounts {
+            let model = crate::engine::ingest::model_for(Some(&a.margin_model));
+            let mut acct = Account::new(&a.username, &a.currency, model);
+            for (name, size) in &a.positions {
+                // Futures session P&L runs from the marks at the demo's start.
+                let reference = state
+                    .market
+                    .instruments
+                    .iter()
+                    .find(|i| &i.name == name && !i.is_option());
+                let reference = reference
+                    .and_then(|i| state.market.quote(i))
+                    .map(|q| q.mark_price);
+                acct.set_position(name, *size, reference);
+            }
+            let id = state.desk.add_account(acct).expect("built-in model");
+            // Size the balance so the book starts at its target mm_ratio: the
+            // margin balance is the balance plus what the book adds to it
+            // (session P&L, and option value under portfolio margin).
+            let risk = state.desk.risk(id);
+            let (mm, book_part) = (risk.margin.maintenance_margin, risk.margin_balance);
+            a.balance = if mm > 0.0 {
+                mm / a.target_mm_ratio - book_part
+            } else {
+                5.0
+            };
+            state.desk.set_balance(id, a.balance, 0.0);
+            state.desk_ids.push(id);
+        }
+        state.accounts = accounts;
+        state
+    }
+
+    /// Push the simulated market's quotes into the exchange's own desk.
+    fn refresh_quotes(&mut self) {
+        for u in &self.market.underlyings {
+            self.desk
+                .apply_index(&u.index_name, u.index, self.market.now_ms);
+        }
+        self.desk.set_clock(self.market.now_ms);
+        for inst in &self.market.instruments {
+            if let Some(q) = self.market.quote(inst) {
+                self.desk.apply_quote(&inst.name, q);
+            }
+        }
+    }
+
+    fn account(&self, id: i64) -> Option<(usize, &DemoAccount)> {
+        self.accounts.iter().enumerate().find(|(_, a)| a.id == id)
+    }
+
+    /// Advance the market `dt` simulated seconds; returns the position changes.
+    fn advance(&mut self, dt: f64, opts: &DemoOptions) -> Vec<Change> {
+        self.market.step((dt * 1000.0) as i64);
+        self.refresh_quotes();
+        let mut changes = Vec::new();
+        self.since_trade += dt;
+        self.since_drift += dt;
+        if self.since_trade >= opts.trade_every_s {
+            self.since_trade = 0.0;
+            let i = (self.rng.next_u64() % self.accounts.len() as u64) as usize;
+            let a = &self.accounts[i];
+            if let Some((name, size)) = a.positions.first().cloned() {
+                let factor = if self.rng.uniform() < 0.5 { 0.9 } else { 1.1 };
+                changes.push(self.set_position(i, &name, size * factor));
+            }
+        }
+        if self.since_drift >= opts.drift_every_s {
+            self.since_drift = 0.0;
+            for i in 0..self.accounts.len() {
+                if !self.accounts[i].drifts {
+                    continue;
+                }
+                // A drifting book sells 15 % more of its first position.
+                if let Some((name, size)) = self.accounts[i].positions.first().cloned() {
+                    changes.push(self.set_position(i, &name, size * 1.15));
+                }
+            }
+        }
+        changes
+    }
+
+    fn set_position(&mut self, i: usize, name: &str, size: f64) -> Change {
+        let a = &mut self.accounts[i];
+        if let Some(p) = a.positions.iter_mut().find(|(n, _)| n == name) {
+            p.1 = size;
+        }
+        self.desk.set_position(self.desk_ids[i], name, size, None);
+        Change {
+            account: a.id,
+            instrument: name.to_string(),
+            size,
+        }
+    }
+
+    /// Start a crash on every underlying.
+    pub fn crash(&mut self) {
+        for base in ["BTC", "ETH"] {
+            self.market.crash(base);
+        }
+    }
+
+    /// The exchange's maintenance margin of account `id` (for tests).
+    pub fn maintenance_margin(&self, id: i64) -> Option<f64> {
+        let (i, _) = self.account(id)?;
+        Some(self.desk.risk(self.desk_ids[i]).margin.maintenance_margin)
+    }
+
+    fn instrument_record(inst: &Instrument) -> Value {
+        let mut r = json!({
+            "instrument_name": inst.name,
+            "base_currency": inst.base,
+            "settlement_currency": inst.settlement_currency,
+            "price_index": inst.index_name,
+            "contract_size": inst.contract_size,
+            "is_active": true,
+        });
+        match inst.kind {
+            Kind::Option {
+                option_type,
+                strike,
+                expiry_ms,
+            } => {
+                r["kind"] = json!("option");
+                r["strike"] = json!(strike);
+                r["option_type"] = json!(if option_type == OptionType::Call {
+                    "call"
+                } else {
+                    "put"
+                });
+                r["expiration_timestamp"] = json!(expiry_ms);
+            }
+            Kind::Future { expiry_ms } => {
+                r["kind"] = json!("future");
+                r["expiration_timestamp"] = json!(expiry_ms);
+            }
+            Kind::Perpetual => {
+                r["kind"] = json!("future");
+                r["settlement_period"] = json!("perpetual");
+            }
+        }
+        r
+    }
+
+    fn ticker(&self, name: &str) -> Option<Value> {
+        let inst = self.market.instruments.iter().find(|i| i.name == name)?;
+        let q = self.market.quote(inst)?;
+        let mut d = json!({
+            "instrument_name": name,
+            "timestamp": q.timestamp,
+            "mark_price": q.mark_price,
+            "index_price": q.index_price,
+            "state": "open",
+        });
+        if let (Some(iv), Some(f)) = (q.mark_iv, q.underlying_price) {
+            d["mark_iv"] = json!(iv * 100.0);
+            d["underlying_price"] = json!(f);
+        }
+        Some(d)
+    }
+
+    fn positions(&self, subject: Option<i64>, currency: &str) -> Value {
+        let Some((i, a)) = subject.and_then(|id| self.account(id)) else {
+            return json!([]);
+        };
+        if !a.currency.eq_ignore_ascii_case(currency) {
+            return json!([]);
+        }
+        let acct = self.desk.account(self.desk_ids[i]);
+        let list: Vec<Value> = acct
+            .positions
+            .iter()
+            .filter_map(|p| {
+                let inst = self.desk.instrument(&p.instrument)?;
+                let mark = self.market.quote(inst)?.mark_price;
+                let kind = if inst.is_option() { "option" } else { "future" };
+                let direction = if p.size > 0.0 { "buy" } else { "sell" };
+                let mut v = json!({"instrument_name": p.instrument, "size": p.size, "kind": kind,
+                                   "direction": direction, "mark_price": mark});
+                if !inst.is_option() {
+                    v["settlement_price"] = json!(p.session_ref_price.unwrap_or(mark));
+                    if inst.settlement == Settlement::Inverse {
+                        v["size_currency"] = json!(p.size / mark);
+                    }
+                }
+                Some(v)
+            })
+            .collect();
+        Value::Array(list)
+    }
+
+    fn summary(&self, subject: Option<i64>, currency: &str) -> Value {
+        let base = json!({"currency": currency.to_ascii_uppercase(), "balance": 0.0, "equity": 0.0,
+                          "margin_balance": 0.0, "initial_margin": 0.0, "maintenance_margin": 0.0,
+                          "margin_model": "segregated_pm", "futures_session_rpl": 0.0});
+        let Some((i, a)) = subject.and_then(|id| self.account(id)) else {
+            return base;
+        };
+        if !a.currency.eq_ignore_ascii_case(currency) {
+            return base;
+        }
+        let r = self.desk.risk(self.desk_ids[i]);
+        json!({"currency": a.currency, "balance": a.balance, "equity": r.equity,
+               "margin_balance": r.margin_balance, "initial_margin": r.margin.initial_margin,
+               "maintenance_margin": r.margin.maintenance_margin, "options_value": r.options_value,
+               "margin_model": a.margin_model, "futures_session_rpl": 0.0,
+               "futures_session_upl": r.futures_session_upl})
+    }
+
+    fn subaccounts(&self) -> Value {
+        let mut list = vec![
+            json!({"id": 1, "username": DEMO_CLIENT_ID, "type": "main", "margin_model": "segregated_pm"}),
+        ];
+        list.extend(self.accounts.iter().map(|a| {
+            json!({"id": a.id, "username": a.username, "type": "subaccount", "margin_model": a.margin_model})
+        }));
+        Value::Array(list)
+    }
+}
+
+/// A running demo exchange.
+pub struct DemoServer {
+    pub addr: SocketAddr,
+    pub state: Arc<Mutex<DemoState>>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl DemoServer {
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    pub fn crash(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            s.crash();
+        }
+    }
+
+    pub fn stop(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+/// Start the demo exchange on `listen` (use port 0 for any free port).
+pub async fn start(listen: SocketAddr, opts: DemoOptions) -> std::io::Result<DemoServer> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let now = crate::exchange::deribit::client::now_ms();
+    let state = Arc::new(Mutex::new(DemoState::new(opts.seed, now)));
+    let (changes_tx, _) = broadcast::channel::<Change>(1024);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    tokio::spawn(simulate(
+        state.clone(),
+        changes_tx.clone(),
+        opts.clone(),
+        shutdown_rx.clone(),
+    ));
+    let accept_state = state.clone();
+    let mut accept_shutdown = shutdown_rx.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                conn = listener.accept() => {
+                    let Ok((tcp, _)) = conn else { continue };
+                    let (st, ch, op, sd) = (accept_state.clone(), changes_tx.subscribe(), opts.clone(), shutdown_rx.clone());
+                    tokio::spawn(async move {
+                        if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
+                            session(ws, st, ch, op, sd).await;
+                        }
+                    });
+                }
+                _ = accept_shutdown.changed() => break,
+            }
+        }
+    });
+    Ok(DemoServer {
+        addr,
+        state,
+        shutdown: shutdown_tx,
+    })
+}
+
+/// The market clock: a step every 250 ms of real time.
+async fn simulate(
+    state: Arc<Mutex<DemoState>>,
+    changes: broadcast::Sender<Change>,
+    opts: DemoOptions,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let tick = Duration::from_millis(250);
+    let mut interval = tokio::time::interval(tick);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if opts.frozen {
+            continue;
+        }
+        let dt = tick.as_secs_f64() * opts.time_scale;
+        let list = match state.lock() {
+            Ok(mut s) => s.advance(dt, &opts),
+            Err(_) => return,
+        };
+        for c in list {
+            let _ = changes.send(c);
+        }
+    }
+}
+
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+fn reply(id: &Value, result: Value) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "result": result})
+}
+
+fn error(id: &Value, code: i64, message: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+fn notification(channel: &str, data: Value) -> Message {
+    Message::text(json!({"jsonrpc": "2.0", "method": "subscription", "params": {"channel": channel, "data": data}}).to_string())
+}
+
+async fn session(
+    ws: Ws,
+    state: Arc<Mutex<DemoState>>,
+    mut changes: broadcast::Receiver<Change>,
+    opts: DemoOptions,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (mut tx, mut rx) = ws.split();
+    let mut channels: BTreeSet<String> = BTreeSet::new();
+    let mut authed = false;
+    let mut subject: Option<i64> = None;
+    let mut heartbeat: Option<tokio::time::Interval> = None;
+    let mut publish = tokio::time::interval(opts.publish_interval);
+    loop {
+        let beat = async {
+            match heartbeat.as_mut() {
+                Some(h) => {
+                    h.tick().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let out: Vec<Message> = tokio::select! {
+            frame = rx.next() => {
+                let Some(Ok(Message::Text(text))) = frame else { return };
+                let Ok(msg) = serde_json::from_str::<Value>(&text) else { continue };
+                let (id, method, params) = (msg["id"].clone(), msg["method"].as_str().unwrap_or(""), &msg["params"]);
+                let answer = match method {
+                    "public/auth" => {
+                        let ok = params["client_id"] == DEMO_CLIENT_ID || params["grant_type"] == "refresh_token";
+                        authed |= ok;
+                        if ok {
+                            reply(&id, json!({"access_token": REDACTED, "refresh_token": "demo-refresh", "expires_in": 31_536_000,
+                                               "scope": "connection account:read", "token_type": "bearer"}))
+                        } else {
+                            error(&id, 13004, "invalid_credentials")
+                        }
+                    }
+                    "public/exchange_token" => {
+                        let wanted = params["subject_id"].as_i64();
+                        let known = wanted.is_some_and(|w| state.lock().is_ok_and(|s| s.account(w).is_some()));
+                        if authed && known {
+                            subject = wanted;
+                            reply(&id, json!({"access_token": REDACTED, "refresh_token": "demo-refresh", "expires_in": 31_536_000,
+                                               "scope": "connection account:read", "token_type": "bearer"}))
+                        } else {
+                            error(&id, 13009, "unauthorized")
+                        }
+                    }
+                    "public/set_heartbeat" => {
+                        let secs = params["interval"].as_u64().unwrap_or(30).max(10);
+                        let mut h = tokio::time::interval(Duration::from_secs(secs));
+                        h.tick().await;
+                        heartbeat = Some(h);
+                        reply(&id, json!("ok"))
+                    }
+                    "public/test" => reply(&id, json!({"version": "demo"})),
+                    "public/subscribe" | "private/subscribe" => {
+                        let list: Vec<String> = params["channels"].as_array().map(|a| a.iter().filter_map(|c| c.as_str().map(str::to_string)).collect()).unwrap_or_default();
+                        let private = list.iter().any(|c| c.starts_with("user."));
+                        if private && !authed {
+                            error(&id, 13009, "unauthorized")
+                        } else {
+                            channels.extend(list.iter().cloned());
+                            reply(&id, json!(list))
+                        }
+                    }
+                    "public/get_instruments" => {
+                        let ccy = params["currency"].as_str().unwrap_or("").to_ascii_uppercase();
+                        let list: Vec<Value> = state.lock().map(|s| s.market.instruments.iter().filter(|i| i.base == ccy).map(DemoState::instrument_record).collect()).unwrap_or_default();
+                        reply(&id, Value::Array(list))
+                    }
+                    "private/get_positions" | "private/get_account_summary" | "private/get_subaccounts" if !authed => error(&id, 13009, "unauthorized"),
+                    "private/get_positions" => {
+                        let ccy = params["currency"].as_str().unwrap_or("");
+                        reply(&id, state.lock().map(|s| s.positions(subject, ccy)).unwrap_or(json!([])))
+                    }
+                    "private/get_account_summary" => {
+                        let ccy = params["currency"].as_str().unwrap_or("");
+                        let mut r = reply(&id, state.lock().map(|s| s.summary(subject, ccy)).unwrap_or(json!({})));
+                        r["usOut"] = json!(state.lock().map(|s| s.market.now_ms * 1000).unwrap_or(0));
+                        r
+                    }
+                    "private/get_subaccounts" => reply(&id, state.lock().map(|s| s.subaccounts()).unwrap_or(json!([]))),
+                    _ => error(&id, -32601, "Method not found"),
+                };
+                vec![Message::text(answer.to_string())]
+            }
+            _ = beat => vec![Message::text(json!({"jsonrpc": "2.0", "method": "heartbeat", "params": {"type": "test_request"}}).to_string())],
+            _ = publish.tick() => publications(&state, &channels, subject),
+            change = changes.recv() => match change {
+                Ok(c) if Some(c.account) == subject => user_change(&state, &channels, &c),
+                _ => Vec::new(),
+            },
+            _ = shutdown.changed() => return,
+        };
+        for m in out {
+            if tx.send(m).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Tickers, indices and the subject's portfolio for the subscribed channels.
+fn publications(
+    state: &Arc<Mutex<DemoState>>,
+    channels: &BTreeSet<String>,
+    subject: Option<i64>,
+) -> Vec<Message> {
+    let Ok(s) = state.lock() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for ch in channels {
+        let parts: Vec<&str> = ch.split('.').collect();
+        match parts.as_slice() {
+            ["ticker", name, _] => {
+                if let Some(d) = s.ticker(name) {
+                    out.push(notification(ch, d));
+                }
+            }
+            ["deribit_price_index", index] => {
+                if let Some(u) = s.market.underlyings.iter().find(|u| u.index_name == *index) {
+                    out.push(notification(ch, json!({"index_name": index, "price": u.index, "timestamp": s.market.now_ms})));
+                }
+            }
+            ["user", "portfolio", ccy] => out.push(notification(ch, s.summary(subject, ccy))),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn user_change(
+    state: &Arc<Mutex<DemoState>>,
+    channels: &BTreeSet<String>,
+    c: &Change,
+) -> Vec<Message> {
+    let Ok(s) = state.lock() else {
+        return Vec::new();
+    };
+    let Some((_, a)) = s.account(c.account) else {
+        return Vec::new();
+    };
+    let ch = format!("user.changes.any.{}.raw", a.currency);
+    if !channels.contains(&ch) {
+        return Vec::new();
+    }
+    let positions = s.positions(Some(c.account), &a.currency);
+    let changed: Vec<Value> = positions
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter(|p| p["instrument_name"] == c.instrument.as_str())
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    let changed = if changed.is_empty() {
+        vec![json!({"instrument_name": c.instrument, "size": c.size})]
+    } else {
+        changed
+    };
+    vec![notification(
+        &ch,
+        json!({"instrument_name": c.instrument, "orders": [], "trades": [], "positions": changed}),
+    )]
+}
