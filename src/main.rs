@@ -14,6 +14,9 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Without a subcommand: watch the configured accounts, or the demo.
+    #[command(flatten)]
+    watch: cli::watch::WatchArgs,
 }
 
 #[derive(Subcommand)]
@@ -27,6 +30,9 @@ enum Command {
     /// Monitor the configured accounts and write every message to a
     /// recording (FORMATS.md §1, secrets redacted) until Ctrl-C or --duration-s.
     Record(cli::record::RecordArgs),
+    /// Run the built-in demo exchange (Deribit API v2 on loopback) until Ctrl-C;
+    /// connect to it with client_id "demo", client_secret "demo", subaccounts = true.
+    DemoServer(cli::demo::DemoArgs),
     /// Measure the full live path on loopback (WebSocket → parse → engine →
     /// snapshot) with a synthetic desk: tick-to-snapshot latency and the
     /// highest sustained message rate.
@@ -40,11 +46,8 @@ fn main() -> ExitCode {
         Some(Command::Check(args)) => cli::check::run(args),
         Some(Command::Record(args)) => cli::record::run(args).map(|()| 0),
         Some(Command::Bench(args)) => cli::bench::run(args).map(|()| 0),
-        None => {
-            eprintln!("margintop: the live dashboards are not built yet; showing the report of the shipped sample recording.");
-            eprintln!("           `margintop --help` lists what works: report, check, record.\n");
-            cli::report::run(cli::report::ReportArgs::sample()).map(|()| 0)
-        }
+        Some(Command::DemoServer(args)) => cli::demo::run(args).map(|()| 0),
+        None => cli::watch::run(cli.watch).map(|()| 0),
     };
     match result {
         Ok(code) => ExitCode::from(code),

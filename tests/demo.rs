@@ -188,3 +188,91 @@ async fn the_crash_mode_pushes_a_book_past_liquidation() {
     );
     println!("past liquidation after the crash: {crossed:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_and_record_work_against_the_demo_server() {
+    let demo = server::start("127.0.0.1:0".parse().unwrap(), DemoOptions::default())
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("margintop-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let creds = dir.join("demo.toml");
+    std::fs::write(&creds, "client_id = \"demo\"\nclient_secret = \"demo\"\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let cfg = dir.join("config.toml");
+    std::fs::write(
+        &cfg,
+        format!("[[accounts]]\nlabel = \"demo\"\nurl = \"{}\"\ncredentials_file = \"demo.toml\"\nsubaccounts = true\n", demo.url()),
+    )
+    .unwrap();
+    let run = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_margintop"))
+                .args(args)
+                .output()
+                .unwrap()
+        })
+    };
+    let cfg_s = cfg.display().to_string();
+    let out = run(vec![
+        "check".into(),
+        "--config".into(),
+        cfg_s.clone(),
+        "--timeout-ms".into(),
+        "30000".into(),
+    ])
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // The demo desk has critical books from the start: exit 2, one line per book and currency.
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("demo/btc-desk BTC deribit_pm") && text.contains("CRITICAL"),
+        "{text}"
+    );
+    let rec = dir.join("demo.jsonl");
+    let out = run(vec![
+        "record".into(),
+        "--config".into(),
+        cfg_s,
+        "--duration-s".into(),
+        "3".into(),
+        "--out".into(),
+        rec.display().to_string(),
+    ])
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(vec![
+        "report".into(),
+        "--json".into(),
+        "--replay".into(),
+        rec.display().to_string(),
+    ])
+    .await
+    .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let desk = report["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"] == "demo/btc-desk" && a["currency"] == "BTC")
+        .unwrap();
+    assert!(desk["positions"].as_array().unwrap().len() >= 200);
+    assert!(desk["maintenance_margin"].as_f64().unwrap() > 0.0);
+    demo.stop();
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -103,12 +103,37 @@ fn sample_report_follows_formats_section_2() {
 }
 
 #[test]
-fn default_run_prints_the_sample_table() {
-    let (code, out, _) = margintop(&[]);
+fn report_without_replay_shows_the_shipped_sample() {
+    let (code, out, _) = margintop(&["report"]);
     assert_eq!(code, 0);
     assert!(
         out.contains("pm-vol-seller") && out.contains("risk matrix"),
         "{out}"
+    );
+}
+
+#[test]
+fn default_run_watches_the_demo_desk() {
+    // No config given and none in this test's (empty) config directory.
+    let home = std::env::temp_dir().join(format!("margintop-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_margintop"))
+        .args(["--duration-s", "4"])
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&home).ok();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("DEMO DATA"), "{text}");
+    assert!(
+        text.contains("demo/btc-desk") && text.contains("demo/near-liq-pm"),
+        "{text}"
     );
 }
 

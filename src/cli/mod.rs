@@ -2,8 +2,10 @@
 
 pub mod bench;
 pub mod check;
+pub mod demo;
 pub mod record;
 pub mod report;
+pub mod watch;
 
 use margintop::margin::config::{load_models, ModelConfig};
 use margintop::margin::stress::{parse_scenarios, StressScenario, BUILTIN_SCENARIOS};

@@ -23,16 +23,6 @@ pub struct ReportArgs {
     pub stale_after_ms: i64,
 }
 
-impl ReportArgs {
-    /// The default run: the shipped sample, nothing stale.
-    pub fn sample() -> ReportArgs {
-        ReportArgs {
-            stale_after_ms: i64::MAX,
-            ..ReportArgs::default()
-        }
-    }
-}
-
 /// Replay `lines` as fast as possible and build the report at their end.
 pub fn replay_report(
     lines: impl Iterator<Item = String>,

@@ -256,6 +256,21 @@ impl DemoState {
         Some(d)
     }
 
+    /// `markprice.options.{index}`: mark and IV (a fraction) of every option on it.
+    fn markprices(&self, index: &str) -> Value {
+        let list: Vec<Value> = self
+            .market
+            .instruments
+            .iter()
+            .filter(|i| i.index_name == index && i.is_option())
+            .filter_map(|i| {
+                let q = self.market.quote(i)?;
+                Some(json!({"instrument_name": i.name, "mark_price": q.mark_price, "iv": q.mark_iv?, "timestamp": q.timestamp}))
+            })
+            .collect();
+        Value::Array(list)
+    }
+
     fn positions(&self, subject: Option<i64>, currency: &str) -> Value {
         let Some((i, a)) = subject.and_then(|id| self.account(id)) else {
             return json!([]);
@@ -547,6 +562,7 @@ fn publications(
                 }
             }
             ["user", "portfolio", ccy] => out.push(notification(ch, s.summary(subject, ccy))),
+            ["markprice", "options", index] => out.push(notification(ch, s.markprices(index))),
             _ => {}
         }
     }

@@ -1,0 +1,210 @@
+//! The default run until the terminal dashboards exist: monitor (the
+//! configured accounts, or the built-in demo exchange) and print a table of
+//! every account, worst first, once a second.
+
+use margintop::config::{AccountConfig, Config, ConnectionConfig, Credentials, Secret};
+use margintop::engine::live::{AccountView, Snapshot};
+use margintop::exchange::demo::server::{self, DemoOptions, DEMO_CLIENT_ID};
+use margintop::margin::config::load_models;
+use margintop::monitor;
+use margintop::report::{Health, Thresholds};
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args, Default)]
+pub struct WatchArgs {
+    /// Configuration file; without one (and no user config) margintop runs
+    /// the built-in demo exchange.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Run the demo even if a user config exists.
+    #[arg(long)]
+    pub demo: bool,
+    /// Demo only: start a market crash a few seconds in.
+    #[arg(long)]
+    pub demo_crash: bool,
+    /// Stop after this many seconds (default: at Ctrl-C).
+    #[arg(long, value_name = "S")]
+    pub duration_s: Option<u64>,
+}
+
+pub fn run(args: WatchArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(watch(args))
+}
+
+async fn watch(args: WatchArgs) -> Result<(), String> {
+    let (config, path) = Config::load(args.config.as_deref())?;
+    let models = load_models(None).map_err(|e| e.to_string())?;
+    let use_demo = args.demo || args.demo_crash || config.accounts.is_empty();
+    let (mon, demo, banner) = if use_demo {
+        let demo = server::start(
+            "127.0.0.1:0".parse().expect("loopback address"),
+            DemoOptions::default(),
+        )
+        .await
+        .map_err(|e| format!("cannot start the demo exchange: {e}"))?;
+        let cfg = demo_config(&demo.url(), &config);
+        let creds = HashMap::from([(
+            "demo".to_string(),
+            Credentials {
+                client_id: DEMO_CLIENT_ID.into(),
+                client_secret: Secret::new("demo"),
+            },
+        )]);
+        let mon = monitor::start_with(&cfg, None, &creds, models, None)?;
+        let banner = format!(
+            "DEMO DATA — simulated exchange on {} (not real accounts)",
+            demo.url()
+        );
+        (mon, Some(demo), banner)
+    } else {
+        let base = path
+            .as_deref()
+            .and_then(|p| p.parent())
+            .map(|p| p.to_path_buf());
+        let mon = monitor::start(&config, base.as_deref(), models, None)?;
+        (
+            mon,
+            None,
+            format!(
+                "{} account(s) from {}",
+                config.accounts.len(),
+                path.map_or("config".into(), |p| p.display().to_string())
+            ),
+        )
+    };
+    let thresholds = Thresholds {
+        warn_mm_ratio: config.check.warn_mm_ratio,
+        critical_mm_ratio: config.check.critical_mm_ratio,
+    };
+    let tty = std::io::stdout().is_terminal();
+    let start = tokio::time::Instant::now();
+    let mut crashed = false;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = tokio::signal::ctrl_c() => break,
+        }
+        if args
+            .duration_s
+            .is_some_and(|d| start.elapsed() >= Duration::from_secs(d))
+        {
+            break;
+        }
+        if let (Some(d), true, false) = (&demo, args.demo_crash, crashed) {
+            if start.elapsed() >= Duration::from_secs(5) {
+                d.crash();
+                crashed = true;
+            }
+        }
+        let snap = mon.snapshots.borrow().clone();
+        let mut out = String::new();
+        if tty {
+            out.push_str("\x1b[H\x1b[2J");
+        }
+        out.push_str(&frame(&snap, &banner, &thresholds, crashed));
+        print!("{out}");
+        let _ = std::io::stdout().flush();
+    }
+    mon.stop().await;
+    if let Some(d) = demo {
+        d.stop();
+    }
+    Ok(())
+}
+
+/// The demo key watching all of the demo desk's subaccounts.
+fn demo_config(url: &str, user: &Config) -> Config {
+    Config {
+        accounts: vec![AccountConfig {
+            label: "demo".into(),
+            exchange: "deribit".into(),
+            url: Some(url.into()),
+            client_id_env: None,
+            client_secret_env: None,
+            credentials_file: None,
+            currencies: Some(vec!["BTC".into(), "ETH".into()]),
+            model: "auto".into(),
+            subaccounts: true,
+        }],
+        connection: ConnectionConfig {
+            ..user.connection.clone()
+        },
+        engine: user.engine.clone(),
+        check: user.check.clone(),
+    }
+}
+
+/// One screenful: banner, then one row per account with a book, worst first.
+fn frame(snap: &Snapshot, banner: &str, t: &Thresholds, crashed: bool) -> String {
+    let mut rows: Vec<(&AccountView, Health)> = snap
+        .accounts
+        .iter()
+        .filter(|v| !v.positions.is_empty() || v.risk.balance != 0.0)
+        .map(|v| {
+            let mm = v.complete.then_some(v.risk.margin.maintenance_margin);
+            (
+                v,
+                Health::of(v.stale, mm, v.risk.mm_ratio.filter(|_| v.complete), t),
+            )
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        b.1.cmp(&a.1).then(
+            b.0.risk
+                .mm_ratio
+                .unwrap_or(f64::INFINITY)
+                .total_cmp(&a.0.risk.mm_ratio.unwrap_or(f64::INFINITY)),
+        )
+    });
+    let mut out = format!("margintop — {banner}\n");
+    if crashed {
+        out.push_str("CRASH MODE: the demo market is falling\n");
+    }
+    let live = snap
+        .links
+        .values()
+        .filter(|l| **l == margintop::exchange::deribit::client::LinkState::Live)
+        .count();
+    out.push_str(&format!(
+        "{} connection(s) live of {}, {} messages\n\n",
+        live,
+        snap.links.len(),
+        snap.messages
+    ));
+    out.push_str(&format!(
+        "{:<26} {:<4} {:<11} {:<11} {:>8} {:>13} {:>11} {:>9} {:>8}\n",
+        "account", "ccy", "model", "health", "mm_ratio", "equity", "MM", "positions", "age"
+    ));
+    for (v, h) in rows {
+        let ratio = v
+            .risk
+            .mm_ratio
+            .map_or("n/a".into(), |r| format!("{:.1}%", r * 100.0));
+        let age = v
+            .data_age_ms
+            .map_or("n/a".into(), |a| format!("{:.1}s", a as f64 / 1000.0));
+        out.push_str(&format!(
+            "{:<26} {:<4} {:<11} {:<11} {:>8} {:>13.4} {:>11.4} {:>9} {:>8}\n",
+            v.label,
+            v.currency,
+            v.model,
+            h.label(),
+            ratio,
+            v.risk.equity,
+            v.risk.margin.maintenance_margin,
+            v.positions.len(),
+            age
+        ));
+    }
+    out.push('\n');
+    out
+}
