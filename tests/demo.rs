@@ -276,3 +276,84 @@ async fn check_and_record_work_against_the_demo_server() {
     demo.stop();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simulated_trades_reach_the_monitor_through_user_changes() {
+    // A trade every half simulated second, no drift.
+    let opts = DemoOptions {
+        trade_every_s: 0.5,
+        drift_every_s: 1e12,
+        publish_interval: Duration::from_millis(200),
+        ..DemoOptions::default()
+    };
+    let demo = server::start("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
+    let mon = monitor::start_with(
+        &demo_config(&demo.url()),
+        None,
+        &creds(),
+        load_models(None).unwrap(),
+        None,
+    )
+    .unwrap();
+    let mut rx = mon.snapshots.clone();
+    let n = demo.state.lock().unwrap().accounts.len();
+    wait_until(&mut rx, Duration::from_secs(30), |s| {
+        books(s).len() == n && books(s).iter().all(|v| v.complete)
+    })
+    .await;
+    let start: Vec<(String, Vec<(String, f64)>)> = demo
+        .state
+        .lock()
+        .unwrap()
+        .accounts
+        .iter()
+        .map(|a| (a.username.clone(), a.positions.clone()))
+        .collect();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    demo.state.lock().unwrap().trading_paused = true;
+    // What the exchange holds now must become what the monitor shows.
+    let expected: Vec<(String, Vec<(String, f64)>)> = demo
+        .state
+        .lock()
+        .unwrap()
+        .accounts
+        .iter()
+        .map(|a| (a.username.clone(), a.positions.clone()))
+        .collect();
+    assert_ne!(start, expected, "some trades happened");
+    let snap = wait_until(&mut rx, Duration::from_secs(10), |s| {
+        expected.iter().all(|(user, positions)| {
+            books(s).iter().any(|v| {
+                v.label == format!("demo/{user}")
+                    && positions.iter().all(|(name, size)| {
+                        v.positions
+                            .iter()
+                            .any(|p| p.instrument == *name && (p.size - size).abs() < 1e-9)
+                    })
+            })
+        })
+    })
+    .await;
+    mon.stop().await;
+    demo.stop();
+    for (user, positions) in &expected {
+        let v = books(&snap)
+            .into_iter()
+            .find(|v| v.label == format!("demo/{user}"))
+            .unwrap();
+        for (name, size) in positions {
+            let got = v
+                .positions
+                .iter()
+                .find(|p| p.instrument == *name)
+                .map(|p| p.size);
+            assert_eq!(
+                got.map(|g| (g - size).abs() < 1e-9),
+                Some(true),
+                "{user} {name}: {got:?} vs {size}"
+            );
+        }
+    }
+}

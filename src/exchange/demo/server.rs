@@ -74,6 +74,8 @@ pub struct DemoState {
     rng: Rng,
     since_trade: f64,
     since_drift: f64,
+    /// No simulated trades or drift while set (the market still moves).
+    pub trading_paused: bool,
 }
 
 impl DemoState {
@@ -93,6 +95,7 @@ impl DemoState {
             rng: Rng::new(seed ^ 0xDE5C),
             since_trade: 0.0,
             since_drift: 0.0,
+            trading_paused: false,
         };
         state.refresh_quotes();
         for a in &mut accounts {
@@ -151,6 +154,9 @@ impl DemoState {
         self.market.step((dt * 1000.0) as i64);
         self.refresh_quotes();
         let mut changes = Vec::new();
+        if self.trading_paused {
+            return changes;
+        }
         self.since_trade += dt;
         self.since_drift += dt;
         if self.since_trade >= opts.trade_every_s {
