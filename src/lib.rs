@@ -15,3 +15,4 @@ pub mod monitor;
 pub mod pricing;
 pub mod report;
 pub mod synthetic;
+pub mod ui;

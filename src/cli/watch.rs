@@ -8,6 +8,8 @@ use margintop::exchange::demo::server::{self, DemoOptions, DEMO_CLIENT_ID};
 use margintop::margin::config::load_models;
 use margintop::monitor;
 use margintop::report::{Health, Thresholds};
+use margintop::ui::terminal::{self as ui_terminal, UiOptions};
+use margintop::ui::{ColorDepth, Theme};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -28,6 +30,19 @@ pub struct WatchArgs {
     /// Stop after this many seconds (default: at Ctrl-C).
     #[arg(long, value_name = "S")]
     pub duration_s: Option<u64>,
+    /// Colour theme: dark, light, monochrome, high-contrast (NO_COLOR forces monochrome).
+    #[arg(long, default_value = "dark")]
+    pub theme: String,
+    /// Colour depth: truecolor, 256, 16 or none (default: detected from COLORTERM and TERM).
+    #[arg(long, value_name = "DEPTH")]
+    pub color_depth: Option<String>,
+    /// Most frames drawn per second.
+    #[arg(long, default_value_t = 10)]
+    pub fps: u32,
+    /// Print a plain table once a second instead of the dashboards (also when
+    /// not on a terminal).
+    #[arg(long)]
+    pub plain: bool,
 }
 
 pub fn run(args: WatchArgs) -> Result<(), String> {
@@ -84,6 +99,35 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
         warn_mm_ratio: config.check.warn_mm_ratio,
         critical_mm_ratio: config.check.critical_mm_ratio,
     };
+    let interactive =
+        !args.plain && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if interactive {
+        let theme = theme(&args)?;
+        let crash: Option<Box<dyn Fn() + Send>> = demo.as_ref().map(|d| {
+            let state = d.state.clone();
+            Box::new(move || {
+                if let Ok(mut s) = state.lock() {
+                    s.crash();
+                }
+            }) as Box<dyn Fn() + Send>
+        });
+        if let (Some(d), true) = (&demo, args.demo_crash) {
+            d.crash();
+        }
+        let opts = UiOptions {
+            theme,
+            fps: args.fps,
+            banner: format!("margintop — {banner}"),
+            thresholds,
+            demo: demo.is_some(),
+        };
+        let result = ui_terminal::run(mon.snapshots.clone(), opts, crash).await;
+        mon.stop().await;
+        if let Some(d) = demo {
+            d.stop();
+        }
+        return result;
+    }
     let tty = std::io::stdout().is_terminal();
     let start = tokio::time::Instant::now();
     let mut crashed = false;
@@ -207,4 +251,25 @@ fn frame(snap: &Snapshot, banner: &str, t: &Thresholds, crashed: bool) -> String
     }
     out.push('\n');
     out
+}
+
+/// The theme asked for, at the terminal's colour depth; NO_COLOR wins.
+fn theme(args: &WatchArgs) -> Result<Theme, String> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let depth = match &args.color_depth {
+        Some(d) => ColorDepth::parse(d)
+            .ok_or_else(|| format!("--color-depth {d:?}: use truecolor, 256, 16 or none"))?,
+        None => ColorDepth::detect(
+            no_color,
+            std::env::var("COLORTERM").ok().as_deref(),
+            std::env::var("TERM").ok().as_deref(),
+        ),
+    };
+    let depth = if no_color { ColorDepth::None } else { depth };
+    let name = if no_color {
+        "monochrome"
+    } else {
+        args.theme.as_str()
+    };
+    Theme::builtin(name, depth)
 }

@@ -287,6 +287,11 @@ impl Desk {
         &mut self.accounts[id].account
     }
 
+    /// An account's kept sums (Greeks, options value, per-index vectors).
+    pub fn sums(&self, id: AccountId) -> &BookSums {
+        &self.accounts[id].sums
+    }
+
     /// Risk of an account from its incrementally kept sums.
     pub fn risk(&self, id: AccountId) -> AccountRisk {
         let a = &self.accounts[id];

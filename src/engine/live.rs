@@ -28,8 +28,19 @@ pub struct AccountBook {
     pub exchange: ExchangeFigures,
     /// A balance, a positions snapshot, and a price for every position.
     pub complete: bool,
+    pub greeks: BookGreeks,
     /// Local time of the oldest input (held instruments' quotes, else account data).
     pub inputs_t: Option<i64>,
+}
+
+/// Account Greeks in Deribit's units (delta_total in coin, gamma per USD,
+/// vega USD per vol point, theta USD per day).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct BookGreeks {
+    pub delta_total: f64,
+    pub gamma: f64,
+    pub vega: f64,
+    pub theta: f64,
 }
 
 /// One account as every screen and `check` see it: its book (shared
@@ -265,6 +276,15 @@ impl<W: Write> Engine<W> {
             positions: account.positions.clone(),
             exchange: account.exchange,
             inputs_t: self.ingest.inputs_t(id),
+            greeks: {
+                let s = desk.sums(id);
+                BookGreeks {
+                    delta_total: s.net_delta,
+                    gamma: s.gamma,
+                    vega: s.vega,
+                    theta: s.theta,
+                }
+            },
         }
     }
 

@@ -1,0 +1,313 @@
+//! The dashboard's state and what each key does. Pure: no terminal here,
+//! so key handling is tested by feeding events.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Overview,
+    Account,
+    Help,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortBy {
+    Health,
+    MmRatio,
+    Label,
+    Equity,
+}
+
+impl SortBy {
+    fn next(self) -> SortBy {
+        match self {
+            SortBy::Health => SortBy::MmRatio,
+            SortBy::MmRatio => SortBy::Label,
+            SortBy::Label => SortBy::Equity,
+            SortBy::Equity => SortBy::Health,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortBy::Health => "health (worst first)",
+            SortBy::MmRatio => "mm_ratio",
+            SortBy::Label => "account",
+            SortBy::Equity => "equity",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Open,
+    Back,
+    NextScreen,
+    Help,
+    Sort,
+    Filter,
+    Crash,
+    Quit,
+}
+
+/// The keymap: every binding with what it does (the help screen is this table).
+pub const KEYMAP: [(&str, Action, &str); 15] = [
+    ("↑ / k", Action::Up, "previous account"),
+    ("↓ / j", Action::Down, "next account"),
+    ("PgUp", Action::PageUp, "page up"),
+    ("PgDn", Action::PageDown, "page down"),
+    ("g / Home", Action::Top, "first account"),
+    ("G / End", Action::Bottom, "last account"),
+    ("Enter", Action::Open, "open the selected account"),
+    ("Esc", Action::Back, "back (clear the filter)"),
+    (
+        "Tab",
+        Action::NextScreen,
+        "next screen: desk, account, help",
+    ),
+    ("?", Action::Help, "this help"),
+    (
+        "s",
+        Action::Sort,
+        "sort by health, mm_ratio, account, equity",
+    ),
+    ("/", Action::Filter, "filter accounts by text"),
+    ("C", Action::Crash, "demo only: start a market crash"),
+    ("q", Action::Quit, "quit"),
+    ("Ctrl-C", Action::Quit, "quit"),
+];
+
+/// Which action a key means (None: not bound).
+pub fn action_for(key: KeyEvent) -> Option<Action> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('c') if ctrl => Action::Quit,
+        KeyCode::Up | KeyCode::Char('k') => Action::Up,
+        KeyCode::Down | KeyCode::Char('j') => Action::Down,
+        KeyCode::PageUp => Action::PageUp,
+        KeyCode::PageDown => Action::PageDown,
+        KeyCode::Home | KeyCode::Char('g') => Action::Top,
+        KeyCode::End | KeyCode::Char('G') => Action::Bottom,
+        KeyCode::Enter => Action::Open,
+        KeyCode::Esc => Action::Back,
+        KeyCode::Tab => Action::NextScreen,
+        KeyCode::Char('?') => Action::Help,
+        KeyCode::Char('s') => Action::Sort,
+        KeyCode::Char('/') => Action::Filter,
+        KeyCode::Char('C') => Action::Crash,
+        KeyCode::Char('q') => Action::Quit,
+        _ => return None,
+    })
+}
+
+/// What the run loop must do after a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    None,
+    Redraw,
+    Crash,
+    Quit,
+}
+
+#[derive(Clone, Debug)]
+pub struct App {
+    pub screen: Screen,
+    /// Index into the displayed (sorted, filtered) rows.
+    pub selected: usize,
+    pub sort: SortBy,
+    pub filter: String,
+    /// Typing a filter: keys go to the text.
+    pub editing_filter: bool,
+    /// Rows shown at the last draw (for paging and bounds).
+    pub rows: usize,
+    pub page: usize,
+    /// The label of the account the account screen shows.
+    pub open: Option<(String, String)>,
+    pub demo: bool,
+    previous: Screen,
+}
+
+impl App {
+    pub fn new(demo: bool) -> App {
+        App {
+            screen: Screen::Overview,
+            selected: 0,
+            sort: SortBy::Health,
+            filter: String::new(),
+            editing_filter: false,
+            rows: 0,
+            page: 10,
+            open: None,
+            demo,
+            previous: Screen::Overview,
+        }
+    }
+
+    /// Handle a key; `selected_account` is the row under the cursor, if any.
+    pub fn key(&mut self, key: KeyEvent, selected_account: Option<(String, String)>) -> Effect {
+        if self.editing_filter {
+            match key.code {
+                KeyCode::Enter => self.editing_filter = false,
+                KeyCode::Esc => {
+                    self.editing_filter = false;
+                    self.filter.clear();
+                }
+                KeyCode::Backspace => {
+                    self.filter.pop();
+                }
+                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    return Effect::Quit
+                }
+                KeyCode::Char(c) => self.filter.push(c),
+                _ => return Effect::None,
+            }
+            self.selected = 0;
+            return Effect::Redraw;
+        }
+        let Some(action) = action_for(key) else {
+            return Effect::None;
+        };
+        let last = self.rows.saturating_sub(1);
+        match action {
+            Action::Quit => return Effect::Quit,
+            Action::Crash if self.demo => return Effect::Crash,
+            Action::Crash => return Effect::None,
+            Action::Up => self.selected = self.selected.saturating_sub(1),
+            Action::Down => self.selected = (self.selected + 1).min(last),
+            Action::PageUp => self.selected = self.selected.saturating_sub(self.page),
+            Action::PageDown => self.selected = (self.selected + self.page).min(last),
+            Action::Top => self.selected = 0,
+            Action::Bottom => self.selected = last,
+            Action::Open => {
+                if let Some(acct) = selected_account {
+                    self.open = Some(acct);
+                    self.screen = Screen::Account;
+                }
+            }
+            Action::Back => match self.screen {
+                Screen::Help => self.screen = self.previous,
+                Screen::Account => self.screen = Screen::Overview,
+                Screen::Overview => self.filter.clear(),
+            },
+            Action::NextScreen => {
+                self.screen = match self.screen {
+                    Screen::Overview if self.open.is_some() || selected_account.is_some() => {
+                        if self.open.is_none() {
+                            self.open = selected_account;
+                        }
+                        Screen::Account
+                    }
+                    Screen::Overview | Screen::Account => Screen::Help,
+                    Screen::Help => Screen::Overview,
+                }
+            }
+            Action::Help => {
+                if self.screen != Screen::Help {
+                    self.previous = self.screen;
+                    self.screen = Screen::Help;
+                } else {
+                    self.screen = self.previous;
+                }
+            }
+            Action::Sort => self.sort = self.sort.next(),
+            Action::Filter => {
+                self.editing_filter = true;
+                self.screen = Screen::Overview;
+            }
+        }
+        Effect::Redraw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn navigation_and_screens() {
+        let mut app = App::new(false);
+        app.rows = 3;
+        let acct = Some(("a".to_string(), "BTC".to_string()));
+        assert_eq!(
+            app.key(key(KeyCode::Char('j')), acct.clone()),
+            Effect::Redraw
+        );
+        app.key(key(KeyCode::Down), acct.clone());
+        app.key(key(KeyCode::Down), acct.clone());
+        assert_eq!(app.selected, 2, "stops at the last row");
+        app.key(key(KeyCode::Char('g')), acct.clone());
+        assert_eq!(app.selected, 0);
+        app.key(key(KeyCode::Enter), acct.clone());
+        assert_eq!(
+            (app.screen, app.open.clone()),
+            (Screen::Account, acct.clone())
+        );
+        app.key(key(KeyCode::Char('?')), acct.clone());
+        assert_eq!(app.screen, Screen::Help);
+        app.key(key(KeyCode::Esc), acct.clone());
+        assert_eq!(
+            app.screen,
+            Screen::Account,
+            "Esc leaves help for where you were"
+        );
+        app.key(key(KeyCode::Esc), acct.clone());
+        assert_eq!(app.screen, Screen::Overview);
+        assert_eq!(app.key(key(KeyCode::Char('q')), acct.clone()), Effect::Quit);
+        assert_eq!(
+            app.key(
+                KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+                acct
+            ),
+            Effect::Quit
+        );
+    }
+
+    #[test]
+    fn filter_typing_captures_keys() {
+        let mut app = App::new(false);
+        app.key(key(KeyCode::Char('/')), None);
+        for c in "qj".chars() {
+            assert_eq!(
+                app.key(key(KeyCode::Char(c)), None),
+                Effect::Redraw,
+                "q and j are text while filtering"
+            );
+        }
+        assert_eq!(app.filter, "qj");
+        app.key(key(KeyCode::Backspace), None);
+        app.key(key(KeyCode::Enter), None);
+        assert_eq!((app.filter.as_str(), app.editing_filter), ("q", false));
+        app.key(key(KeyCode::Esc), None);
+        assert_eq!(app.filter, "");
+    }
+
+    #[test]
+    fn crash_key_only_in_the_demo() {
+        assert_eq!(
+            App::new(false).key(key(KeyCode::Char('C')), None),
+            Effect::None
+        );
+        assert_eq!(
+            App::new(true).key(key(KeyCode::Char('C')), None),
+            Effect::Crash
+        );
+    }
+
+    #[test]
+    fn every_bound_key_is_in_the_help() {
+        for (_, action, _) in KEYMAP {
+            assert!(KEYMAP.iter().any(|(_, a, d)| *a == action && !d.is_empty()));
+        }
+        assert_eq!(action_for(key(KeyCode::F(5))), None);
+    }
+}

@@ -1,0 +1,208 @@
+//! Running the dashboards in a real terminal: raw mode and the alternate
+//! screen, always restored (on quit, panic, SIGTERM, SIGHUP); input read
+//! on a thread; a frame drawn only when a snapshot or a key arrived, at
+//! most `fps` times a second, inside synchronized-output escapes.
+
+use super::app::{App, Effect};
+use super::theme::Theme;
+use super::view::{draw, rows};
+use crate::engine::live::Snapshot;
+use crate::report::Thresholds;
+use crossterm::event::{self, Event, KeyEventKind};
+use crossterm::terminal::{
+    self, BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen,
+    LeaveAlternateScreen,
+};
+use crossterm::{cursor, execute};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use std::io::{stdout, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+pub struct UiOptions {
+    pub theme: Theme,
+    pub fps: u32,
+    pub banner: String,
+    pub thresholds: Thresholds,
+    pub demo: bool,
+}
+
+/// Puts the terminal back as it was; used on every way out.
+fn restore() {
+    let _ = terminal::disable_raw_mode();
+    let _ = execute!(stdout(), LeaveAlternateScreen, cursor::Show);
+}
+
+/// Restores the terminal when dropped (normal exit and unwinding).
+struct Guard;
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+fn setup() -> Result<(Terminal<CrosstermBackend<Stdout>>, Guard), String> {
+    terminal::enable_raw_mode().map_err(|e| format!("cannot use the terminal: {e}"))?;
+    let guard = Guard;
+    execute!(stdout(), EnterAlternateScreen, cursor::Hide)
+        .map_err(|e| format!("cannot use the terminal: {e}"))?;
+    // A panic restores the terminal before its message is printed.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous(info);
+    }));
+    let term = Terminal::new(CrosstermBackend::new(stdout())).map_err(|e| e.to_string())?;
+    Ok((term, guard))
+}
+
+/// Read terminal events on a thread (crossterm's reads block) until `stop`.
+fn spawn_input(stop: Arc<AtomicBool>) -> mpsc::UnboundedReceiver<Event> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            match event::poll(Duration::from_millis(100)) {
+                Ok(true) => match event::read() {
+                    Ok(e) => {
+                        if tx.send(e).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => return,
+                },
+                Ok(false) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    rx
+}
+
+/// Run the dashboards until the user quits or the process is told to stop.
+pub async fn run(
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    opts: UiOptions,
+    crash: Option<Box<dyn Fn() + Send>>,
+) -> Result<(), String> {
+    let (mut term, _guard) = setup()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut input = spawn_input(stop.clone());
+    let mut app = App::new(opts.demo);
+    let min_gap = Duration::from_secs(1) / opts.fps.max(1);
+    let mut signals = Signals::new();
+    let mut dirty = true;
+    let mut last_draw = tokio::time::Instant::now() - min_gap;
+    loop {
+        if dirty && last_draw.elapsed() >= min_gap {
+            let snap = snapshots.borrow().clone();
+            let _ = execute!(stdout(), BeginSynchronizedUpdate);
+            let drawn = term.draw(|f| {
+                draw(
+                    f,
+                    &mut app,
+                    &snap,
+                    &opts.theme,
+                    &opts.thresholds,
+                    &opts.banner,
+                )
+            });
+            let _ = execute!(stdout(), EndSynchronizedUpdate);
+            drawn.map_err(|e| format!("drawing failed: {e}"))?;
+            last_draw = tokio::time::Instant::now();
+            dirty = false;
+        }
+        let wait = if dirty {
+            min_gap.saturating_sub(last_draw.elapsed())
+        } else {
+            Duration::from_secs(3600)
+        };
+        tokio::select! {
+            changed = snapshots.changed() => {
+                if changed.is_err() {
+                    break; // the engine is gone
+                }
+                dirty = true;
+            }
+            Some(e) = input.recv() => match e {
+                Event::Key(k) if k.kind != KeyEventKind::Release => {
+                    let snap = snapshots.borrow().clone();
+                    let selected = rows(&snap, &app, &opts.thresholds)
+                        .get(app.selected)
+                        .map(|(v, _)| (v.label.clone(), v.currency.clone()));
+                    match app.key(k, selected) {
+                        Effect::Quit => break,
+                        Effect::Crash => {
+                            if let Some(c) = &crash {
+                                c();
+                            }
+                            dirty = true;
+                        }
+                        Effect::Redraw => dirty = true,
+                        Effect::None => {}
+                    }
+                }
+                Event::Resize(_, _) => {
+                    let _ = term.autoresize();
+                    dirty = true;
+                }
+                _ => {}
+            },
+            _ = tokio::time::sleep(wait), if dirty => {}
+            _ = signals.next() => break,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    Ok(())
+}
+
+/// SIGTERM and SIGHUP (an SSH drop): the process exits instead of spinning.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            let term = async {
+                match self.term.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let hup = async {
+                match self.hup.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! { _ = term => {}, _ = hup => {} }
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await
+    }
+}

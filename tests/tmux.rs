@@ -1,0 +1,122 @@
+//! The real binary in a real terminal (tmux): the demo desk appears, keys
+//! move between screens, q quits and the terminal is handed back.
+//! `.ci/run` installs tmux when the machine lacks it.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn new() -> Tmux {
+        Tmux {
+            socket: format!("margintop-test-{}", std::process::id()),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux is installed (.ci/run installs it)")
+    }
+
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-t", "ui"]).stdout).into_owned()
+    }
+
+    /// Wait (at most `limit`) until the screen shows `text`.
+    fn wait_for(&self, text: &str, limit: Duration) -> String {
+        self.wait_until(|s| s.contains(text), limit)
+    }
+
+    fn wait_until(&self, done: impl Fn(&str) -> bool, limit: Duration) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.capture();
+            if done(&screen) || start.elapsed() > limit {
+                return screen;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        self.run(&["has-session", "-t", "ui"]).status.success()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+#[test]
+fn the_demo_in_a_terminal() {
+    let tmux = Tmux::new();
+    let home = std::env::temp_dir().join(format!("margintop-tmux-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    let cmd = format!(
+        "env HOME={h} XDG_CONFIG_HOME={h}/config TERM=xterm-256color {bin}",
+        h = home.display(),
+        bin = env!("CARGO_BIN_EXE_margintop")
+    );
+    let started = tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ui",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    assert!(
+        started.status.success(),
+        "{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    // Every book connected and priced: nothing stale, the critical book on top.
+    let screen = tmux.wait_until(
+        |s| s.contains("desk: 14 accounts") && s.contains("CRITICAL") && !s.contains("STALE"),
+        Duration::from_secs(30),
+    );
+    assert!(
+        screen.contains("DEMO DATA") && screen.contains("demo/btc-desk"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("CRITICAL") && screen.contains("health"),
+        "{screen}"
+    );
+    // The worst book is first: open it.
+    tmux.run(&["send-keys", "-t", "ui", "Enter"]);
+    let screen = tmux.wait_for("positions (", Duration::from_secs(5));
+    assert!(
+        screen.contains("demo/near-liq-pm") && screen.contains("mm_ratio"),
+        "{screen}"
+    );
+    tmux.run(&["send-keys", "-t", "ui", "?"]);
+    let screen = tmux.wait_for("this help", Duration::from_secs(5));
+    assert!(screen.contains("filter accounts by text"), "{screen}");
+    tmux.run(&["send-keys", "-t", "ui", "Escape"]);
+    tmux.run(&["send-keys", "-t", "ui", "Escape"]);
+    let screen = tmux.wait_for("desk:", Duration::from_secs(5));
+    assert!(screen.contains("desk: 14 accounts"), "{screen}");
+    tmux.run(&["send-keys", "-t", "ui", "q"]);
+    let start = Instant::now();
+    while tmux.alive() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !tmux.alive(),
+        "q should end margintop (and with it the tmux session)"
+    );
+    std::fs::remove_dir_all(&home).ok();
+}

@@ -1,0 +1,147 @@
+//! The dashboards rendered with ratatui's TestBackend from a fixed snapshot
+//! (the shipped sample recording), as insta snapshots at 80×24 and 160×48;
+//! every screen in tiny areas without panicking; colourless themes still
+//! say the state in words.
+
+use margintop::engine::live::{Engine, EngineSettings, Snapshot};
+use margintop::engine::{Desk, Ingest};
+use margintop::margin::config::load_models;
+use margintop::report::Thresholds;
+use margintop::ui::view::draw;
+use margintop::ui::{App, ColorDepth, Screen, Theme};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::collections::HashMap;
+
+fn sample_snapshot() -> Snapshot {
+    let text = std::fs::read_to_string(format!(
+        "{}/config/samples/deribit_2022-06-02.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut ingest = Ingest::new(Desk::new(load_models(None).unwrap(), 0), None);
+    for line in text.lines() {
+        ingest.line(line);
+    }
+    let as_of = ingest.stats.last_t.unwrap();
+    let settings = EngineSettings {
+        stale_after_ms: 60_000,
+        recording_clock: true,
+        market_of: HashMap::new(),
+    };
+    let mut engine: Engine<Vec<u8>> = Engine::new(ingest, settings, HashMap::new(), None);
+    engine.snapshot(as_of)
+}
+
+fn render(app: &mut App, snap: &Snapshot, theme: &Theme, w: u16, h: u16) -> String {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| {
+        draw(
+            f,
+            app,
+            snap,
+            theme,
+            &Thresholds::default(),
+            "margintop — sample recording",
+        )
+    })
+    .unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..buf.area.height {
+        let line: String = (0..buf.area.width)
+            .map(|x| buf[(x, y)].symbol().to_string())
+            .collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn theme() -> Theme {
+    Theme::builtin("dark", ColorDepth::TrueColor).unwrap()
+}
+
+#[test]
+fn screens_at_80x24_and_160x48() {
+    let snap = sample_snapshot();
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut app = App::new(false);
+        insta::assert_snapshot!(
+            format!("overview_{w}x{h}"),
+            render(&mut app, &snap, &theme(), w, h)
+        );
+        app.open = Some(("pm-vol-seller".into(), "BTC".into()));
+        app.screen = Screen::Account;
+        insta::assert_snapshot!(
+            format!("account_{w}x{h}"),
+            render(&mut app, &snap, &theme(), w, h)
+        );
+        app.screen = Screen::Help;
+        insta::assert_snapshot!(
+            format!("help_{w}x{h}"),
+            render(&mut app, &snap, &theme(), w, h)
+        );
+    }
+}
+
+#[test]
+fn the_overview_lists_worst_first_and_drops_columns_when_narrow() {
+    let snap = sample_snapshot();
+    let mut app = App::new(false);
+    let wide = render(&mut app, &snap, &theme(), 160, 48);
+    let narrow = render(&mut app, &snap, &theme(), 80, 24);
+    let pos = |s: &str, what: &str| {
+        s.find(what)
+            .unwrap_or_else(|| panic!("{what} missing:\n{s}"))
+    };
+    assert!(
+        pos(&wide, "pm-vol-seller") < pos(&wide, "pm-covered-call"),
+        "the WARNING book comes first"
+    );
+    for col in ["account", "health", "mm_ratio"] {
+        assert!(narrow.contains(col), "{col} always shown");
+    }
+    assert!(
+        wide.contains("vega") && !narrow.contains("vega"),
+        "low-priority columns drop at 80 columns"
+    );
+}
+
+#[test]
+fn every_screen_survives_tiny_areas() {
+    let snap = sample_snapshot();
+    for screen in [Screen::Overview, Screen::Account, Screen::Help] {
+        for (w, h) in [(1, 1), (0, 0), (1, 5), (5, 1), (3, 3), (20, 4)] {
+            let mut app = App::new(false);
+            app.screen = screen;
+            app.open = Some(("pm-vol-seller".into(), "BTC".into()));
+            let _ = render(&mut app, &snap, &theme(), w, h);
+        }
+    }
+}
+
+#[test]
+fn without_colour_the_state_is_still_in_words() {
+    let snap = sample_snapshot();
+    let mono = Theme::builtin("monochrome", ColorDepth::None).unwrap();
+    let light = Theme::builtin("light", ColorDepth::Ansi16).unwrap();
+    for t in [mono, light] {
+        let text = render(&mut App::new(false), &snap, &t, 100, 20);
+        assert!(text.contains("WARNING") && text.contains("OK"), "{text}");
+    }
+}
+
+#[test]
+fn stale_accounts_say_so() {
+    let mut snap = sample_snapshot();
+    for v in &mut snap.accounts {
+        v.stale = true;
+    }
+    let text = render(&mut App::new(false), &snap, &theme(), 100, 20);
+    assert_eq!(text.matches("STALE").count(), 3, "{text}");
+    let mut app = App::new(false);
+    app.open = Some(("pm-vol-seller".into(), "BTC".into()));
+    app.screen = Screen::Account;
+    assert!(render(&mut app, &snap, &theme(), 100, 20).contains("not current"));
+}
