@@ -2,9 +2,9 @@
 //! reaches a complete snapshot, local margin equals the demo exchange's, and
 //! the crash mode pushes a book past liquidation.
 
-use margintop::config::{AccountConfig, Config, ConnectionConfig, Credentials, Secret};
+use margintop::config::{Config, ConnectionConfig};
 use margintop::engine::live::Snapshot;
-use margintop::exchange::demo::server::{self, DemoOptions, DEMO_CLIENT_ID};
+use margintop::exchange::demo::server::{self, DemoOptions};
 use margintop::margin::config::load_models;
 use margintop::monitor;
 use std::collections::HashMap;
@@ -13,17 +13,7 @@ use std::time::Duration;
 
 fn demo_config(url: &str) -> Config {
     Config {
-        accounts: vec![AccountConfig {
-            label: "demo".into(),
-            exchange: "deribit".into(),
-            url: Some(url.into()),
-            client_id_env: None,
-            client_secret_env: None,
-            credentials_file: None,
-            currencies: Some(vec!["BTC".into(), "ETH".into()]),
-            model: "auto".into(),
-            subaccounts: true,
-        }],
+        accounts: vec![server::demo_account(url)],
         connection: ConnectionConfig {
             max_requests_per_s: 1_000,
             ..ConnectionConfig::default()
@@ -32,12 +22,37 @@ fn demo_config(url: &str) -> Config {
     }
 }
 
-fn creds() -> HashMap<String, Credentials> {
-    let c = Credentials {
-        client_id: DEMO_CLIENT_ID.into(),
-        client_secret: Secret::new("demo"),
-    };
-    HashMap::from([("demo".to_string(), c)])
+fn creds() -> HashMap<String, margintop::config::Credentials> {
+    server::demo_credentials()
+}
+
+/// Start the demo and a monitor on it; wait until every demo book is complete.
+async fn start_desk(
+    opts: DemoOptions,
+) -> (
+    server::DemoServer,
+    monitor::Monitor,
+    tokio::sync::watch::Receiver<Arc<Snapshot>>,
+    Arc<Snapshot>,
+) {
+    let demo = server::start("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
+    let mon = monitor::start_with(
+        &demo_config(&demo.url()),
+        None,
+        &creds(),
+        load_models(None).unwrap(),
+        None,
+    )
+    .unwrap();
+    let mut rx = mon.snapshots.clone();
+    let n = demo.state.lock().unwrap().accounts.len();
+    let ready = wait_until(&mut rx, Duration::from_secs(30), |s| {
+        books(s).len() == n && books(s).iter().all(|v| v.complete)
+    })
+    .await;
+    (demo, mon, rx, ready)
 }
 
 /// Views of the demo books (subaccounts, in the currency they hold).
@@ -142,23 +157,7 @@ async fn the_crash_mode_pushes_a_book_past_liquidation() {
         trade_every_s: 1e12,
         ..DemoOptions::default()
     };
-    let demo = server::start("127.0.0.1:0".parse().unwrap(), opts)
-        .await
-        .unwrap();
-    let mon = monitor::start_with(
-        &demo_config(&demo.url()),
-        None,
-        &creds(),
-        load_models(None).unwrap(),
-        None,
-    )
-    .unwrap();
-    let mut rx = mon.snapshots.clone();
-    let n = demo.state.lock().unwrap().accounts.len();
-    let before = wait_until(&mut rx, Duration::from_secs(30), |s| {
-        books(s).len() == n && books(s).iter().all(|v| v.complete)
-    })
-    .await;
+    let (demo, mon, mut rx, before) = start_desk(opts).await;
     // Books healthy before the crash (under 60 %, so not the near-liquidation
     // books that drift over on their own): the crash must push one of them over.
     let healthy: Vec<String> = books(&before)
@@ -286,23 +285,7 @@ async fn simulated_trades_reach_the_monitor_through_user_changes() {
         publish_interval: Duration::from_millis(200),
         ..DemoOptions::default()
     };
-    let demo = server::start("127.0.0.1:0".parse().unwrap(), opts)
-        .await
-        .unwrap();
-    let mon = monitor::start_with(
-        &demo_config(&demo.url()),
-        None,
-        &creds(),
-        load_models(None).unwrap(),
-        None,
-    )
-    .unwrap();
-    let mut rx = mon.snapshots.clone();
-    let n = demo.state.lock().unwrap().accounts.len();
-    wait_until(&mut rx, Duration::from_secs(30), |s| {
-        books(s).len() == n && books(s).iter().all(|v| v.complete)
-    })
-    .await;
+    let (demo, mon, mut rx, _before) = start_desk(opts).await;
     let start: Vec<(String, Vec<(String, f64)>)> = demo
         .state
         .lock()

@@ -33,11 +33,7 @@ pub fn run(args: BenchArgs) -> Result<(), String> {
         seconds: args.seconds,
         flood: args.flood,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let runtime = super::runtime()?;
     let report = runtime.block_on(bench::run(opts))?;
     println!("{report}");
     Ok(())

@@ -39,13 +39,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         warn_mm_ratio: config.check.warn_mm_ratio,
         critical_mm_ratio: config.check.critical_mm_ratio,
     };
-    let runtime = || {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the runtime: {e}"))
-    };
+    let runtime = super::runtime;
     let report = match (&args.replay, args.speed) {
         (Some(file), Some(speed)) => {
             let lines = super::read_lines(file)?;

@@ -24,11 +24,7 @@ pub fn run(args: DemoArgs) -> Result<(), String> {
             args.listen
         ));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let opts = DemoOptions { seed: args.seed, ..DemoOptions::default() };
         let demo = server::start(args.listen, opts).await.map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

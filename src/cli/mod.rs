@@ -87,3 +87,13 @@ pub fn read_lines(path: &std::path::Path) -> Result<Vec<String>, String> {
         .map_err(|e| format!("cannot open recording {}: {e}", path.display()))?;
     Ok(text.lines().map(str::to_string).collect())
 }
+
+/// The runtime every networked command runs on: two workers (the machine's
+/// two cores), timers and I/O.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}

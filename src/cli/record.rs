@@ -37,11 +37,7 @@ pub fn run(args: RecordArgs) -> Result<(), String> {
         .open(&args.out)
         .map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
     let sink: RecordSink = Box::new(BufWriter::new(file));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let mon = monitor::start(&config, base.as_deref(), models, Some(Recorder::new(sink)))?;
         eprintln!(

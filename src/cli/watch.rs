@@ -2,15 +2,14 @@
 //! configured accounts, or the built-in demo exchange) and print a table of
 //! every account, worst first, once a second.
 
-use margintop::config::{AccountConfig, Config, ConnectionConfig, Credentials, Secret};
+use margintop::config::Config;
 use margintop::engine::live::{AccountView, Snapshot};
-use margintop::exchange::demo::server::{self, DemoOptions, DEMO_CLIENT_ID};
+use margintop::exchange::demo::server::{self, DemoOptions};
 use margintop::margin::config::load_models;
 use margintop::monitor;
 use margintop::report::{Health, Thresholds};
 use margintop::ui::terminal::{self as ui_terminal, UiOptions};
 use margintop::ui::{ColorDepth, Theme};
-use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -46,12 +45,7 @@ pub struct WatchArgs {
 }
 
 pub fn run(args: WatchArgs) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(watch(args))
+    super::runtime()?.block_on(watch(args))
 }
 
 async fn watch(args: WatchArgs) -> Result<(), String> {
@@ -65,14 +59,11 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
         )
         .await
         .map_err(|e| format!("cannot start the demo exchange: {e}"))?;
-        let cfg = demo_config(&demo.url(), &config);
-        let creds = HashMap::from([(
-            "demo".to_string(),
-            Credentials {
-                client_id: DEMO_CLIENT_ID.into(),
-                client_secret: Secret::new("demo"),
-            },
-        )]);
+        let cfg = Config {
+            accounts: vec![server::demo_account(&demo.url())],
+            ..config.clone()
+        };
+        let creds = server::demo_credentials();
         let mon = monitor::start_with(&cfg, None, &creds, models, None)?;
         let banner = format!(
             "DEMO DATA — simulated exchange on {} (not real accounts)",
@@ -163,28 +154,6 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
         d.stop();
     }
     Ok(())
-}
-
-/// The demo key watching all of the demo desk's subaccounts.
-fn demo_config(url: &str, user: &Config) -> Config {
-    Config {
-        accounts: vec![AccountConfig {
-            label: "demo".into(),
-            exchange: "deribit".into(),
-            url: Some(url.into()),
-            client_id_env: None,
-            client_secret_env: None,
-            credentials_file: None,
-            currencies: Some(vec!["BTC".into(), "ETH".into()]),
-            model: "auto".into(),
-            subaccounts: true,
-        }],
-        connection: ConnectionConfig {
-            ..user.connection.clone()
-        },
-        engine: user.engine.clone(),
-        check: user.check.clone(),
-    }
 }
 
 /// One screenful: banner, then one row per account with a book, worst first.

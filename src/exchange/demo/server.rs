@@ -28,6 +28,31 @@ use tokio_tungstenite::tungstenite::Message;
 /// The demo key: client_id and client_secret both "demo".
 pub const DEMO_CLIENT_ID: &str = "demo";
 
+/// The monitor's account entry for the demo exchange at `url`: the demo key,
+/// watching every subaccount (the demo desk).
+pub fn demo_account(url: &str) -> crate::config::AccountConfig {
+    crate::config::AccountConfig {
+        label: "demo".into(),
+        exchange: "deribit".into(),
+        url: Some(url.into()),
+        client_id_env: None,
+        client_secret_env: None,
+        credentials_file: None,
+        currencies: Some(vec!["BTC".into(), "ETH".into()]),
+        model: "auto".into(),
+        subaccounts: true,
+    }
+}
+
+/// The demo key's credentials, by the label of `demo_account`.
+pub fn demo_credentials() -> std::collections::HashMap<String, crate::config::Credentials> {
+    let c = crate::config::Credentials {
+        client_id: DEMO_CLIENT_ID.into(),
+        client_secret: crate::config::Secret::new(DEMO_CLIENT_ID),
+    };
+    std::collections::HashMap::from([("demo".to_string(), c)])
+}
+
 #[derive(Clone, Debug)]
 pub struct DemoOptions {
     pub seed: u64,
