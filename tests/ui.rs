@@ -77,6 +77,11 @@ fn screens_at_80x24_and_160x48() {
             format!("account_{w}x{h}"),
             render(&mut app, &snap, &theme(), w, h)
         );
+        app.screen = Screen::Matrix;
+        insta::assert_snapshot!(
+            format!("matrix_{w}x{h}"),
+            render(&mut app, &snap, &theme(), w, h)
+        );
         app.screen = Screen::Help;
         insta::assert_snapshot!(
             format!("help_{w}x{h}"),
@@ -111,7 +116,12 @@ fn the_overview_lists_worst_first_and_drops_columns_when_narrow() {
 #[test]
 fn every_screen_survives_tiny_areas() {
     let snap = sample_snapshot();
-    for screen in [Screen::Overview, Screen::Account, Screen::Help] {
+    for screen in [
+        Screen::Overview,
+        Screen::Account,
+        Screen::Matrix,
+        Screen::Help,
+    ] {
         for (w, h) in [(1, 1), (0, 0), (1, 5), (5, 1), (3, 3), (20, 4)] {
             let mut app = App::new(false);
             app.screen = screen;
@@ -144,4 +154,43 @@ fn stale_accounts_say_so() {
     app.open = Some(("pm-vol-seller".into(), "BTC".into()));
     app.screen = Screen::Account;
     assert!(render(&mut app, &snap, &theme(), 100, 20).contains("not current"));
+}
+
+#[test]
+fn the_matrix_screen_shows_what_the_full_report_computes() {
+    // Incremental engine (snapshot) against the full recompute (report).
+    let snap = sample_snapshot();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_margintop"))
+        .args(["report", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want = &report["accounts"][0];
+    assert_eq!(want["account"], "pm-vol-seller");
+    let v = snap
+        .accounts
+        .iter()
+        .find(|v| v.label == "pm-vol-seller")
+        .unwrap();
+    let m = v.matrix.as_ref().unwrap();
+    for (i, row) in m.pnl.iter().enumerate() {
+        for (j, cell) in row.iter().enumerate() {
+            let w = want["risk_matrix"]["pnl"][i][j].as_f64().unwrap();
+            assert!(
+                (cell.unwrap() - w).abs() < 1e-12,
+                "({i},{j}): {cell:?} vs {w}"
+            );
+        }
+    }
+    // The worst cell is the most negative one, and the screen marks it.
+    let (wi, wj) = m.worst.unwrap();
+    let worst = m.pnl[wi][wj].unwrap();
+    assert!(m.pnl.iter().flatten().flatten().all(|x| *x >= worst));
+    let mut app = App::new(false);
+    app.open = Some(("pm-vol-seller".into(), "BTC".into()));
+    app.screen = Screen::Matrix;
+    assert!(render(&mut app, &snap, &theme(), 100, 20).contains(&format!("▼{worst:.4}")));
+    // Standard margin has no matrix, and says so.
+    app.open = Some(("sm-hedged-future".into(), "BTC".into()));
+    assert!(render(&mut app, &snap, &theme(), 100, 20).contains("no risk matrix"));
 }

@@ -19,6 +19,32 @@ use crate::model::{Account, Instrument, MarketState, Quote};
 use std::collections::{BTreeMap, HashMap};
 
 pub type AccountId = usize;
+
+/// One position as valued now, for screens (Greeks in Deribit's units, for
+/// the whole position; None while the instrument has no price).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Leg {
+    pub instrument: String,
+    pub size: f64,
+    pub mark: Option<f64>,
+    /// Net-transaction delta in coin (Deribit's delta_total convention).
+    pub delta: Option<f64>,
+    pub gamma: Option<f64>,
+    pub vega: Option<f64>,
+    pub theta: Option<f64>,
+}
+
+/// A risk matrix's standard table: P&L (account currency) by price move
+/// (rows) and vol move (columns), before the model's aggregation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Matrix {
+    pub index_name: String,
+    pub price_moves: Vec<f64>,
+    pub vol_moves: Vec<&'static str>,
+    pub pnl: Vec<Vec<Option<f64>>>,
+    /// The cell with the largest loss.
+    pub worst: Option<(usize, usize)>,
+}
 pub type InstrumentId = usize;
 
 /// Re-add every contribution from scratch after this many incremental
@@ -285,6 +311,59 @@ impl Desk {
     pub fn account_mut(&mut self, id: AccountId) -> &mut Account {
         self.accounts[id].dirty = true;
         &mut self.accounts[id].account
+    }
+
+    /// Each position of an account as valued now (None for unpriced ones).
+    pub fn legs(&self, id: AccountId) -> Vec<Leg> {
+        let a = &self.accounts[id];
+        a.account
+            .positions
+            .iter()
+            .zip(&a.contributions)
+            .map(|(p, c)| {
+                let mark = self
+                    .by_name
+                    .get(&p.instrument)
+                    .and_then(|&i| self.slots[i].priced.as_ref())
+                    .map(|(r, _)| r.mark);
+                let c = c.as_ref();
+                Leg {
+                    instrument: p.instrument.clone(),
+                    size: p.size,
+                    mark,
+                    delta: c.map(|c| c.net_delta),
+                    gamma: c.map(|c| c.gamma),
+                    vega: c.map(|c| c.vega),
+                    theta: c.map(|c| c.theta),
+                }
+            })
+            .collect()
+    }
+
+    /// The standard table of the account's risk matrix on its main index
+    /// (None under standard margin or without positions).
+    pub fn matrix(&self, id: AccountId) -> Option<Matrix> {
+        let a = &self.accounts[id];
+        let s = a.sums.per_index.iter().find(|s| s.positions > 0)?;
+        let grid = self.prepared[a.model_key].built_grid(&s.index_name)?;
+        let (price_moves, vol_moves, pnl) = grid.standard_table(&s.vector);
+        let mut worst: Option<((usize, usize), f64)> = None;
+        for (i, row) in pnl.iter().enumerate() {
+            for (j, v) in row.iter().enumerate() {
+                if let Some(v) = v {
+                    if worst.is_none_or(|(_, w)| *v < w) {
+                        worst = Some(((i, j), *v));
+                    }
+                }
+            }
+        }
+        Some(Matrix {
+            index_name: s.index_name.clone(),
+            price_moves,
+            vol_moves,
+            pnl,
+            worst: worst.map(|(at, _)| at),
+        })
     }
 
     /// An account's kept sums (Greeks, options value, per-index vectors).

@@ -3,6 +3,7 @@
 //! accounts hold, records if asked, and publishes an `Arc<Snapshot>` on a
 //! watch channel after each batch (a burst of ticks collapses into one).
 
+use super::desk::{Leg, Matrix};
 use super::ingest::Ingest;
 use super::AccountId;
 use crate::exchange::deribit::client::{now_ms, Command, Feed, LinkState};
@@ -29,6 +30,10 @@ pub struct AccountBook {
     /// A balance, a positions snapshot, and a price for every position.
     pub complete: bool,
     pub greeks: BookGreeks,
+    /// Each position valued now (Greeks, mark).
+    pub legs: Vec<Leg>,
+    /// The risk matrix's standard table (risk-matrix models only).
+    pub matrix: Option<Matrix>,
     /// Local time of the oldest input (held instruments' quotes, else account data).
     pub inputs_t: Option<i64>,
 }
@@ -276,6 +281,8 @@ impl<W: Write> Engine<W> {
             positions: account.positions.clone(),
             exchange: account.exchange,
             inputs_t: self.ingest.inputs_t(id),
+            legs: desk.legs(id),
+            matrix: desk.matrix(id),
             greeks: {
                 let s = desk.sums(id);
                 BookGreeks {

@@ -233,6 +233,42 @@ impl Grid {
         }
     }
 
+    /// The standard table of a scenario vector as rows by price move
+    /// (ascending) and columns by vol move: (price moves, vol moves, P&L).
+    /// Cells the grid does not have (SPAN's unchanged-vol points) are None.
+    #[allow(clippy::type_complexity)]
+    pub fn standard_table(
+        &self,
+        vector: &[f64],
+    ) -> (Vec<f64>, Vec<&'static str>, Vec<Vec<Option<f64>>>) {
+        let standard = || {
+            self.scenarios
+                .iter()
+                .zip(vector)
+                .filter(|(sc, _)| sc.table == Table::Standard)
+        };
+        let mut price_moves: Vec<f64> = Vec::new();
+        let mut vol_moves: Vec<&'static str> = Vec::new();
+        for (sc, _) in standard() {
+            if !price_moves.contains(&sc.price_move) {
+                price_moves.push(sc.price_move);
+            }
+            if !vol_moves.contains(&sc.vol.label()) {
+                vol_moves.push(sc.vol.label());
+            }
+        }
+        price_moves.sort_by(f64::total_cmp);
+        let mut pnl = vec![vec![None; vol_moves.len()]; price_moves.len()];
+        for (sc, v) in standard() {
+            let i = price_moves.iter().position(|p| *p == sc.price_move);
+            let j = vol_moves.iter().position(|l| *l == sc.vol.label());
+            if let (Some(i), Some(j)) = (i, j) {
+                pnl[i][j] = v.is_finite().then_some(*v);
+            }
+        }
+        (price_moves, vol_moves, pnl)
+    }
+
     /// Apply the model's aggregation to a book's summed vector in place:
     /// dampen, then offset gains. `usd_per_unit` converts the settlement
     /// currency to USD (the index for coin, 1 for USDC).

@@ -11,7 +11,6 @@ use crate::engine::{AccountId, Desk};
 use crate::margin::account::{value_account, Instruments, ValuedBook};
 use crate::margin::book::PreparedModel;
 use crate::margin::config::ModelConfig;
-use crate::margin::grid::Table;
 use crate::margin::liquidation::{liquidation_distance, Liquidation};
 use crate::margin::requirement::Breakdown;
 use crate::margin::stress::{stress_result, StressScenario};
@@ -381,32 +380,7 @@ fn risk_matrix(
     };
     let s = sums.per_index.iter().find(|s| s.positions > 0)?;
     let grid = model.grid(&s.index_name)?.clone();
-    let mut price_moves: Vec<f64> = Vec::new();
-    let mut vol_moves: Vec<&'static str> = Vec::new();
-    for sc in grid
-        .scenarios
-        .iter()
-        .filter(|sc| sc.table == Table::Standard)
-    {
-        if !price_moves.contains(&sc.price_move) {
-            price_moves.push(sc.price_move);
-        }
-        if !vol_moves.contains(&sc.vol.label()) {
-            vol_moves.push(sc.vol.label());
-        }
-    }
-    price_moves.sort_by(|a, b| a.total_cmp(b));
-    let mut pnl = vec![vec![None; vol_moves.len()]; price_moves.len()];
-    for (sc, v) in grid
-        .scenarios
-        .iter()
-        .zip(&s.vector)
-        .filter(|(sc, _)| sc.table == Table::Standard)
-    {
-        let i = price_moves.iter().position(|p| *p == sc.price_move)?;
-        let j = vol_moves.iter().position(|l| *l == sc.vol.label())?;
-        pnl[i][j] = v.is_finite().then_some(*v);
-    }
+    let (price_moves, vol_moves, pnl) = grid.standard_table(&s.vector);
     Some(RiskMatrixReport {
         model: config_name(&model),
         index_name: s.index_name.clone(),

@@ -7,6 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 pub enum Screen {
     Overview,
     Account,
+    Matrix,
     Help,
 }
 
@@ -50,6 +51,7 @@ pub enum Action {
     Back,
     NextScreen,
     Help,
+    Matrix,
     Sort,
     Filter,
     Crash,
@@ -57,7 +59,7 @@ pub enum Action {
 }
 
 /// The keymap: every binding with what it does (the help screen is this table).
-pub const KEYMAP: [(&str, Action, &str); 15] = [
+pub const KEYMAP: [(&str, Action, &str); 16] = [
     ("↑ / k", Action::Up, "previous account"),
     ("↓ / j", Action::Down, "next account"),
     ("PgUp", Action::PageUp, "page up"),
@@ -69,8 +71,9 @@ pub const KEYMAP: [(&str, Action, &str); 15] = [
     (
         "Tab",
         Action::NextScreen,
-        "next screen: desk, account, help",
+        "next screen: desk, account, risk matrix, help",
     ),
+    ("m", Action::Matrix, "risk matrix of the selected account"),
     ("?", Action::Help, "this help"),
     (
         "s",
@@ -98,6 +101,7 @@ pub fn action_for(key: KeyEvent) -> Option<Action> {
         KeyCode::Esc => Action::Back,
         KeyCode::Tab => Action::NextScreen,
         KeyCode::Char('?') => Action::Help,
+        KeyCode::Char('m') => Action::Matrix,
         KeyCode::Char('s') => Action::Sort,
         KeyCode::Char('/') => Action::Filter,
         KeyCode::Char('C') => Action::Crash,
@@ -192,7 +196,7 @@ impl App {
             }
             Action::Back => match self.screen {
                 Screen::Help => self.screen = self.previous,
-                Screen::Account => self.screen = Screen::Overview,
+                Screen::Account | Screen::Matrix => self.screen = Screen::Overview,
                 Screen::Overview => self.filter.clear(),
             },
             Action::NextScreen => {
@@ -203,7 +207,8 @@ impl App {
                         }
                         Screen::Account
                     }
-                    Screen::Overview | Screen::Account => Screen::Help,
+                    Screen::Account => Screen::Matrix,
+                    Screen::Overview | Screen::Matrix => Screen::Help,
                     Screen::Help => Screen::Overview,
                 }
             }
@@ -213,6 +218,14 @@ impl App {
                     self.screen = Screen::Help;
                 } else {
                     self.screen = self.previous;
+                }
+            }
+            Action::Matrix => {
+                if self.screen == Screen::Overview {
+                    self.open = selected_account.or(self.open.take());
+                }
+                if self.open.is_some() {
+                    self.screen = Screen::Matrix;
                 }
             }
             Action::Sort => self.sort = self.sort.next(),
@@ -260,8 +273,17 @@ mod tests {
             Screen::Account,
             "Esc leaves help for where you were"
         );
+        app.key(key(KeyCode::Tab), acct.clone());
+        assert_eq!(
+            app.screen,
+            Screen::Matrix,
+            "Tab: account, then its risk matrix"
+        );
         app.key(key(KeyCode::Esc), acct.clone());
         assert_eq!(app.screen, Screen::Overview);
+        app.key(key(KeyCode::Char('m')), acct.clone());
+        assert_eq!(app.screen, Screen::Matrix);
+        app.key(key(KeyCode::Esc), acct.clone());
         assert_eq!(app.key(key(KeyCode::Char('q')), acct.clone()), Effect::Quit);
         assert_eq!(
             app.key(

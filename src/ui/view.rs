@@ -7,7 +7,7 @@ use crate::engine::live::{AccountView, Snapshot};
 use crate::exchange::deribit::client::LinkState;
 use crate::report::{Health, Thresholds};
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
@@ -82,6 +82,7 @@ pub fn draw(
     match app.screen {
         Screen::Overview => overview(f, main, app, snap, theme, t),
         Screen::Account => account(f, main, app, snap, theme, t),
+        Screen::Matrix => matrix(f, main, app, snap, theme),
         Screen::Help => help(f, main, theme),
     }
     f.render_widget(Paragraph::new(status(app, snap)).style(theme.dim), bottom);
@@ -381,30 +382,142 @@ fn account(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme,
             .block(Block::default().borders(Borders::ALL).title(" account ")),
         summary,
     );
-    let header = Row::new(["instrument", "size", "session ref"]).style(theme.header);
+    // Narrow terminals keep instrument, size, delta and vega.
+    let all = positions.width >= 100;
+    let keep = |k: usize| all || matches!(k, 0 | 1 | 3 | 5);
+    let names = [
+        "instrument",
+        "size",
+        "mark",
+        "delta",
+        "gamma",
+        "vega",
+        "theta",
+    ];
+    let header = Row::new(
+        names
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| keep(*k))
+            .map(|(_, n)| *n),
+    )
+    .style(theme.header);
+    let opt = |v: Option<f64>, d: usize| v.map_or("—".to_string(), |x| num(x, d));
     let body: Vec<Row> = v
-        .positions
+        .legs
         .iter()
-        .map(|p| {
-            Row::new([
-                p.instrument.clone(),
-                num(p.size, 4),
-                p.session_ref_price.map_or("—".into(), |x| num(x, 2)),
-            ])
+        .map(|l| {
+            let cells = [
+                l.instrument.clone(),
+                num(l.size, 2),
+                opt(l.mark, 4),
+                opt(l.delta, 3),
+                opt(l.gamma, 6),
+                opt(l.vega, 1),
+                opt(l.theta, 1),
+            ];
+            Row::new(
+                cells
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(k, _)| keep(*k))
+                    .map(|(_, c)| c),
+            )
         })
         .collect();
-    let title = format!(" positions ({}) ", v.positions.len());
-    let table = Table::new(
-        body,
-        [
-            Constraint::Length(28),
-            Constraint::Length(14),
-            Constraint::Length(14),
-        ],
-    )
-    .header(header)
-    .block(Block::default().borders(Borders::ALL).title(title));
+    let title = format!(
+        " positions ({})   delta {} {c}   vega {} USD   theta {} USD/day ",
+        v.positions.len(),
+        num(v.greeks.delta_total, 3),
+        num(v.greeks.vega, 0),
+        num(v.greeks.theta, 0)
+    );
+    let all_widths = [26, 12, 12, 9, 10, 9, 9];
+    let widths: Vec<Constraint> = all_widths
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| keep(*k))
+        .map(|(_, w)| Constraint::Length(*w))
+        .collect();
+    let table = Table::new(body, widths)
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(title));
     f.render_widget(table, positions);
+}
+
+/// The account's risk matrix as a heatmap of P&L, the worst cell marked.
+fn matrix(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
+    let found = app.open.as_ref().and_then(|(label, ccy)| {
+        snap.accounts
+            .iter()
+            .find(|v| &v.label == label && &v.currency == ccy)
+    });
+    let Some(v) = found else {
+        f.render_widget(
+            Paragraph::new("no account selected: press Esc, pick one, press m"),
+            area,
+        );
+        return;
+    };
+    let Some(m) = &v.matrix else {
+        let text = format!(
+            "{} [{}] uses {}: standard margin has no risk matrix",
+            v.label, v.currency, v.model
+        );
+        f.render_widget(
+            Paragraph::new(text).block(Block::default().borders(Borders::ALL)),
+            area,
+        );
+        return;
+    };
+    let scale = m
+        .pnl
+        .iter()
+        .flatten()
+        .flatten()
+        .fold(0.0_f64, |a, x| a.max(x.abs()))
+        .max(1e-12);
+    let mut header = vec![Cell::from("move")];
+    header.extend(m.vol_moves.iter().map(|vm| Cell::from(format!("vol {vm}"))));
+    let body: Vec<Row> = m
+        .price_moves
+        .iter()
+        .zip(&m.pnl)
+        .enumerate()
+        .map(|(i, (mv, row))| {
+            let mut cells = vec![Cell::from(format!("{:+.1}%", mv * 100.0))];
+            cells.extend(row.iter().enumerate().map(|(j, p)| {
+                let worst = m.worst == Some((i, j));
+                let text = p.map_or("—".into(), |x| {
+                    format!("{}{}", if worst { "▼" } else { " " }, num(x, 4))
+                });
+                // Colour by sign and size; the sign is in the number too.
+                let style = match p {
+                    Some(x) if *x < 0.0 && x.abs() > 0.5 * scale => theme.critical,
+                    Some(x) if *x < 0.0 => theme.loss,
+                    Some(x) if *x > 0.0 => theme.profit,
+                    _ => theme.dim,
+                };
+                let style = if worst {
+                    style.add_modifier(Modifier::REVERSED)
+                } else {
+                    style
+                };
+                Cell::from(text).style(style)
+            }));
+            Row::new(cells)
+        })
+        .collect();
+    let mut widths = vec![Constraint::Length(8)];
+    widths.extend(m.vol_moves.iter().map(|_| Constraint::Length(13)));
+    let title = format!(
+        " risk matrix {} [{}] {} on {}: P&L in {} before aggregation, ▼ worst ",
+        v.label, v.currency, v.model, m.index_name, v.currency
+    );
+    let table = Table::new(body, widths)
+        .header(Row::new(header).style(theme.header))
+        .block(Block::default().borders(Borders::ALL).title(title));
+    f.render_widget(table, area);
 }
 
 fn help(f: &mut Frame, area: Rect, theme: &Theme) {
