@@ -194,3 +194,27 @@ fn the_matrix_screen_shows_what_the_full_report_computes() {
     app.open = Some(("sm-hedged-future".into(), "BTC".into()));
     assert!(render(&mut app, &snap, &theme(), 100, 20).contains("no risk matrix"));
 }
+
+#[test]
+fn history_is_sampled_once_a_second_and_drawn() {
+    let mut snap = sample_snapshot();
+    let mut app = App::new(false);
+    let t0 = snap.as_of;
+    for k in 0..5 {
+        snap.as_of = t0 + 500 * k; // every half second: three samples (0, 1 s, 2 s)
+        app.record(&snap);
+    }
+    let key = ("pm-vol-seller".to_string(), "BTC".to_string());
+    assert_eq!(app.history[&key].len(), 3);
+    // Stale accounts are not sampled.
+    for v in &mut snap.accounts {
+        v.stale = true;
+    }
+    snap.as_of = t0 + 10_000;
+    app.record(&snap);
+    assert_eq!(app.history[&key].len(), 3);
+    app.open = Some(key);
+    app.screen = Screen::Account;
+    let text = render(&mut app, &sample_snapshot(), &theme(), 120, 30);
+    assert!(text.contains("mm_ratio % 70.3 – 70.3 (3 s)"), "{text}");
+}

@@ -1,7 +1,15 @@
 //! The dashboard's state and what each key does. Pure: no terminal here,
 //! so key handling is tested by feeding events.
 
+use crate::engine::live::Snapshot;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::collections::{HashMap, VecDeque};
+
+/// Points of history kept per account (one a second: ten minutes).
+pub const HISTORY: usize = 600;
+
+/// An account's recent (mm_ratio, equity), oldest first.
+pub type History = VecDeque<(f64, f64)>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
@@ -134,6 +142,9 @@ pub struct App {
     /// The label of the account the account screen shows.
     pub open: Option<(String, String)>,
     pub demo: bool,
+    /// mm_ratio and equity since start, by (label, currency), one point a second.
+    pub history: HashMap<(String, String), History>,
+    last_sample: i64,
     previous: Screen,
 }
 
@@ -149,7 +160,31 @@ impl App {
             page: 10,
             open: None,
             demo,
+            history: HashMap::new(),
+            last_sample: i64::MIN,
             previous: Screen::Overview,
+        }
+    }
+
+    /// Sample every account's mm_ratio and equity, at most once a second
+    /// (by the snapshot's clock); stale or incomplete accounts are skipped.
+    pub fn record(&mut self, snap: &Snapshot) {
+        if snap.as_of < self.last_sample.saturating_add(1000) {
+            return;
+        }
+        self.last_sample = snap.as_of;
+        for v in snap.accounts.iter().filter(|v| v.complete && !v.stale) {
+            let (Some(r), e) = (v.risk.mm_ratio, v.risk.equity) else {
+                continue;
+            };
+            let h = self
+                .history
+                .entry((v.label.clone(), v.currency.clone()))
+                .or_default();
+            if h.len() == HISTORY {
+                h.pop_front();
+            }
+            h.push_back((r, e));
         }
     }
 

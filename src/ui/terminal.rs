@@ -122,9 +122,11 @@ pub async fn run(
         };
         tokio::select! {
             changed = snapshots.changed() => {
-                if changed.is_err() {
+                                if changed.is_err() {
                     break; // the engine is gone
                 }
+                let snap = snapshots.borrow().clone();
+                app.record(&snap);
                 dirty = true;
             }
             Some(e) = input.recv() => match e {

@@ -9,7 +9,7 @@ use crate::report::{Health, Thresholds};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table, TableState};
 use ratatui::Frame;
 
 /// The accounts the overview lists, filtered and sorted as the app says.
@@ -309,8 +309,18 @@ fn account(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme,
         return;
     };
     let h = health(v, t);
-    let [summary, positions] =
-        Layout::vertical([Constraint::Length(9), Constraint::Min(0)]).areas(area);
+    let [summary, trend, positions] = Layout::vertical([
+        Constraint::Length(10),
+        Constraint::Length(3),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    history(
+        f,
+        trend,
+        app.history.get(&(label.clone(), ccy.clone())),
+        theme,
+    );
     let r = &v.risk;
     let m = &r.margin;
     let c = &v.currency;
@@ -443,6 +453,61 @@ fn account(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme,
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(title));
     f.render_widget(table, positions);
+}
+
+/// mm_ratio and equity since start as two sparklines side by side.
+fn history(f: &mut Frame, area: Rect, h: Option<&super::app::History>, theme: &Theme) {
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let points = h.map_or(0, |h| h.len());
+    // Sparklines take integers: scale each series to its own range.
+    let series = |pick: fn(&(f64, f64)) -> f64| -> (Vec<u64>, f64, f64) {
+        let values: Vec<f64> = h.map(|h| h.iter().map(pick).collect()).unwrap_or_default();
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, u), v| {
+                (l.min(*v), u.max(*v))
+            });
+        let span = (hi - lo).max(1e-12);
+        (
+            values
+                .iter()
+                .map(|v| ((v - lo) / span * 100.0) as u64 + 1)
+                .collect(),
+            lo,
+            hi,
+        )
+    };
+    let (mm, mm_lo, mm_hi) = series(|p| p.0 * 100.0);
+    let (eq, eq_lo, eq_hi) = series(|p| p.1);
+    let range = |lo: f64, hi: f64, d: usize| {
+        if lo.is_finite() {
+            format!("{lo:.d$} – {hi:.d$}")
+        } else {
+            "—".into()
+        }
+    };
+    let mm_title = format!(" mm_ratio % {} ({points} s) ", range(mm_lo, mm_hi, 1));
+    let eq_title = format!(" equity {} ", range(eq_lo, eq_hi, 4));
+    let tail =
+        |v: &[u64], w: u16| v[v.len().saturating_sub(w.saturating_sub(2) as usize)..].to_vec();
+    let mm_data = tail(&mm, left.width);
+    let eq_data = tail(&eq, right.width);
+    let block = |title: String| Block::default().borders(Borders::ALL).title(title);
+    f.render_widget(
+        Sparkline::default()
+            .data(&mm_data)
+            .style(theme.warn)
+            .block(block(mm_title)),
+        left,
+    );
+    f.render_widget(
+        Sparkline::default()
+            .data(&eq_data)
+            .style(theme.accent)
+            .block(block(eq_title)),
+        right,
+    );
 }
 
 /// The account's risk matrix as a heatmap of P&L, the worst cell marked.
