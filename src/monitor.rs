@@ -3,7 +3,7 @@
 //! on it, and the engine task between them and the snapshot watchers.
 
 use crate::config::{credentials, Config, Credentials};
-use crate::engine::live::{self, Engine, EngineSettings, Snapshot, SpawnRequest};
+use crate::engine::live::{self, Engine, EngineSettings, Query, Snapshot, SpawnRequest};
 use crate::engine::{Desk, Ingest};
 use crate::exchange::deribit::client::{self, ConnectionSpec};
 use crate::exchange::recording::Recorder;
@@ -20,6 +20,8 @@ pub type RecordSink = Box<dyn Write + Send>;
 /// A running monitor.
 pub struct Monitor {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Questions to the engine (account inputs for full revaluations).
+    pub queries: mpsc::Sender<Query>,
     shutdown: watch::Sender<bool>,
     connections: Vec<JoinHandle<()>>,
     engine: JoinHandle<Engine<RecordSink>>,
@@ -155,11 +157,15 @@ pub fn start_with(
         recording_clock: false,
         market_of,
     };
-    let engine = Engine::new(ingest, settings, markets, recorder).with_spawner(spawn_tx);
+    let (query_tx, query_rx) = mpsc::channel(16);
+    let engine = Engine::new(ingest, settings, markets, recorder)
+        .with_spawner(spawn_tx)
+        .with_queries(query_rx);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
     let engine = tokio::spawn(live::run(engine, feed_rx, snap_tx));
     Ok(Monitor {
         snapshots: snap_rx,
+        queries: query_tx,
         shutdown: shutdown_tx,
         connections,
         engine,
@@ -222,11 +228,13 @@ pub fn start_replay(
         recording_clock: true,
         market_of: HashMap::new(),
     };
-    let engine = Engine::new(ingest, settings, HashMap::new(), None);
+    let (query_tx, query_rx) = mpsc::channel(16);
+    let engine = Engine::new(ingest, settings, HashMap::new(), None).with_queries(query_rx);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
     let engine = tokio::spawn(live::run(engine, feed_rx, snap_tx));
     Monitor {
         snapshots: snap_rx,
+        queries: query_tx,
         shutdown: shutdown_tx,
         connections: vec![player],
         engine,

@@ -102,12 +102,45 @@ fn the_demo_in_a_terminal() {
         screen.contains("demo/near-liq-pm") && screen.contains("mm_ratio"),
         "{screen}"
     );
+    // Every screen of the help, with the numbers they compute.
+    let both = |a: &'static str, b: &'static str| move |s: &str| s.contains(a) && s.contains(b);
+    tmux.run(&["send-keys", "-t", "ui", "m"]);
+    let screen = tmux.wait_until(both("under each model", "▼"), Duration::from_secs(10));
+    assert!(
+        screen.contains("deribit_sm") && screen.contains("span16"),
+        "{screen}"
+    );
+    tmux.run(&["send-keys", "-t", "ui", "t"]);
+    let screen = tmux.wait_until(
+        both("stress demo/near-liq-pm", "FTX"),
+        Duration::from_secs(10),
+    );
+    assert!(screen.contains("health after"), "{screen}");
+    // A what-if: sell 1 BTC of perpetual (picked by typing) and see before → after.
+    tmux.run(&["send-keys", "-t", "ui", "w", "a"]);
+    tmux.wait_for("instruments match", Duration::from_secs(10));
+    tmux.run(&["send-keys", "-t", "ui", "-l", "perpetual"]);
+    tmux.run(&["send-keys", "-t", "ui", "Enter"]);
+    tmux.wait_for("size of BTC-PERPETUAL", Duration::from_secs(5));
+    tmux.run(&["send-keys", "-t", "ui", "-l", "--", "-30000"]);
+    tmux.run(&["send-keys", "-t", "ui", "Enter"]);
+    let screen = tmux.wait_until(both("before → after", "pts"), Duration::from_secs(10));
+    assert!(
+        screen.contains("-30000") && screen.contains("liquidation down"),
+        "{screen}"
+    );
+    tmux.run(&["send-keys", "-t", "ui", "!"]);
+    tmux.wait_for("newest first", Duration::from_secs(5));
     tmux.run(&["send-keys", "-t", "ui", "?"]);
-    let screen = tmux.wait_for("this help", Duration::from_secs(5));
-    assert!(screen.contains("filter accounts by text"), "{screen}");
+    let screen = tmux.wait_until(
+        both("this help", "filter accounts by text"),
+        Duration::from_secs(5),
+    );
+    assert!(screen.contains("what-if"), "{screen}");
     tmux.run(&["send-keys", "-t", "ui", "Escape"]);
+    tmux.wait_until(|s| !s.contains("this help"), Duration::from_secs(5));
     tmux.run(&["send-keys", "-t", "ui", "Escape"]);
-    let screen = tmux.wait_for("desk:", Duration::from_secs(5));
+    let screen = tmux.wait_for("desk: 14", Duration::from_secs(5));
     assert!(screen.contains("desk: 14 accounts"), "{screen}");
     tmux.run(&["send-keys", "-t", "ui", "q"]);
     let start = Instant::now();

@@ -6,7 +6,9 @@
 use margintop::engine::live::{Engine, EngineSettings, Snapshot};
 use margintop::engine::{Desk, Ingest};
 use margintop::margin::config::load_models;
+use margintop::margin::stress::{parse_scenarios, StressScenario, BUILTIN_SCENARIOS};
 use margintop::report::Thresholds;
+use margintop::ui::analysis::{analyse, Analysis, Trade};
 use margintop::ui::view::draw;
 use margintop::ui::{App, ColorDepth, Screen, Theme};
 use ratatui::backend::TestBackend;
@@ -14,6 +16,11 @@ use ratatui::Terminal;
 use std::collections::HashMap;
 
 fn sample_snapshot() -> Snapshot {
+    sample().1
+}
+
+/// The sample recording's engine (its desk hands out account inputs) and snapshot.
+fn sample() -> (Engine<Vec<u8>>, Snapshot) {
     let text = std::fs::read_to_string(format!(
         "{}/config/samples/deribit_2022-06-02.jsonl",
         env!("CARGO_MANIFEST_DIR")
@@ -30,7 +37,28 @@ fn sample_snapshot() -> Snapshot {
         market_of: HashMap::new(),
     };
     let mut engine: Engine<Vec<u8>> = Engine::new(ingest, settings, HashMap::new(), None);
-    engine.snapshot(as_of)
+    let snap = engine.snapshot(as_of);
+    (engine, snap)
+}
+
+fn scenarios() -> Vec<StressScenario> {
+    parse_scenarios(BUILTIN_SCENARIOS, "built-in").unwrap()
+}
+
+/// The analysis the run loop would fetch for what `app` shows.
+fn analysis_for(engine: &Engine<Vec<u8>>, app: &App) -> Box<Analysis> {
+    let req = app.request().expect("an account screen");
+    let desk = &engine.ingest.desk;
+    let id = desk.find_account(&req.key.0, &req.key.1).unwrap();
+    let extra: Vec<String> = req.trades.iter().map(|t| t.instrument.clone()).collect();
+    let inputs = desk.inputs(id, &extra);
+    Box::new(analyse(&inputs, &req, &scenarios(), Thresholds::default()))
+}
+
+fn open(app: &mut App, label: &str, screen: Screen) {
+    app.open = Some((label.into(), "BTC".into()));
+    app.screen = screen;
+    app.configured_scenarios = scenarios().len();
 }
 
 fn render(app: &mut App, snap: &Snapshot, theme: &Theme, w: u16, h: u16) -> String {
@@ -108,7 +136,7 @@ fn the_overview_lists_worst_first_and_drops_columns_when_narrow() {
         assert!(narrow.contains(col), "{col} always shown");
     }
     assert!(
-        wide.contains("vega") && !narrow.contains("vega"),
+        wide.contains("delta") && !narrow.contains("delta"),
         "low-priority columns drop at 80 columns"
     );
 }
@@ -116,17 +144,33 @@ fn the_overview_lists_worst_first_and_drops_columns_when_narrow() {
 #[test]
 fn every_screen_survives_tiny_areas() {
     let snap = sample_snapshot();
+    let (engine, _) = sample();
     for screen in [
         Screen::Overview,
         Screen::Account,
         Screen::Matrix,
+        Screen::Stress,
+        Screen::WhatIf,
+        Screen::Alerts,
         Screen::Help,
     ] {
-        for (w, h) in [(1, 1), (0, 0), (1, 5), (5, 1), (3, 3), (20, 4)] {
-            let mut app = App::new(false);
-            app.screen = screen;
-            app.open = Some(("pm-vol-seller".into(), "BTC".into()));
-            let _ = render(&mut app, &snap, &theme(), w, h);
+        for with_analysis in [false, true] {
+            for (w, h) in [(1, 1), (0, 0), (1, 5), (5, 1), (3, 3), (20, 4)] {
+                let mut app = App::new(false);
+                open(&mut app, "pm-vol-seller", screen);
+                app.trades.push(Trade {
+                    instrument: "BTC-PERPETUAL".into(),
+                    size: 1000.0,
+                });
+                if with_analysis
+                    && screen != Screen::Overview
+                    && screen != Screen::Alerts
+                    && screen != Screen::Help
+                {
+                    app.analysis = Some(analysis_for(&engine, &app));
+                }
+                let _ = render(&mut app, &snap, &theme(), w, h);
+            }
         }
     }
 }
@@ -202,7 +246,7 @@ fn history_is_sampled_once_a_second_and_drawn() {
     let t0 = snap.as_of;
     for k in 0..5 {
         snap.as_of = t0 + 500 * k; // every half second: three samples (0, 1 s, 2 s)
-        app.record(&snap);
+        app.record(&snap, &Thresholds::default());
     }
     let key = ("pm-vol-seller".to_string(), "BTC".to_string());
     assert_eq!(app.history[&key].len(), 3);
@@ -211,10 +255,131 @@ fn history_is_sampled_once_a_second_and_drawn() {
         v.stale = true;
     }
     snap.as_of = t0 + 10_000;
-    app.record(&snap);
+    app.record(&snap, &Thresholds::default());
     assert_eq!(app.history[&key].len(), 3);
     app.open = Some(key);
     app.screen = Screen::Account;
     let text = render(&mut app, &sample_snapshot(), &theme(), 120, 30);
     assert!(text.contains("mm_ratio % 70.3 – 70.3 (3 s)"), "{text}");
+}
+
+#[test]
+fn analysis_screens_at_80x24_and_160x48() {
+    let (engine, snap) = sample();
+    for (w, h) in [(80, 24), (160, 48)] {
+        let mut app = App::new(false);
+        open(&mut app, "pm-vol-seller", Screen::Account);
+        app.analysis = Some(analysis_for(&engine, &app));
+        insta::assert_snapshot!(
+            format!("account_analysed_{w}x{h}"),
+            render(&mut app, &snap, &theme(), w, h)
+        );
+        app.screen = Screen::Matrix;
+        app.analysis = Some(analysis_for(&engine, &app));
+        insta::assert_snapshot!(
+            format!("matrix_models_{w}x{h}"),
+            render(&mut app, &snap, &theme(), w, h)
+        );
+        app.screen = Screen::Stress;
+        app.custom.push(StressScenario::custom(-0.2, 0.3));
+        app.analysis = Some(analysis_for(&engine, &app));
+        insta::assert_snapshot!(
+            format!("stress_{w}x{h}"),
+            render(&mut app, &snap, &theme(), w, h)
+        );
+        app.screen = Screen::WhatIf;
+        app.trades.push(Trade {
+            instrument: "BTC-PERPETUAL".into(),
+            size: 30_000.0,
+        });
+        app.analysis = Some(analysis_for(&engine, &app));
+        insta::assert_snapshot!(
+            format!("whatif_{w}x{h}"),
+            render(&mut app, &snap, &theme(), w, h)
+        );
+    }
+}
+
+#[test]
+fn the_stress_screen_lists_an_added_scenario_with_its_pnl() {
+    let (engine, snap) = sample();
+    let mut app = App::new(false);
+    open(&mut app, "pm-vol-seller", Screen::Stress);
+    app.custom.push(StressScenario::custom(-0.2, 0.3));
+    let a = analysis_for(&engine, &app);
+    let added = a.report.stress.last().unwrap();
+    assert_eq!(added.name, "custom -20.0% / vol +30%");
+    app.analysis = Some(a.clone());
+    let text = render(&mut app, &snap, &theme(), 160, 48);
+    let row = text
+        .lines()
+        .find(|l| l.contains("+ custom -20.0% / vol +30%"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains(&format!("{:.4}", added.pnl.unwrap())), "{row}");
+}
+
+#[test]
+fn closing_every_position_in_a_what_if_keeps_equity_and_frees_margin() {
+    // Trading at the mark moves no equity: closing everything leaves the
+    // equity as it was, and no positions means no maintenance margin.
+    let (engine, snap) = sample();
+    for label in ["pm-vol-seller", "sm-hedged-future", "pm-covered-call"] {
+        let mut app = App::new(false);
+        open(&mut app, label, Screen::WhatIf);
+        let v = snap.accounts.iter().find(|v| v.label == label).unwrap();
+        app.trades = v
+            .positions
+            .iter()
+            .map(|p| Trade {
+                instrument: p.instrument.clone(),
+                size: -p.size,
+            })
+            .collect();
+        let a = analysis_for(&engine, &app);
+        let (before, after) = (&a.report, &a.whatif.as_ref().unwrap().after);
+        assert!(after.positions.is_empty(), "{label}");
+        assert!(before.maintenance_margin.unwrap() > 0.0);
+        assert!(after.maintenance_margin.unwrap().abs() < 1e-12, "{label}");
+        let (e0, e1) = (before.equity.unwrap(), after.equity.unwrap());
+        assert!((e1 - e0).abs() < 1e-9, "{label}: equity {e0} → {e1}");
+    }
+}
+
+#[test]
+fn buying_an_option_pays_its_premium_from_the_margin_balance_under_standard_margin() {
+    // Standard margin: long options are not collateral (DESIGN.md §4), so
+    // buying 5 calls at the mark lowers the margin balance by 5 × mark and
+    // leaves the equity unchanged.
+    let (engine, snap) = sample();
+    let mut app = App::new(false);
+    open(&mut app, "sm-hedged-future", Screen::WhatIf);
+    let call = "BTC-30SEP22-60000-C";
+    app.trades.push(Trade {
+        instrument: call.into(),
+        size: 5.0,
+    });
+    let a = analysis_for(&engine, &app);
+    let w = a.whatif.as_ref().unwrap();
+    assert!(w.missing.is_empty());
+    let mark = w
+        .after
+        .positions
+        .iter()
+        .find(|p| p.instrument == call)
+        .unwrap()
+        .mark_price;
+    let (mb0, mb1) = (
+        a.report.margin_balance.unwrap(),
+        w.after.margin_balance.unwrap(),
+    );
+    assert!(
+        (mb0 - 5.0 * mark - mb1).abs() < 1e-12,
+        "{mb0} - 5 × {mark} vs {mb1}"
+    );
+    assert!((a.report.equity.unwrap() - w.after.equity.unwrap()).abs() < 1e-12);
+    // The screen shows the change.
+    app.analysis = Some(a.clone());
+    let text = render(&mut app, &snap, &theme(), 160, 48);
+    let row = text.lines().find(|l| l.contains("margin balance")).unwrap();
+    assert!(row.contains(&format!("{:+.4}", mb1 - mb0)), "{row}");
 }

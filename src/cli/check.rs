@@ -78,9 +78,8 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     if args.json {
         print(&report, true)?;
     } else {
-        for a in &report.accounts {
-            println!("{}", line(a));
-        }
+        let lines: String = report.accounts.iter().map(|a| line(a) + "\n").collect();
+        super::out(&lines)?;
         for w in &report.warnings {
             eprintln!("warning: {w}");
         }

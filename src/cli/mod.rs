@@ -81,6 +81,25 @@ impl RiskArgs {
     }
 }
 
+/// Write to stdout and flush.
+pub fn write_stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()
+}
+
+/// Write to stdout; a reader that went away (`| head`) ends the output
+/// quietly instead of panicking the process.
+pub fn out(text: &str) -> Result<(), String> {
+    match write_stdout(text) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write the output: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Read a recording's lines.
 pub fn read_lines(path: &std::path::Path) -> Result<Vec<String>, String> {
     let text = std::fs::read_to_string(path)

@@ -52,12 +52,10 @@ pub fn replay_report(
 
 pub fn print(report: &Report, json: bool) -> Result<(), String> {
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(report).map_err(|e| e.to_string())?
-        );
+        let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+        super::out(&format!("{text}\n"))?;
     } else {
-        print!("{}", render_table(report));
+        super::out(&render_table(report))?;
     }
     Ok(())
 }

@@ -6,11 +6,13 @@ use margintop::config::Config;
 use margintop::engine::live::{AccountView, Snapshot};
 use margintop::exchange::demo::server::{self, DemoOptions};
 use margintop::margin::config::load_models;
+use margintop::margin::stress::{parse_scenarios, BUILTIN_SCENARIOS};
 use margintop::monitor;
 use margintop::report::{Health, Thresholds};
+use margintop::ui::keymap::KeyMap;
 use margintop::ui::terminal::{self as ui_terminal, UiOptions};
 use margintop::ui::{ColorDepth, Theme};
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -42,6 +44,10 @@ pub struct WatchArgs {
     /// not on a terminal).
     #[arg(long)]
     pub plain: bool,
+    /// Capture the mouse: the wheel scrolls, a click picks a desk row, a
+    /// second click opens it (also `[ui] mouse = true` in the config).
+    #[arg(long)]
+    pub mouse: bool,
 }
 
 pub fn run(args: WatchArgs) -> Result<(), String> {
@@ -51,6 +57,9 @@ pub fn run(args: WatchArgs) -> Result<(), String> {
 async fn watch(args: WatchArgs) -> Result<(), String> {
     let (config, path) = Config::load(args.config.as_deref())?;
     let models = load_models(None).map_err(|e| e.to_string())?;
+    // Bad keys are refused before anything starts.
+    let keys = KeyMap::with_overrides(&config.ui.key_overrides())?;
+    let scenarios = parse_scenarios(BUILTIN_SCENARIOS, "built-in scenarios")?;
     let use_demo = args.demo || args.demo_crash || config.accounts.is_empty();
     let (mon, demo, banner) = if use_demo {
         let demo = server::start(
@@ -111,8 +120,12 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             banner: format!("margintop — {banner}"),
             thresholds,
             demo: demo.is_some(),
+            keys,
+            mouse: args.mouse || config.ui.mouse,
+            scenarios,
         };
-        let result = ui_terminal::run(mon.snapshots.clone(), opts, crash).await;
+        let result =
+            ui_terminal::run(mon.snapshots.clone(), mon.queries.clone(), opts, crash).await;
         mon.stop().await;
         if let Some(d) = demo {
             d.stop();
@@ -146,8 +159,9 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             out.push_str("\x1b[H\x1b[2J");
         }
         out.push_str(&frame(&snap, &banner, &thresholds, crashed));
-        print!("{out}");
-        let _ = std::io::stdout().flush();
+        if super::write_stdout(&out).is_err() {
+            break; // the terminal or pipe is gone
+        }
     }
     mon.stop().await;
     if let Some(d) = demo {

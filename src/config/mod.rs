@@ -2,6 +2,7 @@
 //! account credentials.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,8 @@ pub struct Config {
     pub connection: ConnectionConfig,
     #[serde(default)]
     pub check: CheckConfig,
+    #[serde(default)]
+    pub ui: UiConfig,
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
 }
@@ -81,6 +84,40 @@ impl Default for CheckConfig {
             warn_mm_ratio: 0.5,
             critical_mm_ratio: 0.8,
         }
+    }
+}
+
+/// The `[ui]` section: dashboards' settings.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Capture the mouse: the wheel scrolls, a click picks a desk row.
+    pub mouse: bool,
+    /// Key overrides: action name → key or keys (see `margintop::ui::keymap`).
+    pub keys: BTreeMap<String, Keys>,
+}
+
+/// One key ("m") or several (["m", "F2"]).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Keys {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl UiConfig {
+    /// The overrides as lists of keys.
+    pub fn key_overrides(&self) -> BTreeMap<String, Vec<String>> {
+        self.keys
+            .iter()
+            .map(|(action, keys)| {
+                let list = match keys {
+                    Keys::One(k) => vec![k.clone()],
+                    Keys::Many(ks) => ks.clone(),
+                };
+                (action.clone(), list)
+            })
+            .collect()
     }
 }
 

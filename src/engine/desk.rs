@@ -14,6 +14,8 @@
 use crate::margin::account::{account_risk, AccountRisk, Instruments, LEFT_OUT};
 use crate::margin::book::{fill_contribution, unit_vector, BookSums, Contribution, PreparedModel};
 use crate::margin::config::ModelConfig;
+use crate::margin::inputs::{AccountInputs, Models};
+use crate::margin::requirement::WorstScenario;
 use crate::model::valuation::{resolve, unit_value, Resolved, Shock, UnitValue};
 use crate::model::{Account, Instrument, MarketState, Quote};
 use std::collections::{BTreeMap, HashMap};
@@ -32,6 +34,9 @@ pub struct Leg {
     pub gamma: Option<f64>,
     pub vega: Option<f64>,
     pub theta: Option<f64>,
+    /// The position's P&L in the scenario that sets the risk-matrix worst
+    /// case (None under standard margin, or on another index).
+    pub worst_pnl: Option<f64>,
 }
 
 /// A risk matrix's standard table: P&L (account currency) by price move
@@ -84,7 +89,7 @@ struct DeskAccount {
 
 /// All accounts, instruments and market state of one monitor.
 pub struct Desk {
-    models: BTreeMap<String, ModelConfig>,
+    models: Models,
     slots: Vec<InstrumentSlot>,
     by_name: HashMap<String, InstrumentId>,
     by_index: HashMap<String, Vec<InstrumentId>>,
@@ -99,7 +104,7 @@ pub struct Desk {
 impl Desk {
     pub fn new(models: BTreeMap<String, ModelConfig>, now_ms: i64) -> Desk {
         Desk {
-            models,
+            models: Models::new(models),
             slots: Vec::new(),
             by_name: HashMap::new(),
             by_index: HashMap::new(),
@@ -211,6 +216,41 @@ impl Desk {
         &self.models
     }
 
+    /// A copy of what valuing account `id` needs, with the instruments
+    /// named in `extra` too (known ones only): see `AccountInputs`.
+    pub fn inputs(&self, id: AccountId, extra: &[String]) -> AccountInputs {
+        let account = self.accounts[id].account.clone();
+        let names = account.positions.iter().map(|p| &p.instrument).chain(extra);
+        let mut instruments = Instruments::new();
+        let mut market = MarketState {
+            indices: self.market.indices.clone(),
+            ..MarketState::default()
+        };
+        for name in names {
+            let Some(inst) = self.instrument(name) else {
+                continue;
+            };
+            instruments.insert(name.clone(), inst.clone());
+            if let Some(q) = self.market.quotes.get(name) {
+                market.quotes.insert(name.clone(), *q);
+            }
+        }
+        AccountInputs {
+            account,
+            instruments,
+            market,
+            models: self.models.clone(),
+            now_ms: self.now_ms,
+        }
+    }
+
+    /// Every known instrument's name, sorted (what-if pickers).
+    pub fn instrument_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.by_name.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     pub fn account(&self, id: AccountId) -> &Account {
         &self.accounts[id].account
     }
@@ -313,8 +353,9 @@ impl Desk {
         &mut self.accounts[id].account
     }
 
-    /// Each position of an account as valued now (None for unpriced ones).
-    pub fn legs(&self, id: AccountId) -> Vec<Leg> {
+    /// Each position of an account as valued now (None for unpriced ones),
+    /// with its P&L in `worst` (the account's worst risk-matrix scenario).
+    pub fn legs(&self, id: AccountId, worst: Option<&WorstScenario>) -> Vec<Leg> {
         let a = &self.accounts[id];
         a.account
             .positions
@@ -335,6 +376,11 @@ impl Desk {
                     gamma: c.map(|c| c.gamma),
                     vega: c.map(|c| c.vega),
                     theta: c.map(|c| c.theta),
+                    worst_pnl: c.zip(worst).and_then(|(c, w)| {
+                        (c.index_name == w.index_name)
+                            .then(|| c.vector.get(w.index).copied())
+                            .flatten()
+                    }),
                 }
             })
             .collect()

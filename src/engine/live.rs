@@ -9,11 +9,12 @@ use super::AccountId;
 use crate::exchange::deribit::client::{now_ms, Command, Feed, LinkState};
 use crate::exchange::recording::Recorder;
 use crate::margin::account::AccountRisk;
+use crate::margin::inputs::AccountInputs;
 use crate::model::{ExchangeFigures, Position};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Most feed items applied before a snapshot is published.
 const BATCH: usize = 4096;
@@ -36,6 +37,25 @@ pub struct AccountBook {
     pub matrix: Option<Matrix>,
     /// Local time of the oldest input (held instruments' quotes, else account data).
     pub inputs_t: Option<i64>,
+    /// The main index of the book and its price (None without positions).
+    pub index: Option<(String, f64)>,
+    /// USD per unit of the account currency (None without positions).
+    pub usd_per_unit: Option<f64>,
+}
+
+/// A question to the engine, answered between batches from its state.
+#[derive(Debug)]
+pub enum Query {
+    /// A copy of one account's inputs, with the instruments in `extra` too
+    /// (a what-if); the engine subscribes to their tickers if it had not.
+    Inputs {
+        label: String,
+        currency: String,
+        extra: Vec<String>,
+        reply: oneshot::Sender<Option<AccountInputs>>,
+    },
+    /// Every instrument the engine knows, sorted.
+    Instruments { reply: oneshot::Sender<Vec<String>> },
 }
 
 /// Account Greeks in Deribit's units (delta_total in coin, gamma per USD,
@@ -80,6 +100,8 @@ pub struct Snapshot {
     pub garbage: u64,
     /// Problems with the input (unreadable messages by kind).
     pub warnings: Vec<String>,
+    /// Every index price, by index name.
+    pub indices: BTreeMap<String, f64>,
 }
 
 /// A subaccount to watch, found by its parent account's connection.
@@ -118,6 +140,8 @@ pub struct Engine<W: Write> {
     notices: Vec<String>,
     /// Where subaccounts to watch are sent (the monitor starts their connections).
     spawner: Option<mpsc::UnboundedSender<SpawnRequest>>,
+    /// Questions from the screens (taken by `run`).
+    queries: Option<mpsc::Receiver<Query>>,
 }
 
 impl<W: Write> Engine<W> {
@@ -140,6 +164,48 @@ impl<W: Write> Engine<W> {
             garbage: 0,
             notices: Vec::new(),
             spawner: None,
+            queries: None,
+        }
+    }
+
+    /// Answer the questions sent on `queries` (see `Query`).
+    pub fn with_queries(mut self, queries: mpsc::Receiver<Query>) -> Self {
+        self.queries = Some(queries);
+        self
+    }
+
+    /// Answer one question. A gone asker is not an error.
+    pub fn answer(&mut self, query: Query) {
+        match query {
+            Query::Inputs {
+                label,
+                currency,
+                extra,
+                reply,
+            } => {
+                let desk = &self.ingest.desk;
+                let inputs = desk
+                    .find_account(&label, &currency)
+                    .map(|id| desk.inputs(id, &extra));
+                self.subscribe(&label, extra.iter().map(|i| format!("ticker.{i}.100ms")));
+                let _ = reply.send(inputs);
+            }
+            Query::Instruments { reply } => {
+                let _ = reply.send(self.ingest.desk.instrument_names());
+            }
+        }
+    }
+
+    /// Ask the market connection of `label` for the channels it lacks.
+    fn subscribe(&mut self, label: &str, channels: impl Iterator<Item = String>) {
+        let Some(market) = self.settings.market_of.get(label) else {
+            return;
+        };
+        let wanted: Vec<String> = channels
+            .filter(|ch| self.subscribed.insert((market.clone(), ch.clone())))
+            .collect();
+        if let (false, Some(tx)) = (wanted.is_empty(), self.markets.get(market)) {
+            let _ = tx.try_send(Command::Subscribe(wanted));
         }
     }
 
@@ -263,6 +329,12 @@ impl<W: Write> Engine<W> {
                 .cloned()
                 .chain(self.ingest.stats.warnings())
                 .collect(),
+            indices: desk
+                .market
+                .indices
+                .iter()
+                .map(|(name, i)| (name.clone(), i.price))
+                .collect(),
         }
     }
 
@@ -270,6 +342,7 @@ impl<W: Write> Engine<W> {
         let desk = &self.ingest.desk;
         let account = desk.account(id);
         let risk = desk.risk(id);
+        let legs = desk.legs(id, risk.margin.worst_scenario.as_ref());
         AccountBook {
             label: account.label.clone(),
             currency: account.currency.clone(),
@@ -281,8 +354,10 @@ impl<W: Write> Engine<W> {
             positions: account.positions.clone(),
             exchange: account.exchange,
             inputs_t: self.ingest.inputs_t(id),
-            legs: desk.legs(id),
+            legs,
             matrix: desk.matrix(id),
+            index: main_index(desk.sums(id)).map(|s| (s.index_name.clone(), s.index_price)),
+            usd_per_unit: main_index(desk.sums(id)).map(|s| s.usd_per_unit),
             greeks: {
                 let s = desk.sums(id);
                 BookGreeks {
@@ -314,6 +389,11 @@ impl<W: Write> Engine<W> {
     }
 }
 
+/// The first index the book holds positions on.
+fn main_index(sums: &crate::margin::BookSums) -> Option<&crate::margin::book::IndexSums> {
+    sums.per_index.iter().find(|s| s.positions > 0)
+}
+
 /// How often a snapshot is republished without new data, so that age and
 /// staleness keep moving when the feed goes quiet.
 const IDLE_REPUBLISH: std::time::Duration = std::time::Duration::from_millis(500);
@@ -325,8 +405,13 @@ pub async fn run<W: Write>(
     tx: watch::Sender<Arc<Snapshot>>,
 ) -> Engine<W> {
     let mut idle = tokio::time::interval(IDLE_REPUBLISH);
+    let mut queries = engine.queries.take();
     loop {
         tokio::select! {
+            Some(q) = next_query(&mut queries) => {
+                engine.answer(q);
+                continue; // nothing changed: no new snapshot
+            }
             item = rx.recv() => {
                 let Some(first) = item else { break };
                 engine.apply(first);
@@ -349,4 +434,18 @@ pub async fn run<W: Write>(
         }
     }
     engine
+}
+
+/// The next question, or never when nobody can ask.
+async fn next_query(queries: &mut Option<mpsc::Receiver<Query>>) -> Option<Query> {
+    match queries {
+        Some(rx) => match rx.recv().await {
+            Some(q) => Some(q),
+            None => {
+                *queries = None;
+                None
+            }
+        },
+        None => std::future::pending().await,
+    }
 }

@@ -1,8 +1,11 @@
 //! The risk report (FORMATS.md §2): built from a desk, printed as JSON or
 //! as a readable table.
 
+mod compare;
 mod health;
 mod table;
+
+pub use compare::{under_each_model, ModelFigures};
 
 pub use health::{Health, Thresholds};
 pub use table::render_table;
@@ -11,6 +14,7 @@ use crate::engine::{AccountId, Desk};
 use crate::margin::account::{value_account, Instruments, ValuedBook};
 use crate::margin::book::PreparedModel;
 use crate::margin::config::ModelConfig;
+use crate::margin::inputs::AccountInputs;
 use crate::margin::liquidation::{liquidation_distance, Liquidation};
 use crate::margin::requirement::Breakdown;
 use crate::margin::stress::{stress_result, StressScenario};
@@ -105,7 +109,7 @@ pub struct PositionReport {
     pub theta: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RiskMatrixReport {
     /// The grid's model (the account's own, or deribit_pm for standard margin).
     pub model: String,
@@ -168,9 +172,8 @@ pub fn build_report(
     as_of: i64,
     opts: &ReportOptions,
 ) -> Report {
-    let instruments = desk.instruments();
     let accounts = (0..desk.account_count())
-        .map(|id| account_report(desk, &instruments, id, freshness(id), opts))
+        .map(|id| account_report(&desk.inputs(id, &[]), freshness(id), opts))
         .collect();
     Report {
         version: REPORT_VERSION,
@@ -180,18 +183,25 @@ pub fn build_report(
     }
 }
 
-fn account_report(
-    desk: &Desk,
-    instruments: &Instruments,
-    id: AccountId,
+/// The report of one account from its inputs (the engine's copy of them).
+pub fn account_report(
+    inputs: &AccountInputs,
     fresh: Freshness,
     opts: &ReportOptions,
 ) -> AccountReport {
-    let acct = desk.account(id);
-    let now = desk.now_ms();
-    let config = desk.models()[&acct.model].clone();
+    let AccountInputs {
+        account: acct,
+        instruments,
+        market,
+        now_ms: now,
+        ..
+    } = inputs;
+    let now = *now;
+    let Some(config) = inputs.model().cloned() else {
+        return unknown_model(inputs, fresh);
+    };
     let mut model = PreparedModel::new(config.clone(), &acct.currency);
-    let (risk, book) = value_account(acct, instruments, &desk.market, &mut model, now);
+    let (risk, book) = value_account(acct, instruments, market, &mut model, now);
     let mut warnings = risk.warnings.clone();
     let Freshness { data_age_ms, stale } = fresh;
     if stale {
@@ -212,14 +222,7 @@ fn account_report(
     };
     let index_price = book.positions.first().map(|p| p.index_price);
     let liquidation = if risk.complete && !book.positions.is_empty() {
-        liquidation_distance(
-            acct,
-            instruments,
-            &desk.market,
-            &mut model,
-            now,
-            index_price,
-        )
+        liquidation_distance(acct, instruments, market, &mut model, now, index_price)
     } else {
         Liquidation::default()
     };
@@ -227,7 +230,7 @@ fn account_report(
         .scenarios
         .iter()
         .map(|s| {
-            let r = stress_result(acct, instruments, &desk.market, &mut model, now, s);
+            let r = stress_result(acct, instruments, market, &mut model, now, s);
             let known = |v: f64| v.is_finite().then_some(v).filter(|_| risk.complete);
             StressReport {
                 name: s.name.clone(),
@@ -279,7 +282,7 @@ fn account_report(
             as_of: (acct.exchange.as_of > 0).then_some(acct.exchange.as_of),
         },
         greeks: greeks(sums),
-        greeks_by_expiry: by_expiry(desk, &book),
+        greeks_by_expiry: by_expiry(instruments, &book),
         margin: risk.margin.clone(),
         positions: book
             .positions
@@ -296,7 +299,7 @@ fn account_report(
                 theta: p.contribution.theta,
             })
             .collect(),
-        risk_matrix: risk_matrix(desk, instruments, acct, &config, &book, now),
+        risk_matrix: risk_matrix(inputs, &config, &book),
         stress,
         liquidation,
         warnings,
@@ -324,11 +327,11 @@ fn greeks(sums: &crate::margin::BookSums) -> GreeksReport {
     }
 }
 
-fn by_expiry(desk: &Desk, book: &ValuedBook) -> Vec<ExpiryGreeks> {
+fn by_expiry(instruments: &Instruments, book: &ValuedBook) -> Vec<ExpiryGreeks> {
     let mut out: Vec<(Option<i64>, ExpiryGreeks)> = Vec::new();
     for p in &book.positions {
-        let label = desk
-            .instrument(&p.instrument)
+        let label = instruments
+            .get(&p.instrument)
             .map_or("?", |i| i.expiry_label())
             .to_string();
         let slot = match out.iter().position(|(e, _)| *e == p.expiry_ms) {
@@ -358,23 +361,27 @@ fn by_expiry(desk: &Desk, book: &ValuedBook) -> Vec<ExpiryGreeks> {
 }
 
 /// The standard table of the account's grid as price × vol rows.
-fn risk_matrix(
-    desk: &Desk,
-    instruments: &Instruments,
-    acct: &crate::model::Account,
+pub fn risk_matrix(
+    inputs: &AccountInputs,
     config: &ModelConfig,
     book: &ValuedBook,
-    now: i64,
 ) -> Option<RiskMatrixReport> {
+    let acct = &inputs.account;
     let (mut model, sums) = match config {
         ModelConfig::RiskMatrix(_) => (
             PreparedModel::new(config.clone(), &acct.currency),
             book.sums.clone(),
         ),
         ModelConfig::Standard(_) => {
-            let pm = desk.models().get("deribit_pm")?.clone();
+            let pm = inputs.models.get("deribit_pm")?.clone();
             let mut model = PreparedModel::new(pm, &acct.currency);
-            let (_, b) = value_account(acct, instruments, &desk.market, &mut model, now);
+            let (_, b) = value_account(
+                acct,
+                &inputs.instruments,
+                &inputs.market,
+                &mut model,
+                inputs.now_ms,
+            );
             (model, b.sums)
         }
     };
@@ -392,4 +399,37 @@ fn risk_matrix(
 
 fn config_name(model: &PreparedModel) -> String {
     model.config.name().to_string()
+}
+
+/// The report of an account whose model is not loaded: no numbers, a reason.
+fn unknown_model(inputs: &AccountInputs, fresh: Freshness) -> AccountReport {
+    let acct = &inputs.account;
+    AccountReport {
+        account: acct.label.clone(),
+        currency: acct.currency.clone(),
+        margin_model: acct.model.clone(),
+        health: Health::Unknown,
+        stale: fresh.stale,
+        data_age_ms: fresh.data_age_ms,
+        balance: Some(acct.balance),
+        margin_balance: None,
+        equity: None,
+        options_value: None,
+        futures_session_upl: None,
+        initial_margin: None,
+        maintenance_margin: None,
+        mm_ratio: None,
+        im_ratio: None,
+        headroom: None,
+        headroom_usd: None,
+        exchange: ExchangeReport::default(),
+        greeks: GreeksReport::default(),
+        greeks_by_expiry: Vec::new(),
+        margin: Breakdown::default(),
+        positions: Vec::new(),
+        risk_matrix: None,
+        stress: Vec::new(),
+        liquidation: Liquidation::default(),
+        warnings: vec![format!("unknown margin model {:?}", acct.model)],
+    }
 }

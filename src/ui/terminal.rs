@@ -3,12 +3,15 @@
 //! on a thread; a frame drawn only when a snapshot or a key arrived, at
 //! most `fps` times a second, inside synchronized-output escapes.
 
-use super::app::{App, Effect};
+use super::analysis::Analyst;
+use super::app::{App, Effect, Screen};
+use super::keymap::KeyMap;
 use super::theme::Theme;
 use super::view::{draw, rows};
-use crate::engine::live::Snapshot;
+use crate::engine::live::{Query, Snapshot};
+use crate::margin::stress::StressScenario;
 use crate::report::Thresholds;
-use crossterm::event::{self, Event, KeyEventKind};
+use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
 use crossterm::terminal::{
     self, BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen,
     LeaveAlternateScreen,
@@ -28,12 +31,23 @@ pub struct UiOptions {
     pub banner: String,
     pub thresholds: Thresholds,
     pub demo: bool,
+    pub keys: KeyMap,
+    /// Capture the mouse (wheel scrolls, click picks a desk row).
+    pub mouse: bool,
+    /// The configured stress scenarios (the stress screen adds to them).
+    pub scenarios: Vec<StressScenario>,
 }
 
 /// Puts the terminal back as it was; used on every way out.
 fn restore() {
     let _ = terminal::disable_raw_mode();
-    let _ = execute!(stdout(), LeaveAlternateScreen, cursor::Show);
+    // Sent whether or not capture was on: a terminal ignores it otherwise.
+    let _ = execute!(
+        stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
 }
 
 /// Restores the terminal when dropped (normal exit and unwinding).
@@ -45,11 +59,14 @@ impl Drop for Guard {
     }
 }
 
-fn setup() -> Result<(Terminal<CrosstermBackend<Stdout>>, Guard), String> {
+fn setup(mouse: bool) -> Result<(Terminal<CrosstermBackend<Stdout>>, Guard), String> {
     terminal::enable_raw_mode().map_err(|e| format!("cannot use the terminal: {e}"))?;
     let guard = Guard;
     execute!(stdout(), EnterAlternateScreen, cursor::Hide)
         .map_err(|e| format!("cannot use the terminal: {e}"))?;
+    if mouse {
+        execute!(stdout(), EnableMouseCapture).map_err(|e| format!("cannot use the mouse: {e}"))?;
+    }
     // A panic restores the terminal before its message is printed.
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -83,15 +100,22 @@ fn spawn_input(stop: Arc<AtomicBool>) -> mpsc::UnboundedReceiver<Event> {
 }
 
 /// Run the dashboards until the user quits or the process is told to stop.
+/// `queries` reaches the engine for the full revaluations of the stress,
+/// what-if and matrix screens and the desk's liquidation columns.
 pub async fn run(
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    queries: mpsc::Sender<Query>,
     opts: UiOptions,
     crash: Option<Box<dyn Fn() + Send>>,
 ) -> Result<(), String> {
-    let (mut term, _guard) = setup()?;
+    let (mut term, _guard) = setup(opts.mouse)?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut input = spawn_input(stop.clone());
     let mut app = App::new(opts.demo);
+    app.keys = opts.keys.clone();
+    app.mouse = opts.mouse;
+    app.configured_scenarios = opts.scenarios.len();
+    let (mut analyst, mut done) = Analyst::new(queries, opts.scenarios.clone(), opts.thresholds);
     let min_gap = Duration::from_secs(1) / opts.fps.max(1);
     let mut signals = Signals::new();
     let mut dirty = true;
@@ -126,16 +150,35 @@ pub async fn run(
                     break; // the engine is gone
                 }
                 let snap = snapshots.borrow().clone();
-                app.record(&snap);
+                app.record(&snap, &opts.thresholds);
+                analyst.desk(app.desk_due(&snap));
+                analyst.account(app.request());
                 dirty = true;
             }
-            Some(e) = input.recv() => match e {
-                Event::Key(k) if k.kind != KeyEventKind::Release => {
-                    let snap = snapshots.borrow().clone();
-                    let selected = rows(&snap, &app, &opts.thresholds)
-                        .get(app.selected)
-                        .map(|(v, _)| (v.label.clone(), v.currency.clone()));
-                    match app.key(k, selected) {
+            Some(d) = done.recv() => {
+                analyst.finished(&d);
+                app.absorb(d);
+                dirty = true;
+            }
+            Some(e) = input.recv() => {
+                let snap = snapshots.borrow().clone();
+                let selected = rows(&snap, &app, &opts.thresholds)
+                    .get(app.selected)
+                    .map(|(v, _)| (v.label.clone(), v.currency.clone()));
+                let effect = match e {
+                    Event::Key(k) if k.kind != KeyEventKind::Release => app.key(k, selected),
+                    Event::Mouse(m) if app.mouse => app.mouse(m, selected),
+                    Event::Resize(_, _) => {
+                        let _ = term.autoresize();
+                        Effect::Redraw
+                    }
+                    _ => Effect::None,
+                };
+                if app.screen == Screen::WhatIf {
+                    analyst.chain();
+                }
+                analyst.account(app.request());
+                match effect {
                         Effect::Quit => break,
                         Effect::Crash => {
                             if let Some(c) = &crash {
@@ -143,16 +186,10 @@ pub async fn run(
                             }
                             dirty = true;
                         }
-                        Effect::Redraw => dirty = true,
-                        Effect::None => {}
-                    }
+                    Effect::Redraw => dirty = true,
+                    Effect::None => {}
                 }
-                Event::Resize(_, _) => {
-                    let _ = term.autoresize();
-                    dirty = true;
-                }
-                _ => {}
-            },
+            }
             _ = tokio::time::sleep(wait), if dirty => {}
             _ = signals.next() => break,
         }

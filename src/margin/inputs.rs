@@ -1,0 +1,40 @@
+//! Everything needed to value one account away from the engine: the
+//! account, the instruments it holds (and any asked for, as in a what-if),
+//! their quotes, the indices, the margin models and the pricing time.
+//!
+//! The engine hands these out on request, so that full revaluations
+//! (liquidation search, stress, what-if, other models) run on another
+//! thread without holding up ticks, and give the same numbers the engine
+//! would: same inputs, same pure functions.
+
+use super::account::Instruments;
+use super::config::ModelConfig;
+use crate::model::{Account, MarketState};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub type Models = Arc<BTreeMap<String, ModelConfig>>;
+
+#[derive(Clone, Debug)]
+pub struct AccountInputs {
+    pub account: Account,
+    pub instruments: Instruments,
+    pub market: MarketState,
+    pub models: Models,
+    /// Pricing clock, epoch ms.
+    pub now_ms: i64,
+}
+
+impl AccountInputs {
+    /// The model config the account uses (None: not one of `models`).
+    pub fn model(&self) -> Option<&ModelConfig> {
+        self.models.get(&self.account.model)
+    }
+
+    /// The same inputs with the account under another model.
+    pub fn under_model(&self, model: &str) -> AccountInputs {
+        let mut other = self.clone();
+        other.account.model = model.to_string();
+        other
+    }
+}

@@ -1,0 +1,357 @@
+//! Full revaluations for the screens: liquidation distance, stress, other
+//! models and what-if trades. They cost milliseconds per account, so they
+//! run on a blocking thread from a copy of the account's inputs that the
+//! engine hands out (`Query::Inputs`), never on the engine's tick path nor
+//! on the draw path. `analyse` and `desk_figures` are pure; `Analyst`
+//! paces the jobs.
+
+use crate::engine::live::Query;
+use crate::margin::inputs::AccountInputs;
+use crate::margin::liquidation::Liquidation;
+use crate::margin::stress::StressScenario;
+use crate::model::valuation::{futures_ref_term, resolve, unit_value, Shock};
+use crate::model::Position;
+use crate::report::{
+    account_report, under_each_model, AccountReport, Freshness, ModelFigures, ReportOptions,
+    Thresholds,
+};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// An account: (label, currency).
+pub type Key = (String, String);
+
+/// A hypothetical trade at today's mark: a size change in the instrument's
+/// own units (USD for inverse futures, coin for options), negative = sell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trade {
+    pub instrument: String,
+    pub size: f64,
+}
+
+/// What the open account's screens need computed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Request {
+    pub key: Key,
+    /// Also value the book under every other model (matrix screen).
+    pub compare: bool,
+    /// Hypothetical trades (what-if screen); empty: none.
+    pub trades: Vec<Trade>,
+    /// Scenarios added from the screen, after the configured ones.
+    pub custom: Vec<StressScenario>,
+}
+
+/// The book after hypothetical trades.
+#[derive(Clone, Debug)]
+pub struct WhatIf {
+    pub after: AccountReport,
+    /// Trades' instruments without a quote yet (left out until one arrives).
+    pub missing: Vec<String>,
+}
+
+/// One account fully revalued.
+#[derive(Clone, Debug)]
+pub struct Analysis {
+    pub request: Request,
+    /// Pricing clock of the inputs, epoch ms.
+    pub pricing_ms: i64,
+    pub report: AccountReport,
+    /// Under each loaded model (when asked).
+    pub models: Vec<ModelFigures>,
+    pub whatif: Option<WhatIf>,
+    pub took: Duration,
+}
+
+/// The overview's costly columns for one account.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeskFigures {
+    pub liquidation: Liquidation,
+    /// The scenario with the largest loss, and that P&L (account currency).
+    pub worst_stress: Option<(String, f64)>,
+    pub pricing_ms: i64,
+    /// What the figures were computed from, to tell when they are due again.
+    pub positions: Vec<Position>,
+    pub index_price: Option<f64>,
+}
+
+/// The account after hypothetical trades at today's marks.
+pub fn with_trades(inputs: &AccountInputs, trades: &[Trade]) -> AccountInputs {
+    let mut after = inputs.clone();
+    for t in trades {
+        trade(&mut after, t);
+    }
+    after
+}
+
+/// One trade at the mark, merged into the account's position (so that
+/// per-position charges, like the short option minimum, see the net size).
+/// An option's premium is paid from or to the balance. A futures
+/// position's session P&L so far is realized (it stays in equity), and the
+/// merged position is measured from the mark. An instrument without a
+/// price is added as is; the report then leaves it out and says so.
+fn trade(inputs: &mut AccountInputs, t: &Trade) {
+    let priced = inputs.instruments.get(&t.instrument).and_then(|inst| {
+        resolve(inst, &inputs.market, inputs.now_ms, Shock::NONE)
+            .ok()
+            .map(|r| (inst, unit_value(inst, &r)))
+    });
+    let acct = &mut inputs.account;
+    let held = acct
+        .positions
+        .iter_mut()
+        .find(|p| p.instrument == t.instrument);
+    match (priced, held) {
+        (Some((inst, unit)), _) if inst.is_option() => acct.balance -= t.size * unit.option_value,
+        (Some((inst, unit)), Some(p)) => {
+            if let Some(reference) = p.session_ref_price.filter(|x| x.is_finite() && *x > 0.0) {
+                acct.futures_session_rpl +=
+                    p.size * (unit.futures_mark_term - futures_ref_term(inst, reference));
+            }
+            p.session_ref_price = None;
+        }
+        _ => {}
+    }
+    let size = acct
+        .positions
+        .iter()
+        .find(|p| p.instrument == t.instrument)
+        .map_or(0.0, |p| p.size);
+    acct.set_position(&t.instrument, size + t.size, None);
+}
+
+/// Revalue the account as `req` asks, with the configured `scenarios`.
+pub fn analyse(
+    inputs: &AccountInputs,
+    req: &Request,
+    scenarios: &[StressScenario],
+    thresholds: Thresholds,
+) -> Analysis {
+    let start = Instant::now();
+    let all: Vec<StressScenario> = scenarios.iter().chain(&req.custom).cloned().collect();
+    let opts = ReportOptions {
+        scenarios: &all,
+        thresholds,
+    };
+    // Staleness is the snapshot's business; the screens show it beside these.
+    let fresh = Freshness {
+        data_age_ms: None,
+        stale: false,
+    };
+    let report = account_report(inputs, fresh, &opts);
+    let models = match req.compare {
+        true => under_each_model(inputs),
+        false => Vec::new(),
+    };
+    let whatif = (!req.trades.is_empty()).then(|| {
+        let missing = req
+            .trades
+            .iter()
+            .filter(|t| !inputs.market.quotes.contains_key(&t.instrument))
+            .map(|t| t.instrument.clone())
+            .collect();
+        WhatIf {
+            after: account_report(&with_trades(inputs, &req.trades), fresh, &opts),
+            missing,
+        }
+    });
+    Analysis {
+        request: req.clone(),
+        pricing_ms: inputs.now_ms,
+        report,
+        models,
+        whatif,
+        took: start.elapsed(),
+    }
+}
+
+/// The overview's liquidation and worst-stress columns for one account.
+pub fn desk_figures(
+    inputs: &AccountInputs,
+    scenarios: &[StressScenario],
+    thresholds: Thresholds,
+) -> DeskFigures {
+    let opts = ReportOptions {
+        scenarios,
+        thresholds,
+    };
+    let fresh = Freshness {
+        data_age_ms: None,
+        stale: false,
+    };
+    let report = account_report(inputs, fresh, &opts);
+    let worst_stress = report
+        .stress
+        .iter()
+        .filter_map(|s| s.pnl.map(|p| (s.name.clone(), p)))
+        .min_by(|a, b| a.1.total_cmp(&b.1));
+    DeskFigures {
+        liquidation: report.liquidation,
+        worst_stress,
+        pricing_ms: inputs.now_ms,
+        positions: inputs.account.positions.clone(),
+        index_price: report.positions.first().map(|p| p.index_price),
+    }
+}
+
+/// A finished job, for the screens.
+#[derive(Debug)]
+pub enum Done {
+    Account(Box<Analysis>),
+    /// The account is unknown to the engine, or the engine has stopped.
+    AccountGone,
+    Desk(Key, Box<DeskFigures>),
+    /// The engine's instrument names (what-if picker).
+    Chain(Vec<String>),
+    /// A desk round finished (the next may start).
+    DeskRound(Duration),
+}
+
+/// Most accounts revalued in one round of the overview's columns.
+const DESK_ROUND: usize = 16;
+
+/// Starts jobs and paces them: the open account at most once a second (at
+/// once when the question changes), the overview's columns in rounds that
+/// use at most a tenth of a core.
+pub struct Analyst {
+    queries: mpsc::Sender<Query>,
+    done: mpsc::UnboundedSender<Done>,
+    scenarios: Arc<Vec<StressScenario>>,
+    thresholds: Thresholds,
+    account_busy: bool,
+    last_account: Option<(Request, Instant)>,
+    desk_busy: bool,
+    desk_next: Instant,
+    chain_asked: bool,
+}
+
+impl Analyst {
+    pub fn new(
+        queries: mpsc::Sender<Query>,
+        scenarios: Vec<StressScenario>,
+        thresholds: Thresholds,
+    ) -> (Analyst, mpsc::UnboundedReceiver<Done>) {
+        let (done, rx) = mpsc::unbounded_channel();
+        let analyst = Analyst {
+            queries,
+            done,
+            scenarios: Arc::new(scenarios),
+            thresholds,
+            account_busy: false,
+            last_account: None,
+            desk_busy: false,
+            desk_next: Instant::now(),
+            chain_asked: false,
+        };
+        (analyst, rx)
+    }
+
+    /// Note a finished job (call for every `Done` received).
+    pub fn finished(&mut self, done: &Done) {
+        match done {
+            Done::Account(_) | Done::AccountGone => self.account_busy = false,
+            Done::DeskRound(took) => {
+                self.desk_busy = false;
+                self.desk_next = Instant::now() + (*took * 9).max(Duration::from_secs(1));
+            }
+            Done::Chain(names) => self.chain_asked = !names.is_empty(),
+            Done::Desk(..) => {}
+        }
+    }
+
+    /// Revalue the open account if `req` is new, or a second has passed.
+    pub fn account(&mut self, req: Option<Request>) {
+        let Some(req) = req else { return };
+        let due = match &self.last_account {
+            Some((last, at)) => *last != req || at.elapsed() >= Duration::from_secs(1),
+            None => true,
+        };
+        if self.account_busy || !due {
+            return;
+        }
+        self.account_busy = true;
+        self.last_account = Some((req.clone(), Instant::now()));
+        let extra = req.trades.iter().map(|t| t.instrument.clone()).collect();
+        let (queries, done) = (self.queries.clone(), self.done.clone());
+        let (scenarios, thresholds) = (self.scenarios.clone(), self.thresholds);
+        tokio::spawn(async move {
+            let inputs = ask(&queries, &req.key, extra).await;
+            let job = move || inputs.map(|i| Box::new(analyse(&i, &req, &scenarios, thresholds)));
+            let result = tokio::task::spawn_blocking(job).await.ok().flatten();
+            let _ = done.send(match result {
+                Some(a) => Done::Account(a),
+                None => Done::AccountGone,
+            });
+        });
+    }
+
+    /// Revalue the overview's columns of the `due` accounts (a round at a time).
+    pub fn desk(&mut self, mut due: Vec<Key>) {
+        if self.desk_busy || due.is_empty() || Instant::now() < self.desk_next {
+            return;
+        }
+        due.truncate(DESK_ROUND);
+        self.desk_busy = true;
+        let (queries, done) = (self.queries.clone(), self.done.clone());
+        let (scenarios, thresholds) = (self.scenarios.clone(), self.thresholds);
+        tokio::spawn(async move {
+            let mut took = Duration::ZERO;
+            for key in due {
+                let Some(inputs) = ask(&queries, &key, Vec::new()).await else {
+                    continue;
+                };
+                let scenarios = scenarios.clone();
+                let job = move || {
+                    let start = Instant::now();
+                    (
+                        desk_figures(&inputs, &scenarios, thresholds),
+                        start.elapsed(),
+                    )
+                };
+                let Ok((figures, t)) = tokio::task::spawn_blocking(job).await else {
+                    break;
+                };
+                took += t;
+                if done.send(Done::Desk(key, Box::new(figures))).is_err() {
+                    return;
+                }
+            }
+            let _ = done.send(Done::DeskRound(took));
+        });
+    }
+
+    /// Fetch the engine's instrument list once (what-if picker).
+    pub fn chain(&mut self) {
+        if self.chain_asked {
+            return;
+        }
+        self.chain_asked = true;
+        let (queries, done) = (self.queries.clone(), self.done.clone());
+        tokio::spawn(async move {
+            let (reply, rx) = oneshot::channel();
+            if queries.send(Query::Instruments { reply }).await.is_ok() {
+                if let Ok(names) = rx.await {
+                    let _ = done.send(Done::Chain(names));
+                }
+            }
+        });
+    }
+}
+
+/// One account's inputs from the engine (None: unknown account, or the
+/// engine has stopped).
+async fn ask(
+    queries: &mpsc::Sender<Query>,
+    key: &Key,
+    extra: Vec<String>,
+) -> Option<AccountInputs> {
+    let (reply, rx) = oneshot::channel();
+    let query = Query::Inputs {
+        label: key.0.clone(),
+        currency: key.1.clone(),
+        extra,
+        reply,
+    };
+    queries.send(query).await.ok()?;
+    rx.await.ok().flatten()
+}

@@ -1,0 +1,326 @@
+//! One account: margin breakdown, health, liquidation distance (move,
+//! price, daily σ), history sparklines, positions with Greeks and their
+//! P&L in the worst scenario, Greeks by expiry.
+
+use super::{
+    bordered, health, health_style, health_text, no_account, num, open_account, opt_num, pct,
+};
+use crate::engine::live::{AccountView, Snapshot};
+use crate::margin::liquidation::Liquidation;
+use crate::report::Thresholds;
+use crate::ui::app::{App, History, MIN_RETURNS};
+use crate::ui::theme::Theme;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Row, Sparkline, Table};
+use ratatui::Frame;
+
+pub fn draw(
+    f: &mut Frame,
+    area: Rect,
+    app: &mut App,
+    snap: &Snapshot,
+    theme: &Theme,
+    t: &Thresholds,
+) {
+    let Some(v) = open_account(app, snap) else {
+        return no_account(f, area, app);
+    };
+    let [summary, trend, lower] = Layout::vertical([
+        Constraint::Length(11),
+        Constraint::Length(3),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    let key = (v.label.clone(), v.currency.clone());
+    history(f, trend, app.history.get(&key), theme);
+    let style = if v.stale { theme.stale } else { theme.text };
+    let mut lines = summary_lines(v, t, theme);
+    lines.insert(6, liquidation_line(app, v));
+    if let Some(l) = lines.get_mut(7) {
+        l.push_span(Span::raw(sigma_basis(app, v)));
+    }
+    f.render_widget(
+        Paragraph::new(lines)
+            .style(style)
+            .block(bordered(" account ".into())),
+        summary,
+    );
+    // Greeks by expiry sit beside the positions when there is room.
+    let expiries = app
+        .analysis
+        .as_ref()
+        .filter(|a| a.request.key == key)
+        .map(|a| a.report.greeks_by_expiry.clone())
+        .unwrap_or_default();
+    if lower.width >= 130 && !expiries.is_empty() {
+        let [left, right] =
+            Layout::horizontal([Constraint::Min(0), Constraint::Length(48)]).areas(lower);
+        positions(f, left, app, v, theme);
+        by_expiry(f, right, &expiries, theme);
+    } else {
+        positions(f, lower, app, v, theme);
+    }
+}
+
+fn summary_lines(v: &AccountView, t: &Thresholds, theme: &Theme) -> Vec<Line<'static>> {
+    let h = health(v, t);
+    let r = &v.risk;
+    let m = &r.margin;
+    let c = v.currency.clone();
+    let stale_note = if v.stale {
+        "  — STALE: these numbers are not current"
+    } else {
+        ""
+    };
+    let usd = r
+        .headroom_usd
+        .map_or(String::new(), |u| format!(" (${u:.0})"));
+    vec![
+        Line::from(vec![
+            Span::styled(format!("{} [{c}] {} ", v.label, v.model), theme.header),
+            Span::styled(health_text(h), health_style(h, theme)),
+            Span::styled(stale_note, theme.stale),
+        ]),
+        Line::from(format!(
+            "margin balance {} {c}   equity {} {c}   balance {} {c}",
+            num(r.margin_balance, 4),
+            num(r.equity, 4),
+            num(r.balance, 4)
+        )),
+        Line::from(format!(
+            "IM {} {c}   MM {} {c}   mm_ratio {}   im_ratio {}",
+            num(m.initial_margin, 4),
+            num(m.maintenance_margin, 4),
+            pct(r.mm_ratio),
+            pct(r.im_ratio),
+        )),
+        Line::from(format!(
+            "headroom {} {c}{usd}   options value {} {c}",
+            num(r.headroom, 4),
+            num(r.options_value, 4)
+        )),
+        Line::from(format!(
+            "worst case {}   roll {}   delta shock {}   short option min {}",
+            num(m.worst_case, 4),
+            num(m.roll_shock, 4),
+            num(m.delta_shock, 4),
+            num(m.short_option_minimum, 4),
+        )),
+        Line::from(match m.worst_scenario.as_ref() {
+            Some(w) => format!(
+                "worst scenario: {} {:+.1}% vol {} ({} table)",
+                w.index_name,
+                w.price_move * 100.0,
+                w.vol_move,
+                w.table
+            ),
+            None => "worst scenario: —".into(),
+        }),
+        Line::from(format!(
+            "exchange says: IM {}  MM {}",
+            opt_num(v.exchange.initial_margin, 4),
+            opt_num(v.exchange.maintenance_margin, 4)
+        )),
+        Line::from(
+            r.warnings
+                .first()
+                .map_or(String::new(), |w| format!("! {w}")),
+        ),
+    ]
+}
+
+/// "liquidation: down −23.1 % at 71234 (4.2 σ/day) · up none within +400 %".
+fn liquidation_line(app: &App, v: &AccountView) -> Line<'static> {
+    let key = (v.label.clone(), v.currency.clone());
+    let Some(a) = app.analysis.as_ref().filter(|a| a.request.key == key) else {
+        return Line::from("liquidation: computing…");
+    };
+    let index = v
+        .index
+        .as_ref()
+        .map(|(name, _)| name.as_str())
+        .unwrap_or("");
+    let sigma = app.daily_sigma(index);
+    let side = |m: Option<f64>, p: Option<f64>| match m {
+        None => "none in range".to_string(),
+        Some(m) => {
+            let at = p.map_or(String::new(), |p| format!(" at {p:.0}"));
+            let units = sigma.map_or(String::new(), |(s, _)| {
+                format!(" = {:.1} σ/day", (1.0 + m).ln().abs() / s)
+            });
+            format!("{:+.1}%{at}{units}", m * 100.0)
+        }
+    };
+    let Liquidation {
+        down_move,
+        down_price,
+        up_move,
+        up_price,
+    } = a.report.liquidation;
+    Line::from(format!(
+        "liquidation: down {} · up {}",
+        side(down_move, down_price),
+        side(up_move, up_price)
+    ))
+}
+
+/// Where the σ/day of the liquidation line comes from.
+fn sigma_basis(app: &App, v: &AccountView) -> String {
+    let index = v.index.as_ref().map_or("", |(name, _)| name.as_str());
+    match app.daily_sigma(index) {
+        Some((s, n)) => format!("   σ/day {:.2}% (realized, {n} index moves)", s * 100.0),
+        None => format!("   σ/day: after {MIN_RETURNS} index moves"),
+    }
+}
+
+fn positions(f: &mut Frame, area: Rect, app: &mut App, v: &AccountView, theme: &Theme) {
+    // Narrow terminals keep instrument, size, delta and the worst-case P&L.
+    let all = area.width >= 100;
+    let keep = |k: usize| all || matches!(k, 0 | 1 | 3 | 7);
+    let names = [
+        "instrument",
+        "size",
+        "mark",
+        "delta",
+        "gamma",
+        "vega",
+        "theta",
+        "worst P&L",
+    ];
+    let header = Row::new(
+        names
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| keep(*k))
+            .map(|(_, n)| *n),
+    )
+    .style(theme.header);
+    app.lines = v.legs.len();
+    let skip = app.line.min(v.legs.len().saturating_sub(1));
+    let body: Vec<Row> = v
+        .legs
+        .iter()
+        .skip(skip)
+        .map(|l| {
+            let cells = [
+                l.instrument.clone(),
+                num(l.size, 2),
+                opt_num(l.mark, 4),
+                opt_num(l.delta, 3),
+                opt_num(l.gamma, 6),
+                opt_num(l.vega, 1),
+                opt_num(l.theta, 1),
+                opt_num(l.worst_pnl, 4),
+            ];
+            Row::new(
+                cells
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(k, _)| keep(*k))
+                    .map(|(_, c)| c),
+            )
+        })
+        .collect();
+    let title = format!(
+        " positions ({}{})   delta {} {c}   vega {} $   theta {} $/day ",
+        v.positions.len(),
+        if skip > 0 {
+            format!(", from {}", skip + 1)
+        } else {
+            String::new()
+        },
+        num(v.greeks.delta_total, 3),
+        num(v.greeks.vega, 0),
+        num(v.greeks.theta, 0),
+        c = v.currency,
+    );
+    let all_widths = [24, 10, 9, 8, 10, 8, 8, 10];
+    let widths: Vec<Constraint> = all_widths
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| keep(*k))
+        .map(|(_, w)| Constraint::Length(*w))
+        .collect();
+    let table = Table::new(body, widths)
+        .header(header)
+        .block(bordered(title));
+    f.render_widget(table, area);
+}
+
+fn by_expiry(f: &mut Frame, area: Rect, rows: &[crate::report::ExpiryGreeks], theme: &Theme) {
+    let header = Row::new(["expiry", "delta", "gamma", "vega", "theta"]).style(theme.header);
+    let body: Vec<Row> = rows
+        .iter()
+        .map(|g| {
+            Row::new([
+                g.expiry.clone(),
+                num(g.delta, 3),
+                num(g.gamma, 5),
+                num(g.vega, 0),
+                num(g.theta, 0),
+            ])
+        })
+        .collect();
+    let widths = [9, 8, 9, 8, 8].map(Constraint::Length);
+    f.render_widget(
+        Table::new(body, widths)
+            .header(header)
+            .block(bordered(" Greeks by expiry ".into())),
+        area,
+    );
+}
+
+/// mm_ratio and equity since start as two sparklines side by side.
+fn history(f: &mut Frame, area: Rect, h: Option<&History>, theme: &Theme) {
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
+    let points = h.map_or(0, |h| h.len());
+    // Sparklines take integers: scale each series to its own range.
+    let series = |pick: fn(&(f64, f64)) -> f64| -> (Vec<u64>, f64, f64) {
+        let values: Vec<f64> = h.map(|h| h.iter().map(pick).collect()).unwrap_or_default();
+        let (lo, hi) = values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, u), v| {
+                (l.min(*v), u.max(*v))
+            });
+        let span = (hi - lo).max(1e-12);
+        (
+            values
+                .iter()
+                .map(|v| ((v - lo) / span * 100.0) as u64 + 1)
+                .collect(),
+            lo,
+            hi,
+        )
+    };
+    let (mm, mm_lo, mm_hi) = series(|p| p.0 * 100.0);
+    let (eq, eq_lo, eq_hi) = series(|p| p.1);
+    let range = |lo: f64, hi: f64, d: usize| {
+        if lo.is_finite() {
+            format!("{lo:.d$} – {hi:.d$}")
+        } else {
+            "—".into()
+        }
+    };
+    let mm_title = format!(" mm_ratio % {} ({points} s) ", range(mm_lo, mm_hi, 1));
+    let eq_title = format!(" equity {} ", range(eq_lo, eq_hi, 4));
+    let tail =
+        |v: &[u64], w: u16| v[v.len().saturating_sub(w.saturating_sub(2) as usize)..].to_vec();
+    let mm_data = tail(&mm, left.width);
+    let eq_data = tail(&eq, right.width);
+    f.render_widget(
+        Sparkline::default()
+            .data(&mm_data)
+            .style(theme.warn)
+            .block(bordered(mm_title)),
+        left,
+    );
+    f.render_widget(
+        Sparkline::default()
+            .data(&eq_data)
+            .style(theme.accent)
+            .block(bordered(eq_title)),
+        right,
+    );
+}

@@ -1,0 +1,196 @@
+//! The risk matrix as a heatmap of P&L with the worst cell marked, and the
+//! same book under every loaded model (`n` shows the next model's matrix).
+
+use super::{bordered, no_account, num, open_account, pct};
+use crate::engine::live::Snapshot;
+use crate::report::ModelFigures;
+use crate::ui::app::App;
+use crate::ui::theme::Theme;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::Frame;
+
+/// A matrix to draw: price moves × vol moves of P&L, and where it is worst.
+struct Heat<'a> {
+    model: &'a str,
+    index_name: &'a str,
+    price_moves: &'a [f64],
+    vol_moves: &'a [&'static str],
+    pnl: &'a [Vec<Option<f64>>],
+    /// Live from the engine (the account's own model) or from the last analysis.
+    live: bool,
+}
+
+pub fn draw(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
+    let Some(v) = open_account(app, snap) else {
+        return no_account(f, area, app);
+    };
+    let key = (v.label.clone(), v.currency.clone());
+    let models: &[ModelFigures] = app
+        .analysis
+        .as_ref()
+        .filter(|a| a.request.key == key && a.request.compare)
+        .map_or(&[], |a| a.models.as_slice());
+    // The account's own matrix first (live), then the other models' ones.
+    let mut heats: Vec<Heat> = Vec::new();
+    if let Some(m) = &v.matrix {
+        heats.push(Heat {
+            model: &v.model,
+            index_name: &m.index_name,
+            price_moves: &m.price_moves,
+            vol_moves: &m.vol_moves,
+            pnl: &m.pnl,
+            live: true,
+        });
+    }
+    for fig in models.iter().filter(|m| m.model != v.model) {
+        if let Some(m) = &fig.matrix {
+            heats.push(Heat {
+                model: &fig.model,
+                index_name: &m.index_name,
+                price_moves: &m.price_moves,
+                vol_moves: &m.vol_moves,
+                pnl: &m.pnl,
+                live: false,
+            });
+        }
+    }
+    let compare_height = if models.is_empty() {
+        3
+    } else {
+        models.len() as u16 + 3
+    };
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(compare_height), Constraint::Min(0)]).areas(area);
+    comparison(f, top, models, &v.model, &v.currency, theme);
+    match heats.get(app.model % heats.len().max(1)) {
+        Some(h) => heatmap(f, bottom, h, &v.label, &v.currency, theme),
+        None => {
+            let text = format!(
+                "{} [{}] uses {}: standard margin has no risk matrix{}",
+                v.label,
+                v.currency,
+                v.model,
+                if models.is_empty() {
+                    ""
+                } else {
+                    " (no model here has one for this book)"
+                }
+            );
+            f.render_widget(Paragraph::new(text).block(bordered(String::new())), bottom);
+        }
+    }
+}
+
+/// Margin of the same book under each model.
+fn comparison(
+    f: &mut Frame,
+    area: Rect,
+    models: &[ModelFigures],
+    own: &str,
+    ccy: &str,
+    theme: &Theme,
+) {
+    if models.is_empty() {
+        f.render_widget(
+            Paragraph::new("valuing the book under every model…")
+                .block(bordered(" models ".into())),
+            area,
+        );
+        return;
+    }
+    let header = Row::new(["model", "IM", "MM", "mm_ratio", ""]).style(theme.header);
+    let body: Vec<Row> = models
+        .iter()
+        .map(|m| {
+            let note = match (m.model == own, m.complete) {
+                (true, _) => "◆ the account's model",
+                (false, false) => "positions left out",
+                _ => "",
+            };
+            Row::new([
+                m.model.clone(),
+                num(m.initial_margin, 4),
+                num(m.maintenance_margin, 4),
+                pct(m.mm_ratio),
+                note.to_string(),
+            ])
+        })
+        .collect();
+    let widths = [14, 11, 11, 9, 24].map(Constraint::Length);
+    let title = format!(" the same book under each model (in {ccy}); n: next matrix ");
+    f.render_widget(
+        Table::new(body, widths)
+            .header(header)
+            .block(bordered(title)),
+        area,
+    );
+}
+
+fn heatmap(f: &mut Frame, area: Rect, h: &Heat, label: &str, ccy: &str, theme: &Theme) {
+    let mut worst: Option<((usize, usize), f64)> = None;
+    for (i, row) in h.pnl.iter().enumerate() {
+        for (j, x) in row.iter().enumerate() {
+            if let Some(x) = x {
+                if worst.is_none_or(|(_, w)| *x < w) {
+                    worst = Some(((i, j), *x));
+                }
+            }
+        }
+    }
+    let scale = h
+        .pnl
+        .iter()
+        .flatten()
+        .flatten()
+        .fold(0.0_f64, |a, x| a.max(x.abs()))
+        .max(1e-12);
+    let mut header = vec![Cell::from("move")];
+    header.extend(h.vol_moves.iter().map(|vm| Cell::from(format!("vol {vm}"))));
+    let body: Vec<Row> = h
+        .price_moves
+        .iter()
+        .zip(h.pnl)
+        .enumerate()
+        .map(|(i, (mv, row))| {
+            let mut cells = vec![Cell::from(format!("{:+.1}%", mv * 100.0))];
+            cells.extend(row.iter().enumerate().map(|(j, p)| {
+                let is_worst = worst.is_some_and(|(at, _)| at == (i, j));
+                let text = p.map_or("—".into(), |x| {
+                    format!("{}{}", if is_worst { "▼" } else { " " }, num(x, 4))
+                });
+                // Colour by sign and size; the sign is in the number too.
+                let style = match p {
+                    Some(x) if *x < 0.0 && x.abs() > 0.5 * scale => theme.critical,
+                    Some(x) if *x < 0.0 => theme.loss,
+                    Some(x) if *x > 0.0 => theme.profit,
+                    _ => theme.dim,
+                };
+                let style = if is_worst {
+                    style.add_modifier(Modifier::REVERSED)
+                } else {
+                    style
+                };
+                Cell::from(text).style(style)
+            }));
+            Row::new(cells)
+        })
+        .collect();
+    let mut widths = vec![Constraint::Length(8)];
+    widths.extend(h.vol_moves.iter().map(|_| Constraint::Length(13)));
+    let title = format!(
+        " risk matrix {label} [{ccy}] {} on {}{}: P&L in {ccy} before aggregation, ▼ worst ",
+        h.model,
+        h.index_name,
+        if h.live {
+            ""
+        } else {
+            " (compared, revalued each second)"
+        }
+    );
+    let table = Table::new(body, widths)
+        .header(Row::new(header).style(theme.header))
+        .block(bordered(title));
+    f.render_widget(table, area);
+}

@@ -1,0 +1,218 @@
+//! Drawing the screens from a snapshot (and the open account's analysis).
+//! Every function takes whatever area it is given, down to zero cells,
+//! without panicking.
+
+mod account;
+mod alerts;
+mod matrix;
+mod overview;
+mod stress;
+mod whatif;
+
+use super::app::{App, Prompt, Screen, SortBy};
+use super::theme::Theme;
+use crate::engine::live::{AccountView, Snapshot};
+use crate::exchange::deribit::client::LinkState;
+use crate::model::instrument::Settlement;
+use crate::model::Instrument;
+use crate::report::{Health, Thresholds};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Row, Table};
+use ratatui::Frame;
+
+pub use overview::rows;
+
+pub fn health(v: &AccountView, t: &Thresholds) -> Health {
+    let mm = v.complete.then_some(v.risk.margin.maintenance_margin);
+    Health::of(v.stale, mm, v.risk.mm_ratio.filter(|_| v.complete), t)
+}
+
+fn health_style(h: Health, theme: &Theme) -> Style {
+    match h {
+        Health::Ok => theme.ok,
+        Health::Warning => theme.warn,
+        Health::Critical | Health::Liquidation => theme.critical,
+        Health::Stale | Health::Unknown => theme.stale,
+    }
+}
+
+/// The health as a symbol and a word: state is never shown by colour alone.
+fn health_text(h: Health) -> &'static str {
+    match h {
+        Health::Stale => "◌ STALE",
+        Health::Ok => "● OK",
+        Health::Warning => "▲ WARNING",
+        Health::Critical => "■ CRITICAL",
+        Health::Liquidation => "✖ LIQUID.",
+        Health::Unknown => "? UNKNOWN",
+    }
+}
+
+fn num(v: f64, digits: usize) -> String {
+    if v.is_finite() {
+        format!("{v:.digits$}")
+    } else {
+        "n/a".into()
+    }
+}
+
+fn opt_num(v: Option<f64>, digits: usize) -> String {
+    v.map_or("—".into(), |x| num(x, digits))
+}
+
+/// A ratio as a percentage ("n/a" when undefined).
+fn pct(v: Option<f64>) -> String {
+    v.filter(|x| x.is_finite())
+        .map_or("n/a".into(), |x| format!("{:.1}%", x * 100.0))
+}
+
+/// A move as a signed percentage, "none" when there is none in range.
+fn move_pct(v: Option<f64>) -> String {
+    v.map_or("none".into(), |m| format!("{:+.1}%", m * 100.0))
+}
+
+/// The open account in the snapshot.
+fn open_account<'a>(app: &App, snap: &'a Snapshot) -> Option<&'a AccountView> {
+    let (label, ccy) = app.open.as_ref()?;
+    snap.accounts
+        .iter()
+        .find(|v| &v.label == label && &v.currency == ccy)
+}
+
+/// Shown when an account screen has no account to show.
+fn no_account(f: &mut Frame, area: Rect, app: &App) {
+    let text = match &app.open {
+        None => "no account selected: press Esc, pick one, press Enter".to_string(),
+        Some((label, ccy)) => format!("{label} {ccy}: no data yet"),
+    };
+    f.render_widget(Paragraph::new(text), area);
+}
+
+fn bordered(title: String) -> Block<'static> {
+    Block::default().borders(Borders::ALL).title(title)
+}
+
+/// Draw the whole screen.
+pub fn draw(
+    f: &mut Frame,
+    app: &mut App,
+    snap: &Snapshot,
+    theme: &Theme,
+    t: &Thresholds,
+    banner: &str,
+) {
+    let area = f.area();
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let [top, main, bottom] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    f.render_widget(
+        Paragraph::new(Line::from(Span::styled(banner.to_string(), theme.header))),
+        top,
+    );
+    match app.screen {
+        Screen::Overview => overview::draw(f, main, app, snap, theme, t),
+        Screen::Account => account::draw(f, main, app, snap, theme, t),
+        Screen::Matrix => matrix::draw(f, main, app, snap, theme),
+        Screen::Stress => stress::draw(f, main, app, snap, theme, t),
+        Screen::WhatIf => whatif::draw(f, main, app, snap, theme),
+        Screen::Alerts => alerts::draw(f, main, app, theme),
+        Screen::Help => help(f, main, app, theme),
+    }
+    f.render_widget(status(app, snap, theme), bottom);
+}
+
+/// The bottom line: a prompt being typed, else keys, links, messages and
+/// the latest alert.
+fn status(app: &App, snap: &Snapshot, theme: &Theme) -> Paragraph<'static> {
+    if let Some(p) = &app.prompt {
+        let (label, text) = match p {
+            Prompt::Filter => ("filter", app.filter.clone()),
+            Prompt::Scenario => ("new scenario: price% vol% (e.g. -20 30)", app.input.clone()),
+            Prompt::Instrument => ("instrument (type to filter, ↑↓, Enter)", app.input.clone()),
+            Prompt::Size(i) => return sized_prompt(i, &app.input, theme),
+        };
+        let line = format!(" {label}: {text}▏  Enter ok · Esc cancel");
+        return Paragraph::new(line).style(theme.selected);
+    }
+    let live = snap
+        .links
+        .values()
+        .filter(|l| **l == LinkState::Live)
+        .count();
+    let down = snap.links.len() - live;
+    let mut text = format!(
+        " q quit ? help │ sort: {} │ links {live} live{} │ {} msgs",
+        app.sort.label(),
+        if down > 0 {
+            format!(", {down} DOWN")
+        } else {
+            String::new()
+        },
+        snap.messages
+    );
+    if !app.filter.is_empty() {
+        text.push_str(&format!(" │ filter: {}", app.filter));
+    }
+    if let Some(m) = &app.message {
+        text.push_str(&format!(" │ {m}"));
+    } else if let Some(a) = app.alerts.newest().next() {
+        text.push_str(&format!(" │ ! {}", a.text));
+    } else if let Some(w) = snap.warnings.first() {
+        text.push_str(&format!(" │ ! {w}"));
+    }
+    Paragraph::new(text).style(theme.dim)
+}
+
+fn sized_prompt(instrument: &str, input: &str, theme: &Theme) -> Paragraph<'static> {
+    let unit = match Instrument::parse(instrument) {
+        Ok(i) if !i.is_option() && i.settlement == Settlement::Inverse => "USD",
+        Ok(_) => "coin",
+        Err(_) => "the instrument's units",
+    };
+    Paragraph::new(format!(
+        " size of {instrument} in {unit}, negative sells: {input}▏  Enter ok · Esc cancel"
+    ))
+    .style(theme.selected)
+}
+
+/// The keys, from the keymap in use (remapped keys included).
+fn help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let header = Row::new(["key", "does"]).style(theme.header);
+    let body: Vec<Row> = app
+        .keys
+        .help()
+        .into_iter()
+        .map(|(k, d)| Row::new([k, d.to_string()]))
+        .collect();
+    let table = Table::new(body, [Constraint::Length(16), Constraint::Min(10)])
+        .header(header)
+        .block(bordered(
+            " help — Esc or ? to go back; keys can be changed in [ui.keys] ".into(),
+        ));
+    f.render_widget(table, area);
+}
+
+/// Sorting by health puts the worst first (then the highest mm_ratio).
+fn sort_rows(rows: &mut [(&AccountView, Health)], sort: SortBy) {
+    let ratio = |v: &AccountView| v.risk.mm_ratio.unwrap_or(f64::INFINITY);
+    match sort {
+        SortBy::Health => {
+            rows.sort_by(|a, b| b.1.cmp(&a.1).then(ratio(b.0).total_cmp(&ratio(a.0))))
+        }
+        SortBy::MmRatio => rows.sort_by(|a, b| ratio(b.0).total_cmp(&ratio(a.0))),
+        SortBy::Label => rows.sort_by(|a, b| {
+            a.0.label
+                .cmp(&b.0.label)
+                .then(a.0.currency.cmp(&b.0.currency))
+        }),
+        SortBy::Equity => rows.sort_by(|a, b| b.0.risk.equity.total_cmp(&a.0.risk.equity)),
+    }
+}
