@@ -383,3 +383,59 @@ fn buying_an_option_pays_its_premium_from_the_margin_balance_under_standard_marg
     let row = text.lines().find(|l| l.contains("margin balance")).unwrap();
     assert!(row.contains(&format!("{:+.4}", mb1 - mb0)), "{row}");
 }
+
+/// The sample's accounts copied until there are `n`, each with its own label.
+fn big_desk(n: usize) -> Snapshot {
+    let mut snap = sample_snapshot();
+    let base = snap.accounts.clone();
+    snap.accounts = (0..n)
+        .map(|i| {
+            let mut v = base[i % base.len()].clone();
+            let mut book = (*v.book).clone();
+            book.label = format!("acct-{i:03}");
+            v.book = std::sync::Arc::new(book);
+            v
+        })
+        .collect();
+    snap
+}
+
+#[test]
+fn five_hundred_accounts_scroll_to_the_end_and_back() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let snap = big_desk(500);
+    let mut app = App::new(false);
+    let key = |app: &mut App, code| {
+        let _ = app.key(KeyEvent::new(code, KeyModifiers::NONE), None);
+    };
+    let first = render(&mut app, &snap, &theme(), 80, 24);
+    assert!(first.contains("desk: 500 accounts"), "{first}");
+    key(&mut app, KeyCode::End);
+    let last = render(&mut app, &snap, &theme(), 80, 24);
+    assert_eq!(app.selected, 499);
+    // Worst first: the last rows are the healthiest book's copies.
+    let bottom_row = last.lines().rev().nth(3).unwrap();
+    assert!(
+        bottom_row.contains("acct-") && bottom_row.contains("OK"),
+        "{last}"
+    );
+    key(&mut app, KeyCode::PageUp);
+    let _ = render(&mut app, &snap, &theme(), 80, 24);
+    assert_eq!(app.selected, 499 - app.page, "a page is the rows on screen");
+    key(&mut app, KeyCode::Home);
+    assert_eq!(render(&mut app, &snap, &theme(), 80, 24), first);
+    // Grouped by currency, a subtotal heading each group; every account reachable.
+    key(&mut app, KeyCode::Char('c'));
+    let grouped = render(&mut app, &snap, &theme(), 160, 48);
+    let total = grouped.lines().nth(3).unwrap();
+    assert!(total.contains("Σ BTC (500 accounts)"), "{grouped}");
+    // The subtotal is the sum of the rows: 500 copies of three books.
+    let equity: f64 = snap.accounts.iter().map(|v| v.risk.equity).sum();
+    assert!(
+        total.contains(&format!("{equity:.4}")),
+        "{total} vs {equity:.4}"
+    );
+    key(&mut app, KeyCode::End);
+    let _ = render(&mut app, &snap, &theme(), 160, 48);
+    assert_eq!(app.selected, 499);
+}

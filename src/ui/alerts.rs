@@ -31,7 +31,12 @@ pub struct Alert {
 pub struct Alerts {
     log: VecDeque<Alert>,
     health: HashMap<Key, Health>,
+    /// Accounts seen with current data at least once: before that, being
+    /// stale or unknown is starting up, not news.
+    started: HashSet<Key>,
     links: BTreeMap<String, LinkState>,
+    /// Links that were live at least once ("live again" needs a before).
+    were_live: HashSet<String>,
     warnings: HashSet<String>,
 }
 
@@ -52,6 +57,19 @@ impl Alerts {
         for v in &snap.accounts {
             let h = super::view::health(v, t);
             let key = (v.label.clone(), v.currency.clone());
+            let current = !matches!(h, Health::Stale | Health::Unknown);
+            if !self.started.contains(&key) {
+                if !current {
+                    continue;
+                }
+                self.started.insert(key.clone());
+                if let Some(level) = alarming(h) {
+                    let name = format!("{} [{}]", v.label, v.currency);
+                    new.push((level, format!("{name} is {h:?} at start")));
+                }
+                self.health.insert(key, h);
+                continue;
+            }
             let before = self.health.insert(key, h);
             if before == Some(h) {
                 continue;
@@ -71,11 +89,15 @@ impl Alerts {
         }
         for (link, state) in &snap.links {
             let before = self.links.insert(link.clone(), state.clone());
+            let again = self.were_live.contains(link);
+            if *state == LinkState::Live {
+                self.were_live.insert(link.clone());
+            }
             match (&before, state) {
                 (Some(LinkState::Live), LinkState::Down(why) | LinkState::AuthFailed(why)) => {
                     new.push((Level::Critical, format!("link {link} down: {why}")))
                 }
-                (Some(b), LinkState::Live) if *b != LinkState::Live => {
+                (Some(b), LinkState::Live) if *b != LinkState::Live && again => {
                     new.push((Level::Info, format!("link {link} live again")))
                 }
                 (None, LinkState::AuthFailed(why)) => {
@@ -108,5 +130,84 @@ impl Alerts {
 
     pub fn is_empty(&self) -> bool {
         self.log.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::live::{AccountBook, AccountView};
+    use crate::margin::account::AccountRisk;
+    use std::sync::Arc;
+
+    fn view(mm_ratio: f64, stale: bool) -> AccountView {
+        let mut risk = AccountRisk {
+            mm_ratio: Some(mm_ratio),
+            complete: true,
+            ..AccountRisk::default()
+        };
+        risk.margin.maintenance_margin = mm_ratio;
+        AccountView {
+            book: Arc::new(AccountBook {
+                label: "a".into(),
+                currency: "BTC".into(),
+                model: "deribit_pm".into(),
+                risk,
+                positions: Vec::new(),
+                exchange: Default::default(),
+                complete: true,
+                greeks: Default::default(),
+                legs: Vec::new(),
+                matrix: None,
+                inputs_t: None,
+                index: None,
+                usd_per_unit: None,
+            }),
+            data_age_ms: None,
+            stale,
+        }
+    }
+
+    fn snap(views: Vec<AccountView>, link: LinkState, t: i64) -> Snapshot {
+        Snapshot {
+            as_of: t,
+            accounts: views,
+            links: [("a".to_string(), link)].into_iter().collect(),
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn start_up_is_quiet_and_changes_are_logged() {
+        let t = Thresholds::default();
+        let mut alerts = Alerts::default();
+        // Connecting and stale, then live and healthy: nothing to say.
+        alerts.observe(&snap(vec![view(0.1, true)], LinkState::Connecting, 1), &t);
+        alerts.observe(&snap(vec![view(0.1, false)], LinkState::Live, 2), &t);
+        assert!(
+            alerts.is_empty(),
+            "{:?}",
+            alerts.newest().collect::<Vec<_>>()
+        );
+        alerts.observe(&snap(vec![view(0.9, false)], LinkState::Live, 3), &t);
+        alerts.observe(
+            &snap(vec![view(0.9, true)], LinkState::Down("eof".into()), 4),
+            &t,
+        );
+        alerts.observe(&snap(vec![view(0.2, false)], LinkState::Live, 5), &t);
+        let log: Vec<(Level, &str)> = alerts
+            .newest()
+            .map(|a| (a.level, a.text.as_str()))
+            .collect();
+        assert_eq!(
+            log,
+            [
+                (Level::Info, "link a live again"),
+                (Level::Info, "a [BTC] is back to Ok (mm_ratio 20.0%)"),
+                (Level::Critical, "link a down: eof"),
+                (Level::Warning, "a [BTC] is Stale (mm_ratio 90.0%)"),
+                (Level::Critical, "a [BTC] is Critical (mm_ratio 90.0%)"),
+            ]
+        );
     }
 }

@@ -153,10 +153,13 @@ pub struct App {
     pub alerts: Alerts,
     /// A message for the status bar (a bad input, what was added).
     pub message: Option<String>,
-    /// Mouse support: screen row of the first desk row, and the table's scroll.
+    /// First desk line shown (the view scrolls to keep the selection in it).
+    pub scroll: usize,
+    /// Mouse support: screen row of the first desk row, and the account
+    /// index of each row on screen (None: a subtotal).
     pub mouse: bool,
     pub table_top: u16,
-    pub table_offset: usize,
+    pub table_rows: Vec<Option<usize>>,
 }
 
 impl App {
@@ -191,8 +194,9 @@ impl App {
             alerts: Alerts::default(),
             message: None,
             mouse: false,
+            scroll: 0,
             table_top: 0,
-            table_offset: 0,
+            table_rows: Vec::new(),
         }
     }
 
@@ -342,10 +346,10 @@ impl App {
             MouseEventKind::Down(MouseButton::Left)
                 if self.screen == Screen::Overview && ev.row >= self.table_top =>
             {
-                let row = (ev.row - self.table_top) as usize + self.table_offset;
-                if row >= self.rows {
+                let on_screen = (ev.row - self.table_top) as usize;
+                let Some(Some(row)) = self.table_rows.get(on_screen).copied() else {
                     return Effect::None;
-                }
+                };
                 if row == self.selected {
                     return self.act(Action::Open, selected_account);
                 }
@@ -370,7 +374,10 @@ impl App {
                 }
             }
             Action::Back => match self.screen {
-                Screen::Help => self.screen = self.previous,
+                Screen::Help => {
+                    self.screen = self.previous;
+                    self.line = 0;
+                }
                 Screen::Overview => self.filter.clear(),
                 _ => self.screen = Screen::Overview,
             },
@@ -381,6 +388,7 @@ impl App {
                 } else {
                     self.previous = self.screen;
                     self.screen = Screen::Help;
+                    self.line = 0;
                 }
             }
             Action::Matrix => self.go(Screen::Matrix, selected_account),
@@ -779,6 +787,32 @@ mod tests {
         );
         app.key(key(KeyCode::Char('d')), acct());
         assert!(app.trades.is_empty());
+    }
+
+    #[test]
+    fn the_mouse_scrolls_picks_and_opens() {
+        let mut app = App::new(false);
+        app.rows = 5;
+        app.table_top = 3;
+        app.table_rows = (0..5).map(Some).collect();
+        let at = |kind, row| MouseEvent {
+            kind,
+            column: 10,
+            row,
+            modifiers: KeyModifiers::NONE,
+        };
+        app.mouse(at(MouseEventKind::ScrollDown, 0), acct());
+        assert_eq!(app.selected, 1);
+        app.mouse(at(MouseEventKind::Down(MouseButton::Left), 6), acct());
+        assert_eq!(
+            (app.selected, app.screen),
+            (3, Screen::Overview),
+            "row 3 picked"
+        );
+        app.mouse(at(MouseEventKind::Down(MouseButton::Left), 20), acct());
+        assert_eq!(app.selected, 3, "a click below the rows does nothing");
+        app.mouse(at(MouseEventKind::Down(MouseButton::Left), 6), acct());
+        assert_eq!(app.screen, Screen::Account, "a second click opens it");
     }
 
     #[test]

@@ -186,7 +186,7 @@ fn positions(f: &mut Frame, area: Rect, app: &mut App, v: &AccountView, theme: &
         "gamma",
         "vega",
         "theta",
-        "worst P&L",
+        "P&L@worst",
     ];
     let header = Row::new(
         names
@@ -223,7 +223,7 @@ fn positions(f: &mut Frame, area: Rect, app: &mut App, v: &AccountView, theme: &
         })
         .collect();
     let title = format!(
-        " positions ({}{})   delta {} {c}   vega {} $   theta {} $/day ",
+        " positions ({}{})   delta {} {c}   vega {} $   theta {} $/day   P&L@worst: in the worst scenario, before aggregation ",
         v.positions.len(),
         if skip > 0 {
             format!(", from {}", skip + 1)
@@ -288,7 +288,8 @@ fn history(f: &mut Frame, area: Rect, h: Option<&History>, theme: &Theme) {
         (
             values
                 .iter()
-                .map(|v| ((v - lo) / span * 100.0) as u64 + 1)
+                // The lowest point still draws a bar (a blank reads as a gap).
+                .map(|v| ((v - lo) / span * 100.0) as u64 + 15)
                 .collect(),
             lo,
             hi,

@@ -183,20 +183,28 @@ fn sized_prompt(instrument: &str, input: &str, theme: &Theme) -> Paragraph<'stat
     .style(theme.selected)
 }
 
-/// The keys, from the keymap in use (remapped keys included).
-fn help(f: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// The keys, from the keymap in use (remapped keys included); ↑↓ scroll
+/// it when the terminal is short.
+fn help(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let header = Row::new(["key", "does"]).style(theme.header);
-    let body: Vec<Row> = app
-        .keys
-        .help()
+    let keys = app.keys.help();
+    let fits = area.height.saturating_sub(3) as usize;
+    app.lines = keys.len().saturating_sub(fits) + 1;
+    let first = app.line.min(app.lines - 1);
+    let body: Vec<Row> = keys
         .into_iter()
+        .skip(first)
         .map(|(k, d)| Row::new([k, d.to_string()]))
         .collect();
+    let more = if app.lines > 1 {
+        "; ↑↓ for more"
+    } else {
+        ""
+    };
+    let title = format!(" help — Esc or ? to go back; keys can be changed in [ui.keys]{more} ");
     let table = Table::new(body, [Constraint::Length(16), Constraint::Min(10)])
         .header(header)
-        .block(bordered(
-            " help — Esc or ? to go back; keys can be changed in [ui.keys] ".into(),
-        ));
+        .block(bordered(title));
     f.render_widget(table, area);
 }
 

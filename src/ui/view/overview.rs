@@ -194,6 +194,46 @@ fn totals(list: &[(&AccountView, Health)]) -> String {
     )
 }
 
+/// A line of the desk table.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum DeskLine {
+    /// The subtotal of the group whose first account is this row.
+    Subtotal(usize),
+    Account(usize),
+}
+
+/// The first line shown: the selected line stays in view, the view moves
+/// as little as possible, and a group's subtotal stays above its first row.
+fn scroll(previous: usize, selected: usize, visible: usize, lines: &[DeskLine]) -> usize {
+    let mut offset = previous.min(selected);
+    if selected >= offset + visible {
+        offset = selected + 1 - visible;
+    }
+    if offset == selected && offset > 0 && matches!(lines[offset - 1], DeskLine::Subtotal(_)) {
+        offset -= 1;
+    }
+    offset.min(lines.len().saturating_sub(visible))
+}
+
+fn account_row<'a>(
+    (v, h): &(&AccountView, Health),
+    cols: &[usize],
+    app: &App,
+    theme: &Theme,
+) -> Row<'a> {
+    let key = (v.label.clone(), v.currency.clone());
+    let d = app.desk.get(&key);
+    let style = if v.stale { theme.stale } else { theme.text };
+    Row::new(cols.iter().map(|&c| {
+        let cell = Cell::from(cell_text(c, v, *h, d));
+        match COLUMNS[c].name {
+            "health" | "0──50──100%" => cell.style(health_style(*h, theme)),
+            _ => cell,
+        }
+    }))
+    .style(style)
+}
+
 pub fn draw(
     f: &mut Frame,
     area: Rect,
@@ -210,38 +250,56 @@ pub fn draw(
         Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
     let cols = visible_columns(area.width.saturating_sub(2));
     let header = Row::new(cols.iter().map(|&c| Cell::from(COLUMNS[c].name))).style(theme.header);
-    let mut body: Vec<Row> = Vec::new();
-    let mut selected_row = None;
-    for (i, (v, h)) in list.iter().enumerate() {
-        let key = (v.label.clone(), v.currency.clone());
-        let d = app.desk.get(&key);
-        let style = if v.stale { theme.stale } else { theme.text };
-        if i == app.selected {
-            selected_row = Some(body.len());
+    // Display lines: accounts, each currency's subtotal heading its group.
+    let mut lines: Vec<DeskLine> = Vec::with_capacity(list.len() + 4);
+    for (i, (v, _)) in list.iter().enumerate() {
+        if app.group && (i == 0 || list[i - 1].0.currency != v.currency) {
+            lines.push(DeskLine::Subtotal(i));
         }
-        body.push(
-            Row::new(cols.iter().map(|&c| {
-                let cell = Cell::from(cell_text(c, v, *h, d));
-                match COLUMNS[c].name {
-                    "health" | "0──50──100%" => cell.style(health_style(*h, theme)),
-                    _ => cell,
-                }
-            }))
-            .style(style),
-        );
-        let group_ends = list.get(i + 1).is_none_or(|n| n.0.currency != v.currency);
-        if app.group && group_ends {
-            let members: Vec<&AccountView> = list
-                .iter()
-                .filter(|(o, _)| o.currency == v.currency)
-                .map(|(o, _)| *o)
-                .collect();
-            body.push(Row::new(subtotal(&v.currency, &members, &cols)).style(theme.header));
-        }
+        lines.push(DeskLine::Account(i));
     }
+    let selected_line = lines
+        .iter()
+        .position(|l| *l == DeskLine::Account(app.selected))
+        .unwrap_or(0);
+    let visible = table_area.height.saturating_sub(3).max(1) as usize;
+    let offset = scroll(app.scroll, selected_line, visible, &lines);
+    app.scroll = offset;
+    // Only the rows on screen are built: 500 accounts cost what 40 do.
+    let window = &lines[offset..lines.len().min(offset + visible)];
+    let body: Vec<Row> = window
+        .iter()
+        .map(|line| match *line {
+            DeskLine::Subtotal(first) => {
+                let ccy = &list[first].0.currency;
+                let members: Vec<&AccountView> = list
+                    .iter()
+                    .filter(|(o, _)| &o.currency == ccy)
+                    .map(|(o, _)| *o)
+                    .collect();
+                Row::new(subtotal(ccy, &members, &cols)).style(theme.header)
+            }
+            DeskLine::Account(i) => account_row(&list[i], &cols, app, theme),
+        })
+        .collect();
+    // Where rows sit on screen, for mouse clicks.
+    app.table_top = table_area.y.saturating_add(2);
+    app.table_rows = window
+        .iter()
+        .map(|l| match l {
+            DeskLine::Account(i) => Some(*i),
+            DeskLine::Subtotal(_) => None,
+        })
+        .collect();
+    // Room to spare goes to the account names first (long subaccount labels).
+    let used: u16 = cols.iter().map(|&c| COLUMNS[c].width + 1).sum();
+    let spare = area.width.saturating_sub(2 + used).min(12);
     let widths: Vec<Constraint> = cols
         .iter()
-        .map(|&c| Constraint::Length(COLUMNS[c].width))
+        .map(|&c| match COLUMNS[c].name {
+            "account" => Constraint::Length(COLUMNS[c].width + spare),
+            _ => Constraint::Length(COLUMNS[c].width),
+        })
         .collect();
     let title = format!(
         " desk: {} accounts{} ",
@@ -252,15 +310,9 @@ pub fn draw(
         .header(header)
         .block(Block::default().borders(Borders::ALL).title(title))
         .row_highlight_style(theme.selected);
+    let selected_row = (!list.is_empty()).then_some(selected_line - offset);
     let mut state = TableState::default().with_selected(selected_row);
     f.render_stateful_widget(table, table_area, &mut state);
-    // Where rows sit on screen, for mouse clicks (grouped rows are not clickable).
-    app.table_top = table_area.y.saturating_add(2);
-    app.table_offset = if app.group {
-        usize::MAX / 2
-    } else {
-        state.offset()
-    };
     f.render_widget(
         Paragraph::new(totals(&list)).style(theme.header),
         totals_area,
