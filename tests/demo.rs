@@ -340,3 +340,120 @@ async fn simulated_trades_reach_the_monitor_through_user_changes() {
         }
     }
 }
+
+/// One account's inputs from the running engine.
+async fn inputs_of(
+    mon: &monitor::Monitor,
+    label: &str,
+    extra: &[String],
+) -> Option<margintop::margin::AccountInputs> {
+    let (reply, rx) = tokio::sync::oneshot::channel();
+    let query = margintop::engine::live::Query::Inputs {
+        label: label.into(),
+        currency: "BTC".into(),
+        extra: extra.to_vec(),
+        reply,
+    };
+    mon.queries.send(query).await.ok()?;
+    rx.await.ok().flatten()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_hands_out_inputs_and_subscribes_what_if_instruments() {
+    use margintop::report::Thresholds;
+    use margintop::ui::analysis::{analyse, Request, Trade};
+    let opts = DemoOptions {
+        frozen: true,
+        publish_interval: Duration::from_millis(200),
+        ..DemoOptions::default()
+    };
+    let (demo, mon, _rx, snap) = start_desk(opts).await;
+    // An option nobody holds: the engine has no quote for it yet.
+    let (reply, names) = tokio::sync::oneshot::channel();
+    let ask = margintop::engine::live::Query::Instruments { reply };
+    mon.queries.send(ask).await.unwrap();
+    let names = names.await.unwrap();
+    let held: Vec<&str> = snap
+        .accounts
+        .iter()
+        .flat_map(|v| v.positions.iter().map(|p| p.instrument.as_str()))
+        .collect();
+    let unheld = names
+        .iter()
+        .find(|n| n.starts_with("BTC-") && n.ends_with("-C") && !held.contains(&n.as_str()))
+        .expect("an unheld BTC call")
+        .clone();
+    let extra = vec![unheld.clone()];
+    let (pm_label, sm_label) = ("demo/covered-call", "demo/long-wings");
+    let first = inputs_of(&mon, sm_label, &extra).await.unwrap();
+    assert!(
+        !first.market.quotes.contains_key(&unheld),
+        "not subscribed before"
+    );
+    let mut inputs = first;
+    for _ in 0..50 {
+        if inputs.market.quotes.contains_key(&unheld) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        inputs = inputs_of(&mon, sm_label, &extra).await.unwrap();
+    }
+    assert!(
+        inputs.market.quotes.contains_key(&unheld),
+        "the engine subscribed it"
+    );
+    let pm_inputs = inputs_of(&mon, pm_label, &[]).await.unwrap();
+    assert!(inputs_of(&mon, "demo/nobody", &extra).await.is_none());
+    mon.stop().await;
+    demo.stop();
+    // The inputs are the engine's book: the full recompute gives its margin.
+    let view = books(&snap)
+        .into_iter()
+        .find(|v| v.label == pm_label)
+        .unwrap();
+    assert_eq!(pm_inputs.account.positions, view.positions);
+    let request = |label: &str, trades: Vec<Trade>| Request {
+        key: (label.into(), "BTC".into()),
+        compare: true,
+        trades,
+        custom: Vec::new(),
+    };
+    let t = Thresholds::default();
+    let a = analyse(&pm_inputs, &request(pm_label, Vec::new()), &[], t);
+    let (mm, engine_mm) = (
+        a.report.maintenance_margin.unwrap(),
+        view.risk.margin.maintenance_margin,
+    );
+    assert!(
+        (mm - engine_mm).abs() <= 1e-6 * engine_mm,
+        "{mm} vs {engine_mm}"
+    );
+    let own = a.models.iter().find(|m| m.model == view.model).unwrap();
+    assert!((own.maintenance_margin - mm).abs() < 1e-12);
+    // Selling 10 of the new call on a standard-margin book: Deribit's short
+    // call maintenance margin is 0.075 + mark per contract, and the premium
+    // received raises the margin balance by 10 × mark.
+    assert_eq!(inputs.account.model, "deribit_sm");
+    let sell = vec![Trade {
+        instrument: unheld.clone(),
+        size: -10.0,
+    }];
+    let a = analyse(&inputs, &request(sm_label, sell), &[], t);
+    let w = a.whatif.unwrap();
+    assert!(w.missing.is_empty());
+    let mark = w
+        .after
+        .positions
+        .iter()
+        .find(|p| p.instrument == unheld)
+        .unwrap()
+        .mark_price;
+    let before = &a.report;
+    let d_mm = w.after.maintenance_margin.unwrap() - before.maintenance_margin.unwrap();
+    assert!(
+        (d_mm - 10.0 * (0.075 + mark)).abs() < 1e-9,
+        "{d_mm} vs 10 × (0.075 + {mark})"
+    );
+    let d_mb = w.after.margin_balance.unwrap() - before.margin_balance.unwrap();
+    assert!((d_mb - 10.0 * mark).abs() < 1e-9, "{d_mb} vs 10 × {mark}");
+}
