@@ -439,3 +439,34 @@ fn five_hundred_accounts_scroll_to_the_end_and_back() {
     let _ = render(&mut app, &snap, &theme(), 160, 48);
     assert_eq!(app.selected, 499);
 }
+
+#[test]
+fn a_what_if_future_moves_with_the_market_in_stress() {
+    // Selling 20,000 USD of the inverse perpetual at its mark p: in a 20 %
+    // fall it earns −size × (1/p − 1/(0.8 p)) = 5,000 / p coin.
+    let (engine, _) = sample();
+    let mut app = App::new(false);
+    open(&mut app, "pm-vol-seller", Screen::WhatIf);
+    app.custom.push(StressScenario::custom(-0.2, 0.0));
+    app.trades.push(Trade {
+        instrument: "BTC-PERPETUAL".into(),
+        size: -20_000.0,
+    });
+    let a = analysis_for(&engine, &app);
+    let after = &a.whatif.as_ref().unwrap().after;
+    let p = after
+        .positions
+        .iter()
+        .find(|p| p.instrument == "BTC-PERPETUAL")
+        .unwrap()
+        .mark_price;
+    let pnl = |r: &margintop::report::AccountReport| r.stress.last().unwrap().pnl.unwrap();
+    let gained = pnl(after) - pnl(&a.report);
+    assert!(
+        (gained - 5_000.0 / p).abs() < 1e-9,
+        "{gained} vs {}",
+        5_000.0 / p
+    );
+    // Trading at the mark moves no equity today.
+    assert!((after.equity.unwrap() - a.report.equity.unwrap()).abs() < 1e-9);
+}
