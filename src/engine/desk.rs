@@ -14,6 +14,7 @@
 use crate::margin::account::{account_risk, AccountRisk, Instruments, LEFT_OUT};
 use crate::margin::book::{fill_contribution, unit_vector, BookSums, Contribution, PreparedModel};
 use crate::margin::config::ModelConfig;
+use crate::margin::grid::Table;
 use crate::margin::inputs::{AccountInputs, Models};
 use crate::margin::requirement::WorstScenario;
 use crate::model::valuation::{resolve, unit_value, Resolved, Shock, UnitValue};
@@ -49,6 +50,21 @@ pub struct Matrix {
     pub pnl: Vec<Vec<Option<f64>>>,
     /// The cell with the largest loss.
     pub worst: Option<(usize, usize)>,
+    /// The extended table (moves beyond the standard range), in order.
+    pub extended: Vec<ExtendedCell>,
+    /// The model's worst scenario after aggregation is in the extended
+    /// table, at this position of `extended`.
+    pub worst_extended: Option<usize>,
+}
+
+/// One extended-table scenario: its P&L as weighted, and after the
+/// dampener and offsets that the model applies before taking the worst.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExtendedCell {
+    pub price_move: f64,
+    pub vol_move: &'static str,
+    pub pnl: f64,
+    pub aggregated: f64,
 }
 pub type InstrumentId = usize;
 
@@ -403,12 +419,33 @@ impl Desk {
                 }
             }
         }
+        let mut aggregated = s.vector.clone();
+        grid.aggregate(&mut aggregated, s.usd_per_unit);
+        let (_, worst_at) = grid.worst(&aggregated);
+        let mut extended = Vec::new();
+        let mut worst_extended = None;
+        for (k, sc) in grid.scenarios.iter().enumerate() {
+            if sc.table != Table::Extended {
+                continue;
+            }
+            if k == worst_at {
+                worst_extended = Some(extended.len());
+            }
+            extended.push(ExtendedCell {
+                price_move: sc.price_move,
+                vol_move: sc.vol.label(),
+                pnl: s.vector.get(k).copied().unwrap_or(f64::NAN),
+                aggregated: aggregated.get(k).copied().unwrap_or(f64::NAN),
+            });
+        }
         Some(Matrix {
             index_name: s.index_name.clone(),
             price_moves,
             vol_moves,
             pnl,
             worst: worst.map(|(at, _)| at),
+            extended,
+            worst_extended,
         })
     }
 

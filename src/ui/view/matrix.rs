@@ -2,6 +2,7 @@
 //! same book under every loaded model (`n` shows the next model's matrix).
 
 use super::{bordered, no_account, num, open_account, pct};
+use crate::engine::desk::Matrix;
 use crate::engine::live::Snapshot;
 use crate::report::ModelFigures;
 use crate::ui::app::App;
@@ -65,7 +66,35 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme
         Layout::vertical([Constraint::Length(compare_height), Constraint::Min(0)]).areas(area);
     comparison(f, top, models, &v.model, &v.currency, theme);
     match heats.get(app.model % heats.len().max(1)) {
-        Some(h) => heatmap(f, bottom, h, &v.label, &v.currency, theme),
+        Some(h) => {
+            // The live matrix has its extended table: beside, below, or in one line.
+            let ext = v
+                .matrix
+                .as_ref()
+                .filter(|m| h.live && !m.extended.is_empty());
+            let Some(m) = ext else {
+                return heatmap(f, bottom, h, &v.label, &v.currency, theme);
+            };
+            let heat_w = 9 + 14 * h.vol_moves.len() as u16 + 2;
+            let heat_h = h.price_moves.len() as u16 + 3;
+            let ext_h = m.extended.len() as u16 + 3;
+            if bottom.width >= heat_w + 44 {
+                let [l, r] = Layout::horizontal([Constraint::Min(heat_w), Constraint::Length(44)])
+                    .areas(bottom);
+                heatmap(f, l, h, &v.label, &v.currency, theme);
+                extended(f, r, m, theme);
+            } else if bottom.height >= heat_h + ext_h {
+                let [t, b] = Layout::vertical([Constraint::Length(heat_h), Constraint::Min(0)])
+                    .areas(bottom);
+                heatmap(f, t, h, &v.label, &v.currency, theme);
+                extended(f, b, m, theme);
+            } else {
+                let [t, b] =
+                    Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(bottom);
+                heatmap(f, t, h, &v.label, &v.currency, theme);
+                f.render_widget(Paragraph::new(extended_line(m)).style(theme.dim), b);
+            }
+        }
         None => {
             let text = format!(
                 "{} [{}] uses {}: standard margin has no risk matrix{}",
@@ -180,7 +209,7 @@ fn heatmap(f: &mut Frame, area: Rect, h: &Heat, label: &str, ccy: &str, theme: &
     let mut widths = vec![Constraint::Length(8)];
     widths.extend(h.vol_moves.iter().map(|_| Constraint::Length(13)));
     let title = format!(
-        " risk matrix {label} [{ccy}] {} on {}{}: P&L in {ccy} before aggregation, ▼ worst ",
+        " risk matrix {label} [{ccy}] {} on {}{}: P&L in {ccy} before aggregation, ▼ largest loss ",
         h.model,
         h.index_name,
         if h.live {
@@ -193,4 +222,64 @@ fn heatmap(f: &mut Frame, area: Rect, h: &Heat, label: &str, ccy: &str, theme: &
         .header(Row::new(header).style(theme.header))
         .block(bordered(title));
     f.render_widget(table, area);
+}
+
+/// The extended table: each scenario's P&L, and after the model's dampener
+/// and offsets (what the worst case is taken from).
+fn extended(f: &mut Frame, area: Rect, m: &Matrix, theme: &Theme) {
+    let header = Row::new(["move", "vol", "P&L", "aggregated"]).style(theme.header);
+    let body: Vec<Row> = m
+        .extended
+        .iter()
+        .enumerate()
+        .map(|(k, e)| {
+            let worst = m.worst_extended == Some(k);
+            let style = match e.aggregated {
+                _ if worst => theme.critical.add_modifier(Modifier::REVERSED),
+                x if x < 0.0 => theme.loss,
+                _ => theme.dim,
+            };
+            Row::new([
+                format!("{:+.0}%", e.price_move * 100.0),
+                e.vol_move.to_string(),
+                num(e.pnl, 4),
+                format!("{}{}", if worst { "▼" } else { " " }, num(e.aggregated, 4)),
+            ])
+            .style(style)
+        })
+        .collect();
+    let widths = [7, 6, 11, 12].map(Constraint::Length);
+    let title = if m.worst_extended.is_some() {
+        " extended — ▼ the model's worst case "
+    } else {
+        " extended table "
+    };
+    f.render_widget(
+        Table::new(body, widths)
+            .header(header)
+            .block(bordered(title.into())),
+        area,
+    );
+}
+
+/// The extended table in one line, for short terminals.
+fn extended_line(m: &Matrix) -> String {
+    let worst = m
+        .extended
+        .iter()
+        .min_by(|a, b| a.aggregated.total_cmp(&b.aggregated));
+    match worst {
+        Some(e) => format!(
+            " extended table: worst {} at {:+.0}% vol {}{} (taller terminal: the whole table)",
+            num(e.aggregated, 4),
+            e.price_move * 100.0,
+            e.vol_move,
+            if m.worst_extended.is_some() {
+                ", the model's worst case"
+            } else {
+                ""
+            }
+        ),
+        None => String::new(),
+    }
 }
