@@ -133,6 +133,30 @@ async fn every_demo_account_is_complete_and_local_margin_equals_the_exchanges() 
         positions = positions.max(v.positions.len());
     }
     assert!(positions >= 200, "a large desk book: {positions}");
+    // Where the model's worst case is in the extended table, the matrix
+    // screen marks that entry, and its aggregated loss is the worst case.
+    let mut extended_worst = 0;
+    for v in books(&snap) {
+        let (Some(m), Some(w)) = (&v.matrix, &v.risk.margin.worst_scenario) else {
+            continue;
+        };
+        if w.table != "extended" || v.risk.margin.worst_case <= 0.0 {
+            continue;
+        }
+        let k = m.worst_extended.expect("the extended worst is marked");
+        assert_eq!(m.extended[k].price_move, w.price_move);
+        let loss = -m.extended[k].aggregated;
+        assert!(
+            (loss - v.risk.margin.worst_case).abs() < 1e-12,
+            "{}",
+            v.label
+        );
+        extended_worst += 1;
+    }
+    assert!(
+        extended_worst >= 1,
+        "a book whose worst case is in the extended table"
+    );
     // Every health state shows up at start: ok, warning and critical books.
     let ratios: Vec<f64> = books(&snap)
         .iter()

@@ -306,3 +306,47 @@ fn json_report_code(args: &[&str]) -> Value {
     assert!((0..=2).contains(&code), "{code}: {err}");
     serde_json::from_str(&out).unwrap()
 }
+
+#[test]
+fn bad_key_bindings_are_refused_before_anything_starts() {
+    let dir = std::env::temp_dir().join(format!("margintop-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("keys.toml");
+    std::fs::write(&cfg, "[ui.keys]\nmatrix = [\"m\", \"s\"]\n").unwrap();
+    let (code, _, err) = margintop(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--plain",
+        "--duration-s",
+        "5",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("key \"s\" is bound to both"), "{err}");
+    std::fs::write(&cfg, "[ui.keys]\nmatrx = \"x\"\n").unwrap();
+    let (code, _, err) = margintop(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--plain",
+        "--duration-s",
+        "5",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("unknown action \"matrx\""), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_a_crash() {
+    // `margintop report | head -1`: the pipe closes early; no panic, exit 0.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_margintop"))
+        .arg("report")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
