@@ -198,6 +198,14 @@ fn stale_accounts_say_so() {
     app.open = Some(("pm-vol-seller".into(), "BTC".into()));
     app.screen = Screen::Account;
     assert!(render(&mut app, &snap, &theme(), 100, 20).contains("not current"));
+    for screen in [Screen::Matrix, Screen::Stress, Screen::WhatIf] {
+        app.screen = screen;
+        let text = render(&mut app, &snap, &theme(), 100, 20);
+        assert!(
+            text.contains("STALE: pm-vol-seller [BTC]"),
+            "{screen:?}: {text}"
+        );
+    }
 }
 
 #[test]

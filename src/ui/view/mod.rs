@@ -126,7 +126,33 @@ pub fn draw(
         Screen::Alerts => alerts::draw(f, main, app, theme),
         Screen::Help => help(f, main, app, theme),
     }
+    stale_over(f, main, app, snap, theme);
     f.render_widget(status(app, snap, theme), bottom);
+}
+
+/// On the screens about one account, a stale account's numbers are dimmed
+/// and a line over them says so: never shown as current.
+fn stale_over(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
+    let on_account = matches!(
+        app.screen,
+        Screen::Account | Screen::Matrix | Screen::Stress | Screen::WhatIf
+    );
+    let Some(v) = open_account(app, snap).filter(|v| on_account && v.stale) else {
+        return;
+    };
+    if area.height == 0 {
+        return;
+    }
+    f.buffer_mut().set_style(area, theme.stale);
+    let age = v.data_age_ms.map_or("no data".into(), |a| {
+        format!("data {:.1} s old", a as f64 / 1000.0)
+    });
+    let text = format!(
+        " ◌ STALE: {} [{}] — {age} or its link is down; these numbers are not current ",
+        v.label, v.currency
+    );
+    let line = Rect { height: 1, ..area };
+    f.render_widget(Paragraph::new(text).style(theme.selected), line);
 }
 
 /// The bottom line: a prompt being typed, else keys, links, messages and
