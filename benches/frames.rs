@@ -12,7 +12,6 @@ use margintop::ui::{App, ColorDepth, Screen, Theme};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// The shipped sample recording's three accounts, copied to `n` accounts.
 fn desk(n: usize) -> Snapshot {
@@ -32,18 +31,7 @@ fn desk(n: usize) -> Snapshot {
         market_of: HashMap::new(),
     };
     let mut engine: Engine<Vec<u8>> = Engine::new(ingest, settings, HashMap::new(), None);
-    let mut snap = engine.snapshot(as_of);
-    let base = snap.accounts.clone();
-    snap.accounts = (0..n)
-        .map(|i| {
-            let mut v = base[i % base.len()].clone();
-            let mut book = (*v.book).clone();
-            book.label = format!("acct-{i:03}");
-            v.book = Arc::new(book);
-            v
-        })
-        .collect();
-    snap
+    margintop::synthetic::copies(&engine.snapshot(as_of), n)
 }
 
 fn frames(c: &mut Criterion) {

@@ -105,3 +105,22 @@ pub fn books(accounts: usize, positions: usize, btc: &[String], eth: &[String]) 
         })
         .collect()
 }
+
+/// A desk of `n` accounts made of copies of `snap`'s accounts, each with
+/// its own label (`acct-000`…), for drawing and scrolling large desks.
+pub fn copies(snap: &crate::engine::live::Snapshot, n: usize) -> crate::engine::live::Snapshot {
+    let mut out = snap.clone();
+    if snap.accounts.is_empty() {
+        return out;
+    }
+    out.accounts = (0..n)
+        .map(|i| {
+            let mut v = snap.accounts[i % snap.accounts.len()].clone();
+            let mut book = (*v.book).clone();
+            book.label = format!("acct-{i:03}");
+            v.book = std::sync::Arc::new(book);
+            v
+        })
+        .collect();
+    out
+}

@@ -312,26 +312,22 @@ fn bad_key_bindings_are_refused_before_anything_starts() {
     let dir = std::env::temp_dir().join(format!("margintop-keys-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("keys.toml");
-    std::fs::write(&cfg, "[ui.keys]\nmatrix = [\"m\", \"s\"]\n").unwrap();
-    let (code, _, err) = margintop(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--plain",
-        "--duration-s",
-        "5",
-    ]);
-    assert_ne!(code, 0);
-    assert!(err.contains("key \"s\" is bound to both"), "{err}");
-    std::fs::write(&cfg, "[ui.keys]\nmatrx = \"x\"\n").unwrap();
-    let (code, _, err) = margintop(&[
-        "--config",
-        cfg.to_str().unwrap(),
-        "--plain",
-        "--duration-s",
-        "5",
-    ]);
-    assert_ne!(code, 0);
-    assert!(err.contains("unknown action \"matrx\""), "{err}");
+    for (keys, says) in [
+        ("matrix = [\"m\", \"s\"]", "key \"s\" is bound to both"),
+        ("matrx = \"x\"", "unknown action \"matrx\""),
+    ] {
+        std::fs::write(&cfg, format!("[ui.keys]\n{keys}\n")).unwrap();
+        let args = [
+            "--config",
+            cfg.to_str().unwrap(),
+            "--plain",
+            "--duration-s",
+            "5",
+        ];
+        let (code, _, err) = margintop(&args);
+        assert_ne!(code, 0);
+        assert!(err.contains(says), "{err}");
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

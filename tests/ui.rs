@@ -394,18 +394,7 @@ fn buying_an_option_pays_its_premium_from_the_margin_balance_under_standard_marg
 
 /// The sample's accounts copied until there are `n`, each with its own label.
 fn big_desk(n: usize) -> Snapshot {
-    let mut snap = sample_snapshot();
-    let base = snap.accounts.clone();
-    snap.accounts = (0..n)
-        .map(|i| {
-            let mut v = base[i % base.len()].clone();
-            let mut book = (*v.book).clone();
-            book.label = format!("acct-{i:03}");
-            v.book = std::sync::Arc::new(book);
-            v
-        })
-        .collect();
-    snap
+    margintop::synthetic::copies(&sample_snapshot(), n)
 }
 
 #[test]
