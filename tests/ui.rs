@@ -467,3 +467,40 @@ fn a_what_if_future_moves_with_the_market_in_stress() {
     // Trading at the mark moves no equity today.
     assert!((after.equity.unwrap() - a.report.equity.unwrap()).abs() < 1e-9);
 }
+
+#[test]
+fn every_desk_order_puts_what_needs_attention_first() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use margintop::ui::view::rows;
+    let snap = sample_snapshot();
+    let mut app = App::new(false);
+    let t = Thresholds::default();
+    let usd = |v: &margintop::engine::live::AccountView, x: f64| x * v.usd_per_unit.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..11 {
+        let order = rows(&snap, &app, &t);
+        assert_eq!(order.len(), 3);
+        let label = app.sort.label();
+        seen.push(label);
+        let pairs = order.windows(2).map(|w| (w[0].0, w[1].0));
+        for (a, b) in pairs {
+            let ok = match label {
+                l if l.starts_with("headroom") => {
+                    usd(a, a.risk.headroom) <= usd(b, b.risk.headroom)
+                }
+                l if l.starts_with("MM") => {
+                    usd(a, a.risk.margin.maintenance_margin)
+                        >= usd(b, b.risk.margin.maintenance_margin)
+                }
+                l if l.starts_with("mm_ratio") => a.risk.mm_ratio >= b.risk.mm_ratio,
+                l if l.starts_with("account") => a.label <= b.label,
+                _ => true,
+            };
+            assert!(ok, "{label}: {} before {}", a.label, b.label);
+        }
+        let _ = app.key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE), None);
+    }
+    assert_eq!(app.sort.label(), seen[0], "s cycles through every order");
+    let _ = app.key(KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT), None);
+    assert_eq!(app.sort.label(), seen[10], "S goes back");
+}

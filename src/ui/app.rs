@@ -55,31 +55,54 @@ impl Screen {
     }
 }
 
+/// Desk orders; each puts what needs attention first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SortBy {
     Health,
     MmRatio,
     Label,
     Equity,
+    Mm,
+    Headroom,
+    Delta,
+    Vega,
+    Theta,
+    LiqDown,
+    Age,
 }
 
+/// The orders `s` cycles through (`S` backwards), with their names.
+const SORTS: [(SortBy, &str); 11] = [
+    (SortBy::Health, "health (worst first)"),
+    (SortBy::MmRatio, "mm_ratio (highest first)"),
+    (SortBy::Label, "account"),
+    (SortBy::Equity, "equity in USD (largest first)"),
+    (SortBy::Mm, "MM in USD (largest first)"),
+    (SortBy::Headroom, "headroom in USD (smallest first)"),
+    (SortBy::Delta, "|delta| in USD (largest first)"),
+    (SortBy::Vega, "|vega| (largest first)"),
+    (SortBy::Theta, "|theta| (largest first)"),
+    (SortBy::LiqDown, "liquidation down (closest first)"),
+    (SortBy::Age, "data age (oldest first)"),
+];
+
 impl SortBy {
-    fn next(self) -> SortBy {
-        match self {
-            SortBy::Health => SortBy::MmRatio,
-            SortBy::MmRatio => SortBy::Label,
-            SortBy::Label => SortBy::Equity,
-            SortBy::Equity => SortBy::Health,
-        }
+    fn step(self, forward: bool) -> SortBy {
+        let i = SORTS.iter().position(|(s, _)| *s == self).unwrap_or(0);
+        let n = SORTS.len();
+        SORTS[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
+        .0
     }
 
     pub fn label(self) -> &'static str {
-        match self {
-            SortBy::Health => "health (worst first)",
-            SortBy::MmRatio => "mm_ratio",
-            SortBy::Label => "account",
-            SortBy::Equity => "equity",
-        }
+        SORTS
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("", |(_, l)| l)
     }
 }
 
@@ -395,7 +418,8 @@ impl App {
             Action::Stress => self.go(Screen::Stress, selected_account),
             Action::WhatIf => self.go(Screen::WhatIf, selected_account),
             Action::Alerts => self.go(Screen::Alerts, selected_account),
-            Action::Sort => self.sort = self.sort.next(),
+            Action::Sort => self.sort = self.sort.step(true),
+            Action::SortBack => self.sort = self.sort.step(false),
             Action::Group => self.group = !self.group,
             Action::Filter => {
                 self.prompt = Some(Prompt::Filter);

@@ -22,6 +22,7 @@ pub enum Action {
     WhatIf,
     Alerts,
     Sort,
+    SortBack,
     Group,
     Filter,
     NextModel,
@@ -32,7 +33,7 @@ pub enum Action {
 }
 
 /// Every action: its name in the config, what it does, its default keys.
-pub const ACTIONS: [(Action, &str, &str, &[&str]); 23] = [
+pub const ACTIONS: [(Action, &str, &str, &[&str]); 24] = [
     (Action::Up, "up", "previous row", &["Up", "k"]),
     (Action::Down, "down", "next row", &["Down", "j"]),
     (Action::PageUp, "page_up", "page up", &["PageUp"]),
@@ -91,9 +92,10 @@ pub const ACTIONS: [(Action, &str, &str, &[&str]); 23] = [
     (
         Action::Sort,
         "sort",
-        "sort by health, mm_ratio, account, equity",
+        "next desk order: health, mm_ratio, account, equity, MM, headroom, delta, vega, theta, liquidation, age",
         &["s"],
     ),
+    (Action::SortBack, "sort_back", "previous desk order", &["S"]),
     (
         Action::Group,
         "group",
@@ -299,6 +301,18 @@ mod tests {
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(map.action(ctrl_c), Some(Action::Quit));
         assert_eq!(map.action(press(KeyCode::Char('q'))), None);
+    }
+
+    #[test]
+    fn every_action_is_documented_in_the_default_config() {
+        let doc = include_str!("../../config/default.toml");
+        for (_, name, _, keys) in ACTIONS {
+            assert!(
+                doc.contains(&format!("{name} (")),
+                "{name} missing from default.toml"
+            );
+            assert!(!keys.is_empty(), "{name} has a default key");
+        }
     }
 
     #[test]

@@ -234,19 +234,49 @@ fn help(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     f.render_widget(table, area);
 }
 
-/// Sorting by health puts the worst first (then the highest mm_ratio).
-fn sort_rows(rows: &mut [(&AccountView, Health)], sort: SortBy) {
-    let ratio = |v: &AccountView| v.risk.mm_ratio.unwrap_or(f64::INFINITY);
-    match sort {
-        SortBy::Health => {
-            rows.sort_by(|a, b| b.1.cmp(&a.1).then(ratio(b.0).total_cmp(&ratio(a.0))))
-        }
-        SortBy::MmRatio => rows.sort_by(|a, b| ratio(b.0).total_cmp(&ratio(a.0))),
-        SortBy::Label => rows.sort_by(|a, b| {
+/// Sort the desk rows: each order puts what needs attention first.
+fn sort_rows(rows: &mut [(&AccountView, Health)], app: &App) {
+    if app.sort == SortBy::Label {
+        rows.sort_by(|a, b| {
             a.0.label
                 .cmp(&b.0.label)
                 .then(a.0.currency.cmp(&b.0.currency))
-        }),
-        SortBy::Equity => rows.sort_by(|a, b| b.0.risk.equity.total_cmp(&a.0.risk.equity)),
+        });
+        return;
     }
+    if app.sort == SortBy::Health {
+        let ratio = |v: &AccountView| v.risk.mm_ratio.unwrap_or(f64::INFINITY);
+        rows.sort_by(|a, b| b.1.cmp(&a.1).then(ratio(b.0).total_cmp(&ratio(a.0))));
+        return;
+    }
+    // Larger first; what cannot be computed goes last.
+    let key = |v: &AccountView| -> f64 {
+        let usd = |x: f64| v.usd_per_unit.map_or(f64::NEG_INFINITY, |u| x * u);
+        let r = &v.risk;
+        let k = match app.sort {
+            SortBy::MmRatio => r.mm_ratio.unwrap_or(f64::INFINITY),
+            SortBy::Equity => usd(r.equity),
+            SortBy::Mm => usd(r.margin.maintenance_margin),
+            SortBy::Headroom => -usd(r.headroom),
+            SortBy::Delta => v
+                .index
+                .as_ref()
+                .map_or(f64::NEG_INFINITY, |(_, p)| (v.greeks.delta_total * p).abs()),
+            SortBy::Vega => v.greeks.vega.abs(),
+            SortBy::Theta => v.greeks.theta.abs(),
+            SortBy::LiqDown => app
+                .desk
+                .get(&(v.label.clone(), v.currency.clone()))
+                .and_then(|d| d.liquidation.down_move)
+                .map_or(f64::NEG_INFINITY, |m| -m.abs()),
+            SortBy::Age => v.data_age_ms.map_or(f64::INFINITY, |a| a as f64),
+            SortBy::Health | SortBy::Label => 0.0,
+        };
+        if k.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            k
+        }
+    };
+    rows.sort_by(|a, b| key(b.0).total_cmp(&key(a.0)));
 }

@@ -28,7 +28,7 @@ pub fn rows<'a>(snap: &'a Snapshot, app: &App, t: &Thresholds) -> Vec<(&'a Accou
         })
         .map(|v| (v, health(v, t)))
         .collect();
-    sort_rows(&mut rows, app.sort);
+    sort_rows(&mut rows, app);
     if app.group {
         // Stable: the chosen order holds within each currency.
         rows.sort_by(|a, b| a.0.currency.cmp(&b.0.currency));
@@ -67,7 +67,7 @@ const COLUMNS: [Column; 20] = [
     col("gamma", 9, 6),
     col("vega", 8, 5),
     col("theta", 8, 6),
-    col("worst str", 9, 5),
+    col("stress P&L", 10, 5),
     col("liq down", 8, 2),
     col("liq up", 7, 4),
     col("local-exch", 10, 5),
@@ -130,7 +130,7 @@ fn cell_text(col: usize, v: &AccountView, h: Health, d: Option<&DeskFigures>) ->
         "gamma" => num(v.greeks.gamma, 6),
         "vega" => num(v.greeks.vega, 0),
         "theta" => num(v.greeks.theta, 0),
-        "worst str" => d
+        "stress P&L" => d
             .and_then(|d| d.worst_stress.as_ref())
             .map_or("…".into(), |(_, p)| num(*p, 3)),
         "liq down" => d.map_or("…".into(), |d| move_pct(d.liquidation.down_move)),
