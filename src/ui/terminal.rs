@@ -146,7 +146,7 @@ pub async fn run(
         };
         tokio::select! {
             changed = snapshots.changed() => {
-                                if changed.is_err() {
+                if changed.is_err() {
                     break; // the engine is gone
                 }
                 let snap = snapshots.borrow().clone();
@@ -179,13 +179,13 @@ pub async fn run(
                 }
                 analyst.account(app.request());
                 match effect {
-                        Effect::Quit => break,
-                        Effect::Crash => {
-                            if let Some(c) = &crash {
-                                c();
-                            }
-                            dirty = true;
+                    Effect::Quit => break,
+                    Effect::Crash => {
+                        if let Some(c) = &crash {
+                            c();
                         }
+                        dirty = true;
+                    }
                     Effect::Redraw => dirty = true,
                     Effect::None => {}
                 }
