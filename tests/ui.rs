@@ -504,3 +504,30 @@ fn every_desk_order_puts_what_needs_attention_first() {
     let _ = app.key(KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT), None);
     assert_eq!(app.sort.label(), seen[10], "S goes back");
 }
+
+#[test]
+fn the_alerts_screen_and_the_message_rate() {
+    let mut snap = sample_snapshot();
+    let t = Thresholds::default();
+    let mut app = App::new(false);
+    app.record(&snap, &t);
+    // Five seconds and 500 messages later every account has gone stale.
+    snap.as_of += 5_000;
+    snap.messages += 500;
+    for v in &mut snap.accounts {
+        v.stale = true;
+    }
+    app.record(&snap, &t);
+    assert_eq!(app.message_rate, Some(100.0));
+    app.screen = Screen::Alerts;
+    for (w, h) in [(80, 24), (160, 48)] {
+        let text = render(&mut app, &snap, &theme(), w, h);
+        assert!(
+            text.contains("pm-vol-seller [BTC] is Warning at start"),
+            "{text}"
+        );
+        assert!(text.contains("alerts (4)"), "one warning at start, three stale: {text}");
+        assert!(text.contains("100/s"), "{text}");
+        insta::assert_snapshot!(format!("alerts_{w}x{h}"), text);
+    }
+}

@@ -23,6 +23,9 @@ const BATCH: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct AccountBook {
     pub label: String,
+    /// The exchange whose protocol the account's data came in (Deribit's,
+    /// for the live, demo and replay paths alike).
+    pub exchange_name: &'static str,
     pub currency: String,
     pub model: String,
     pub risk: AccountRisk,
@@ -345,6 +348,7 @@ impl<W: Write> Engine<W> {
         let legs = desk.legs(id, risk.margin.worst_scenario.as_ref());
         AccountBook {
             label: account.label.clone(),
+            exchange_name: "deribit",
             currency: account.currency.clone(),
             model: account.model.clone(),
             complete: risk.complete

@@ -150,6 +150,7 @@ mod tests {
         AccountView {
             book: Arc::new(AccountBook {
                 label: "a".into(),
+                exchange_name: "deribit",
                 currency: "BTC".into(),
                 model: "deribit_pm".into(),
                 risk,

@@ -157,6 +157,9 @@ pub struct App {
     /// Index prices by index name, (pricing ms, price), one a second.
     pub indices: HashMap<String, VecDeque<(i64, f64)>>,
     last_sample: i64,
+    /// Messages a second over the last sampled second (status bar).
+    pub message_rate: Option<f64>,
+    last_messages: Option<(i64, u64)>,
     /// Matrix screen: which model of the comparison is drawn.
     pub model: usize,
     /// Scenarios added from the stress screen (every account).
@@ -206,6 +209,8 @@ impl App {
             history: HashMap::new(),
             indices: HashMap::new(),
             last_sample: i64::MIN,
+            message_rate: None,
+            last_messages: None,
             model: 0,
             custom: Vec::new(),
             configured_scenarios: 0,
@@ -232,6 +237,13 @@ impl App {
             return;
         }
         self.last_sample = snap.as_of;
+        if let Some((t, n)) = self.last_messages {
+            let secs = (snap.as_of - t) as f64 / 1000.0;
+            if secs > 0.0 {
+                self.message_rate = Some(snap.messages.saturating_sub(n) as f64 / secs);
+            }
+        }
+        self.last_messages = Some((snap.as_of, snap.messages));
         for v in snap.accounts.iter().filter(|v| v.complete && !v.stale) {
             let (Some(r), e) = (v.risk.mm_ratio, v.risk.equity) else {
                 continue;

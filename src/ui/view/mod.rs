@@ -175,14 +175,16 @@ fn status(app: &App, snap: &Snapshot, theme: &Theme) -> Paragraph<'static> {
         .count();
     let down = snap.links.len() - live;
     let mut text = format!(
-        " q quit ? help │ sort: {} │ links {live} live{} │ {} msgs",
+        " q quit ? help │ sort: {} │ links {live} live{} │ {} msgs{}",
         app.sort.label(),
         if down > 0 {
             format!(", {down} DOWN")
         } else {
             String::new()
         },
-        snap.messages
+        snap.messages,
+        app.message_rate
+            .map_or(String::new(), |r| format!(", {r:.0}/s"))
     );
     if !app.filter.is_empty() {
         text.push_str(&format!(" │ filter: {}", app.filter));

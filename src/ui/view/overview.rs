@@ -51,9 +51,10 @@ const fn col(name: &'static str, width: u16, priority: u8) -> Column {
     }
 }
 
-const COLUMNS: [Column; 20] = [
+const COLUMNS: [Column; 21] = [
     col("account", 20, 1),
     col("ccy", 4, 3),
+    col("exch", 7, 6),
     col("model", 10, 5),
     col("health", 11, 1),
     col("mm_ratio", 8, 1),
@@ -117,6 +118,7 @@ fn cell_text(col: usize, v: &AccountView, h: Health, d: Option<&DeskFigures>) ->
     match COLUMNS[col].name {
         "account" => v.label.clone(),
         "ccy" => v.currency.clone(),
+        "exch" => v.exchange_name.to_string(),
         "model" => v.model.clone(),
         "health" => health_text(h).into(),
         "mm_ratio" => pct(r.mm_ratio),
