@@ -526,7 +526,10 @@ fn the_alerts_screen_and_the_message_rate() {
             text.contains("pm-vol-seller [BTC] is Warning at start"),
             "{text}"
         );
-        assert!(text.contains("alerts (4)"), "one warning at start, three stale: {text}");
+        assert!(
+            text.contains("alerts (4)"),
+            "one warning at start, three stale: {text}"
+        );
         assert!(text.contains("100/s"), "{text}");
         insta::assert_snapshot!(format!("alerts_{w}x{h}"), text);
     }
