@@ -346,6 +346,7 @@ impl<W: Write> Engine<W> {
         let account = desk.account(id);
         let risk = desk.risk(id);
         let legs = desk.legs(id, risk.margin.worst_scenario.as_ref());
+        let main = main_index(desk.sums(id));
         AccountBook {
             label: account.label.clone(),
             exchange_name: "deribit",
@@ -360,8 +361,8 @@ impl<W: Write> Engine<W> {
             inputs_t: self.ingest.inputs_t(id),
             legs,
             matrix: desk.matrix(id),
-            index: main_index(desk.sums(id)).map(|s| (s.index_name.clone(), s.index_price)),
-            usd_per_unit: main_index(desk.sums(id)).map(|s| s.usd_per_unit),
+            index: main.map(|s| (s.index_name.clone(), s.index_price)),
+            usd_per_unit: main.map(|s| s.usd_per_unit),
             greeks: {
                 let s = desk.sums(id);
                 BookGreeks {

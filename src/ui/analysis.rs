@@ -19,6 +19,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
+/// Staleness is the snapshot's business (the screens mark it over these
+/// figures), so revaluations take their inputs as current.
+const CURRENT: Freshness = Freshness {
+    data_age_ms: None,
+    stale: false,
+};
+
 /// An account: (label, currency).
 pub type Key = (String, String);
 
@@ -135,12 +142,7 @@ pub fn analyse(
         scenarios: &all,
         thresholds,
     };
-    // Staleness is the snapshot's business; the screens show it beside these.
-    let fresh = Freshness {
-        data_age_ms: None,
-        stale: false,
-    };
-    let report = account_report(inputs, fresh, &opts);
+    let report = account_report(inputs, CURRENT, &opts);
     let models = match req.compare {
         true => under_each_model(inputs),
         false => Vec::new(),
@@ -153,7 +155,7 @@ pub fn analyse(
             .map(|t| t.instrument.clone())
             .collect();
         WhatIf {
-            after: account_report(&with_trades(inputs, &req.trades), fresh, &opts),
+            after: account_report(&with_trades(inputs, &req.trades), CURRENT, &opts),
             missing,
         }
     });
@@ -177,11 +179,7 @@ pub fn desk_figures(
         scenarios,
         thresholds,
     };
-    let fresh = Freshness {
-        data_age_ms: None,
-        stale: false,
-    };
-    let report = account_report(inputs, fresh, &opts);
+    let report = account_report(inputs, CURRENT, &opts);
     let worst_stress = report
         .stress
         .iter()
