@@ -68,6 +68,16 @@ pub struct ExtendedCell {
 }
 pub type InstrumentId = usize;
 
+/// The (row, column) of a table's most negative P&L (None: no numbers).
+pub fn largest_loss(pnl: &[Vec<Option<f64>>]) -> Option<(usize, usize)> {
+    let cells = pnl.iter().enumerate().flat_map(|(i, row)| {
+        row.iter()
+            .enumerate()
+            .filter_map(move |(j, v)| v.map(|v| ((i, j), v)))
+    });
+    cells.min_by(|a, b| a.1.total_cmp(&b.1)).map(|(at, _)| at)
+}
+
 /// Re-add every contribution from scratch after this many incremental
 /// updates of an account, so that rounding never accumulates.
 const RESUM_EVERY: u32 = 4096;
@@ -409,16 +419,7 @@ impl Desk {
         let s = a.sums.per_index.iter().find(|s| s.positions > 0)?;
         let grid = self.prepared[a.model_key].built_grid(&s.index_name)?;
         let (price_moves, vol_moves, pnl) = grid.standard_table(&s.vector);
-        let mut worst: Option<((usize, usize), f64)> = None;
-        for (i, row) in pnl.iter().enumerate() {
-            for (j, v) in row.iter().enumerate() {
-                if let Some(v) = v {
-                    if worst.is_none_or(|(_, w)| *v < w) {
-                        worst = Some(((i, j), *v));
-                    }
-                }
-            }
-        }
+        let worst = largest_loss(&pnl);
         let mut aggregated = s.vector.clone();
         grid.aggregate(&mut aggregated, s.usd_per_unit);
         let (_, worst_at) = grid.worst(&aggregated);
@@ -443,7 +444,7 @@ impl Desk {
             price_moves,
             vol_moves,
             pnl,
-            worst: worst.map(|(at, _)| at),
+            worst,
             extended,
             worst_extended,
         })

@@ -2,7 +2,7 @@
 //! same book under every loaded model (`n` shows the next model's matrix).
 
 use super::{bordered, no_account, num, open_account, pct};
-use crate::engine::desk::Matrix;
+use crate::engine::desk::{largest_loss, Matrix};
 use crate::engine::live::Snapshot;
 use crate::report::ModelFigures;
 use crate::ui::app::App;
@@ -158,16 +158,7 @@ fn comparison(
 }
 
 fn heatmap(f: &mut Frame, area: Rect, h: &Heat, label: &str, ccy: &str, theme: &Theme) {
-    let mut worst: Option<((usize, usize), f64)> = None;
-    for (i, row) in h.pnl.iter().enumerate() {
-        for (j, x) in row.iter().enumerate() {
-            if let Some(x) = x {
-                if worst.is_none_or(|(_, w)| *x < w) {
-                    worst = Some(((i, j), *x));
-                }
-            }
-        }
-    }
+    let worst = largest_loss(h.pnl);
     let scale = h
         .pnl
         .iter()
@@ -185,7 +176,7 @@ fn heatmap(f: &mut Frame, area: Rect, h: &Heat, label: &str, ccy: &str, theme: &
         .map(|(i, (mv, row))| {
             let mut cells = vec![Cell::from(format!("{:+.1}%", mv * 100.0))];
             cells.extend(row.iter().enumerate().map(|(j, p)| {
-                let is_worst = worst.is_some_and(|(at, _)| at == (i, j));
+                let is_worst = worst == Some((i, j));
                 let text = p.map_or("—".into(), |x| {
                     format!("{}{}", if is_worst { "▼" } else { " " }, num(x, 4))
                 });
