@@ -28,7 +28,7 @@ fn desk(n: usize) -> Snapshot {
     let settings = EngineSettings {
         stale_after_ms: 60_000,
         recording_clock: true,
-        market_of: HashMap::new(),
+        ..EngineSettings::default()
     };
     let mut engine: Engine<Vec<u8>> = Engine::new(ingest, settings, HashMap::new(), None);
     margintop::synthetic::copies(&engine.snapshot(as_of), n)

@@ -131,7 +131,7 @@ pub async fn run(opts: BenchOptions) -> Result<BenchReport, String> {
     let settings = EngineSettings {
         stale_after_ms: 10_000,
         recording_clock: false,
-        market_of: HashMap::new(),
+        ..EngineSettings::default()
     };
     let engine: Engine<Vec<u8>> = Engine::new(ingest, settings, HashMap::new(), None);
     let (feed_tx, feed_rx) = mpsc::channel::<Feed>(65_536);

@@ -4,6 +4,7 @@
 
 use crate::config::{credentials, Config, Credentials};
 use crate::engine::live::{self, Engine, EngineSettings, Query, Snapshot, SpawnRequest};
+use crate::engine::resync::ResyncTiming;
 use crate::engine::{Desk, Ingest};
 use crate::exchange::deribit::client::{self, ConnectionSpec};
 use crate::exchange::recording::Recorder;
@@ -62,10 +63,11 @@ pub fn start_with(
     ingest.desk.set_clock_step(config.engine.clock_step_ms);
     let (feed_tx, feed_rx) = mpsc::channel(config.engine.queue_capacity.max(16));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut specs: Vec<(ConnectionSpec, Option<mpsc::Receiver<client::Command>>)> = Vec::new();
+    let mut specs: Vec<(ConnectionSpec, mpsc::Receiver<client::Command>)> = Vec::new();
     let mut markets: HashMap<String, mpsc::Sender<client::Command>> = HashMap::new();
     let mut market_currencies: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut market_of = HashMap::new();
+    let mut privates = HashMap::new();
     for a in &config.accounts {
         if a.model != "auto" {
             if !models.contains_key(&a.model) {
@@ -93,6 +95,8 @@ pub fn start_with(
             }
         }
         market_of.insert(a.label.clone(), market_label(a.url()));
+        let (cmd_tx, cmd_rx) = mpsc::channel(16);
+        privates.insert(a.label.clone(), cmd_tx);
         specs.push((
             ConnectionSpec {
                 acct: a.label.clone(),
@@ -105,7 +109,7 @@ pub fn start_with(
                 list_subaccounts: a.subaccounts,
                 settings: config.connection.clone(),
             },
-            None,
+            cmd_rx,
         ));
     }
     for (url, currencies) in market_currencies {
@@ -124,7 +128,7 @@ pub fn start_with(
                 list_subaccounts: false,
                 settings: config.connection.clone(),
             },
-            Some(cmd_rx),
+            cmd_rx,
         ));
     }
     let parents: HashMap<String, ConnectionSpec> = specs
@@ -135,8 +139,6 @@ pub fn start_with(
     let mut connections: Vec<JoinHandle<()>> = specs
         .into_iter()
         .map(|(spec, commands)| {
-            // Private connections take no commands: a closed channel is never polled again.
-            let commands = commands.unwrap_or_else(|| mpsc::channel(1).1);
             tokio::spawn(client::run(
                 spec,
                 feed_tx.clone(),
@@ -153,14 +155,14 @@ pub fn start_with(
         shutdown_rx,
     )));
     let settings = EngineSettings {
-        stale_after_ms: config.engine.stale_after_ms,
-        recording_clock: false,
         market_of,
+        ..engine_settings(config)
     };
     let (query_tx, query_rx) = mpsc::channel(16);
     let engine = Engine::new(ingest, settings, markets, recorder)
         .with_spawner(spawn_tx)
-        .with_queries(query_rx);
+        .with_queries(query_rx)
+        .with_privates(privates);
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::default()));
     let engine = tokio::spawn(live::run(engine, feed_rx, snap_tx));
     Ok(Monitor {
@@ -172,36 +174,70 @@ pub fn start_with(
     })
 }
 
+/// The engine's settings from the configuration.
+pub fn engine_settings(config: &Config) -> EngineSettings {
+    let e = &config.engine;
+    EngineSettings {
+        stale_after_ms: e.stale_after_ms,
+        equity_tolerance: e.equity_tolerance,
+        equity_divergence_ms: e.equity_divergence_ms,
+        resync: ResyncTiming {
+            after_settlement_ms: e.settlement_resync_delay_ms,
+            retry_ms: e.expired_retry_ms,
+            every_ms: e.resync_interval_ms,
+        },
+        ..EngineSettings::default()
+    }
+}
+
+/// A running subaccount connection and its own off switch.
+struct Running {
+    label: String,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
 /// Start a connection for each subaccount the engine asks for, acting as
-/// that subaccount with its parent's key; ends at shutdown, after its
-/// connections (so that the engine sees every feed sender go).
+/// that subaccount with its parent's key, and stop those it no longer
+/// lists; ends at shutdown, after its connections (so that the engine sees
+/// every feed sender go).
 async fn spawn_subaccounts(
     parents: HashMap<String, ConnectionSpec>,
     mut requests: mpsc::UnboundedReceiver<SpawnRequest>,
     feed: mpsc::Sender<client::Feed>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut running = Vec::new();
+    let mut running: Vec<Running> = Vec::new();
     loop {
         tokio::select! {
-            request = requests.recv() => {
-                let Some(r) = request else { break };
-                let Some(parent) = parents.get(&r.parent) else { continue };
-                let spec = ConnectionSpec {
-                    acct: r.label,
-                    subject_id: Some(r.subject_id),
-                    list_subaccounts: false,
-                    ..parent.clone()
-                };
-                let commands = mpsc::channel(1).1;
-                running.push(tokio::spawn(client::run(spec, feed.clone(), commands, shutdown.clone())));
-            }
+            request = requests.recv() => match request {
+                None => break,
+                Some(SpawnRequest::Start { parent, label, subject_id, commands }) => {
+                    let Some(parent) = parents.get(&parent) else { continue };
+                    let spec = ConnectionSpec {
+                        acct: label.clone(),
+                        subject_id: Some(subject_id),
+                        list_subaccounts: false,
+                        ..parent.clone()
+                    };
+                    let (stop, off) = watch::channel(false);
+                    let task = tokio::spawn(client::run(spec, feed.clone(), commands, off));
+                    running.push(Running { label, stop, task });
+                }
+                Some(SpawnRequest::Stop { label }) => {
+                    for r in running.iter().filter(|r| r.label == label) {
+                        let _ = r.stop.send(true);
+                    }
+                    running.retain(|r| !r.task.is_finished() && r.label != label);
+                }
+            },
             _ = shutdown.changed() => break,
         }
     }
     drop(feed);
     for r in running {
-        let _ = r.await;
+        let _ = r.stop.send(true);
+        let _ = r.task.await;
     }
 }
 
@@ -226,7 +262,7 @@ pub fn start_replay(
     let settings = EngineSettings {
         stale_after_ms,
         recording_clock: true,
-        market_of: HashMap::new(),
+        ..EngineSettings::default()
     };
     let (query_tx, query_rx) = mpsc::channel(16);
     let engine = Engine::new(ingest, settings, HashMap::new(), None).with_queries(query_rx);

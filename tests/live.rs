@@ -297,8 +297,12 @@ async fn check_config(
     args: &[&str],
 ) -> (i32, String, String) {
     let dir = credentials_dir(secret);
+    let currencies = match account_keys.contains("currencies") {
+        true => "",
+        false => "currencies = [\"BTC\"]",
+    };
     let cfg = format!(
-        "{extra}\n[connection]\nstall_timeout_ms = 1000\nreconnect_min_ms = 50\nreconnect_max_ms = 300\nmax_requests_per_s = 1000\n\n[[accounts]]\nlabel = \"desk\"\nurl = \"{url}\"\ncredentials_file = \"creds.toml\"\ncurrencies = [\"BTC\"]\n{account_keys}\n"
+        "{extra}\n[connection]\nstall_timeout_ms = 1000\nreconnect_min_ms = 50\nreconnect_max_ms = 300\nmax_requests_per_s = 1000\n\n[[accounts]]\nlabel = \"desk\"\nurl = \"{url}\"\ncredentials_file = \"creds.toml\"\n{currencies}\n{account_keys}\n"
     );
     std::fs::write(dir.join("config.toml"), cfg).unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_margintop"));
@@ -559,4 +563,187 @@ async fn tokens_are_refreshed_before_they_expire() {
         2,
         "the account and the market connection, never replaced"
     );
+}
+
+/// Run a monitor against `server` with `cfg` until `done` holds for a
+/// snapshot (or 15 s pass); returns that snapshot, or the last one.
+async fn run_until(
+    server: &Server,
+    cfg: Config,
+    done: impl Fn(&Snapshot) -> bool,
+) -> (bool, Arc<Snapshot>) {
+    let dir = credentials_dir(SECRET);
+    let mon = monitor::start(&cfg, Some(&dir), load_models(None).unwrap(), None).unwrap();
+    let mut rx = mon.snapshots.clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut reached = false;
+    while !reached && tokio::time::Instant::now() < deadline {
+        let _ = tokio::time::timeout(Duration::from_millis(500), rx.changed()).await;
+        reached = done(&rx.borrow());
+    }
+    let last = rx.borrow().clone();
+    mon.stop().await;
+    std::fs::remove_dir_all(&dir).ok();
+    let _ = server;
+    (reached, last)
+}
+
+fn desk_view<'a>(snap: &'a Snapshot, label: &str, currency: &str) -> Option<&'a AccountView> {
+    (snap.accounts.iter()).find(|v| v.label == label && v.currency == currency)
+}
+
+/// 2022-09-30 08:00 UTC: the test option BTC-30SEP22-60000-C expires.
+const OPTION_EXPIRY: i64 = 1_664_524_800_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expiry_is_followed_by_a_re_snapshot_without_a_reconnect() {
+    // The stream's clock crosses 08:00 at round 20, when the option expires.
+    let server = Server::start(Faults {
+        clock_start: Some(OPTION_EXPIRY - 20 * 2_000),
+        option_expires_at_round: Some(20),
+        ..Faults::default()
+    })
+    .await;
+    let mut cfg = config(&server.url(), 250);
+    cfg.engine.settlement_resync_delay_ms = 50;
+    cfg.engine.resync_interval_ms = 0;
+    let settled = |snap: &Snapshot| {
+        desk_view(snap, "desk", "BTC").is_some_and(|v| {
+            v.complete && !v.stale && v.positions.iter().all(|p| p.instrument != OPTION)
+        })
+    };
+    let (reached, snap) = run_until(&server, cfg, settled).await;
+    assert!(reached, "the option never left the book: {snap:?}");
+    let v = desk_view(&snap, "desk", "BTC").unwrap();
+    assert_eq!(v.positions.len(), 1, "{:?}", v.positions);
+    assert!(v.risk.warnings.iter().all(|w| !w.contains("past expiry")));
+    assert_eq!(snap.links.get("desk"), Some(&LinkState::Live));
+    assert_eq!(
+        server.stats(|s| s.connections),
+        2,
+        "the account and the market connection, never replaced"
+    );
+    assert!(
+        server.stats(|s| s.snapshots) >= 2,
+        "a second positions snapshot"
+    );
+    let unsubscribed = server.stats(|s| s.unsubscribed.clone());
+    assert_eq!(unsubscribed, vec![format!("ticker.{OPTION}.100ms")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_currency_is_a_row_in_error_and_the_others_go_on() {
+    for code in [13009, 13021, -32602] {
+        let server = Server::start(Faults {
+            refuse: Some(("ETH", code)),
+            ..Faults::default()
+        })
+        .await;
+        let mut cfg = config(&server.url(), 250);
+        cfg.accounts[0].currencies = Some(vec!["BTC".into(), "ETH".into()]);
+        let both = |snap: &Snapshot| {
+            let btc = desk_view(snap, "desk", "BTC").is_some_and(|v| v.complete && !v.stale);
+            let eth = desk_view(snap, "desk", "ETH").is_some_and(|v| v.refused.len() == 2);
+            btc && eth
+        };
+        let (reached, snap) = run_until(&server, cfg, both).await;
+        assert!(reached, "{code}: {snap:?}");
+        let t = margintop::report::Thresholds::default();
+        let eth = desk_view(&snap, "desk", "ETH").unwrap();
+        assert_eq!(eth.health(&t), margintop::report::Health::Error);
+        let error = eth.error().unwrap();
+        assert!(
+            error.contains(&format!("({code})")) && error.contains("positions refused"),
+            "{error}"
+        );
+        assert_ne!(
+            desk_view(&snap, "desk", "BTC").unwrap().health(&t),
+            margintop::report::Health::Error
+        );
+        assert_eq!(snap.links.get("desk"), Some(&LinkState::Live), "{code}");
+        assert_eq!(server.stats(|s| s.connections), 2, "{code}: no reconnect");
+    }
+    // `check` names the refusal and exits 3.
+    let server = Server::start(Faults {
+        refuse: Some(("ETH", 13021)),
+        ..Faults::default()
+    })
+    .await;
+    let keys = "currencies = [\"BTC\", \"ETH\"]";
+    let (code, out, err) = check_config(&server.url(), SECRET, "", keys, &[]).await;
+    assert_eq!(code, 3, "{out}{err}");
+    let eth = out.lines().find(|l| l.starts_with("desk ETH")).expect(&out);
+    assert!(
+        eth.contains(" ERROR ") && eth.contains("forbidden (13021)"),
+        "{eth}"
+    );
+    assert!(
+        out.lines().any(|l| l.starts_with("desk BTC deribit_pm OK")),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subaccounts_are_listed_again_added_and_removed_while_running() {
+    let server = Server::start(Faults {
+        subaccounts_change: true,
+        ..Faults::default()
+    })
+    .await;
+    let mut cfg = config(&server.url(), 250);
+    cfg.accounts[0].subaccounts = true;
+    cfg.engine.resync_interval_ms = 300;
+    let changed = |snap: &Snapshot| {
+        let new = desk_view(snap, "desk/user_1_2", "BTC").is_some_and(|v| v.complete);
+        let old = snap.accounts.iter().any(|v| v.label == "desk/user_1_1");
+        new && !old && !snap.links.contains_key("desk/user_1_1")
+    };
+    let (reached, snap) = run_until(&server, cfg, changed).await;
+    assert!(
+        reached,
+        "{:?} {:?}",
+        snap.links,
+        snap.accounts.iter().map(|v| &v.label).collect::<Vec<_>>()
+    );
+    assert!(server.stats(|s| s.subaccount_listings) >= 2);
+    assert_eq!(snap.links.get("desk/user_1_2"), Some(&LinkState::Live));
+}
+
+#[test]
+fn a_configured_but_empty_wallet_is_healthy_not_unknown() {
+    use margintop::engine::{Desk, Ingest};
+    // A summary with nothing in it and an empty positions list, as Deribit
+    // answers for a currency the account has never used.
+    let mut summary = deribit_server::fixture("private_get_account_summary_response.json");
+    for key in [
+        "balance",
+        "equity",
+        "margin_balance",
+        "initial_margin",
+        "maintenance_margin",
+    ] {
+        summary["result"][key] = serde_json::json!(0.0);
+    }
+    summary["result"]["currency"] = serde_json::json!("ETH");
+    summary["result"]["margin_model"] = serde_json::json!("segregated_pm");
+    let lines = [
+        serde_json::json!({"t": 1, "dir": "out", "acct": "desk", "msg": {"jsonrpc": "2.0", "id": 1, "method": "private/get_positions", "params": {"currency": "ETH"}}}),
+        serde_json::json!({"t": 2, "dir": "in", "acct": "desk", "msg": {"jsonrpc": "2.0", "id": 1, "result": []}}),
+        serde_json::json!({"t": 3, "dir": "out", "acct": "desk", "msg": {"jsonrpc": "2.0", "id": 2, "method": "private/get_account_summary", "params": {"currency": "ETH"}}}),
+        serde_json::json!({"t": 4, "dir": "in", "acct": "desk", "msg": summary}),
+    ];
+    let mut ingest = Ingest::new(Desk::new(load_models(None).unwrap(), 0), None);
+    for l in lines {
+        ingest.line(&l.to_string());
+    }
+    let id = ingest.desk.find_account("desk", "ETH").unwrap();
+    let risk = ingest.desk.risk(id);
+    assert_eq!(risk.mm_ratio, Some(0.0));
+    let health = margintop::report::Health::of(
+        false,
+        Some(risk.margin.maintenance_margin),
+        risk.mm_ratio,
+        &margintop::report::Thresholds::default(),
+    );
+    assert_eq!(health, margintop::report::Health::Ok);
 }

@@ -73,6 +73,27 @@ fn what_the_monitor_reads_from_each_message() {
         }
         other => panic!("{other:?}"),
     }
+    // A future's ticker carries the price its session P&L is measured from.
+    match &events("ticker_future_100ms.json", None)[..] {
+        [Event::Settlement { instrument, price }, Event::Quote { quote, .. }] => {
+            assert_eq!((instrument.as_str(), *price), ("BTC-30SEP22", 30225.47));
+            assert_eq!(quote.mark_price, 30218.9);
+        }
+        other => panic!("{other:?}"),
+    }
+    // An error answer to a private request about one currency is said, not dropped.
+    match &events(
+        "error_invalid_params_-32602.json",
+        Some("private/get_positions"),
+    )[..]
+    {
+        [Event::Refused { code, message, .. }] => {
+            assert_eq!(*code, -32602);
+            assert_eq!(message, "Invalid params: invalid format (nonce)");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(events("error_invalid_params_-32602.json", Some("public/ticker")).is_empty());
     assert!(
         matches!(&events("deribit_price_index_btc_usd.json", None)[..], [Event::Index { price, .. }] if *price == 3937.89)
     );

@@ -34,7 +34,7 @@ fn sample() -> (Engine<Vec<u8>>, Snapshot) {
     let settings = EngineSettings {
         stale_after_ms: 60_000,
         recording_clock: true,
-        market_of: HashMap::new(),
+        ..EngineSettings::default()
     };
     let mut engine: Engine<Vec<u8>> = Engine::new(ingest, settings, HashMap::new(), None);
     let snap = engine.snapshot(as_of);

@@ -3,7 +3,8 @@
 use super::report::{print, replay_report};
 use super::RiskArgs;
 use margintop::config::Config;
-use margintop::engine::live::Snapshot;
+use margintop::engine::live::{AccountView, Snapshot};
+use margintop::engine::Desk;
 use margintop::exchange::deribit::client::{now_ms, LinkState};
 use margintop::monitor;
 use margintop::report::{build_report, Freshness, Report, ReportOptions, Thresholds};
@@ -98,8 +99,13 @@ fn pct(v: Option<f64>) -> String {
 
 fn line(a: &margintop::report::AccountReport) -> String {
     let num = |v: Option<f64>| v.map_or("n/a".into(), |x| format!("{x:.4}"));
+    // Why the account is not current, when it is not.
+    let why = match (&a.error, a.stale_reason.as_ref().filter(|_| a.stale)) {
+        (Some(e), _) | (None, Some(e)) => format!(" — {e}"),
+        (None, None) => String::new(),
+    };
     format!(
-        "{} {} {} {} mm_ratio {} im_ratio {} equity {} {} headroom {} {} age {}",
+        "{} {} {} {} mm_ratio {} im_ratio {} equity {} {} headroom {} {} age {}{why}",
         a.account,
         a.currency,
         a.margin_model,
@@ -124,8 +130,10 @@ fn ready(config: &Config, snap: &Snapshot) -> bool {
                 .any(|v| v.label == a.label && v.currency == *c)
         })
     });
+    // An account the exchange refused to describe will not get better by waiting.
+    let settled = |v: &AccountView| (v.complete && !v.stale) || v.error().is_some();
     configured
-        && snap.accounts.iter().all(|v| v.complete && !v.stale)
+        && snap.accounts.iter().all(settled)
         && snap.links.values().all(|l| *l == LinkState::Live)
 }
 
@@ -186,7 +194,7 @@ async fn live(
         scenarios: &scenarios,
         thresholds,
     };
-    let fresh = freshness(&last);
+    let fresh = freshness(&engine.ingest.desk, &last);
     let mut report = build_report(&engine.ingest.desk, &fresh, now_ms(), &opts);
     report.warnings = last.warnings.clone();
     if let Some(r) = risk.model.as_ref() {
@@ -221,7 +229,7 @@ async fn replay_paced(
         .last_t
         .ok_or("the recording holds no entries")?;
     let last = engine.snapshot(as_of);
-    let fresh = freshness(&last);
+    let fresh = freshness(&engine.ingest.desk, &last);
     let opts = ReportOptions {
         scenarios: &scenarios,
         thresholds,
@@ -231,17 +239,19 @@ async fn replay_paced(
     Ok(report)
 }
 
-/// Freshness of each account as the engine saw it (connections and data age);
-/// an account with incomplete data counts as stale.
-fn freshness(last: &Snapshot) -> impl Fn(usize) -> Freshness + '_ {
-    move |id| match last.accounts.get(id) {
-        Some(v) => Freshness {
+/// Freshness of each account as the engine saw it (connections and data
+/// age, and why not current); an account with incomplete data counts as
+/// stale. Accounts the snapshot no longer shows (removed subaccounts) are
+/// left out.
+fn freshness<'a>(desk: &'a Desk, last: &'a Snapshot) -> impl Fn(usize) -> Option<Freshness> + 'a {
+    move |id| {
+        let a = desk.account(id);
+        let v = (last.accounts.iter()).find(|v| v.label == a.label && v.currency == a.currency)?;
+        Some(Freshness {
             data_age_ms: v.data_age_ms,
             stale: v.stale || !v.complete,
-        },
-        None => Freshness {
-            data_age_ms: None,
-            stale: true,
-        },
+            reason: v.stale_reason.clone(),
+            error: v.error(),
+        })
     }
 }

@@ -44,7 +44,12 @@ pub fn replay_report(
         scenarios: &scenarios,
         thresholds,
     };
-    let fresh = |id| Freshness::from_update(ingest.inputs_t(id), as_of, stale_after_ms);
+    let fresh = |id| {
+        Some(Freshness {
+            error: ingest.error(id),
+            ..Freshness::from_update(ingest.inputs_t(id), as_of, stale_after_ms)
+        })
+    };
     let mut report = build_report(&ingest.desk, &fresh, as_of, &opts);
     report.warnings = ingest.stats.warnings();
     Ok(report)

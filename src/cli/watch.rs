@@ -175,14 +175,8 @@ fn frame(snap: &Snapshot, banner: &str, t: &Thresholds, crashed: bool) -> String
     let mut rows: Vec<(&AccountView, Health)> = snap
         .accounts
         .iter()
-        .filter(|v| !v.positions.is_empty() || v.risk.balance != 0.0)
-        .map(|v| {
-            let mm = v.complete.then_some(v.risk.margin.maintenance_margin);
-            (
-                v,
-                Health::of(v.stale, mm, v.risk.mm_ratio.filter(|_| v.complete), t),
-            )
-        })
+        .filter(|v| !v.positions.is_empty() || v.risk.balance != 0.0 || !v.refused.is_empty())
+        .map(|v| (v, v.health(t)))
         .collect();
     rows.sort_by(|a, b| {
         b.1.cmp(&a.1).then(

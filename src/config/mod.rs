@@ -31,6 +31,11 @@ pub struct EngineConfig {
     pub stale_after_ms: i64,
     pub clock_step_ms: i64,
     pub queue_capacity: usize,
+    pub equity_tolerance: f64,
+    pub equity_divergence_ms: i64,
+    pub settlement_resync_delay_ms: i64,
+    pub expired_retry_ms: i64,
+    pub resync_interval_ms: i64,
 }
 
 impl Default for EngineConfig {
@@ -39,6 +44,11 @@ impl Default for EngineConfig {
             stale_after_ms: 10_000,
             clock_step_ms: 1000,
             queue_capacity: 65_536,
+            equity_tolerance: 0.005,
+            equity_divergence_ms: 30_000,
+            settlement_resync_delay_ms: 5_000,
+            expired_retry_ms: 30_000,
+            resync_interval_ms: 600_000,
         }
     }
 }
@@ -241,6 +251,19 @@ impl Config {
             return Err(
                 "connection.subscribe_chunk and max_requests_per_s must be positive".into(),
             );
+        }
+        let e = &self.engine;
+        if !(e.equity_tolerance.is_finite() && e.equity_tolerance >= 0.0) {
+            return Err("engine.equity_tolerance must be a fraction, 0 or more".into());
+        }
+        let times = [
+            ("equity_divergence_ms", e.equity_divergence_ms),
+            ("settlement_resync_delay_ms", e.settlement_resync_delay_ms),
+            ("expired_retry_ms", e.expired_retry_ms),
+            ("resync_interval_ms", e.resync_interval_ms),
+        ];
+        if let Some((name, _)) = times.iter().find(|(_, v)| *v < 0) {
+            return Err(format!("engine.{name} must be 0 or more"));
         }
         let (warn, critical) = (self.check.warn_mm_ratio, self.check.critical_mm_ratio);
         if warn.is_nan() || critical.is_nan() || warn > critical {

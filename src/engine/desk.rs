@@ -11,7 +11,7 @@
 //! (time to expiry changed for all of them), so a replay of the same
 //! messages computes exactly the same numbers as the live run.
 
-use crate::margin::account::{account_risk, AccountRisk, Instruments, LEFT_OUT};
+use crate::margin::account::{account_risk, expiry_warning, AccountRisk, Instruments, LEFT_OUT};
 use crate::margin::book::{fill_contribution, unit_vector, BookSums, Contribution, PreparedModel};
 use crate::margin::config::ModelConfig;
 use crate::margin::grid::Table;
@@ -336,6 +336,37 @@ impl Desk {
         }
     }
 
+    /// True once the pricing clock has reached the instrument's expiry.
+    pub fn is_expired(&self, name: &str) -> bool {
+        self.instrument(name)
+            .and_then(Instrument::expiry_ms)
+            .is_some_and(|e| e <= self.now_ms)
+    }
+
+    /// The daily settlement moved a future's session reference: each holder
+    /// measures its session P&L from `price` from now on, as the exchange
+    /// does once it has booked the previous session's P&L into the balance.
+    /// Tickers repeat the price all day: nothing happens unless it changed.
+    pub fn apply_settlement(&mut self, name: &str, price: f64) {
+        let Some(&id) = self.by_name.get(name) else {
+            return;
+        };
+        if self.slots[id].inst.is_option() || !(price.is_finite() && price > 0.0) {
+            return;
+        }
+        let mut changed = false;
+        for h in &self.slots[id].holders {
+            let pos = &mut self.accounts[h.account].account.positions[h.position];
+            if pos.session_ref_price != Some(price) {
+                pos.session_ref_price = Some(price);
+                changed = true;
+            }
+        }
+        if changed {
+            self.reprice(id);
+        }
+    }
+
     /// Replace a position's size (0 removes it).
     pub fn set_position(
         &mut self,
@@ -460,6 +491,11 @@ impl Desk {
         let a = &self.accounts[id];
         let mut warnings = a.warnings.clone();
         for c in a.account.positions.iter().zip(&a.contributions) {
+            if self.is_expired(&c.0.instrument) {
+                if let Some(inst) = self.instrument(&c.0.instrument) {
+                    warnings.push(expiry_warning(inst));
+                }
+            }
             if c.1.is_none() {
                 if let Some(&iid) = self.by_name.get(&c.0.instrument) {
                     if let Some(e) = &self.slots[iid].error {

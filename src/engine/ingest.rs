@@ -60,6 +60,39 @@ pub struct Ingest {
     pending: HashMap<(String, i64), (String, Option<String>)>,
     accounts: HashMap<(String, String), AccountId>,
     pub last_update: HashMap<AccountId, i64>,
+    /// Requests about an account the exchange refused, by method, with its
+    /// words; cleared when the same kind of data next arrives.
+    pub refused: HashMap<AccountId, BTreeMap<String, Refusal>>,
+}
+
+/// An exchange's error answer to a request about one account currency.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refusal {
+    pub code: i64,
+    pub message: String,
+}
+
+/// What the exchange refused about an account, in words (None: nothing).
+pub fn describe_refusals<'a>(
+    refused: impl Iterator<Item = (&'a String, &'a Refusal)>,
+) -> Option<String> {
+    let parts: Vec<String> = refused
+        .map(|(method, r)| {
+            let what = match method.as_str() {
+                "private/get_positions" => "positions",
+                "private/get_account_summary" => "account summary",
+                other => other,
+            };
+            format!("{what} refused: {r}")
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.code)
+    }
 }
 
 /// The margin model for a Deribit `margin_model` value.
@@ -84,6 +117,7 @@ impl Ingest {
             pending: HashMap::new(),
             accounts: HashMap::new(),
             last_update: HashMap::new(),
+            refused: HashMap::new(),
         }
     }
 
@@ -140,6 +174,16 @@ impl Ingest {
                     {
                         *c = req_currency.clone().flatten();
                     }
+                    if let Event::Refused {
+                        method,
+                        code,
+                        message,
+                    } = e
+                    {
+                        let currency = req_currency.clone().flatten().unwrap_or_default();
+                        self.refusal(acct, t, &currency, method, Refusal { code, message });
+                        continue;
+                    }
                     self.apply(acct, t, e);
                 }
             }
@@ -166,16 +210,60 @@ impl Ingest {
     /// Local time of an account's oldest input: the oldest quote among the
     /// instruments it holds, or its own last update when it holds none.
     /// None while a held instrument has had no quote.
+    /// Instruments past expiry send no more quotes: they do not count.
     pub fn inputs_t(&self, id: AccountId) -> Option<i64> {
-        let positions = &self.desk.account(id).positions;
-        if positions.is_empty() {
+        let live: Vec<&Position> = (self.desk.account(id).positions.iter())
+            .filter(|p| !self.desk.is_expired(&p.instrument))
+            .collect();
+        if live.is_empty() {
             return self.last_update.get(&id).copied();
         }
-        positions
-            .iter()
+        live.iter()
             .map(|p| self.last_quote.get(&p.instrument).copied())
             .collect::<Option<Vec<i64>>>()
             .and_then(|ts| ts.into_iter().min())
+    }
+
+    /// The held instrument with the oldest quote (or none yet), and its
+    /// local time: why an account's data is old.
+    pub fn oldest_quote(&self, id: AccountId) -> Option<(String, Option<i64>)> {
+        (self.desk.account(id).positions.iter())
+            .filter(|p| !self.desk.is_expired(&p.instrument))
+            .map(|p| {
+                (
+                    p.instrument.clone(),
+                    self.last_quote.get(&p.instrument).copied(),
+                )
+            })
+            .min_by_key(|(_, t)| t.unwrap_or(i64::MIN))
+    }
+
+    /// Remember that the exchange refused a request about `currency`; the
+    /// account gets a row even if nothing else ever arrives for it.
+    fn refusal(&mut self, acct: &str, t: i64, currency: &str, method: String, r: Refusal) {
+        if currency.is_empty() {
+            return;
+        }
+        let id = self.account(acct, currency, None);
+        self.refused.entry(id).or_default().insert(method, r);
+        self.desk.account_mut(id);
+        self.last_update.insert(id, t);
+    }
+
+    /// What the exchange refused about account `id`, in words.
+    pub fn error(&self, id: AccountId) -> Option<String> {
+        describe_refusals(self.refused.get(&id).into_iter().flatten())
+    }
+
+    fn accepted(&mut self, id: AccountId, method: &str) {
+        if let Some(r) = self.refused.get_mut(&id) {
+            if r.remove(method).is_some() {
+                self.desk.account_mut(id); // the row changes: rebuild its book
+            }
+            if r.is_empty() {
+                self.refused.remove(&id);
+            }
+        }
     }
 
     /// The model an account must use whatever the exchange says, if any.
@@ -243,6 +331,10 @@ impl Ingest {
             } => self.positions(acct, t, currency, positions, true),
             Event::PositionChanges { positions } => self.positions(acct, t, None, positions, false),
             Event::Balance(b) => self.balance(acct, t, b),
+            Event::Settlement { instrument, price } => {
+                self.desk.apply_settlement(&instrument, price)
+            }
+            Event::Refused { .. } => {} // handled with its request's currency
         }
     }
 
@@ -280,6 +372,7 @@ impl Ingest {
                 let list = list.into_iter().filter(|p| p.size != 0.0).collect();
                 self.desk.replace_positions(id, list);
                 self.has_positions.insert(id);
+                self.accepted(id, "private/get_positions");
             } else {
                 for p in list {
                     self.desk
@@ -308,6 +401,7 @@ impl Ingest {
         a.exchange.margin_balance = b.margin_balance;
         a.exchange.as_of = b.timestamp.unwrap_or(t);
         self.has_balance.insert(id);
+        self.accepted(id, "private/get_account_summary");
         self.last_update.insert(id, t);
     }
 }

@@ -4,14 +4,16 @@
 //! watch channel after each batch (a burst of ticks collapses into one).
 
 use super::desk::{Leg, Matrix};
-use super::ingest::Ingest;
+use super::ingest::{describe_refusals, Ingest, Refusal};
+use super::resync::{Resync, ResyncTiming};
 use super::AccountId;
 use crate::exchange::deribit::client::{now_ms, Command, Feed, LinkState};
 use crate::exchange::recording::Recorder;
 use crate::margin::account::AccountRisk;
 use crate::margin::inputs::AccountInputs;
 use crate::model::{ExchangeFigures, Position};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use crate::report::{time_of_day_utc, Health, Thresholds};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Write;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -44,6 +46,26 @@ pub struct AccountBook {
     pub index: Option<(String, f64)>,
     /// USD per unit of the account currency (None without positions).
     pub usd_per_unit: Option<f64>,
+    /// Requests about this account the exchange refused: (method, error).
+    pub refused: Vec<(String, Refusal)>,
+    pub has_balance: bool,
+    pub has_positions: bool,
+    /// The live held instrument with the oldest quote, and the quote's
+    /// local time (None: no quote yet).
+    pub oldest_quote: Option<(String, Option<i64>)>,
+}
+
+impl AccountBook {
+    /// What the exchange refused about this account, in words.
+    pub fn error(&self) -> Option<String> {
+        describe_refusals(self.refused.iter().map(|(m, r)| (m, r)))
+    }
+
+    /// Local equity minus the exchange's (None until it sent one).
+    pub fn equity_gap(&self) -> Option<f64> {
+        let gap = self.risk.equity - self.exchange.equity?;
+        gap.is_finite().then_some(gap)
+    }
 }
 
 /// A question to the engine, answered between batches from its state.
@@ -79,6 +101,37 @@ pub struct AccountView {
     pub data_age_ms: Option<i64>,
     /// Disconnected, or data older than the limit: never shown as current.
     pub stale: bool,
+    /// Why the account is stale or incomplete, in words (None when current).
+    pub stale_reason: Option<String>,
+    /// Local equity has differed from the exchange's beyond the tolerance
+    /// for longer than the allowed time.
+    pub equity_divergence: Option<Divergence>,
+}
+
+/// A lasting difference between the local and the exchange's equity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Divergence {
+    /// Local minus exchange equity, account currency.
+    pub gap: f64,
+    /// Local time since which it has exceeded the tolerance.
+    pub since: i64,
+}
+
+impl AccountView {
+    /// The account's health as every screen and `check` show it: an
+    /// account the exchange refused to describe is in error, whatever else.
+    pub fn health(&self, t: &Thresholds) -> Health {
+        if !self.refused.is_empty() {
+            return Health::Error;
+        }
+        let mm = self.complete.then_some(self.risk.margin.maintenance_margin);
+        Health::of(
+            self.stale,
+            mm,
+            self.risk.mm_ratio.filter(|_| self.complete),
+            t,
+        )
+    }
 }
 
 impl std::ops::Deref for AccountView {
@@ -107,13 +160,19 @@ pub struct Snapshot {
     pub indices: BTreeMap<String, f64>,
 }
 
-/// A subaccount to watch, found by its parent account's connection.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SpawnRequest {
-    pub parent: String,
-    /// `parent/username`: the subaccount's label everywhere.
-    pub label: String,
-    pub subject_id: i64,
+/// Subaccounts to start or stop watching, as their parent's key lists them.
+#[derive(Debug)]
+pub enum SpawnRequest {
+    Start {
+        parent: String,
+        /// `parent/username`: the subaccount's label everywhere.
+        label: String,
+        subject_id: i64,
+        /// What the engine asks of the subaccount's connection (re-snapshots).
+        commands: mpsc::Receiver<Command>,
+    },
+    /// The subaccount is no longer listed: close its connection.
+    Stop { label: String },
 }
 
 pub struct EngineSettings {
@@ -122,6 +181,25 @@ pub struct EngineSettings {
     pub recording_clock: bool,
     /// The market-data connection (its `acct` label) that serves each account.
     pub market_of: HashMap<String, String>,
+    /// Local and exchange equity may differ by this fraction of the larger
+    /// of the exchange's equity and the local maintenance margin ...
+    pub equity_tolerance: f64,
+    /// ... for this long before the difference is shown and alerted.
+    pub equity_divergence_ms: i64,
+    pub resync: ResyncTiming,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        EngineSettings {
+            stale_after_ms: 10_000,
+            recording_clock: false,
+            market_of: HashMap::new(),
+            equity_tolerance: 0.005,
+            equity_divergence_ms: 30_000,
+            resync: ResyncTiming::default(),
+        }
+    }
 }
 
 /// The engine's state between batches.
@@ -145,6 +223,17 @@ pub struct Engine<W: Write> {
     spawner: Option<mpsc::UnboundedSender<SpawnRequest>>,
     /// Questions from the screens (taken by `run`).
     queries: Option<mpsc::Receiver<Query>>,
+    /// Private connections by account label (re-snapshot requests).
+    privates: HashMap<String, mpsc::Sender<Command>>,
+    resync: Resync,
+    /// Accounts whose equity differs from the exchange's, since when (local).
+    diverging: HashMap<AccountId, i64>,
+    /// Subaccount labels started for each parent.
+    children: HashMap<String, BTreeSet<String>>,
+    /// Subaccounts no longer listed: their rows are gone from snapshots.
+    removed: HashSet<String>,
+    /// Expired instruments' channels, unsubscribed for good.
+    retired: HashSet<(String, String)>,
 }
 
 impl<W: Write> Engine<W> {
@@ -156,6 +245,7 @@ impl<W: Write> Engine<W> {
     ) -> Engine<W> {
         Engine {
             ingest,
+            resync: Resync::new(settings.resync),
             settings,
             links: BTreeMap::new(),
             subscribed: HashSet::new(),
@@ -168,7 +258,18 @@ impl<W: Write> Engine<W> {
             notices: Vec::new(),
             spawner: None,
             queries: None,
+            privates: HashMap::new(),
+            diverging: HashMap::new(),
+            children: HashMap::new(),
+            removed: HashSet::new(),
+            retired: HashSet::new(),
         }
+    }
+
+    /// Ask these private connections (by account label) for re-snapshots.
+    pub fn with_privates(mut self, privates: HashMap<String, mpsc::Sender<Command>>) -> Self {
+        self.privates = privates;
+        self
     }
 
     /// Answer the questions sent on `queries` (see `Query`).
@@ -218,12 +319,26 @@ impl<W: Write> Engine<W> {
         self
     }
 
-    /// Watch the subaccounts of `parent` (once each), as `parent/username`.
+    /// Watch the subaccounts of `parent` as `parent/username`: those newly
+    /// listed are started, those no longer listed are stopped and leave the
+    /// desk (the list is asked again at every re-snapshot).
     fn subaccounts(&mut self, parent: &str, list: Vec<(i64, String)>) {
-        let Some(spawner) = &self.spawner else { return };
+        let Some(spawner) = self.spawner.clone() else {
+            return;
+        };
+        let listed: BTreeSet<String> = (list.iter())
+            .map(|(_, u)| format!("{parent}/{u}"))
+            .collect();
+        let known = self.children.entry(parent.to_string()).or_default();
+        let gone: Vec<String> = known.difference(&listed).cloned().collect();
+        *known = listed;
+        for label in gone {
+            self.drop_subaccount(&label);
+            let _ = spawner.send(SpawnRequest::Stop { label });
+        }
         for (subject_id, username) in list {
             let label = format!("{parent}/{username}");
-            if self.links.contains_key(&label) {
+            if self.privates.contains_key(&label) {
                 continue;
             }
             if let Some(market) = self.settings.market_of.get(parent).cloned() {
@@ -232,12 +347,31 @@ impl<W: Write> Engine<W> {
             if let Some(model) = self.ingest.label_models.get(parent).cloned() {
                 self.ingest.label_models.insert(label.clone(), model);
             }
+            self.removed.remove(&label);
             self.links.insert(label.clone(), LinkState::Connecting);
-            let _ = spawner.send(SpawnRequest {
+            let (tx, commands) = mpsc::channel(16);
+            self.privates.insert(label.clone(), tx);
+            let _ = spawner.send(SpawnRequest::Start {
                 parent: parent.to_string(),
                 label,
                 subject_id,
+                commands,
             });
+        }
+    }
+
+    /// A subaccount left its parent's list: its rows and link disappear and
+    /// its positions no longer hold subscriptions.
+    fn drop_subaccount(&mut self, label: &str) {
+        self.privates.remove(label);
+        self.links.remove(label);
+        self.resync.forget(label);
+        self.removed.insert(label.to_string());
+        let desk = &mut self.ingest.desk;
+        for id in 0..desk.account_count() {
+            if desk.account(id).label == label {
+                desk.replace_positions(id, Vec::new());
+            }
         }
     }
 
@@ -261,6 +395,13 @@ impl<W: Write> Engine<W> {
                 self.ingest.entry(&line);
             }
             Feed::Link { acct, state } => {
+                if self.removed.contains(&acct) {
+                    return; // a stopped subaccount's last word
+                }
+                if state == LinkState::Live && self.privates.contains_key(&acct) {
+                    // A connection goes live after taking its snapshots.
+                    self.resync.snapshotted(&acct, now_ms());
+                }
                 self.links.insert(acct, state);
             }
             Feed::Garbage { .. } => self.garbage += 1,
@@ -287,6 +428,9 @@ impl<W: Write> Engine<W> {
                 continue;
             };
             for p in &account.positions {
+                if desk.is_expired(&p.instrument) {
+                    continue; // it will send no more quotes
+                }
                 let index = desk
                     .instrument(&p.instrument)
                     .map(|i| format!("deribit_price_index.{}", i.index_name));
@@ -305,6 +449,47 @@ impl<W: Write> Engine<W> {
         }
     }
 
+    /// Between batches: ask for re-snapshots that are due (after a
+    /// settlement or expiry, while settled positions linger, periodically)
+    /// and unsubscribe the tickers of instruments that have expired.
+    pub fn maintain(&mut self, now: i64) {
+        self.resync.observe_clock(self.ingest.desk.now_ms(), now);
+        let desk = &self.ingest.desk;
+        let holds_expired = |label: &str| {
+            (0..desk.account_count()).any(|id| {
+                let a = desk.account(id);
+                a.label == label && a.positions.iter().any(|p| desk.is_expired(&p.instrument))
+            })
+        };
+        for label in self.resync.take_due(now, holds_expired) {
+            let live = self.links.get(&label) == Some(&LinkState::Live);
+            if let (true, Some(tx)) = (live, self.privates.get(&label)) {
+                let _ = tx.try_send(Command::Resync);
+            }
+        }
+        self.retire_expired();
+    }
+
+    /// Unsubscribe, once, every ticker of an instrument past expiry; it is
+    /// never asked for again (`subscribed` keeps it).
+    fn retire_expired(&mut self) {
+        let desk = &self.ingest.desk;
+        let mut retire: HashMap<String, Vec<String>> = HashMap::new();
+        for (market, ch) in &self.subscribed {
+            let Some(name) = ch.strip_prefix("ticker.").and_then(|c| c.split('.').next()) else {
+                continue;
+            };
+            if desk.is_expired(name) && self.retired.insert((market.clone(), ch.clone())) {
+                retire.entry(market.clone()).or_default().push(ch.clone());
+            }
+        }
+        for (market, channels) in retire {
+            if let Some(tx) = self.markets.get(&market) {
+                let _ = tx.try_send(Command::Unsubscribe(channels));
+            }
+        }
+    }
+
     pub fn snapshot(&mut self, now: i64) -> Snapshot {
         if let Some(r) = &mut self.recorder {
             let _ = r.flush();
@@ -316,8 +501,12 @@ impl<W: Write> Engine<W> {
                 None => self.books.push(book),
             }
         }
+        self.track_divergence(now);
         let desk = &self.ingest.desk;
-        let accounts = self.books.iter().map(|b| self.view(b, now)).collect();
+        let accounts = (self.books.iter().enumerate())
+            .filter(|(_, b)| !self.removed.contains(&b.label))
+            .map(|(id, b)| self.view(id, b, now))
+            .collect();
         Snapshot {
             as_of: now,
             pricing_ms: desk.now_ms(),
@@ -341,6 +530,24 @@ impl<W: Write> Engine<W> {
         }
     }
 
+    /// Start or end each account's equity divergence (local time).
+    fn track_divergence(&mut self, now: i64) {
+        let tolerance = self.settings.equity_tolerance;
+        for (id, b) in self.books.iter().enumerate() {
+            let scale = (b.exchange.equity.unwrap_or(0.0).abs())
+                .max(b.risk.margin.maintenance_margin.abs());
+            let off = b.complete && b.equity_gap().is_some_and(|g| g.abs() > tolerance * scale);
+            match off {
+                true => {
+                    self.diverging.entry(id).or_insert(now);
+                }
+                false => {
+                    self.diverging.remove(&id);
+                }
+            }
+        }
+    }
+
     fn book(&self, id: AccountId) -> AccountBook {
         let desk = &self.ingest.desk;
         let account = desk.account(id);
@@ -359,6 +566,12 @@ impl<W: Write> Engine<W> {
             positions: account.positions.clone(),
             exchange: account.exchange,
             inputs_t: self.ingest.inputs_t(id),
+            refused: (self.ingest.refused.get(&id).into_iter().flatten())
+                .map(|(m, r)| (m.clone(), r.clone()))
+                .collect(),
+            has_balance: self.ingest.has_balance.contains(&id),
+            has_positions: self.ingest.has_positions.contains(&id),
+            oldest_quote: self.ingest.oldest_quote(id),
             legs,
             matrix: desk.matrix(id),
             index: main.map(|s| (s.index_name.clone(), s.index_price)),
@@ -376,21 +589,72 @@ impl<W: Write> Engine<W> {
     }
 
     /// How current a book is at `now`: age of its inputs, and its connections.
-    fn view(&self, book: &Arc<AccountBook>, now: i64) -> AccountView {
+    fn view(&self, id: AccountId, book: &Arc<AccountBook>, now: i64) -> AccountView {
         let data_age_ms = book.inputs_t.map(|t| (now - t).max(0));
-        let live = |acct: &str| matches!(self.links.get(acct), None | Some(LinkState::Live));
-        let market_live = self
-            .settings
-            .market_of
-            .get(&book.label)
-            .is_none_or(|m| live(m));
-        let connected = live(&book.label) && (book.positions.is_empty() || market_live);
-        let stale = !connected || data_age_ms.is_none_or(|age| age > self.settings.stale_after_ms);
+        let market = self.settings.market_of.get(&book.label);
+        let link_problem = link_problem("link", self.links.get(&book.label)).or_else(|| {
+            let market = market.filter(|_| !book.positions.is_empty())?;
+            link_problem("market data link", self.links.get(market))
+        });
+        let too_old = data_age_ms.is_none_or(|age| age > self.settings.stale_after_ms);
+        let stale = link_problem.is_some() || too_old;
+        let stale_reason = match (&link_problem, stale || !book.complete) {
+            (Some(why), _) => Some(why.clone()),
+            (None, true) => Some(self.missing(book, data_age_ms)),
+            (None, false) => None,
+        };
+        let equity_divergence = self.diverging.get(&id).and_then(|&since| {
+            let lasting = now - since >= self.settings.equity_divergence_ms;
+            lasting.then(|| Divergence {
+                gap: book.equity_gap().unwrap_or(0.0),
+                since,
+            })
+        });
         AccountView {
             book: book.clone(),
             data_age_ms,
             stale,
+            stale_reason,
+            equity_divergence,
         }
+    }
+
+    /// Why a connected account is not current: what it lacks, or what is old.
+    fn missing(&self, book: &AccountBook, data_age_ms: Option<i64>) -> String {
+        if let Some(e) = book.error() {
+            return e;
+        }
+        if !book.has_balance {
+            return "no account summary yet".into();
+        }
+        if !book.has_positions {
+            return "no positions snapshot yet".into();
+        }
+        let limit_s = self.settings.stale_after_ms as f64 / 1000.0;
+        match &book.oldest_quote {
+            Some((name, None)) => format!("no quote for {name} yet"),
+            Some((name, Some(t))) => format!(
+                "no quote for {name} since {} UTC (limit {limit_s:.0} s)",
+                time_of_day_utc(*t)
+            ),
+            None => match data_age_ms {
+                Some(age) => format!(
+                    "no account update for {:.0} s (limit {limit_s:.0} s)",
+                    age as f64 / 1000.0
+                ),
+                None => "no data yet".into(),
+            },
+        }
+    }
+}
+
+/// A connection that is not live, in words (None when live or unknown).
+fn link_problem(what: &str, state: Option<&LinkState>) -> Option<String> {
+    match state? {
+        LinkState::Live => None,
+        LinkState::Connecting => Some(format!("{what} connecting")),
+        LinkState::Down(why) => Some(format!("{what} down: {why}")),
+        LinkState::AuthFailed(why) => Some(format!("{what}: authentication failed: {why}")),
     }
 }
 
@@ -434,6 +698,7 @@ pub async fn run<W: Write>(
             true => engine.ingest.stats.last_t.unwrap_or(0),
             false => now_ms(),
         };
+        engine.maintain(now);
         if tx.send(Arc::new(engine.snapshot(now))).is_err() {
             break; // nobody is watching any more
         }

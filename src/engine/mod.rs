@@ -3,6 +3,7 @@
 pub mod desk;
 pub mod ingest;
 pub mod live;
+pub mod resync;
 
 pub use desk::{AccountId, Desk, InstrumentId};
 pub use ingest::{Ingest, ReplayStats};

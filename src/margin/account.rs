@@ -13,6 +13,19 @@ use std::collections::HashMap;
 /// Ending of a warning about a position that is not in the margin.
 pub const LEFT_OUT: &str = "position left out";
 
+/// What is said of a position held past its instrument's expiry: the
+/// exchange settles it at 08:00 UTC and it leaves the book then.
+pub fn expiry_warning(inst: &Instrument) -> String {
+    let how = match inst.is_option() {
+        true => "valued at intrinsic",
+        false => "valued at its last mark",
+    };
+    format!(
+        "{} is past expiry: {how} until the exchange settles it",
+        inst.name
+    )
+}
+
 /// The instruments known to the core, by name.
 pub type Instruments = HashMap<String, Instrument>;
 
@@ -68,8 +81,7 @@ pub fn value_book(
             }
         };
         if resolved.expired && inst_shock == Shock::NONE {
-            book.warnings
-                .push(format!("{} is past expiry: valued at intrinsic", inst.name));
+            book.warnings.push(expiry_warning(inst));
         }
         let c = contribution(inst, &resolved, pos.size, pos.session_ref_price, model);
         book.sums.apply(&c, 1.0);
@@ -124,7 +136,12 @@ pub fn account_risk(
         MarginBalanceRule::Equity => equity,
         MarginBalanceRule::EquityMinusOptionsValue => equity - sums.options_value,
     };
-    let ratio = |m: f64| (margin_balance > 0.0).then(|| m / margin_balance);
+    // An empty wallet (nothing held, nothing required) is at 0 %, not undefined.
+    let ratio = |m: f64| match (margin_balance > 0.0, margin_balance == 0.0 && m == 0.0) {
+        (true, _) => Some(m / margin_balance),
+        (false, true) => Some(0.0),
+        (false, false) => None,
+    };
     let headroom = margin_balance - margin.maintenance_margin;
     let usd_per_unit = sums
         .per_index

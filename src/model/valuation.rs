@@ -22,7 +22,7 @@ pub struct Resolved {
     pub mark: f64,
     /// Index price now, USD.
     pub index: f64,
-    /// True when the option is at or past expiry (valued at intrinsic).
+    /// True at or past expiry (an option is then valued at intrinsic).
     pub expired: bool,
 }
 
@@ -120,16 +120,14 @@ pub fn resolve(
         Kind::Future { .. } | Kind::Perpetual => {
             let mark = positive_finite(quote_mark)
                 .ok_or_else(|| format!("future {} has a zero mark", inst.name))?;
-            let t = inst
-                .expiry_ms()
-                .map_or(0.0, |e| pricing::years_between(now_ms, e).max(0.0));
+            let t_raw = inst.expiry_ms().map(|e| pricing::years_between(now_ms, e));
             Ok(Resolved {
                 forward: mark * drift * shift,
                 sigma: 0.0,
-                t,
+                t: t_raw.map_or(0.0, |t| t.max(0.0)),
                 mark: mark * drift * shift,
                 index: index_now * shift,
-                expired: false,
+                expired: t_raw.is_some_and(|t| t <= 0.0),
             })
         }
     }

@@ -14,6 +14,8 @@ pub enum Health {
     Stale,
     /// The margin could not be computed (see the warnings).
     Unknown,
+    /// The exchange refused to describe the account (its message says why).
+    Error,
 }
 
 /// mm_ratio levels at which an account turns warning or critical.
@@ -60,17 +62,26 @@ impl Health {
             Health::Liquidation => "LIQUIDATION",
             Health::Stale => "STALE",
             Health::Unknown => "UNKNOWN",
+            Health::Error => "ERROR",
         }
     }
 
-    /// `margintop check`'s exit status: 0 healthy, 1 warning, 2 critical or stale.
+    /// `margintop check`'s exit status: 0 healthy, 1 warning, 2 critical,
+    /// liquidation, stale or unknown, 3 refused by the exchange.
     pub fn exit_code(self) -> u8 {
         match self {
             Health::Ok => 0,
             Health::Warning => 1,
+            Health::Error => 3,
             _ => 2,
         }
     }
+}
+
+/// "14:03:07" (UTC) from epoch milliseconds.
+pub fn time_of_day_utc(ms: i64) -> String {
+    let s = ms.div_euclid(1000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
 #[cfg(test)]
@@ -94,5 +105,7 @@ mod tests {
         assert_eq!(Health::of(false, None, None, &t), Health::Unknown);
         assert_eq!(Health::of(true, Some(1.0), Some(0.1), &t), Health::Stale);
         assert_eq!(Health::Stale.exit_code(), 2);
+        assert_eq!(Health::Error.exit_code(), 3);
+        assert_eq!(time_of_day_utc(1_664_524_800_000 + 3_723_000), "09:02:03");
     }
 }

@@ -7,7 +7,7 @@ mod table;
 
 pub use compare::{under_each_model, ModelFigures};
 
-pub use health::{Health, Thresholds};
+pub use health::{time_of_day_utc, Health, Thresholds};
 pub use table::render_table;
 
 use crate::engine::{AccountId, Desk};
@@ -39,6 +39,10 @@ pub struct AccountReport {
     /// ok, warning, critical, liquidation, stale or unknown.
     pub health: Health,
     pub stale: bool,
+    /// Why the data is stale or incomplete (link down, no quote for X since T, …).
+    pub stale_reason: Option<String>,
+    /// The exchange's refusal to describe the account (health "error").
+    pub error: Option<String>,
     pub data_age_ms: Option<i64>,
     pub balance: Option<f64>,
     pub margin_balance: Option<f64>,
@@ -147,33 +151,52 @@ fn checked(name: &str, v: f64, warnings: &mut Vec<String>) -> Option<f64> {
     }
 }
 
-/// How current an account's inputs are.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How current an account's inputs are, and why not.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Freshness {
     pub data_age_ms: Option<i64>,
     pub stale: bool,
+    /// Why the data is stale or incomplete, in words.
+    pub reason: Option<String>,
+    /// What the exchange refused about the account: its health is an error.
+    pub error: Option<String>,
 }
 
 impl Freshness {
+    /// Inputs taken as current (revaluations of the engine's copy).
+    pub const CURRENT: Freshness = Freshness {
+        data_age_ms: None,
+        stale: false,
+        reason: None,
+        error: None,
+    };
+
     /// From the local time of the last update and the staleness limit.
     pub fn from_update(updated: Option<i64>, as_of: i64, stale_after_ms: i64) -> Freshness {
         let data_age_ms = updated.map(|t| (as_of - t).max(0));
+        let stale = data_age_ms.is_none_or(|age| age > stale_after_ms);
         Freshness {
             data_age_ms,
-            stale: data_age_ms.is_none_or(|age| age > stale_after_ms),
+            stale,
+            reason: stale.then(|| match data_age_ms {
+                Some(age) => format!("no update for {age} ms (limit {stale_after_ms} ms)"),
+                None => "no data yet".into(),
+            }),
+            error: None,
         }
     }
 }
 
-/// Build the report of every account on the desk at local time `as_of`.
+/// Build the report of every account on the desk at local time `as_of`;
+/// `freshness` gives None for an account to leave out (one no longer watched).
 pub fn build_report(
     desk: &Desk,
-    freshness: &dyn Fn(AccountId) -> Freshness,
+    freshness: &dyn Fn(AccountId) -> Option<Freshness>,
     as_of: i64,
     opts: &ReportOptions,
 ) -> Report {
     let accounts = (0..desk.account_count())
-        .map(|id| account_report(&desk.inputs(id, &[]), freshness(id), opts))
+        .filter_map(|id| Some(account_report(&desk.inputs(id, &[]), freshness(id)?, opts)))
         .collect();
     Report {
         version: REPORT_VERSION,
@@ -203,9 +226,18 @@ pub fn account_report(
     let mut model = PreparedModel::new(config.clone(), &acct.currency);
     let (risk, book) = value_account(acct, instruments, market, &mut model, now);
     let mut warnings = risk.warnings.clone();
-    let Freshness { data_age_ms, stale } = fresh;
+    let Freshness {
+        data_age_ms,
+        stale,
+        reason,
+        error,
+    } = fresh;
+    if let Some(e) = &error {
+        warnings.push(format!("the exchange refused: {e}"));
+    }
     if stale {
-        warnings.push("data is stale: disconnected, or no update within the limit".into());
+        let why = (reason.as_deref()).unwrap_or("disconnected, or no update within the limit");
+        warnings.push(format!("data is stale: {why}"));
     }
     if !risk.complete {
         warnings.push("margin leaves out positions that could not be valued".into());
@@ -248,13 +280,18 @@ pub fn account_report(
         account: acct.label.clone(),
         currency: acct.currency.clone(),
         margin_model: acct.model.clone(),
-        health: Health::of(
-            stale,
-            risk.complete.then_some(risk.margin.maintenance_margin),
-            risk.mm_ratio.filter(|_| risk.complete),
-            &opts.thresholds,
-        ),
+        health: match &error {
+            Some(_) => Health::Error,
+            None => Health::of(
+                stale,
+                risk.complete.then_some(risk.margin.maintenance_margin),
+                risk.mm_ratio.filter(|_| risk.complete),
+                &opts.thresholds,
+            ),
+        },
         stale,
+        stale_reason: reason,
+        error,
         data_age_ms,
         balance: checked("balance", risk.balance, &mut warnings),
         margin_balance: margin_num("margin_balance", risk.margin_balance, &mut warnings),
@@ -410,6 +447,8 @@ fn unknown_model(inputs: &AccountInputs, fresh: Freshness) -> AccountReport {
         margin_model: acct.model.clone(),
         health: Health::Unknown,
         stale: fresh.stale,
+        stale_reason: fresh.reason.clone(),
+        error: fresh.error.clone(),
         data_age_ms: fresh.data_age_ms,
         balance: Some(acct.balance),
         margin_balance: None,

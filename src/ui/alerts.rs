@@ -4,7 +4,7 @@
 //! a new problem with the input.
 
 use super::analysis::Key;
-use crate::engine::live::Snapshot;
+use crate::engine::live::{AccountView, Snapshot};
 use crate::exchange::deribit::client::LinkState;
 use crate::report::{Health, Thresholds};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -38,23 +38,62 @@ pub struct Alerts {
     /// Links that were live at least once ("live again" needs a before).
     were_live: HashSet<String>,
     warnings: HashSet<String>,
+    /// Accounts whose local equity lastingly differs from the exchange's.
+    diverging: HashSet<Key>,
 }
 
 /// States worth an alert when entered.
 fn alarming(h: Health) -> Option<Level> {
     match h {
         Health::Warning | Health::Stale => Some(Level::Warning),
-        Health::Critical | Health::Liquidation => Some(Level::Critical),
+        Health::Critical | Health::Liquidation | Health::Error => Some(Level::Critical),
         Health::Ok | Health::Unknown => None,
     }
 }
 
+/// Why an account is stale or in error, as the end of an alert's text.
+fn why(v: &AccountView, h: Health) -> String {
+    let reason = match h {
+        Health::Error => v.error(),
+        Health::Stale => v.stale_reason.clone(),
+        _ => None,
+    };
+    reason.map_or(String::new(), |r| format!(": {r}"))
+}
+
 impl Alerts {
+    /// A lasting difference between local and exchange equity starts or ends.
+    fn divergence(&mut self, v: &AccountView, new: &mut Vec<(Level, String)>) {
+        let key = (v.label.clone(), v.currency.clone());
+        let name = format!("{} [{}]", v.label, v.currency);
+        match (&v.equity_divergence, self.diverging.contains(&key)) {
+            (Some(d), false) => {
+                self.diverging.insert(key);
+                let text = format!(
+                    "{name}: local equity differs from the exchange's by {:+.6} {} (since {} UTC)",
+                    d.gap,
+                    v.currency,
+                    crate::report::time_of_day_utc(d.since)
+                );
+                new.push((Level::Warning, text));
+            }
+            (None, true) => {
+                self.diverging.remove(&key);
+                new.push((
+                    Level::Info,
+                    format!("{name}: equity agrees with the exchange again"),
+                ));
+            }
+            _ => {}
+        }
+    }
+
     /// Compare `snap` with what was seen before and log the changes.
     pub fn observe(&mut self, snap: &Snapshot, t: &Thresholds) {
         let at_ms = snap.as_of;
         let mut new = Vec::new();
         for v in &snap.accounts {
+            self.divergence(v, &mut new);
             let h = super::view::health(v, t);
             let key = (v.label.clone(), v.currency.clone());
             let current = !matches!(h, Health::Stale | Health::Unknown);
@@ -65,7 +104,7 @@ impl Alerts {
                 self.started.insert(key.clone());
                 if let Some(level) = alarming(h) {
                     let name = format!("{} [{}]", v.label, v.currency);
-                    new.push((level, format!("{name} is {h:?} at start")));
+                    new.push((level, format!("{name} is {h:?} at start{}", why(v, h))));
                 }
                 self.health.insert(key, h);
                 continue;
@@ -80,7 +119,9 @@ impl Alerts {
                 .mm_ratio
                 .map_or(String::new(), |r| format!(" (mm_ratio {:.1}%)", r * 100.0));
             match (alarming(h), before.and_then(alarming)) {
-                (Some(level), _) => new.push((level, format!("{name} is {h:?}{ratio}"))),
+                (Some(level), _) => {
+                    new.push((level, format!("{name} is {h:?}{ratio}{}", why(v, h))))
+                }
                 (None, Some(_)) if h == Health::Ok => {
                     new.push((Level::Info, format!("{name} is back to Ok{ratio}")))
                 }
@@ -163,9 +204,15 @@ mod tests {
                 inputs_t: None,
                 index: None,
                 usd_per_unit: None,
+                refused: Vec::new(),
+                has_balance: true,
+                has_positions: true,
+                oldest_quote: None,
             }),
             data_age_ms: None,
             stale,
+            stale_reason: None,
+            equity_divergence: None,
         }
     }
 

@@ -21,10 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Staleness is the snapshot's business (the screens mark it over these
 /// figures), so revaluations take their inputs as current.
-const CURRENT: Freshness = Freshness {
-    data_age_ms: None,
-    stale: false,
-};
+const CURRENT: Freshness = Freshness::CURRENT;
 
 /// An account: (label, currency).
 pub type Key = (String, String);

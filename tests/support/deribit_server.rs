@@ -43,6 +43,16 @@ pub struct Faults {
     pub trading_scope: bool,
     /// Tokens that expire after one second.
     pub short_token: bool,
+    /// Exchange time of the first streamed round (default 2022-06-02 09:25 UTC).
+    pub clock_start: Option<i64>,
+    /// From this round on the option has expired: its ticker stops and
+    /// positions replies no longer hold it (the exchange settled it).
+    pub option_expires_at_round: Option<usize>,
+    /// Refuse positions and summaries of this currency with this error code.
+    pub refuse: Option<(&'static str, i64)>,
+    /// The subaccount list from the second listing on: user_1_1 is gone,
+    /// user_1_2 has appeared.
+    pub subaccounts_change: bool,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +64,8 @@ pub struct Stats {
     pub largest_subscribe: usize,
     pub snapshots: usize,
     pub refreshes: usize,
+    pub unsubscribed: Vec<String>,
+    pub subaccount_listings: usize,
 }
 
 struct State {
@@ -65,6 +77,8 @@ struct State {
     rate_limited: bool,
     /// The account's futures position, USD; changes once during the stream.
     perp_size: f64,
+    /// The option has expired and been settled.
+    option_expired: bool,
     stats: Stats,
 }
 
@@ -95,6 +109,7 @@ impl Server {
             private_dropped: false,
             rate_limited: false,
             perp_size: PERP_BEFORE,
+            option_expired: false,
             stats: Stats::default(),
         }));
         let st = state.clone();
@@ -135,8 +150,8 @@ fn notification(channel: &str, data: Value) -> Value {
 
 /// Round `i` of the market stream: the three verbatim tickers and an index,
 /// moved a little each round; the last round is the same on every connection.
-fn round(i: usize) -> Vec<(String, Value)> {
-    let t0 = 1_654_161_900_000_i64 + 2_000 * i as i64;
+fn round(i: usize, clock_start: Option<i64>) -> Vec<(String, Value)> {
+    let t0 = clock_start.unwrap_or(1_654_161_900_000) + 2_000 * i as i64;
     let drift = 1.0 + 0.001 * (i as f64 - 20.0);
     let mut out = Vec::new();
     for (file, name) in [
@@ -170,10 +185,14 @@ fn round(i: usize) -> Vec<(String, Value)> {
     out
 }
 
-fn positions(id: &Value, perp: f64) -> Value {
+fn positions(id: &Value, perp: f64, option_expired: bool) -> Value {
     let template = fixture("private_get_positions_response.json")["result"][0].clone();
     let mut list = Vec::new();
-    for (name, size, kind) in [(PERP, perp, "future"), (OPTION, OPTION_SIZE, "option")] {
+    let option_size = if option_expired { 0.0 } else { OPTION_SIZE };
+    for (name, size, kind) in [(PERP, perp, "future"), (OPTION, option_size, "option")] {
+        if size == 0.0 {
+            continue;
+        }
         let mut p = template.clone();
         p["instrument_name"] = json!(name);
         p["size"] = json!(size);
@@ -202,6 +221,32 @@ fn summary(id: &Value) -> Value {
     s["result"]["margin_model"] = json!("segregated_pm");
     s["result"]["futures_session_rpl"] = json!(0.0);
     s
+}
+
+/// The error code with which the server refuses this request, if it does.
+fn refused(st: &Arc<Mutex<State>>, method: &str, msg: &Value) -> Option<i64> {
+    let (currency, code) = st.lock().unwrap().faults.refuse?;
+    let private = matches!(
+        method,
+        "private/get_positions" | "private/get_account_summary"
+    );
+    (private && msg["params"]["currency"] == currency).then_some(code)
+}
+
+/// Deribit's error answer with `code`, shaped as the verbatim -32602 fixture.
+fn refusal(id: &Value, code: i64) -> Value {
+    let mut r = reply(id, fixture("error_invalid_params_-32602.json"));
+    let message = match code {
+        13009 => "unauthorized",
+        13021 => "forbidden",
+        _ => "Invalid params",
+    };
+    r["error"]["code"] = json!(code);
+    r["error"]["message"] = json!(message);
+    if code != -32602 {
+        r["error"].as_object_mut().unwrap().remove("data");
+    }
+    r
 }
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
@@ -277,24 +322,45 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                         json!({"jsonrpc": "2.0", "id": id, "result": channels})
                     }
                                         "public/get_instruments" => reply(&id, fixture("public_get_instruments_future_response.json")),
-                    "private/get_subaccounts" => reply(&id, fixture("private_get_subaccounts_response.json")),
+                    "private/get_subaccounts" => {
+                        let mut s = st.lock().unwrap();
+                        s.stats.subaccount_listings += 1;
+                        let mut r = reply(&id, fixture("private_get_subaccounts_response.json"));
+                        if s.faults.subaccounts_change && s.stats.subaccount_listings > 1 {
+                            r["result"][1]["username"] = json!("user_1_2");
+                            r["result"][1]["id"] = json!(8);
+                        }
+                        r
+                    }
+                    "public/unsubscribe" => {
+                        let channels: Vec<String> = msg["params"]["channels"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+                        for c in &channels {
+                            public.remove(c);
+                        }
+                        st.lock().unwrap().stats.unsubscribed.extend(channels.clone());
+                        json!({"jsonrpc": "2.0", "id": id, "result": channels})
+                    }
                     "public/exchange_token" => {
                         subject = msg["params"]["subject_id"].as_i64();
                         reply(&id, fixture("public_auth_response.json"))
                     }
+                    _ if refused(&st, &method, &msg).is_some() => {
+                        let code = refused(&st, &method, &msg).unwrap();
+                        refusal(&id, code)
+                    }
                     "private/get_positions" => {
-                        let size = {
+                        let (size, expired) = {
                             let mut s = st.lock().unwrap();
                             s.stats.snapshots += 1;
-                            s.perp_size
+                            (s.perp_size, s.option_expired)
                         };
-                                                match subject {
+                        match subject {
                             // The subaccount holds only the option, half as many.
                             Some(_) => sub_positions(&id),
-                            None => positions(&id, size),
+                            None => positions(&id, size, expired),
                         }
                     }
-                                        "private/get_account_summary" => {
+                    "private/get_account_summary" => {
                         let mut s = summary(&id);
                         if subject.is_some() {
                             s["result"]["balance"] = json!(SUB_BALANCE);
@@ -311,10 +377,17 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                     let mut s = st.lock().unwrap();
                     if s.faulted { Faults::default() } else { s.faulted = true; s.faults.clone() }
                 }).clone();
-                if round_no == CHANGE_AT {
-                    st.lock().unwrap().perp_size = PERP_AFTER;
-                }
-                let mut msgs: Vec<(String, Value)> = round(round_no).into_iter().filter(|(_, m)| public.contains(m["params"]["channel"].as_str().unwrap())).collect();
+                let (clock_start, expired) = {
+                    let mut s = st.lock().unwrap();
+                    if round_no == CHANGE_AT {
+                        s.perp_size = PERP_AFTER;
+                    }
+                    s.option_expired |= s.faults.option_expires_at_round.is_some_and(|r| round_no >= r);
+                    (s.faults.clock_start, s.option_expired)
+                };
+                let mut msgs: Vec<(String, Value)> = round(round_no, clock_start).into_iter()
+                    .filter(|(name, m)| public.contains(m["params"]["channel"].as_str().unwrap()) && !(expired && name == OPTION))
+                    .collect();
                 if f.reorder && msgs.len() > 1 { msgs.swap(0, 1) }
                 round_no += 1;
                 for (_, m) in msgs {

@@ -9,7 +9,7 @@
 //! subscribes and takes the snapshots again: nothing missed while it was
 //! away survives as a wrong number.
 
-use super::protocol::{self, Incoming, INVALID_CREDENTIALS, TOO_MANY_REQUESTS, UNAUTHORIZED};
+use super::protocol::{self, Incoming, INVALID_CREDENTIALS, TOO_MANY_REQUESTS};
 use crate::config::{ConnectionConfig, Credentials, Secret};
 use crate::exchange::recording::{redact, Dir, RecordLine};
 use futures_util::{SinkExt, StreamExt};
@@ -79,6 +79,12 @@ pub enum Feed {
 pub enum Command {
     /// Subscribe these public channels too (kept across reconnects).
     Subscribe(Vec<String>),
+    /// Unsubscribe these channels and never subscribe them again (expired
+    /// instruments).
+    Unsubscribe(Vec<String>),
+    /// Take positions and balances again (and the subaccount list), as
+    /// after a reconnect, without reconnecting.
+    Resync,
 }
 
 /// Local clock in epoch milliseconds (data age and recording `t` only).
@@ -173,6 +179,9 @@ enum Purpose {
     Setup,
     Subaccounts,
     Test,
+    /// A request made once live (re-snapshot, unsubscribe): its answer
+    /// reaches the engine like any other, nothing else waits for it.
+    Resync,
 }
 
 struct Session<'a> {
@@ -250,14 +259,7 @@ async fn session(
                     return end;
                 }
             }
-            Some(cmd) = commands.recv() => match cmd {
-                Command::Subscribe(list) => {
-                    let new: Vec<String> = list.into_iter().filter(|c| channels.insert(c.clone())).collect();
-                    if s.setup_queued && !new.is_empty() {
-                        s.queue_subscribe("public/subscribe", new, Purpose::Setup);
-                    }
-                }
-            },
+            Some(cmd) = commands.recv() => s.command(cmd, channels),
             _ = sleep_until(s.next_send), if !s.outbox.is_empty() => {
                 if let Err(e) = s.send_next(&mut sink).await {
                     return End::Lost(format!("send failed: {e}"));
@@ -288,7 +290,7 @@ async fn session(
 
 impl Session<'_> {
     fn queue(&mut self, method: &str, params: Value, purpose: Purpose) {
-        if matches!(purpose, Purpose::Setup | Purpose::Subaccounts) {
+        if !self.ready && matches!(purpose, Purpose::Setup | Purpose::Subaccounts) {
             self.setup_left += 1;
         }
         let item = (method.to_string(), params, purpose);
@@ -297,7 +299,46 @@ impl Session<'_> {
             Purpose::Test | Purpose::Auth | Purpose::Refresh | Purpose::ExchangeToken => {
                 self.outbox.push_front(item)
             }
-            Purpose::Setup | Purpose::Subaccounts => self.outbox.push_back(item),
+            Purpose::Setup | Purpose::Subaccounts | Purpose::Resync => self.outbox.push_back(item),
+        }
+    }
+
+    fn command(&mut self, cmd: Command, channels: &mut BTreeSet<String>) {
+        match cmd {
+            Command::Subscribe(list) => {
+                let new: Vec<String> = (list.into_iter())
+                    .filter(|c| channels.insert(c.clone()))
+                    .collect();
+                if self.setup_queued && !new.is_empty() {
+                    self.queue_subscribe("public/subscribe", new, Purpose::Setup);
+                }
+            }
+            Command::Unsubscribe(list) => {
+                let gone: Vec<String> = list.into_iter().filter(|c| channels.remove(c)).collect();
+                if self.setup_queued && !gone.is_empty() {
+                    self.queue_subscribe("public/unsubscribe", gone, Purpose::Resync);
+                }
+            }
+            // Before it is live, the connection's own setup takes the snapshots.
+            Command::Resync if self.ready => self.queue_snapshots(Purpose::Resync),
+            Command::Resync => {}
+        }
+    }
+
+    /// Positions and account summary of every currency, and the subaccount
+    /// list when this key's subaccounts are watched.
+    fn queue_snapshots(&mut self, purpose: Purpose) {
+        let spec = self.spec;
+        for c in &spec.private_currencies {
+            self.queue("private/get_positions", json!({ "currency": c }), purpose);
+            self.queue(
+                "private/get_account_summary",
+                json!({"currency": c, "extended": true}),
+                purpose,
+            );
+        }
+        if spec.list_subaccounts {
+            self.queue("private/get_subaccounts", json!({}), Purpose::Subaccounts);
         }
     }
 
@@ -344,21 +385,7 @@ impl Session<'_> {
                 Purpose::Setup,
             );
         }
-        for c in &spec.private_currencies {
-            self.queue(
-                "private/get_positions",
-                json!({ "currency": c }),
-                Purpose::Setup,
-            );
-            self.queue(
-                "private/get_account_summary",
-                json!({"currency": c, "extended": true}),
-                Purpose::Setup,
-            );
-        }
-        if spec.list_subaccounts {
-            self.queue("private/get_subaccounts", json!({}), Purpose::Subaccounts);
-        }
+        self.queue_snapshots(Purpose::Setup);
     }
 
     async fn send_next<S>(&mut self, sink: &mut S) -> Result<(), String>
@@ -439,12 +466,14 @@ impl Session<'_> {
             if e.code == TOO_MANY_REQUESTS {
                 return Some(End::RateLimited);
             }
-            if matches!(
+            // A refused request about one currency (13009 unauthorized,
+            // 13021 forbidden, -32602) is that currency's problem: the engine
+            // shows it on the currency's row; the other currencies go on.
+            let auth = matches!(
                 purpose,
                 Purpose::Auth | Purpose::Refresh | Purpose::ExchangeToken
-            ) || e.code == INVALID_CREDENTIALS
-                || e.code == UNAUTHORIZED
-            {
+            );
+            if auth || e.code == INVALID_CREDENTIALS {
                 return Some(End::AuthFailed(format!("{} ({})", e.message, e.code)));
             }
         }
@@ -486,6 +515,7 @@ impl Session<'_> {
                 }
             }
             Purpose::Setup => self.setup_answered().await,
+            Purpose::Resync => {}
             Purpose::Subaccounts => {
                 let acct = self.spec.acct.clone();
                 let list = result.as_ref().ok().and_then(Value::as_array);
@@ -497,25 +527,33 @@ impl Session<'_> {
                     self.setup_answered().await;
                     return None;
                 };
-                let subaccounts = list
-                    .iter()
-                    .filter(|s| s.get("type").and_then(Value::as_str) != Some("main"))
-                    .filter_map(|s| {
-                        Some((
-                            s.get("id")?.as_i64()?,
-                            s.get("username")?.as_str()?.to_string(),
-                        ))
-                    })
-                    .collect();
-                let _ = self
-                    .feed
-                    .send(Feed::Subaccounts { acct, subaccounts })
-                    .await;
+                self.send_subaccounts(list).await;
                 self.setup_answered().await;
             }
             Purpose::Test => {}
         }
         None
+    }
+}
+
+impl Session<'_> {
+    /// Tell the engine which subaccounts the key lists now.
+    async fn send_subaccounts(&self, list: &[Value]) {
+        let subaccounts = list
+            .iter()
+            .filter(|s| s.get("type").and_then(Value::as_str) != Some("main"))
+            .filter_map(|s| {
+                Some((
+                    s.get("id")?.as_i64()?,
+                    s.get("username")?.as_str()?.to_string(),
+                ))
+            })
+            .collect();
+        let acct = self.spec.acct.clone();
+        let _ = self
+            .feed
+            .send(Feed::Subaccounts { acct, subaccounts })
+            .await;
     }
 }
 

@@ -38,6 +38,20 @@ pub enum Event {
         positions: Vec<Position>,
     },
     Balance(Balance),
+    /// The price from which futures session P&L is now measured: the
+    /// instrument's last settlement (tickers carry it; it changes at the
+    /// daily settlement, 08:00 UTC).
+    Settlement {
+        instrument: String,
+        price: f64,
+    },
+    /// The exchange refused a request about one currency of the account
+    /// (its positions or its summary): the row must say so, not vanish.
+    Refused {
+        method: String,
+        code: i64,
+        message: String,
+    },
 }
 
 /// An account summary or portfolio notification.
@@ -65,10 +79,13 @@ pub fn normalize(msg: &Value, method: Option<&str>) -> Result<Vec<Event>, (Kind,
         let kind = channel.split('.').next().unwrap_or("").to_string();
         return notification(channel, &params["data"]).map_err(|e| (kind, e));
     }
-    let Some(result) = msg.get("result") else {
+    let Some(method) = method else {
         return Ok(Vec::new());
     };
-    let Some(method) = method else {
+    if let Some(error) = msg.get("error") {
+        return Ok(refused(method, error).into_iter().collect());
+    }
+    let Some(result) = msg.get("result") else {
         return Ok(Vec::new());
     };
     let us_out = msg.get("usOut").and_then(Value::as_i64).map(|us| us / 1000);
@@ -78,7 +95,7 @@ pub fn normalize(msg: &Value, method: Option<&str>) -> Result<Vec<Event>, (Kind,
 fn notification(channel: &str, data: &Value) -> Result<Vec<Event>, String> {
     let parts: Vec<&str> = channel.split('.').collect();
     match parts.as_slice() {
-        ["ticker", ..] | ["incremental_ticker", ..] => Ok(ticker(data)?.into_iter().collect()),
+        ["ticker", ..] | ["incremental_ticker", ..] => ticker(data),
         ["deribit_price_index", ..] => Ok(vec![Event::Index {
             index_name: str_field(data, "index_name")?,
             price: num(data, "price")?,
@@ -122,7 +139,7 @@ fn response(method: &str, result: &Value, us_out: Option<i64>) -> Result<Vec<Eve
                 serde_json::from_value(result.clone()).map_err(|e| format!("instrument: {e}"))?;
             Ok(vec![Event::Instruments(vec![spec])])
         }
-        "public/ticker" => Ok(ticker(result)?.into_iter().collect()),
+        "public/ticker" => ticker(result),
         "private/get_positions" => {
             let list = result.as_array().ok_or("positions are not an array")?;
             let positions: Vec<Position> = list.iter().map(position).collect::<Result<_, _>>()?;
@@ -136,13 +153,51 @@ fn response(method: &str, result: &Value, us_out: Option<i64>) -> Result<Vec<Eve
     }
 }
 
-fn ticker(d: &Value) -> Result<Option<Event>, String> {
+/// An error answer to one of the account's private requests.
+fn refused(method: &str, error: &Value) -> Option<Event> {
+    if !matches!(
+        method,
+        "private/get_positions" | "private/get_account_summary"
+    ) {
+        return None;
+    }
+    let code = error.get("code").and_then(Value::as_i64).unwrap_or(0);
+    let mut message = error
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("error")
+        .to_string();
+    // Deribit names the offending parameter in `data`.
+    if let Some(reason) = error["data"]["reason"].as_str() {
+        message = format!("{message}: {reason}");
+    }
+    if let Some(param) = error["data"]["param"].as_str() {
+        message = format!("{message} ({param})");
+    }
+    Some(Event::Refused {
+        method: method.to_string(),
+        code,
+        message,
+    })
+}
+
+fn ticker(d: &Value) -> Result<Vec<Event>, String> {
     let instrument = str_field(d, "instrument_name")?;
+    let mut events = Vec::new();
+    // Options carry a settlement price too, but no session P&L hangs on it.
+    let option = instrument.ends_with("-C") || instrument.ends_with("-P");
+    let settlement = d.get("settlement_price").and_then(Value::as_f64);
+    if let Some(price) = settlement.filter(|p| !option && p.is_finite() && *p > 0.0) {
+        events.push(Event::Settlement {
+            instrument: instrument.clone(),
+            price,
+        });
+    }
     let Some(mark) = d.get("mark_price").and_then(Value::as_f64) else {
         // incremental_ticker changes may carry no mark: nothing to update.
-        return Ok(None);
+        return Ok(events);
     };
-    Ok(Some(Event::Quote {
+    events.push(Event::Quote {
         instrument,
         quote: Quote {
             mark_price: mark,
@@ -155,7 +210,8 @@ fn ticker(d: &Value) -> Result<Option<Event>, String> {
             index_price: d.get("index_price").and_then(Value::as_f64),
             timestamp: int(d, "timestamp")?,
         },
-    }))
+    });
+    Ok(events)
 }
 
 fn position(p: &Value) -> Result<Position, String> {

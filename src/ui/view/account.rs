@@ -68,10 +68,9 @@ fn summary_lines(v: &AccountView, t: &Thresholds, theme: &Theme) -> Vec<Line<'st
     let r = &v.risk;
     let m = &r.margin;
     let c = v.currency.clone();
-    let stale_note = if v.stale {
-        "  — STALE: these numbers are not current"
-    } else {
-        ""
+    let stale_note = match super::trouble(v) {
+        Some(t) => format!("  —{t}"),
+        None => String::new(),
     };
     let usd = r
         .headroom_usd

@@ -8,11 +8,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, Table, TableState};
 use ratatui::Frame;
 
-/// "14:03:07" (UTC) from epoch milliseconds.
-fn clock(ms: i64) -> String {
-    let s = ms.div_euclid(1000).rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-}
+use crate::report::time_of_day_utc as clock;
 
 pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     let header = Row::new(["time UTC", "level", "what"]).style(theme.header);

@@ -25,15 +25,14 @@ use ratatui::Frame;
 pub use overview::rows;
 
 pub fn health(v: &AccountView, t: &Thresholds) -> Health {
-    let mm = v.complete.then_some(v.risk.margin.maintenance_margin);
-    Health::of(v.stale, mm, v.risk.mm_ratio.filter(|_| v.complete), t)
+    v.health(t)
 }
 
 fn health_style(h: Health, theme: &Theme) -> Style {
     match h {
         Health::Ok => theme.ok,
         Health::Warning => theme.warn,
-        Health::Critical | Health::Liquidation => theme.critical,
+        Health::Critical | Health::Liquidation | Health::Error => theme.critical,
         Health::Stale | Health::Unknown => theme.stale,
     }
 }
@@ -47,6 +46,7 @@ fn health_text(h: Health) -> &'static str {
         Health::Critical => "■ CRITICAL",
         Health::Liquidation => "✖ LIQUID.",
         Health::Unknown => "? UNKNOWN",
+        Health::Error => "‼ ERROR",
     }
 }
 
@@ -130,6 +130,26 @@ pub fn draw(
     f.render_widget(status(app, snap, theme), bottom);
 }
 
+/// What is wrong with an account's data, in one line (None: nothing): the
+/// exchange's refusal, why it is stale, a lasting equity difference.
+pub fn trouble(v: &AccountView) -> Option<String> {
+    let name = format!("{} [{}]", v.label, v.currency);
+    if let Some(e) = v.error() {
+        return Some(format!(" ‼ {name}: {e}"));
+    }
+    if let Some(why) = v.stale_reason.as_ref().filter(|_| v.stale) {
+        return Some(format!(" ◌ {name} stale: {why}"));
+    }
+    v.equity_divergence.map(|d| {
+        format!(
+            " ▲ {name}: local equity differs from the exchange's by {:+.6} {} since {} UTC",
+            d.gap,
+            v.currency,
+            crate::report::time_of_day_utc(d.since)
+        )
+    })
+}
+
 /// On the screens about one account, a stale account's numbers are dimmed
 /// and a line over them says so: never shown as current.
 fn stale_over(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
@@ -147,8 +167,9 @@ fn stale_over(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &The
     let age = v.data_age_ms.map_or("no data".into(), |a| {
         format!("data {:.1} s old", a as f64 / 1000.0)
     });
+    let why = (v.stale_reason.clone()).unwrap_or_else(|| "or its link is down".into());
     let text = format!(
-        " ◌ STALE: {} [{}] — {age} or its link is down; these numbers are not current ",
+        " ◌ STALE: {} [{}] — {age}: {why}; these numbers are not current ",
         v.label, v.currency
     );
     let line = Rect { height: 1, ..area };

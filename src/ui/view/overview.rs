@@ -19,7 +19,7 @@ pub fn rows<'a>(snap: &'a Snapshot, app: &App, t: &Thresholds) -> Vec<(&'a Accou
     let mut rows: Vec<(&AccountView, Health)> = snap
         .accounts
         .iter()
-        .filter(|v| !v.positions.is_empty() || v.risk.balance != 0.0)
+        .filter(|v| !v.positions.is_empty() || v.risk.balance != 0.0 || !v.refused.is_empty())
         .filter(|v| {
             filter.is_empty()
                 || v.label.to_lowercase().contains(&filter)
@@ -248,8 +248,14 @@ pub fn draw(
     app.rows = list.len();
     app.page = area.height.saturating_sub(4).max(1) as usize;
     app.selected = app.selected.min(list.len().saturating_sub(1));
-    let [table_area, totals_area] =
-        Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    // The selected account's trouble in words, on a line of its own.
+    let note = list.get(app.selected).and_then(|(v, _)| super::trouble(v));
+    let [table_area, note_area, totals_area] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(u16::from(note.is_some())),
+        Constraint::Length(1),
+    ])
+    .areas(area);
     let cols = visible_columns(area.width.saturating_sub(2));
     let header = Row::new(cols.iter().map(|&c| Cell::from(COLUMNS[c].name))).style(theme.header);
     // Display lines: accounts, each currency's subtotal heading its group.
@@ -315,6 +321,9 @@ pub fn draw(
     let selected_row = (!list.is_empty()).then_some(selected_line - offset);
     let mut state = TableState::default().with_selected(selected_row);
     f.render_stateful_widget(table, table_area, &mut state);
+    if let Some(note) = note {
+        f.render_widget(Paragraph::new(note).style(theme.stale), note_area);
+    }
     f.render_widget(
         Paragraph::new(totals(&list)).style(theme.header),
         totals_area,
