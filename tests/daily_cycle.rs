@@ -239,6 +239,15 @@ impl Recording {
         self.ask(t, "private/get_positions", Value::Array(list));
     }
 
+    /// Make the last line's exchange equity differ from the identity.
+    fn add_to_last_equity(&mut self, extra: f64) {
+        let last = self.lines.pop().unwrap();
+        let mut v: Value = serde_json::from_str(&last).unwrap();
+        let data = &mut v["msg"]["params"]["data"];
+        data["equity"] = json!(data["equity"].as_f64().unwrap() + extra);
+        self.lines.push(v.to_string());
+    }
+
     fn summary(&mut self, t: i64, ledger: &Ledger) {
         let mut s =
             read_json("deribit/private_get_account_summary_response.json")["result"].clone();
@@ -516,4 +525,63 @@ fn data_age_ignores_instruments_past_expiry() {
     assert_eq!(ing.inputs_t(id), Some(EXPIRY_0930 + 5 * MINUTE));
     let (name, _) = ing.oldest_quote(id).unwrap();
     assert_eq!(name, PERP);
+}
+
+/// Local and exchange equity are compared: a difference above the
+/// tolerance that lasts longer than the allowed time is shown on the
+/// account (and alerted by the screens); it ends when they agree again.
+#[test]
+fn a_lasting_equity_difference_with_the_exchange_is_flagged() {
+    use margintop::engine::live::{Engine, EngineSettings};
+    let start = SETTLE_0928 + 3_600_000;
+    let ledger = Ledger {
+        balance: 1.0,
+        futures: vec![Future {
+            name: PERP,
+            size: -10_000.0,
+            reference: mark_of(PERP, start),
+            expiry: None,
+        }],
+        options: Vec::new(),
+    };
+    let refs = [(PERP, mark_of(PERP, start))];
+    let mut rec = Recording::new();
+    rec.market(start, &ledger, &refs, &[PERP]);
+    rec.positions(start, &ledger);
+    rec.summary(start, &ledger);
+    let settings = EngineSettings {
+        stale_after_ms: 3_600_000,
+        recording_clock: true,
+        equity_tolerance: 0.005,
+        equity_divergence_ms: 30_000,
+        ..EngineSettings::default()
+    };
+    let mut engine: Engine<Vec<u8>> = Engine::new(ingest(), settings, Default::default(), None);
+    let mut fed = feed(&mut engine.ingest, &rec, 0);
+    let divergence = |engine: &mut Engine<Vec<u8>>, now: i64| {
+        let snap = engine.snapshot(now);
+        snap.accounts[0].equity_divergence
+    };
+    assert_eq!(divergence(&mut engine, start), None);
+    // The exchange counts 2 % more equity than margintop can explain (as
+    // a session P&L counted twice would look from the other side).
+    let t1 = start + 1_000;
+    let extra = 0.02 * ledger.equity(t1);
+    rec.market(t1, &ledger, &refs, &[PERP]);
+    rec.portfolio(t1, &ledger);
+    rec.add_to_last_equity(extra);
+    fed = feed(&mut engine.ingest, &rec, fed);
+    assert_eq!(divergence(&mut engine, t1), None, "not yet lasting");
+    assert_eq!(divergence(&mut engine, t1 + 29_000), None);
+    let d = divergence(&mut engine, t1 + 31_000).expect("flagged after 30 s");
+    assert_eq!(d.since, t1);
+    assert!((d.gap + extra).abs() < 1e-9, "{d:?}");
+    // The exchange's figures agree again: the flag goes.
+    let t2 = t1 + 40_000;
+    rec.market(t2, &ledger, &refs, &[PERP]);
+    rec.portfolio(t2, &ledger);
+    feed(&mut engine.ingest, &rec, fed);
+    let (local, exchange) = equities(&engine.ingest);
+    assert!((local - exchange).abs() < 1e-9, "{local} vs {exchange}");
+    assert_eq!(divergence(&mut engine, t2), None);
 }
