@@ -12,7 +12,9 @@
 //! messages computes exactly the same numbers as the live run.
 
 use crate::margin::account::{account_risk, expiry_warning, AccountRisk, Instruments, LEFT_OUT};
-use crate::margin::book::{fill_contribution, unit_vector, BookSums, Contribution, PreparedModel};
+use crate::margin::book::{
+    fill_contribution, unit_vector, BookSums, Contribution, IndexSums, PreparedModel,
+};
 use crate::margin::config::ModelConfig;
 use crate::margin::grid::Table;
 use crate::margin::inputs::{AccountInputs, Models};
@@ -443,11 +445,23 @@ impl Desk {
             .collect()
     }
 
+    /// The account's risk matrix on each index it holds positions on, main
+    /// index first (none under standard margin or without positions).
+    pub fn matrices(&self, id: AccountId) -> Vec<Matrix> {
+        let a = &self.accounts[id];
+        (a.sums.per_index.iter())
+            .filter(|s| s.positions > 0)
+            .filter_map(|s| self.index_matrix(a, s))
+            .collect()
+    }
+
     /// The standard table of the account's risk matrix on its main index
     /// (None under standard margin or without positions).
     pub fn matrix(&self, id: AccountId) -> Option<Matrix> {
-        let a = &self.accounts[id];
-        let s = a.sums.per_index.iter().find(|s| s.positions > 0)?;
+        self.matrices(id).into_iter().next()
+    }
+
+    fn index_matrix(&self, a: &DeskAccount, s: &IndexSums) -> Option<Matrix> {
         let grid = self.prepared[a.model_key].built_grid(&s.index_name)?;
         let (price_moves, vol_moves, pnl) = grid.standard_table(&s.vector);
         let worst = largest_loss(&pnl);

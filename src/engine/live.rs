@@ -38,8 +38,12 @@ pub struct AccountBook {
     pub greeks: BookGreeks,
     /// Each position valued now (Greeks, mark).
     pub legs: Vec<Leg>,
-    /// The risk matrix's standard table (risk-matrix models only).
+    /// The risk matrix's standard table on the main index (risk-matrix models only).
     pub matrix: Option<Matrix>,
+    /// The same on every other index the book holds (multi-index accounts).
+    pub other_matrices: Vec<Matrix>,
+    /// Greeks of each index the book holds, main index first.
+    pub greeks_by_index: Vec<IndexGreeks>,
     /// Local time of the oldest input (held instruments' quotes, else account data).
     pub inputs_t: Option<i64>,
     /// The main index of the book and its price (None without positions).
@@ -84,13 +88,42 @@ pub enum Query {
 }
 
 /// Account Greeks in Deribit's units (delta_total in coin, gamma per USD,
-/// vega USD per vol point, theta USD per day).
+/// vega USD per vol point, theta USD per day). With positions on several
+/// indices the coin figures add different coins: `delta_usd` is the sum
+/// that means something, and `IndexGreeks` the parts.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BookGreeks {
     pub delta_total: f64,
     pub gamma: f64,
     pub vega: f64,
     pub theta: f64,
+    /// Σ over indices of delta_total × index price.
+    pub delta_usd: f64,
+}
+
+/// The Greeks of the positions on one index.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IndexGreeks {
+    pub index_name: String,
+    pub index_price: f64,
+    /// Net-transaction delta in the index's coin.
+    pub delta_total: f64,
+    pub gamma: f64,
+    pub vega: f64,
+    pub theta: f64,
+}
+
+impl IndexGreeks {
+    fn of(s: &crate::margin::book::IndexSums) -> IndexGreeks {
+        IndexGreeks {
+            index_name: s.index_name.clone(),
+            index_price: s.index_price,
+            delta_total: s.net_delta,
+            gamma: s.gamma,
+            vega: s.vega,
+            theta: s.theta,
+        }
+    }
 }
 
 /// One account as every screen and `check` see it: its book (shared
@@ -554,6 +587,7 @@ impl<W: Write> Engine<W> {
         let risk = desk.risk(id);
         let legs = desk.legs(id, risk.margin.worst_scenario.as_ref());
         let main = main_index(desk.sums(id));
+        let mut matrices = desk.matrices(id).into_iter();
         AccountBook {
             label: account.label.clone(),
             exchange_name: "deribit",
@@ -573,7 +607,12 @@ impl<W: Write> Engine<W> {
             has_positions: self.ingest.has_positions.contains(&id),
             oldest_quote: self.ingest.oldest_quote(id),
             legs,
-            matrix: desk.matrix(id),
+            matrix: matrices.next(),
+            other_matrices: matrices.collect(),
+            greeks_by_index: (desk.sums(id).per_index.iter())
+                .filter(|s| s.positions > 0)
+                .map(IndexGreeks::of)
+                .collect(),
             index: main.map(|s| (s.index_name.clone(), s.index_price)),
             usd_per_unit: main.map(|s| s.usd_per_unit),
             greeks: {
@@ -583,6 +622,10 @@ impl<W: Write> Engine<W> {
                     gamma: s.gamma,
                     vega: s.vega,
                     theta: s.theta,
+                    delta_usd: (s.per_index.iter())
+                        .filter(|i| i.positions > 0)
+                        .map(|i| i.net_delta * i.index_price)
+                        .sum(),
                 }
             },
         }

@@ -283,6 +283,10 @@ pub struct IndexSums {
     pub coin_in_settlement: f64,
     pub index_price: f64,
     pub net_delta: f64,
+    /// Greeks of the positions on this index alone (units as `BookSums`).
+    pub gamma: f64,
+    pub vega: f64,
+    pub theta: f64,
     pub short_option_contracts: f64,
     pub positions: usize,
     /// Net delta per expiry (None = perpetual), for the roll shock.
@@ -337,6 +341,9 @@ impl BookSums {
         s.coin_in_settlement = new.coin_in_settlement;
         s.index_price = new.index_price;
         s.net_delta += new.net_delta - old.net_delta;
+        s.gamma += new.gamma - old.gamma;
+        s.vega += new.vega - old.vega;
+        s.theta += new.theta - old.theta;
         s.short_option_contracts += new.short_option_contracts - old.short_option_contracts;
         if let Some((_, v)) = s
             .net_delta_by_expiry
@@ -388,6 +395,9 @@ impl BookSums {
             s.positions = s.positions.saturating_sub(1);
         }
         s.net_delta += sign * c.net_delta;
+        s.gamma += sign * c.gamma;
+        s.vega += sign * c.vega;
+        s.theta += sign * c.theta;
         s.short_option_contracts += sign * c.short_option_contracts;
         match s
             .net_delta_by_expiry

@@ -286,9 +286,16 @@ pub struct FutureRates {
 }
 
 impl RiskMatrixModel {
+    /// The parameters of an index: its own, else (a linear pair such as
+    /// `eth_usdc`) those of its coin's USD index (`eth_usd`), else `default`.
+    /// Deribit publishes none for linear pairs: taking the coin's is our choice.
     pub fn pair(&self, index_name: &str) -> Option<&PairParams> {
-        self.pairs
-            .get(index_name)
+        let coin_usd = || {
+            let coin = index_name.split('_').next()?;
+            self.pairs.get(&format!("{coin}_usd"))
+        };
+        (self.pairs.get(index_name))
+            .or_else(coin_usd)
             .or_else(|| self.pairs.get("default"))
     }
 

@@ -10,12 +10,28 @@
 use super::account::{account_risk, value_book, Instruments};
 use super::book::PreparedModel;
 use crate::model::valuation::Shock;
-use crate::model::{Account, MarketState};
+use crate::model::{Account, Instrument, MarketState};
 use serde::Serialize;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+/// Where liquidation starts when every index the book holds moves together
+/// by the same fraction. With several indices the prices are per index, in
+/// `by_index`, which also has each index's own distance, the others held.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Liquidation {
     /// Fraction of the index (−0.231 = 23.1 % down); None: none within range.
+    pub down_move: Option<f64>,
+    /// The index price at `down_move` (None when the book spans several indices).
+    pub down_price: Option<f64>,
+    pub up_move: Option<f64>,
+    pub up_price: Option<f64>,
+    /// One entry per index when the book holds several (empty otherwise).
+    pub by_index: Vec<IndexLiquidation>,
+}
+
+/// Liquidation distance when one index moves and the others stay.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct IndexLiquidation {
+    pub index_name: String,
     pub down_move: Option<f64>,
     pub down_price: Option<f64>,
     pub up_move: Option<f64>,
@@ -25,7 +41,9 @@ pub struct Liquidation {
 /// How close to the boundary bisection goes, as a fraction of the index.
 const MOVE_TOLERANCE: f64 = 1e-7;
 
-/// Search both sides. `index_price` converts moves to prices.
+/// Search both sides for a joint move of every index, and, when the book
+/// holds several, for each index alone. `index_price` converts a single
+/// index's moves to prices.
 pub fn liquidation_distance(
     account: &Account,
     instruments: &Instruments,
@@ -34,22 +52,73 @@ pub fn liquidation_distance(
     now_ms: i64,
     index_price: Option<f64>,
 ) -> Liquidation {
-    let search = model.config.liquidation_search();
+    let indices = held_indices(account, instruments);
+    let (down, up) = search(account, instruments, market, model, now_ms, None);
+    let single = (indices.len() <= 1).then_some(index_price).flatten();
+    let price = |m: Option<f64>, p: Option<f64>| m.and_then(|m| p.map(|p| p * (1.0 + m)));
+    let by_index = match indices.len() {
+        0 | 1 => Vec::new(),
+        _ => (indices.iter())
+            .map(|name| {
+                let only = Some(name.as_str());
+                let (down, up) = search(account, instruments, market, model, now_ms, only);
+                let p = market.index(name);
+                IndexLiquidation {
+                    index_name: name.clone(),
+                    down_move: down,
+                    down_price: price(down, p),
+                    up_move: up,
+                    up_price: price(up, p),
+                }
+            })
+            .collect(),
+    };
+    Liquidation {
+        down_move: down,
+        down_price: price(down, single),
+        up_move: up,
+        up_price: price(up, single),
+        by_index,
+    }
+}
+
+/// The indices the account's positions follow, in order of first holding.
+pub fn held_indices(account: &Account, instruments: &Instruments) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in &account.positions {
+        if let Some(i) = instruments.get(&p.instrument) {
+            if !out.contains(&i.index_name) {
+                out.push(i.index_name.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The first liquidation move down and up, moving every index (`only` None)
+/// or one index with the others held.
+fn search(
+    account: &Account,
+    instruments: &Instruments,
+    market: &MarketState,
+    model: &mut PreparedModel,
+    now_ms: i64,
+    only: Option<&str>,
+) -> (Option<f64>, Option<f64>) {
+    let limits = model.config.liquidation_search();
     let mut shortfall = |m: f64| {
-        let shock = Shock::price_move(m);
-        let book = value_book(account, instruments, market, model, now_ms, &|_| shock);
+        let moved = Shock::price_move(m);
+        let shock = |inst: &Instrument| match only {
+            Some(name) if inst.index_name != name => Shock::NONE,
+            _ => moved,
+        };
+        let book = value_book(account, instruments, market, model, now_ms, &shock);
         let risk = account_risk(account, model, &book.sums, &book.warnings, now_ms);
         risk.margin.maintenance_margin - risk.margin_balance
     };
-    let down = find_side(&mut shortfall, -search.down, search.steps);
-    let up = find_side(&mut shortfall, search.up, search.steps);
-    let price = |m: Option<f64>| m.and_then(|m| index_price.map(|p| p * (1.0 + m)));
-    Liquidation {
-        down_move: down,
-        down_price: price(down),
-        up_move: up,
-        up_price: price(up),
-    }
+    let down = find_side(&mut shortfall, -limits.down, limits.steps);
+    let up = find_side(&mut shortfall, limits.up, limits.steps);
+    (down, up)
 }
 
 /// First move from 0 toward `limit` where `shortfall ≥ 0`.

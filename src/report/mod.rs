@@ -12,13 +12,14 @@ pub use table::render_table;
 
 use crate::engine::{AccountId, Desk};
 use crate::margin::account::{value_account, Instruments, ValuedBook};
-use crate::margin::book::PreparedModel;
+use crate::margin::book::{IndexSums, PreparedModel};
 use crate::margin::config::ModelConfig;
 use crate::margin::inputs::AccountInputs;
 use crate::margin::liquidation::{liquidation_distance, Liquidation};
 use crate::margin::requirement::Breakdown;
 use crate::margin::stress::{stress_result, StressScenario};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 pub const REPORT_VERSION: u32 = 1;
 
@@ -57,10 +58,14 @@ pub struct AccountReport {
     pub headroom_usd: Option<f64>,
     pub exchange: ExchangeReport,
     pub greeks: GreeksReport,
+    /// Per index held (several for e.g. a USDC account with BTC and ETH).
+    pub greeks_by_index: Vec<IndexGreeksReport>,
     pub greeks_by_expiry: Vec<ExpiryGreeks>,
     pub margin: Breakdown,
     pub positions: Vec<PositionReport>,
     pub risk_matrix: Option<RiskMatrixReport>,
+    /// The risk matrix on every index the account holds, `risk_matrix` first.
+    pub risk_matrices: Vec<RiskMatrixReport>,
     pub stress: Vec<StressReport>,
     pub liquidation: Liquidation,
     pub warnings: Vec<String>,
@@ -90,9 +95,24 @@ pub struct GreeksReport {
     pub theta_coin: Option<f64>,
 }
 
+/// One index's part of an account's Greeks.
+#[derive(Clone, Debug, Serialize)]
+pub struct IndexGreeksReport {
+    pub index_name: String,
+    pub index_price: f64,
+    /// Net-transaction delta in the index's coin.
+    pub delta_total: f64,
+    pub delta_total_usd: f64,
+    pub gamma: f64,
+    pub vega: f64,
+    pub theta: f64,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ExpiryGreeks {
     pub expiry: String,
+    /// The index of the expiry's positions (delta is in its coin).
+    pub index_name: String,
     pub delta: f64,
     pub gamma: f64,
     pub vega: f64,
@@ -126,7 +146,11 @@ pub struct RiskMatrixReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct StressReport {
     pub name: String,
+    /// The move of the account's underlying (the scenario's generic move
+    /// when the book holds several underlyings: see `moves`).
     pub price_move: f64,
+    /// The move of each underlying coin, when the book holds several.
+    pub moves: BTreeMap<String, f64>,
     pub vol_move: f64,
     pub pnl: Option<f64>,
     /// Margin under the account's own model in the scenario.
@@ -258,15 +282,25 @@ pub fn account_report(
     } else {
         Liquidation::default()
     };
+    let bases = held_bases(acct, instruments);
     let stress = opts
         .scenarios
         .iter()
         .map(|s| {
             let r = stress_result(acct, instruments, market, &mut model, now, s);
             let known = |v: f64| v.is_finite().then_some(v).filter(|_| risk.complete);
+            let moves: BTreeMap<String, f64> = match bases.len() {
+                0 | 1 => BTreeMap::new(),
+                _ => bases.iter().map(|b| (b.clone(), s.move_for(b))).collect(),
+            };
             StressReport {
                 name: s.name.clone(),
-                price_move: s.move_for(&acct.currency),
+                price_move: match &bases[..] {
+                    [one] => s.move_for(one),
+                    [] => s.move_for(&acct.currency),
+                    _ => s.price_move,
+                },
+                moves,
                 vol_move: s.vol_move,
                 pnl: checked(&s.name, r.pnl, &mut warnings),
                 margin_balance: known(r.margin_balance),
@@ -276,6 +310,7 @@ pub fn account_report(
         })
         .collect();
     let sums = &book.sums;
+    let matrices = risk_matrices(inputs, &config, &book);
     AccountReport {
         account: acct.label.clone(),
         currency: acct.currency.clone(),
@@ -319,6 +354,7 @@ pub fn account_report(
             as_of: (acct.exchange.as_of > 0).then_some(acct.exchange.as_of),
         },
         greeks: greeks(sums),
+        greeks_by_index: greeks_by_index(sums),
         greeks_by_expiry: by_expiry(instruments, &book),
         margin: risk.margin.clone(),
         positions: book
@@ -336,48 +372,81 @@ pub fn account_report(
                 theta: p.contribution.theta,
             })
             .collect(),
-        risk_matrix: risk_matrix(inputs, &config, &book),
+        risk_matrix: matrices.first().cloned(),
+        risk_matrices: matrices,
         stress,
         liquidation,
         warnings,
     }
 }
 
+/// The underlying coins of an account's positions ("BTC", "ETH"), sorted.
+fn held_bases(acct: &crate::model::Account, instruments: &Instruments) -> Vec<String> {
+    let mut bases: Vec<String> = (acct.positions.iter())
+        .filter_map(|p| instruments.get(&p.instrument).map(|i| i.base.clone()))
+        .collect();
+    bases.sort();
+    bases.dedup();
+    bases
+}
+
 /// Account Greeks in Deribit's units, and in USD and coin at the index
 /// (None when the book spans several indices or has none).
 fn greeks(sums: &crate::margin::BookSums) -> GreeksReport {
-    let mut held = sums.per_index.iter().filter(|s| s.positions > 0);
-    let index = match (held.next(), held.next()) {
-        (Some(s), None) => Some(s.index_price),
+    let held: Vec<&IndexSums> = sums.per_index.iter().filter(|s| s.positions > 0).collect();
+    let index = match held[..] {
+        [s] => Some(s.index_price),
         _ => None,
     };
+    // USD figures add up across indices; each coin's at its own index.
+    let usd =
+        |f: &dyn Fn(&IndexSums) -> f64| (!held.is_empty()).then(|| held.iter().map(|s| f(s)).sum());
     GreeksReport {
         delta_total: sums.net_delta,
         delta: sums.delta,
         gamma: sums.gamma,
         vega: sums.vega,
         theta: sums.theta,
-        delta_total_usd: index.map(|i| sums.net_delta * i),
-        gamma_usd_1pct: index.map(|i| sums.gamma * i * i / 100.0),
+        delta_total_usd: usd(&|s| s.net_delta * s.index_price),
+        gamma_usd_1pct: usd(&|s| s.gamma * s.index_price * s.index_price / 100.0),
         vega_coin: index.map(|i| sums.vega / i),
         theta_coin: index.map(|i| sums.theta / i),
     }
 }
 
+/// The Greeks of each index the book holds (deltas in that index's coin).
+fn greeks_by_index(sums: &crate::margin::BookSums) -> Vec<IndexGreeksReport> {
+    (sums.per_index.iter())
+        .filter(|s| s.positions > 0)
+        .map(|s| IndexGreeksReport {
+            index_name: s.index_name.clone(),
+            index_price: s.index_price,
+            delta_total: s.net_delta,
+            delta_total_usd: s.net_delta * s.index_price,
+            gamma: s.gamma,
+            vega: s.vega,
+            theta: s.theta,
+        })
+        .collect()
+}
+
 fn by_expiry(instruments: &Instruments, book: &ValuedBook) -> Vec<ExpiryGreeks> {
     let mut out: Vec<(Option<i64>, ExpiryGreeks)> = Vec::new();
     for p in &book.positions {
-        let label = instruments
-            .get(&p.instrument)
-            .map_or("?", |i| i.expiry_label())
-            .to_string();
-        let slot = match out.iter().position(|(e, _)| *e == p.expiry_ms) {
+        let inst = instruments.get(&p.instrument);
+        let label = inst.map_or("?", |i| i.expiry_label()).to_string();
+        let index_name = inst.map_or("?", |i| i.index_name.as_str()).to_string();
+        // One row per expiry and index: deltas of two coins never add up.
+        let same =
+            |(e, g): &(Option<i64>, ExpiryGreeks)| *e == p.expiry_ms && g.index_name == index_name;
+        let slot = match out.iter().position(same) {
             Some(i) => i,
             None => {
                 out.push((
                     p.expiry_ms,
                     ExpiryGreeks {
                         expiry: label,
+                        index_name,
                         delta: 0.0,
                         gamma: 0.0,
                         vega: 0.0,
@@ -393,7 +462,9 @@ fn by_expiry(instruments: &Instruments, book: &ValuedBook) -> Vec<ExpiryGreeks> 
         g.vega += p.contribution.vega;
         g.theta += p.contribution.theta;
     }
-    out.sort_by_key(|(e, _)| e.unwrap_or(i64::MAX));
+    out.sort_by(|(a, g), (b, h)| {
+        (a.unwrap_or(i64::MAX), &g.index_name).cmp(&(b.unwrap_or(i64::MAX), &h.index_name))
+    });
     out.into_iter().map(|(_, g)| g).collect()
 }
 
@@ -403,6 +474,16 @@ pub fn risk_matrix(
     config: &ModelConfig,
     book: &ValuedBook,
 ) -> Option<RiskMatrixReport> {
+    risk_matrices(inputs, config, book).into_iter().next()
+}
+
+/// The standard table of the account's grid on every index it holds, main
+/// index first (each in the account currency, that index alone moved).
+pub fn risk_matrices(
+    inputs: &AccountInputs,
+    config: &ModelConfig,
+    book: &ValuedBook,
+) -> Vec<RiskMatrixReport> {
     let acct = &inputs.account;
     let (mut model, sums) = match config {
         ModelConfig::RiskMatrix(_) => (
@@ -410,7 +491,9 @@ pub fn risk_matrix(
             book.sums.clone(),
         ),
         ModelConfig::Standard(_) => {
-            let pm = inputs.models.get("deribit_pm")?.clone();
+            let Some(pm) = inputs.models.get("deribit_pm").cloned() else {
+                return Vec::new();
+            };
             let mut model = PreparedModel::new(pm, &acct.currency);
             let (_, b) = value_account(
                 acct,
@@ -422,16 +505,21 @@ pub fn risk_matrix(
             (model, b.sums)
         }
     };
-    let s = sums.per_index.iter().find(|s| s.positions > 0)?;
-    let grid = model.grid(&s.index_name)?.clone();
-    let (price_moves, vol_moves, pnl) = grid.standard_table(&s.vector);
-    Some(RiskMatrixReport {
-        model: config_name(&model),
-        index_name: s.index_name.clone(),
-        price_moves,
-        vol_moves,
-        pnl,
-    })
+    let mut out = Vec::new();
+    for s in sums.per_index.iter().filter(|s| s.positions > 0) {
+        let Some(grid) = model.grid(&s.index_name) else {
+            continue;
+        };
+        let (price_moves, vol_moves, pnl) = grid.standard_table(&s.vector);
+        out.push(RiskMatrixReport {
+            model: config_name(&model),
+            index_name: s.index_name.clone(),
+            price_moves,
+            vol_moves,
+            pnl,
+        });
+    }
+    out
 }
 
 fn config_name(model: &PreparedModel) -> String {
@@ -463,10 +551,12 @@ fn unknown_model(inputs: &AccountInputs, fresh: Freshness) -> AccountReport {
         headroom_usd: None,
         exchange: ExchangeReport::default(),
         greeks: GreeksReport::default(),
+        greeks_by_index: Vec::new(),
         greeks_by_expiry: Vec::new(),
         margin: Breakdown::default(),
         positions: Vec::new(),
         risk_matrix: None,
+        risk_matrices: Vec::new(),
         stress: Vec::new(),
         liquidation: Liquidation::default(),
         warnings: vec![format!("unknown margin model {:?}", acct.model)],

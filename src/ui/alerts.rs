@@ -201,6 +201,8 @@ mod tests {
                 greeks: Default::default(),
                 legs: Vec::new(),
                 matrix: None,
+                other_matrices: Vec::new(),
+                greeks_by_index: Vec::new(),
                 inputs_t: None,
                 index: None,
                 usd_per_unit: None,

@@ -6,7 +6,6 @@ use super::{
     bordered, health, health_style, health_text, no_account, num, open_account, opt_num, pct,
 };
 use crate::engine::live::{AccountView, Snapshot};
-use crate::margin::liquidation::Liquidation;
 use crate::report::Thresholds;
 use crate::ui::app::{App, History, MIN_RETURNS};
 use crate::ui::theme::Theme;
@@ -129,38 +128,47 @@ fn summary_lines(v: &AccountView, t: &Thresholds, theme: &Theme) -> Vec<Line<'st
     ]
 }
 
-/// "liquidation: down −23.1 % at 71234 (4.2 σ/day) · up none within +400 %".
+/// "liquidation: down −23.1 % at 71234 (4.2 σ/day) · up none within +400 %";
+/// with several indices, the joint move and then each index alone.
 fn liquidation_line(app: &App, v: &AccountView) -> Line<'static> {
     let key = (v.label.clone(), v.currency.clone());
     let Some(a) = app.analysis.as_ref().filter(|a| a.request.key == key) else {
         return Line::from("liquidation: computing…");
     };
-    let index = v
-        .index
-        .as_ref()
-        .map(|(name, _)| name.as_str())
-        .unwrap_or("");
-    let sigma = app.daily_sigma(index);
-    let side = |m: Option<f64>, p: Option<f64>| match m {
+    let side = |index: &str, m: Option<f64>, p: Option<f64>| match m {
         None => "none in range".to_string(),
         Some(m) => {
             let at = p.map_or(String::new(), |p| format!(" at {p:.0}"));
-            let units = sigma.map_or(String::new(), |(s, _)| {
+            let units = app.daily_sigma(index).map_or(String::new(), |(s, _)| {
                 format!(" = {:.1} σ/day", (1.0 + m).ln().abs() / s)
             });
             format!("{:+.1}%{at}{units}", m * 100.0)
         }
     };
-    let Liquidation {
-        down_move,
-        down_price,
-        up_move,
-        up_price,
-    } = a.report.liquidation;
+    let l = &a.report.liquidation;
+    if l.by_index.is_empty() {
+        let index = v.index.as_ref().map_or("", |(name, _)| name.as_str());
+        return Line::from(format!(
+            "liquidation: down {} · up {}",
+            side(index, l.down_move, l.down_price),
+            side(index, l.up_move, l.up_price)
+        ));
+    }
+    let each: Vec<String> = (l.by_index.iter())
+        .map(|i| {
+            let name = i.index_name.as_str();
+            format!(
+                "{name} alone: down {} · up {}",
+                side(name, i.down_move, i.down_price),
+                side(name, i.up_move, i.up_price)
+            )
+        })
+        .collect();
     Line::from(format!(
-        "liquidation: down {} · up {}",
-        side(down_move, down_price),
-        side(up_move, up_price)
+        "liquidation, all indices together: down {} · up {}   │ {}",
+        side("", l.down_move, None),
+        side("", l.up_move, None),
+        each.join("   │ ")
     ))
 }
 
@@ -222,17 +230,16 @@ fn positions(f: &mut Frame, area: Rect, app: &mut App, v: &AccountView, theme: &
         })
         .collect();
     let title = format!(
-        " positions ({}{})   delta {} {c}   vega {} $   theta {} $/day   P&L@worst: in the worst scenario, before aggregation ",
+        " positions ({}{})   delta {}   vega {} $   theta {} $/day   P&L@worst: in the worst scenario, before aggregation ",
         v.positions.len(),
         if skip > 0 {
             format!(", from {}", skip + 1)
         } else {
             String::new()
         },
-        num(v.greeks.delta_total, 3),
+        super::delta_text(v),
         num(v.greeks.vega, 0),
         num(v.greeks.theta, 0),
-        c = v.currency,
     );
     let all_widths = [24, 10, 9, 8, 10, 8, 8, 10];
     let widths: Vec<Constraint> = all_widths
@@ -248,12 +255,18 @@ fn positions(f: &mut Frame, area: Rect, app: &mut App, v: &AccountView, theme: &
 }
 
 fn by_expiry(f: &mut Frame, area: Rect, rows: &[crate::report::ExpiryGreeks], theme: &Theme) {
+    // Rows of several indices say whose expiry they are.
+    let several = rows.iter().any(|o| o.index_name != rows[0].index_name);
     let header = Row::new(["expiry", "delta", "gamma", "vega", "theta"]).style(theme.header);
     let body: Vec<Row> = rows
         .iter()
         .map(|g| {
+            let coin = g.index_name.split('_').next().unwrap_or("");
             Row::new([
-                g.expiry.clone(),
+                match several {
+                    true => format!("{coin} {}", g.expiry),
+                    false => g.expiry.clone(),
+                },
                 num(g.delta, 3),
                 num(g.gamma, 5),
                 num(g.vega, 0),
@@ -261,7 +274,7 @@ fn by_expiry(f: &mut Frame, area: Rect, rows: &[crate::report::ExpiryGreeks], th
             ])
         })
         .collect();
-    let widths = [9, 8, 9, 8, 8].map(Constraint::Length);
+    let widths = [if several { 13 } else { 9 }, 8, 9, 8, 8].map(Constraint::Length);
     f.render_widget(
         Table::new(body, widths)
             .header(header)

@@ -21,6 +21,8 @@ struct Heat<'a> {
     pnl: &'a [Vec<Option<f64>>],
     /// Live from the engine (the account's own model) or from the last analysis.
     live: bool,
+    /// The engine's matrix behind a live heat (it has the extended table).
+    own: Option<&'a Matrix>,
 }
 
 pub fn draw(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
@@ -33,9 +35,10 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme
         .as_ref()
         .filter(|a| a.request.key == key && a.request.compare)
         .map_or(&[], |a| a.models.as_slice());
-    // The account's own matrix first (live), then the other models' ones.
+    // The account's own matrices first (live, one per index held), then
+    // the other models' ones; `n` steps through them.
     let mut heats: Vec<Heat> = Vec::new();
-    if let Some(m) = &v.matrix {
+    for m in v.matrix.iter().chain(&v.other_matrices) {
         heats.push(Heat {
             model: &v.model,
             index_name: &m.index_name,
@@ -43,6 +46,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme
             vol_moves: &m.vol_moves,
             pnl: &m.pnl,
             live: true,
+            own: Some(m),
         });
     }
     for fig in models.iter().filter(|m| m.model != v.model) {
@@ -54,6 +58,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme
                 vol_moves: &m.vol_moves,
                 pnl: &m.pnl,
                 live: false,
+                own: None,
             });
         }
     }
@@ -68,10 +73,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme
     match heats.get(app.model % heats.len().max(1)) {
         Some(h) => {
             // The live matrix has its extended table: beside, below, or in one line.
-            let ext = v
-                .matrix
-                .as_ref()
-                .filter(|m| h.live && !m.extended.is_empty());
+            let ext = h.own.filter(|m| !m.extended.is_empty());
             let Some(m) = ext else {
                 return heatmap(f, bottom, h, &v.label, &v.currency, theme);
             };

@@ -130,6 +130,33 @@ pub fn draw(
     f.render_widget(status(app, snap, theme), bottom);
 }
 
+/// An account's delta in words: in its coin, or per index (each in its
+/// own coin) and in USD when the book spans several indices.
+pub fn delta_text(v: &AccountView) -> String {
+    if v.greeks_by_index.len() < 2 {
+        return format!("{} {}", num(v.greeks.delta_total, 3), delta_coin(v));
+    }
+    let parts: Vec<String> = (v.greeks_by_index.iter())
+        .map(|g| format!("{} {}", num(g.delta_total, 3), coin_of(&g.index_name)))
+        .collect();
+    format!("{} (${})", parts.join(" · "), num(v.greeks.delta_usd, 0))
+}
+
+/// The coin an index's deltas are counted in ("btc_usdc" → "BTC").
+fn coin_of(index_name: &str) -> String {
+    index_name
+        .split('_')
+        .next()
+        .unwrap_or("")
+        .to_ascii_uppercase()
+}
+
+fn delta_coin(v: &AccountView) -> String {
+    v.greeks_by_index
+        .first()
+        .map_or(v.currency.clone(), |g| coin_of(&g.index_name))
+}
+
 /// What is wrong with an account's data, in one line (None: nothing): the
 /// exchange's refusal, why it is stale, a lasting equity difference.
 pub fn trouble(v: &AccountView) -> Option<String> {
@@ -281,10 +308,9 @@ fn sort_rows(rows: &mut [(&AccountView, Health)], app: &App) {
             SortBy::Equity => usd(r.equity),
             SortBy::Mm => usd(r.margin.maintenance_margin),
             SortBy::Headroom => -usd(r.headroom),
-            SortBy::Delta => v
-                .index
-                .as_ref()
-                .map_or(f64::NEG_INFINITY, |(_, p)| (v.greeks.delta_total * p).abs()),
+            SortBy::Delta => {
+                (v.index.as_ref()).map_or(f64::NEG_INFINITY, |_| v.greeks.delta_usd.abs())
+            }
             SortBy::Vega => v.greeks.vega.abs(),
             SortBy::Theta => v.greeks.theta.abs(),
             SortBy::LiqDown => app

@@ -128,6 +128,8 @@ fn cell_text(col: usize, v: &AccountView, h: Health, d: Option<&DeskFigures>) ->
         "IM" => num(r.margin.initial_margin, 4),
         "MM" => num(r.margin.maintenance_margin, 4),
         "headroom" => num(r.headroom, 4),
+        // Several indices: their coin deltas do not add up; USD does.
+        "delta" if v.greeks_by_index.len() > 1 => format!("${}", compact(v.greeks.delta_usd)),
         "delta" => num(v.greeks.delta_total, 3),
         "gamma" => num(v.greeks.gamma, 6),
         "vega" => num(v.greeks.vega, 0),
@@ -165,6 +167,10 @@ fn subtotal(ccy: &str, accounts: &[&AccountView], cols: &[usize]) -> Vec<String>
             "IM" => num(sum(&|v| v.risk.margin.initial_margin), 4),
             "MM" => num(sum(&|v| v.risk.margin.maintenance_margin), 4),
             "headroom" => num(sum(&|v| v.risk.headroom), 4),
+            // Deltas on different coins add up only in USD.
+            "delta" if several_indices(accounts) => {
+                format!("${}", compact(sum(&|v| v.greeks.delta_usd)))
+            }
             "delta" => num(sum(&|v| v.greeks.delta_total), 3),
             "gamma" => num(sum(&|v| v.greeks.gamma), 6),
             "vega" => num(sum(&|v| v.greeks.vega), 0),
@@ -172,6 +178,15 @@ fn subtotal(ccy: &str, accounts: &[&AccountView], cols: &[usize]) -> Vec<String>
             _ => String::new(),
         })
         .collect()
+}
+
+/// True when the accounts' positions lie on more than one index.
+fn several_indices(accounts: &[&AccountView]) -> bool {
+    let mut names = accounts
+        .iter()
+        .flat_map(|v| v.greeks_by_index.iter().map(|g| &g.index_name));
+    let first = names.next();
+    names.any(|n| Some(n) != first)
 }
 
 /// The totals line: every listed account in USD, and the worst one.

@@ -73,7 +73,7 @@ pub fn draw(
             };
             let cells = vec![
                 Cell::from(name),
-                format!("{:+.1}%", s.price_move * 100.0).into(),
+                price_moves(s).into(),
                 format!("{:+.0}%", s.vol_move * 100.0).into(),
                 opt_num(s.pnl, 4).into(),
                 s.pnl
@@ -94,7 +94,13 @@ pub fn draw(
         })
         .collect();
     app.lines = body.len();
-    let widths: Vec<Constraint> = [0, 7, 6, 9, 9, 9, 9, 12]
+    // Per-coin moves take more room than one.
+    let move_w = (a.report.stress.iter())
+        .map(|s| price_moves(s).chars().count() as u16)
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let widths: Vec<Constraint> = [0, move_w, 6, 9, 9, 9, 9, 12]
         .into_iter()
         .enumerate()
         .filter(|(k, _)| keep(k))
@@ -114,4 +120,18 @@ pub fn draw(
     let mut state =
         TableState::default().with_selected(Some(app.line.min(app.lines.saturating_sub(1))));
     f.render_stateful_widget(table, area, &mut state);
+}
+
+/// "−38.8%", or one move per coin ("BTC −38.8% ETH −44.6%") when the book
+/// holds several underlyings and the scenario moves them differently.
+fn price_moves(s: &crate::report::StressReport) -> String {
+    let pct = |m: f64| format!("{:+.1}%", m * 100.0);
+    let differ = s.moves.values().any(|m| (m - s.price_move).abs() > 1e-12);
+    match differ {
+        false => pct(s.price_move),
+        true => (s.moves.iter())
+            .map(|(coin, m)| format!("{coin} {}", pct(*m)))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
 }
