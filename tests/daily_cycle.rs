@@ -47,6 +47,15 @@ struct Future {
     expiry: Option<i64>,
 }
 
+fn future(name: &'static str, size: f64, reference: f64, expiry: Option<i64>) -> Future {
+    Future {
+        name,
+        size,
+        reference,
+        expiry,
+    }
+}
+
 struct Option_ {
     name: &'static str,
     size: f64,
@@ -298,18 +307,13 @@ fn futures_settled_twice_without_a_trade_keep_equity_equal_to_the_exchange() {
     let mut ledger = Ledger {
         balance: 1.5,
         futures: vec![
-            Future {
-                name: PERP,
-                size: -30_000.0,
-                reference: mark_of(PERP, start) * 1.01,
-                expiry: None,
-            },
-            Future {
-                name: FUTURE,
-                size: 20_000.0,
-                reference: mark_of(FUTURE, start) * 0.99,
-                expiry: Some(EXPIRY_0930),
-            },
+            future(PERP, -30_000.0, mark_of(PERP, start) * 1.01, None),
+            future(
+                FUTURE,
+                20_000.0,
+                mark_of(FUTURE, start) * 0.99,
+                Some(EXPIRY_0930),
+            ),
         ],
         options: Vec::new(),
     };
@@ -371,18 +375,13 @@ fn expiry_settles_options_and_a_future_and_the_account_stays_current() {
     let mut ledger = Ledger {
         balance: 2.0,
         futures: vec![
-            Future {
-                name: PERP,
-                size: -10_000.0,
-                reference: mark_of(PERP, start) * 1.002,
-                expiry: None,
-            },
-            Future {
-                name: FUTURE,
-                size: 20_000.0,
-                reference: mark_of(FUTURE, start) * 0.995,
-                expiry: Some(EXPIRY_0930),
-            },
+            future(PERP, -10_000.0, mark_of(PERP, start) * 1.002, None),
+            future(
+                FUTURE,
+                20_000.0,
+                mark_of(FUTURE, start) * 0.995,
+                Some(EXPIRY_0930),
+            ),
         ],
         options: vec![
             Option_ {
@@ -490,18 +489,8 @@ fn data_age_ignores_instruments_past_expiry() {
     let ledger = Ledger {
         balance: 1.0,
         futures: vec![
-            Future {
-                name: PERP,
-                size: 10_000.0,
-                reference: 19_000.0,
-                expiry: None,
-            },
-            Future {
-                name: FUTURE,
-                size: 10_000.0,
-                reference: 19_000.0,
-                expiry: Some(EXPIRY_0930),
-            },
+            future(PERP, 10_000.0, 19_000.0, None),
+            future(FUTURE, 10_000.0, 19_000.0, Some(EXPIRY_0930)),
         ],
         options: Vec::new(),
     };
@@ -536,12 +525,7 @@ fn a_lasting_equity_difference_with_the_exchange_is_flagged() {
     let start = SETTLE_0928 + 3_600_000;
     let ledger = Ledger {
         balance: 1.0,
-        futures: vec![Future {
-            name: PERP,
-            size: -10_000.0,
-            reference: mark_of(PERP, start),
-            expiry: None,
-        }],
+        futures: vec![future(PERP, -10_000.0, mark_of(PERP, start), None)],
         options: Vec::new(),
     };
     let refs = [(PERP, mark_of(PERP, start))];

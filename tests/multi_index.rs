@@ -6,7 +6,7 @@
 mod common;
 
 use common::{instruments, option_quote};
-use margintop::margin::account::{account_risk, value_book, Instruments};
+use margintop::margin::account::{account_risk, value_book, AccountRisk, Instruments};
 use margintop::margin::book::PreparedModel;
 use margintop::margin::config::{load_models, ModelConfig};
 use margintop::margin::inputs::AccountInputs;
@@ -56,26 +56,24 @@ fn model(i: &AccountInputs) -> PreparedModel {
     PreparedModel::new(i.model().unwrap().clone(), "USDC")
 }
 
-/// Equity after moving the indices by `btc` and `eth` (fractions).
-fn equity_after(i: &AccountInputs, btc: f64, eth: f64) -> f64 {
+/// The account's risk after moving the indices by `btc` and `eth` (fractions).
+fn risk_after(i: &AccountInputs, btc: f64, eth: f64) -> AccountRisk {
     let shock = |inst: &Instrument| match inst.base.as_str() {
         "BTC" => Shock::price_move(btc),
         _ => Shock::price_move(eth),
     };
     let mut m = model(i);
     let book = value_book(&i.account, &i.instruments, &i.market, &mut m, NOW, &shock);
-    account_risk(&i.account, &m, &book.sums, &book.warnings, NOW).equity
+    account_risk(&i.account, &m, &book.sums, &book.warnings, NOW)
 }
 
-/// MM minus margin balance after a move of every index (≥ 0: liquidation).
+fn equity_after(i: &AccountInputs, btc: f64, eth: f64) -> f64 {
+    risk_after(i, btc, eth).equity
+}
+
+/// MM minus margin balance after the move (≥ 0: liquidation).
 fn shortfall(i: &AccountInputs, btc: f64, eth: f64) -> f64 {
-    let shock = |inst: &Instrument| match inst.base.as_str() {
-        "BTC" => Shock::price_move(btc),
-        _ => Shock::price_move(eth),
-    };
-    let mut m = model(i);
-    let book = value_book(&i.account, &i.instruments, &i.market, &mut m, NOW, &shock);
-    let r = account_risk(&i.account, &m, &book.sums, &book.warnings, NOW);
+    let r = risk_after(i, btc, eth);
     r.margin.maintenance_margin - r.margin_balance
 }
 
