@@ -9,7 +9,7 @@ use super::resync::{Resync, ResyncTiming};
 use super::AccountId;
 use crate::exchange::deribit::client::{now_ms, Command, Feed, LinkState};
 use crate::exchange::recording::Recorder;
-use crate::margin::account::AccountRisk;
+use crate::margin::account::{AccountRisk, LEFT_OUT};
 use crate::margin::inputs::AccountInputs;
 use crate::model::{ExchangeFigures, Position};
 use crate::report::{time_of_day_utc, Health, Thresholds};
@@ -486,7 +486,10 @@ impl<W: Write> Engine<W> {
     /// settlement or expiry, while settled positions linger, periodically)
     /// and unsubscribe the tickers of instruments that have expired.
     pub fn maintain(&mut self, now: i64) {
-        self.resync.observe_clock(self.ingest.desk.now_ms(), now);
+        // Instruments expire at 08:00 UTC only: look for them once a day.
+        if self.resync.observe_clock(self.ingest.desk.now_ms(), now) {
+            self.retire_expired();
+        }
         let desk = &self.ingest.desk;
         let holds_expired = |label: &str| {
             (0..desk.account_count()).any(|id| {
@@ -500,7 +503,6 @@ impl<W: Write> Engine<W> {
                 let _ = tx.try_send(Command::Resync);
             }
         }
-        self.retire_expired();
     }
 
     /// Unsubscribe, once, every ticker of an instrument past expiry; it is
@@ -672,6 +674,10 @@ impl<W: Write> Engine<W> {
         }
         if !book.has_positions {
             return "no positions snapshot yet".into();
+        }
+        let left_out = book.risk.warnings.iter().find(|w| w.ends_with(LEFT_OUT));
+        if let Some(w) = left_out.filter(|_| !book.risk.complete) {
+            return w.clone();
         }
         let limit_s = self.settings.stale_after_ms as f64 / 1000.0;
         match &book.oldest_quote {

@@ -64,10 +64,12 @@ impl Resync {
     }
 
     /// The exchange's clock reads `pricing_ms`: when it has passed a new
-    /// settlement, every connection is due shortly.
-    pub fn observe_clock(&mut self, pricing_ms: i64, now: i64) {
+    /// settlement, every connection is due shortly. True when the clock is
+    /// in a new day's session (or seen for the first time): instruments may
+    /// have expired since the last look.
+    pub fn observe_clock(&mut self, pricing_ms: i64, now: i64) -> bool {
         if pricing_ms <= 0 {
-            return;
+            return false;
         }
         let settlement = settlement_before(pricing_ms);
         let before = self.settlement.replace(settlement);
@@ -77,6 +79,7 @@ impl Resync {
                 self.due.entry(label.clone()).or_insert(at);
             }
         }
+        before != Some(settlement)
     }
 
     /// Connections to ask now. `holds_expired` says whether a connection's
@@ -129,9 +132,10 @@ mod tests {
         };
         let mut r = Resync::new(timing);
         r.snapshotted("a", 0);
-        r.observe_clock(EXPIRY - 10, 0);
+        assert!(r.observe_clock(EXPIRY - 10, 0), "first sight");
+        assert!(!r.observe_clock(EXPIRY - 5, 0));
         assert!(r.take_due(50, |_| false).is_empty());
-        r.observe_clock(EXPIRY + 10, 60); // the clock crosses 08:00
+        assert!(r.observe_clock(EXPIRY + 10, 60)); // the clock crosses 08:00
         assert!(r.take_due(100, |_| true).is_empty(), "not before the delay");
         assert_eq!(r.take_due(160, |_| true), vec!["a".to_string()]);
         assert!(r.take_due(500, |_| true).is_empty());
