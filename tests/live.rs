@@ -632,6 +632,51 @@ async fn an_expiry_is_followed_by_a_re_snapshot_without_a_reconnect() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daily_settlement_is_followed_without_a_reconnect() {
+    // The last round crosses 08:00 UTC (2022-06-03): the perpetual settles
+    // at its mark and the exchange books the session's P&L into the balance.
+    let last = deribit_server::ROUNDS - 1;
+    let server = Server::start(Faults {
+        clock_start: Some(1_654_243_200_000 - 2_000 * last as i64),
+        settle_at_round: Some(last),
+        ..Faults::default()
+    })
+    .await;
+    let mut cfg = config(&server.url(), 250);
+    cfg.engine.settlement_resync_delay_ms = 50;
+    cfg.engine.resync_interval_ms = 0;
+    let settled = |snap: &Snapshot| {
+        let resynced = server.stats(|s| s.snapshots) >= 2;
+        let v = desk_view(snap, "desk", "BTC");
+        resynced
+            && v.is_some_and(|v| {
+                v.complete
+                    && v.exchange
+                        .equity
+                        .is_some_and(|e| (e - v.risk.equity).abs() < 1e-6)
+            })
+    };
+    let (reached, snap) = run_until(&server, cfg, settled).await;
+    let v = desk_view(&snap, "desk", "BTC").expect("the account");
+    assert!(
+        reached,
+        "local {} vs exchange {:?}",
+        v.risk.equity, v.exchange.equity
+    );
+    let exchange = v.exchange.equity.unwrap();
+    assert!(
+        (v.risk.equity - exchange).abs() < 1e-9,
+        "local {} vs exchange {exchange}",
+        v.risk.equity
+    );
+    // The booked P&L is real: counting it twice would be off by this much.
+    let booked = v.risk.balance - BALANCE;
+    assert!(booked.abs() > 1e-4, "booked {booked}");
+    assert!(v.risk.futures_session_upl.abs() < booked.abs() / 10.0);
+    assert_eq!(server.stats(|s| s.connections), 2, "no reconnect");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_currency_is_a_row_in_error_and_the_others_go_on() {
     for code in [13009, 13021, -32602] {
         let server = Server::start(Faults {

@@ -53,6 +53,10 @@ pub struct Faults {
     /// The subaccount list from the second listing on: user_1_1 is gone,
     /// user_1_2 has appeared.
     pub subaccounts_change: bool,
+    /// The daily settlement happens at this round: from then on the
+    /// perpetual's settlement price is its mark at that round, and the
+    /// balance holds the session P&L booked. Tickers then quote one index.
+    pub settle_at_round: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -79,6 +83,8 @@ struct State {
     perp_size: f64,
     /// The option has expired and been settled.
     option_expired: bool,
+    /// The last round streamed (its marks value the account summary).
+    last_round: usize,
     stats: Stats,
 }
 
@@ -110,6 +116,7 @@ impl Server {
             rate_limited: false,
             perp_size: PERP_BEFORE,
             option_expired: false,
+            last_round: 0,
             stats: Stats::default(),
         }));
         let st = state.clone();
@@ -148,11 +155,34 @@ fn notification(channel: &str, data: Value) -> Value {
     json!({"jsonrpc": "2.0", "method": "subscription", "params": {"channel": channel, "data": data}})
 }
 
+/// How far round `i` has moved the market from the fixtures.
+fn drift(i: usize) -> f64 {
+    1.0 + 0.001 * (i as f64 - 20.0)
+}
+
+fn perp_mark(i: usize) -> f64 {
+    fixture("ticker_perpetual_100ms_2022.json")["params"]["data"]["mark_price"]
+        .as_f64()
+        .unwrap()
+        * drift(i)
+}
+
+fn option_mark(i: usize) -> f64 {
+    fixture("ticker_option_100ms.json")["params"]["data"]["mark_price"]
+        .as_f64()
+        .unwrap()
+        * drift(i).powi(8)
+}
+
+/// The perpetual's session reference before any settlement in the stream.
+pub const PERP_SETTLEMENT: f64 = 29_945.69;
+
 /// Round `i` of the market stream: the three verbatim tickers and an index,
 /// moved a little each round; the last round is the same on every connection.
-fn round(i: usize, clock_start: Option<i64>) -> Vec<(String, Value)> {
-    let t0 = clock_start.unwrap_or(1_654_161_900_000) + 2_000 * i as i64;
-    let drift = 1.0 + 0.001 * (i as f64 - 20.0);
+fn round(i: usize, f: &Faults) -> Vec<(String, Value)> {
+    let t0 = f.clock_start.unwrap_or(1_654_161_900_000) + 2_000 * i as i64;
+    let drift = drift(i);
+    let index = 29_939.43 * drift;
     let mut out = Vec::new();
     for (file, name) in [
         ("ticker_perpetual_100ms_2022.json", PERP),
@@ -170,13 +200,19 @@ fn round(i: usize, clock_start: Option<i64>) -> Vec<(String, Value)> {
                 });
             }
         }
+        if let Some(at) = f.settle_at_round {
+            d["index_price"] = json!(index);
+            if name == PERP && i >= at {
+                d["settlement_price"] = json!(perp_mark(at));
+            }
+        }
         out.push((
             name.to_string(),
             notification(&format!("ticker.{name}.100ms"), d),
         ));
     }
     let mut idx = fixture("deribit_price_index_btc_usd.json")["params"]["data"].clone();
-    idx["price"] = json!(29_939.43 * drift);
+    idx["price"] = json!(index);
     idx["timestamp"] = json!(t0 + 1);
     out.push((
         "index".into(),
@@ -185,7 +221,7 @@ fn round(i: usize, clock_start: Option<i64>) -> Vec<(String, Value)> {
     out
 }
 
-fn positions(id: &Value, perp: f64, option_expired: bool) -> Value {
+fn positions(id: &Value, perp: f64, option_expired: bool, settlement: f64) -> Value {
     let template = fixture("private_get_positions_response.json")["result"][0].clone();
     let mut list = Vec::new();
     let option_size = if option_expired { 0.0 } else { OPTION_SIZE };
@@ -197,7 +233,7 @@ fn positions(id: &Value, perp: f64, option_expired: bool) -> Value {
         p["instrument_name"] = json!(name);
         p["size"] = json!(size);
         p["kind"] = json!(kind);
-        p["settlement_price"] = json!(if kind == "future" { 29_945.69 } else { 0.01 });
+        p["settlement_price"] = json!(if kind == "future" { settlement } else { 0.01 });
         list.push(p);
     }
     json!({"jsonrpc": "2.0", "id": id, "result": list})
@@ -221,6 +257,28 @@ fn summary(id: &Value) -> Value {
     s["result"]["margin_model"] = json!("segregated_pm");
     s["result"]["futures_session_rpl"] = json!(0.0);
     s
+}
+
+/// The main account's summary once the settlement of round `at` is booked,
+/// its money valued at round `now`'s marks (Deribit's identity).
+fn settled_summary(id: &Value, perp: f64, at: usize, now: usize) -> Value {
+    let mut s = summary(id);
+    let settle = perp_mark(at);
+    let balance = BALANCE + perp * (1.0 / PERP_SETTLEMENT - 1.0 / settle);
+    let upl = perp * (1.0 / settle - 1.0 / perp_mark(now));
+    let options_value = OPTION_SIZE * option_mark(now);
+    let r = &mut s["result"];
+    r["balance"] = json!(balance);
+    r["futures_session_upl"] = json!(upl);
+    r["options_value"] = json!(options_value);
+    r["equity"] = json!(balance + upl + options_value);
+    s
+}
+
+/// The settlement round, once the stream has reached it.
+fn settled_round(st: &Arc<Mutex<State>>) -> Option<usize> {
+    let s = st.lock().unwrap();
+    s.faults.settle_at_round.filter(|at| s.last_round >= *at)
 }
 
 /// The error code with which the server refuses this request, if it does.
@@ -354,11 +412,19 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                             s.stats.snapshots += 1;
                             (s.perp_size, s.option_expired)
                         };
+                        let settlement = settled_round(&st).map_or(PERP_SETTLEMENT, perp_mark);
                         match subject {
                             // The subaccount holds only the option, half as many.
                             Some(_) => sub_positions(&id),
-                            None => positions(&id, size, expired),
+                            None => positions(&id, size, expired, settlement),
                         }
+                    }
+                    "private/get_account_summary" if subject.is_none() && settled_round(&st).is_some() => {
+                        let (perp, at, now) = {
+                            let s = st.lock().unwrap();
+                            (s.perp_size, s.faults.settle_at_round.unwrap(), s.last_round)
+                        };
+                        settled_summary(&id, perp, at, now)
                     }
                     "private/get_account_summary" => {
                         let mut s = summary(&id);
@@ -377,15 +443,16 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                     let mut s = st.lock().unwrap();
                     if s.faulted { Faults::default() } else { s.faulted = true; s.faults.clone() }
                 }).clone();
-                let (clock_start, expired) = {
+                let (script, expired) = {
                     let mut s = st.lock().unwrap();
                     if round_no == CHANGE_AT {
                         s.perp_size = PERP_AFTER;
                     }
                     s.option_expired |= s.faults.option_expires_at_round.is_some_and(|r| round_no >= r);
-                    (s.faults.clock_start, s.option_expired)
+                    s.last_round = s.last_round.max(round_no);
+                    (s.faults.clone(), s.option_expired)
                 };
-                let mut msgs: Vec<(String, Value)> = round(round_no, clock_start).into_iter()
+                let mut msgs: Vec<(String, Value)> = round(round_no, &script).into_iter()
                     .filter(|(name, m)| public.contains(m["params"]["channel"].as_str().unwrap()) && !(expired && name == OPTION))
                     .collect();
                 if f.reorder && msgs.len() > 1 { msgs.swap(0, 1) }
