@@ -209,6 +209,31 @@ fn stale_accounts_say_so() {
 }
 
 #[test]
+fn a_stale_account_says_why_on_the_desk_and_its_screens() {
+    let (mut engine, fresh) = sample();
+    // Two minutes after the recording ends, nothing new has come (limit 60 s).
+    let snap = engine.snapshot(fresh.as_of + 120_000);
+    let v = &snap.accounts[0];
+    let why = v.stale_reason.clone().expect("a reason");
+    assert!(v.stale);
+    assert!(
+        why.starts_with("no quote for ") && why.contains(" since ") && why.contains("(limit 60 s)"),
+        "{why}"
+    );
+    let mut app = App::new(false);
+    let desk = render(&mut app, &snap, &theme(), 160, 48);
+    let note = desk.lines().find(|l| l.contains(" stale: ")).expect(&desk);
+    assert!(
+        note.contains(&why),
+        "the selected row's reason under the table: {note}"
+    );
+    app.open = Some((v.label.clone(), v.currency.clone()));
+    app.screen = Screen::Account;
+    let account = render(&mut app, &snap, &theme(), 160, 48);
+    assert!(account.contains(&why), "{account}");
+}
+
+#[test]
 fn the_matrix_screen_shows_what_the_full_report_computes() {
     // Incremental engine (snapshot) against the full recompute (report).
     let snap = sample_snapshot();

@@ -345,6 +345,19 @@ impl Desk {
             .is_some_and(|e| e <= self.now_ms)
     }
 
+    /// Whether each of an account's positions is past expiry, in position
+    /// order; from the kept contributions, so without a name lookup when
+    /// the position is priced (this runs for every book rebuilt).
+    pub fn expired_positions(&self, id: AccountId) -> impl Iterator<Item = bool> + '_ {
+        let a = &self.accounts[id];
+        (a.account.positions.iter())
+            .zip(&a.contributions)
+            .map(|(p, c)| match c {
+                Some(c) => c.expiry_ms.is_some_and(|e| e <= self.now_ms),
+                None => self.is_expired(&p.instrument),
+            })
+    }
+
     /// The daily settlement moved a future's session reference: each holder
     /// measures its session P&L from `price` from now on, as the exchange
     /// does once it has booked the previous session's P&L into the balance.
@@ -504,8 +517,15 @@ impl Desk {
     pub fn risk(&self, id: AccountId) -> AccountRisk {
         let a = &self.accounts[id];
         let mut warnings = a.warnings.clone();
-        for c in a.account.positions.iter().zip(&a.contributions) {
-            if self.is_expired(&c.0.instrument) {
+        let expired = self.expired_positions(id);
+        for (c, expired) in a
+            .account
+            .positions
+            .iter()
+            .zip(&a.contributions)
+            .zip(expired)
+        {
+            if expired {
                 if let Some(inst) = self.instrument(&c.0.instrument) {
                     warnings.push(expiry_warning(inst));
                 }

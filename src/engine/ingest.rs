@@ -212,23 +212,21 @@ impl Ingest {
     /// None while a held instrument has had no quote.
     /// Instruments past expiry send no more quotes: they do not count.
     pub fn inputs_t(&self, id: AccountId) -> Option<i64> {
-        let live: Vec<&Position> = (self.desk.account(id).positions.iter())
-            .filter(|p| !self.desk.is_expired(&p.instrument))
-            .collect();
-        if live.is_empty() {
+        let mut live = self.live_positions(id).peekable();
+        if live.peek().is_none() {
             return self.last_update.get(&id).copied();
         }
-        live.iter()
-            .map(|p| self.last_quote.get(&p.instrument).copied())
-            .collect::<Option<Vec<i64>>>()
-            .and_then(|ts| ts.into_iter().min())
+        let mut oldest = i64::MAX;
+        for p in live {
+            oldest = oldest.min(*self.last_quote.get(&p.instrument)?);
+        }
+        Some(oldest)
     }
 
     /// The held instrument with the oldest quote (or none yet), and its
     /// local time: why an account's data is old.
     pub fn oldest_quote(&self, id: AccountId) -> Option<(String, Option<i64>)> {
-        (self.desk.account(id).positions.iter())
-            .filter(|p| !self.desk.is_expired(&p.instrument))
+        self.live_positions(id)
             .map(|p| {
                 (
                     p.instrument.clone(),
@@ -236,6 +234,13 @@ impl Ingest {
                 )
             })
             .min_by_key(|(_, t)| t.unwrap_or(i64::MIN))
+    }
+
+    /// The account's positions whose instruments have not expired.
+    fn live_positions(&self, id: AccountId) -> impl Iterator<Item = &Position> {
+        (self.desk.account(id).positions.iter())
+            .zip(self.desk.expired_positions(id))
+            .filter_map(|(p, expired)| (!expired).then_some(p))
     }
 
     /// Remember that the exchange refused a request about `currency`; the

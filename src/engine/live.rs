@@ -54,9 +54,6 @@ pub struct AccountBook {
     pub refused: Vec<(String, Refusal)>,
     pub has_balance: bool,
     pub has_positions: bool,
-    /// The live held instrument with the oldest quote, and the quote's
-    /// local time (None: no quote yet).
-    pub oldest_quote: Option<(String, Option<i64>)>,
 }
 
 impl AccountBook {
@@ -267,6 +264,8 @@ pub struct Engine<W: Write> {
     removed: HashSet<String>,
     /// Expired instruments' channels, unsubscribed for good.
     retired: HashSet<(String, String)>,
+    /// Local time at which re-snapshot schedules are next looked at.
+    next_resync_check: i64,
 }
 
 impl<W: Write> Engine<W> {
@@ -296,6 +295,7 @@ impl<W: Write> Engine<W> {
             children: HashMap::new(),
             removed: HashSet::new(),
             retired: HashSet::new(),
+            next_resync_check: 0,
         }
     }
 
@@ -490,13 +490,18 @@ impl<W: Write> Engine<W> {
         if self.resync.observe_clock(self.ingest.desk.now_ms(), now) {
             self.retire_expired();
         }
+        // Schedules are in seconds: twice a second is often enough to look.
+        if now < self.next_resync_check {
+            return;
+        }
+        self.next_resync_check = now + IDLE_REPUBLISH.as_millis() as i64;
         let desk = &self.ingest.desk;
-        let holds_expired = |label: &str| {
-            (0..desk.account_count()).any(|id| {
-                let a = desk.account(id);
-                a.label == label && a.positions.iter().any(|p| desk.is_expired(&p.instrument))
-            })
-        };
+        let holding_expired: HashSet<&str> = (0..desk.account_count())
+            .map(|id| desk.account(id))
+            .filter(|a| a.positions.iter().any(|p| desk.is_expired(&p.instrument)))
+            .map(|a| a.label.as_str())
+            .collect();
+        let holds_expired = |label: &str| holding_expired.contains(label);
         for label in self.resync.take_due(now, holds_expired) {
             let live = self.links.get(&label) == Some(&LinkState::Live);
             if let (true, Some(tx)) = (live, self.privates.get(&label)) {
@@ -607,7 +612,6 @@ impl<W: Write> Engine<W> {
                 .collect(),
             has_balance: self.ingest.has_balance.contains(&id),
             has_positions: self.ingest.has_positions.contains(&id),
-            oldest_quote: self.ingest.oldest_quote(id),
             legs,
             matrix: matrices.next(),
             other_matrices: matrices.collect(),
@@ -645,7 +649,7 @@ impl<W: Write> Engine<W> {
         let stale = link_problem.is_some() || too_old;
         let stale_reason = match (&link_problem, stale || !book.complete) {
             (Some(why), _) => Some(why.clone()),
-            (None, true) => Some(self.missing(book, data_age_ms)),
+            (None, true) => Some(self.missing(id, book, data_age_ms)),
             (None, false) => None,
         };
         let equity_divergence = self.diverging.get(&id).and_then(|&since| {
@@ -665,7 +669,7 @@ impl<W: Write> Engine<W> {
     }
 
     /// Why a connected account is not current: what it lacks, or what is old.
-    fn missing(&self, book: &AccountBook, data_age_ms: Option<i64>) -> String {
+    fn missing(&self, id: AccountId, book: &AccountBook, data_age_ms: Option<i64>) -> String {
         if let Some(e) = book.error() {
             return e;
         }
@@ -680,7 +684,8 @@ impl<W: Write> Engine<W> {
             return w.clone();
         }
         let limit_s = self.settings.stale_after_ms as f64 / 1000.0;
-        match &book.oldest_quote {
+        // Only a stale account asks: it costs a look at every position.
+        match &self.ingest.oldest_quote(id) {
             Some((name, None)) => format!("no quote for {name} yet"),
             Some((name, Some(t))) => format!(
                 "no quote for {name} since {} UTC (limit {limit_s:.0} s)",

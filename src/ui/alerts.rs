@@ -209,7 +209,6 @@ mod tests {
                 refused: Vec::new(),
                 has_balance: true,
                 has_positions: true,
-                oldest_quote: None,
             }),
             data_age_ms: None,
             stale,

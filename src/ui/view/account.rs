@@ -67,8 +67,8 @@ fn summary_lines(v: &AccountView, t: &Thresholds, theme: &Theme) -> Vec<Line<'st
     let r = &v.risk;
     let m = &r.margin;
     let c = v.currency.clone();
-    let stale_note = match super::trouble(v) {
-        Some(t) => format!("  —{t}"),
+    let stale_note = match super::not_stale_trouble(v) {
+        Some(t) => format!("  — {t}"),
         None => String::new(),
     };
     let usd = r

@@ -161,15 +161,26 @@ fn delta_coin(v: &AccountView) -> String {
 /// exchange's refusal, why it is stale, a lasting equity difference.
 pub fn trouble(v: &AccountView) -> Option<String> {
     let name = format!("{} [{}]", v.label, v.currency);
-    if let Some(e) = v.error() {
-        return Some(format!(" ‼ {name}: {e}"));
-    }
-    if let Some(why) = v.stale_reason.as_ref().filter(|_| v.stale) {
+    if let Some(why) = v
+        .stale_reason
+        .as_ref()
+        .filter(|_| v.stale && v.error().is_none())
+    {
         return Some(format!(" ◌ {name} stale: {why}"));
+    }
+    not_stale_trouble(v).map(|t| format!(" {name}: {t}"))
+}
+
+/// An account's trouble other than staleness (which the account screens
+/// say over their numbers): the exchange's refusal, or a lasting equity
+/// difference with the exchange.
+pub fn not_stale_trouble(v: &AccountView) -> Option<String> {
+    if let Some(e) = v.error() {
+        return Some(format!("‼ {e}"));
     }
     v.equity_divergence.map(|d| {
         format!(
-            " ▲ {name}: local equity differs from the exchange's by {:+.6} {} since {} UTC",
+            "▲ local equity differs from the exchange's by {:+.6} {} since {} UTC",
             d.gap,
             v.currency,
             crate::report::time_of_day_utc(d.since)
