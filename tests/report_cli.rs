@@ -170,7 +170,7 @@ fn garbage_lines_are_counted_not_fatal() {
     let pm = &r["accounts"][0];
     assert!(pm["maintenance_margin"].is_null());
     let acct_warnings = pm["warnings"].to_string();
-    assert!(acct_warnings.contains("mark IV"), "{acct_warnings}");
+    assert!(acct_warnings.contains("mark_iv"), "{acct_warnings}");
     std::fs::remove_dir_all(&dir).ok();
 }
 

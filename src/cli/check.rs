@@ -7,7 +7,7 @@ use margintop::engine::live::{AccountView, Snapshot};
 use margintop::engine::Desk;
 use margintop::exchange::deribit::client::{now_ms, LinkState};
 use margintop::monitor;
-use margintop::report::{build_report, Freshness, Report, ReportOptions, Thresholds};
+use margintop::report::{build_report, Freshness, Health, Report, ReportOptions, Thresholds};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,7 +74,8 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         }
     };
     if report.accounts.is_empty() {
-        return Err("no account data arrived".into());
+        let why: String = report.warnings.iter().map(|w| format!("; {w}")).collect();
+        return Err(format!("no account data arrived{why}"));
     }
     if args.json {
         print(&report, true)?;
@@ -99,10 +100,17 @@ fn pct(v: Option<f64>) -> String {
 
 fn line(a: &margintop::report::AccountReport) -> String {
     let num = |v: Option<f64>| v.map_or("n/a".into(), |x| format!("{x:.4}"));
-    // Why the account is not current, when it is not.
-    let why = match (&a.error, a.stale_reason.as_ref().filter(|_| a.stale)) {
-        (Some(e), _) | (None, Some(e)) => format!(" — {e}"),
-        (None, None) => String::new(),
+    // Why the account is not current or not known, when it is not: the
+    // exchange's refusal, else why stale and what is not known.
+    let troubled = matches!(a.health, Health::Unknown | Health::Stale);
+    let mut why: Vec<&str> = a.error.iter().map(String::as_str).collect();
+    if why.is_empty() && troubled {
+        why.extend(a.stale_reason.as_deref().filter(|_| a.stale));
+        why.extend(a.warnings.first().map(String::as_str));
+    }
+    let why = match why.is_empty() {
+        true => String::new(),
+        false => format!(" — {}", why.join("; ")),
     };
     format!(
         "{} {} {} {} mm_ratio {} im_ratio {} equity {} {} headroom {} {} age {}{why}",
@@ -252,6 +260,7 @@ fn freshness<'a>(desk: &'a Desk, last: &'a Snapshot) -> impl Fn(usize) -> Option
             stale: v.stale || !v.complete,
             reason: v.stale_reason.clone(),
             error: v.error(),
+            unknown: v.unknown.clone(),
         })
     }
 }

@@ -47,6 +47,7 @@ pub fn replay_report(
     let fresh = |id| {
         Some(Freshness {
             error: ingest.error(id),
+            unknown: ingest.unknown_reason(id),
             ..Freshness::from_update(ingest.inputs_t(id), as_of, stale_after_ms)
         })
     };

@@ -382,6 +382,23 @@ impl Desk {
         }
     }
 
+    /// Mark the accounts holding an instrument, or anything on an index,
+    /// as changed (what is known about it changed, not its price).
+    pub fn touch_holders(&mut self, instrument_or_index: &str) {
+        let mut slots: Vec<InstrumentId> = self
+            .by_name
+            .get(instrument_or_index)
+            .copied()
+            .into_iter()
+            .collect();
+        slots.extend(self.by_index.get(instrument_or_index).into_iter().flatten());
+        for id in slots {
+            for h in &self.slots[id].holders {
+                self.accounts[h.account].dirty = true;
+            }
+        }
+    }
+
     /// Replace a position's size (0 removes it).
     pub fn set_position(
         &mut self,

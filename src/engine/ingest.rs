@@ -3,10 +3,11 @@
 //! line (FORMATS.md §1); this matches responses to their requests,
 //! normalizes them, creates accounts on first sight and updates the desk.
 
+use super::validate::{self, ClockGuard, Limits};
 use crate::engine::{AccountId, Desk};
 use crate::exchange::deribit::{normalize, Balance, Event};
 use crate::exchange::recording::{Dir, RecordLine};
-use crate::model::{Account, Instrument, Position};
+use crate::model::{Account, Instrument, Position, Quote};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::BufRead;
@@ -19,7 +20,16 @@ pub struct ReplayStats {
     pub first_bad_line: Option<usize>,
     /// Messages that did not parse, by kind, with the first reason.
     pub failures: BTreeMap<String, (usize, String)>,
+    /// The newest local time seen (data age is measured from it).
     pub last_t: Option<i64>,
+    /// Values refused at the validation boundary, and the first reason.
+    pub rejected: usize,
+    pub first_rejection: Option<String>,
+    /// Lines dated more than a minute before a line already read.
+    pub out_of_order: usize,
+    /// Answers whose request was never seen.
+    pub unmatched: usize,
+    pub first_out_of_order: Option<usize>,
 }
 
 impl ReplayStats {
@@ -35,6 +45,24 @@ impl ReplayStats {
         }
         for (kind, (n, why)) in &self.failures {
             out.push(format!("{n} {kind} message(s) could not be read: {why}"));
+        }
+        if let Some(first) = &self.first_rejection {
+            out.push(format!(
+                "{} value(s) rejected as implausible (first: {first})",
+                self.rejected
+            ));
+        }
+        if self.unmatched > 0 {
+            out.push(format!(
+                "{} answer(s) to requests the recording does not hold (is it cut, or out of order?)",
+                self.unmatched
+            ));
+        }
+        if let Some(line) = self.first_out_of_order {
+            out.push(format!(
+                "{} line(s) dated before earlier lines (first: line {line}): the recording is out of order",
+                self.out_of_order
+            ));
         }
         out
     }
@@ -63,6 +91,14 @@ pub struct Ingest {
     /// Requests about an account the exchange refused, by method, with its
     /// words; cleared when the same kind of data next arrives.
     pub refused: HashMap<AccountId, BTreeMap<String, Refusal>>,
+    /// Answers about an account that could not be read, by method, and why;
+    /// cleared by the next readable one.
+    pub unreadable: HashMap<AccountId, BTreeMap<String, String>>,
+    /// The latest value of an instrument or index that was rejected, and
+    /// why; cleared when a plausible one arrives.
+    pub rejected: HashMap<String, String>,
+    pub limits: Limits,
+    clock: ClockGuard,
 }
 
 /// An exchange's error answer to a request about one account currency.
@@ -95,11 +131,19 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-/// The margin model for a Deribit `margin_model` value.
+/// The margin model for a Deribit `margin_model` value (standard margin
+/// until the exchange says; an unknown value also falls back to it, and
+/// `known_model` says it was unknown).
 pub fn model_for(margin_model: Option<&str>) -> &'static str {
+    margin_model.and_then(known_model).unwrap_or("deribit_sm")
+}
+
+/// The model for a `margin_model` value Deribit documents, None otherwise.
+pub fn known_model(margin_model: &str) -> Option<&'static str> {
     match margin_model {
-        Some(m) if m.contains("pm") => "deribit_pm",
-        _ => "deribit_sm",
+        "segregated_pm" | "cross_pm" => Some("deribit_pm"),
+        "segregated_sm" | "cross_sm" => Some("deribit_sm"),
+        _ => None,
     }
 }
 
@@ -118,6 +162,10 @@ impl Ingest {
             accounts: HashMap::new(),
             last_update: HashMap::new(),
             refused: HashMap::new(),
+            unreadable: HashMap::new(),
+            rejected: HashMap::new(),
+            limits: Limits::default(),
+            clock: ClockGuard::default(),
         }
     }
 
@@ -147,7 +195,7 @@ impl Ingest {
     /// Apply one message sent or received for account `acct` at local time `t`.
     pub fn entry(&mut self, entry: &RecordLine) {
         let (t, acct, msg) = (entry.t, entry.acct.as_str(), &entry.msg);
-        self.stats.last_t = Some(t);
+        self.note_time(t);
         if entry.dir == Dir::Out {
             if let (Some(id), Some(method)) = (
                 msg.get("id").and_then(Value::as_i64),
@@ -159,10 +207,12 @@ impl Ingest {
             }
             return;
         }
-        let request = msg
-            .get("id")
-            .and_then(Value::as_i64)
-            .and_then(|id| self.pending.remove(&(acct.to_string(), id)));
+        let id = msg.get("id").and_then(Value::as_i64);
+        let request = id.and_then(|id| self.pending.remove(&(acct.to_string(), id)));
+        if id.is_some() && request.is_none() && msg.get("result").is_some() {
+            // An answer to no request: the recording is cut or out of order.
+            self.stats.unmatched += 1;
+        }
         let (method, req_currency) = request.unzip();
         match normalize(msg, method.as_deref()) {
             Ok(events) => {
@@ -184,14 +234,115 @@ impl Ingest {
                         self.refusal(acct, t, &currency, method, Refusal { code, message });
                         continue;
                     }
+                    // A message with an implausible value is not applied further.
+                    let rejected = self.stats.rejected;
                     self.apply(acct, t, e);
+                    if self.stats.rejected > rejected {
+                        break;
+                    }
                 }
             }
             Err((kind, why)) => {
+                // An unreadable answer about an account leaves it unknown, not empty.
+                if let (Some(m), Some(Some(c))) = (&method, &req_currency) {
+                    if m.starts_with("private/") {
+                        let id = self.account(acct, c, None);
+                        self.unreadable
+                            .entry(id)
+                            .or_default()
+                            .insert(m.clone(), why.clone());
+                        self.desk.account_mut(id);
+                    }
+                }
                 let entry = self.stats.failures.entry(kind).or_insert((0, why));
                 entry.0 += 1;
             }
         }
+    }
+
+    /// Keep the newest local time; count lines dated well before it.
+    fn note_time(&mut self, t: i64) {
+        let newest = self.stats.last_t.map_or(t, |n| n.max(t));
+        if t < newest.saturating_sub(60_000) {
+            self.stats.out_of_order += 1;
+            self.stats
+                .first_out_of_order
+                .get_or_insert(self.stats.lines);
+        }
+        self.stats.last_t = Some(newest);
+    }
+
+    /// Refuse a value: it does not enter the desk, and the instrument or
+    /// index it was about is not fully known until a plausible one comes.
+    fn reject(&mut self, key: &str, why: String) {
+        self.stats.rejected += 1;
+        let line = self.stats.lines;
+        (self.stats.first_rejection).get_or_insert_with(|| format!("line {line}: {key}: {why}"));
+        self.desk.touch_holders(key);
+        self.rejected.insert(key.to_string(), why);
+    }
+
+    /// A quote's numbers against the instrument's kind, the index now, the
+    /// exchange's clock (see `validate`).
+    fn check_quote(&mut self, name: &str, q: &Quote, t: i64) -> Result<(), String> {
+        let l = self.limits;
+        let Some(inst) = self.desk.instrument(name) else {
+            return Ok(());
+        };
+        let index_now = self.desk.market.index(&inst.index_name);
+        if let Some(ix) = q.index_price {
+            validate::near("index_price", ix, index_now, &l)?;
+        }
+        let reference = index_now.or(q.index_price);
+        if inst.is_option() {
+            validate::mark("mark_price", q.mark_price)?;
+            if let Some(f) = q.underlying_price {
+                validate::near("underlying_price", f, reference, &l)?;
+            }
+            if let Some(iv) = q.mark_iv {
+                validate::iv("mark_iv", iv * 100.0, true, &l)?;
+            }
+        } else {
+            validate::near("mark_price", q.mark_price, reference, &l)?;
+        }
+        self.clock.admit(q.timestamp, t, l.max_clock_jump_ms)
+    }
+
+    fn accept(&mut self, key: &str) {
+        if self.rejected.remove(key).is_some() {
+            self.desk.touch_holders(key);
+        }
+    }
+
+    /// Why an account's numbers are not fully known (None: they are): a
+    /// rejected value on something it holds, an answer about it that could
+    /// not be read, its summary or positions missing.
+    pub fn unknown_reason(&self, id: AccountId) -> Option<String> {
+        let mut why: Vec<String> = Vec::new();
+        for (method, e) in self.unreadable.get(&id).into_iter().flatten() {
+            why.push(format!("{method} answer unreadable: {e}"));
+        }
+        if !self.has_balance.contains(&id) {
+            why.push("no account summary".into());
+        }
+        if !self.has_positions.contains(&id) {
+            why.push("no positions snapshot".into());
+        }
+        if !self.rejected.is_empty() {
+            for p in &self.desk.account(id).positions {
+                let index = self
+                    .desk
+                    .instrument(&p.instrument)
+                    .map(|i| i.index_name.as_str());
+                for key in std::iter::once(p.instrument.as_str()).chain(index) {
+                    if let Some(r) = self.rejected.get(key) {
+                        why.push(format!("{key}: latest value rejected: {r}"));
+                    }
+                }
+            }
+            why.dedup();
+        }
+        (!why.is_empty()).then(|| why.join("; "))
     }
 
     fn ensure_instrument(&mut self, name: &str) -> bool {
@@ -261,6 +412,9 @@ impl Ingest {
     }
 
     fn accepted(&mut self, id: AccountId, method: &str) {
+        if let Some(u) = self.unreadable.get_mut(&id) {
+            u.remove(method);
+        }
         if let Some(r) = self.refused.get_mut(&id) {
             if r.remove(method).is_some() {
                 self.desk.account_mut(id); // the row changes: rebuild its book
@@ -307,9 +461,16 @@ impl Ingest {
                 }
             }
             Event::Quote { instrument, quote } => {
-                if self.ensure_instrument(&instrument) {
-                    self.desk.apply_quote(&instrument, quote);
-                    self.last_quote.insert(instrument, t);
+                if !self.ensure_instrument(&instrument) {
+                    return;
+                }
+                match self.check_quote(&instrument, &quote, t) {
+                    Ok(()) => {
+                        self.accept(&instrument);
+                        self.desk.apply_quote(&instrument, quote);
+                        self.last_quote.insert(instrument, t);
+                    }
+                    Err(why) => self.reject(&instrument, why),
                 }
             }
             Event::MarkIv {
@@ -318,18 +479,41 @@ impl Ingest {
                 iv,
                 timestamp,
             } => {
-                if let Some(mut q) = self.desk.market.quotes.get(&instrument).copied() {
-                    q.mark_price = mark_price;
-                    q.mark_iv = Some(iv);
-                    q.timestamp = timestamp;
-                    self.desk.apply_quote(&instrument, q);
+                let Some(mut q) = self.desk.market.quotes.get(&instrument).copied() else {
+                    return;
+                };
+                let l = self.limits;
+                let checked = validate::mark("mark_price", mark_price)
+                    .and_then(|_| validate::iv("iv", iv, false, &l))
+                    .and_then(|_| self.clock.admit(timestamp, t, l.max_clock_jump_ms));
+                match checked {
+                    Ok(()) => {
+                        q.mark_price = mark_price;
+                        q.mark_iv = Some(iv);
+                        q.timestamp = timestamp;
+                        self.accept(&instrument);
+                        self.desk.apply_quote(&instrument, q);
+                    }
+                    Err(why) => self.reject(&instrument, why),
                 }
             }
             Event::Index {
                 index_name,
                 price,
                 timestamp,
-            } => self.desk.apply_index(&index_name, price, timestamp),
+            } => {
+                let l = self.limits;
+                let last = self.desk.market.index(&index_name);
+                let checked = validate::near("price", price, last, &l)
+                    .and_then(|_| self.clock.admit(timestamp, t, l.max_clock_jump_ms));
+                match checked {
+                    Ok(()) => {
+                        self.accept(&index_name);
+                        self.desk.apply_index(&index_name, price, timestamp);
+                    }
+                    Err(why) => self.reject(&index_name, why),
+                }
+            }
             Event::Positions {
                 currency,
                 positions,
@@ -337,7 +521,16 @@ impl Ingest {
             Event::PositionChanges { positions } => self.positions(acct, t, None, positions, false),
             Event::Balance(b) => self.balance(acct, t, b),
             Event::Settlement { instrument, price } => {
-                self.desk.apply_settlement(&instrument, price)
+                let mark = self
+                    .desk
+                    .market
+                    .quotes
+                    .get(&instrument)
+                    .map(|q| q.mark_price);
+                match validate::near("settlement_price", price, mark, &self.limits) {
+                    Ok(_) => self.desk.apply_settlement(&instrument, price),
+                    Err(why) => self.reject(&instrument, why),
+                }
             }
             Event::Refused { .. } => {} // handled with its request's currency
         }
@@ -351,26 +544,54 @@ impl Ingest {
         positions: Vec<Position>,
         snapshot: bool,
     ) {
+        let asked = currency.map(|c| c.to_ascii_uppercase());
         let mut by_ccy: BTreeMap<String, Vec<Position>> = BTreeMap::new();
-        if let Some(c) = currency {
-            by_ccy.entry(c.to_ascii_uppercase()).or_default();
+        let mut problems: Vec<(String, String)> = Vec::new();
+        if let Some(c) = &asked {
+            by_ccy.entry(c.clone()).or_default();
         }
         for p in positions {
             self.ensure_instrument(&p.instrument);
-            let ccy = self
-                .desk
-                .instrument(&p.instrument)
-                .map(|i| i.settlement_currency.clone())
-                .unwrap_or_else(|| {
-                    p.instrument
-                        .split(['-', '_'])
-                        .next()
-                        .unwrap_or("")
-                        .to_string()
-                });
+            let settles =
+                (self.desk.instrument(&p.instrument)).map(|i| i.settlement_currency.clone());
+            // A snapshot answers for its currency: every position belongs
+            // to it (an unknown name is left out of its margin, visibly).
+            let ccy = match (&asked, settles) {
+                (Some(a), Some(s)) if *a != s => {
+                    problems.push((
+                        a.clone(),
+                        format!("{} settles in {s}, not {a}", p.instrument),
+                    ));
+                    continue;
+                }
+                (Some(a), _) => a.clone(),
+                (None, Some(s)) => s,
+                (None, None) => {
+                    let why = format!("unknown instrument {}", p.instrument);
+                    let entry = self.stats.failures.entry("user.changes".into());
+                    entry.or_insert((0, why)).0 += 1;
+                    continue;
+                }
+            };
+            if let Err(why) = validate::size("size", p.size) {
+                problems.push((ccy, format!("{}: {why}", p.instrument)));
+                continue;
+            }
             by_ccy.entry(ccy).or_default().push(p);
         }
         self.positions_changed = true;
+        if let (true, Some(a)) = (snapshot, &asked) {
+            // A new snapshot is judged afresh.
+            let id = self.account(acct, a, None);
+            if let Some(u) = self.unreadable.get_mut(&id) {
+                u.remove("position");
+            }
+        }
+        for (ccy, why) in problems {
+            let id = self.account(acct, &ccy, None);
+            let u = self.unreadable.entry(id).or_default();
+            u.insert("position".into(), why);
+        }
         for (ccy, list) in by_ccy {
             let id = self.account(acct, &ccy, None);
             if snapshot {
@@ -390,8 +611,18 @@ impl Ingest {
 
     fn balance(&mut self, acct: &str, t: i64, b: Balance) {
         let id = self.account(acct, &b.currency, b.margin_model.as_deref());
+        let unknown = b
+            .margin_model
+            .as_deref()
+            .filter(|m| known_model(m).is_none());
+        let problems = self.unreadable.entry(id).or_default();
+        match unknown {
+            Some(m) => problems.insert("margin_model".into(), format!("unknown value {m:?}")),
+            None => problems.remove("margin_model"),
+        };
         let wanted = model_for(b.margin_model.as_deref());
         if self.fixed_model(acct).is_none()
+            && unknown.is_none()
             && b.margin_model.is_some()
             && self.desk.account(id).model != wanted
         {

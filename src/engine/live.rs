@@ -52,6 +52,9 @@ pub struct AccountBook {
     pub usd_per_unit: Option<f64>,
     /// Requests about this account the exchange refused: (method, error).
     pub refused: Vec<(String, Refusal)>,
+    /// Why its numbers are not fully known: a rejected value on something
+    /// it holds, an unreadable answer, a missing summary or snapshot.
+    pub unknown: Option<String>,
     pub has_balance: bool,
     pub has_positions: bool,
 }
@@ -595,14 +598,14 @@ impl<W: Write> Engine<W> {
         let legs = desk.legs(id, risk.margin.worst_scenario.as_ref());
         let main = main_index(desk.sums(id));
         let mut matrices = desk.matrices(id).into_iter();
+        let unknown = self.ingest.unknown_reason(id);
         AccountBook {
             label: account.label.clone(),
             exchange_name: "deribit",
             currency: account.currency.clone(),
             model: account.model.clone(),
-            complete: risk.complete
-                && self.ingest.has_balance.contains(&id)
-                && self.ingest.has_positions.contains(&id),
+            complete: risk.complete && unknown.is_none(),
+            unknown,
             risk,
             positions: account.positions.clone(),
             exchange: account.exchange,
@@ -672,6 +675,13 @@ impl<W: Write> Engine<W> {
     fn missing(&self, id: AccountId, book: &AccountBook, data_age_ms: Option<i64>) -> String {
         if let Some(e) = book.error() {
             return e;
+        }
+        if let Some(u) = book
+            .unknown
+            .as_ref()
+            .filter(|_| book.has_balance && book.has_positions)
+        {
+            return format!("not fully known: {u}");
         }
         if !book.has_balance {
             return "no account summary yet".into();

@@ -42,8 +42,11 @@ impl Health {
         mm_ratio: Option<f64>,
         t: &Thresholds,
     ) -> Health {
+        let finite = |v: Option<f64>| v.is_none_or(f64::is_finite);
         match (maintenance_margin, mm_ratio) {
             _ if stale => Health::Stale,
+            // A number that is not a number never reads as healthy.
+            _ if !finite(maintenance_margin) || !finite(mm_ratio) => Health::Unknown,
             (None, _) => Health::Unknown,
             (Some(mm), None) if mm > 0.0 => Health::Liquidation,
             (Some(_), None) => Health::Unknown,
@@ -104,6 +107,10 @@ mod tests {
         assert_eq!(Health::of(false, Some(1.0), None, &t), Health::Liquidation);
         assert_eq!(Health::of(false, None, None, &t), Health::Unknown);
         assert_eq!(Health::of(true, Some(1.0), Some(0.1), &t), Health::Stale);
+        for nan in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(Health::of(false, Some(1.0), Some(nan), &t), Health::Unknown);
+            assert_eq!(Health::of(false, Some(nan), Some(0.1), &t), Health::Unknown);
+        }
         assert_eq!(Health::Stale.exit_code(), 2);
         assert_eq!(Health::Error.exit_code(), 3);
         assert_eq!(time_of_day_utc(1_664_524_800_000 + 3_723_000), "09:02:03");

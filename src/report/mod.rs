@@ -184,6 +184,8 @@ pub struct Freshness {
     pub reason: Option<String>,
     /// What the exchange refused about the account: its health is an error.
     pub error: Option<String>,
+    /// Why the account's numbers are not fully known: its health is unknown.
+    pub unknown: Option<String>,
 }
 
 impl Freshness {
@@ -193,6 +195,7 @@ impl Freshness {
         stale: false,
         reason: None,
         error: None,
+        unknown: None,
     };
 
     /// From the local time of the last update and the staleness limit.
@@ -207,6 +210,7 @@ impl Freshness {
                 None => "no data yet".into(),
             }),
             error: None,
+            unknown: None,
         }
     }
 }
@@ -255,10 +259,18 @@ pub fn account_report(
         stale,
         reason,
         error,
+        unknown,
     } = fresh;
-    if let Some(e) = &error {
-        warnings.push(format!("the exchange refused: {e}"));
+    // What the exchange refused or what could not be believed comes first:
+    // the rest follows from it.
+    if let Some(u) = &unknown {
+        warnings.insert(0, format!("not fully known: {u}"));
     }
+    if let Some(e) = &error {
+        warnings.insert(0, format!("the exchange refused: {e}"));
+    }
+    // Numbers that lean on what is not known are not given.
+    let known = risk.complete && unknown.is_none();
     if stale {
         let why = (reason.as_deref()).unwrap_or("disconnected, or no update within the limit");
         warnings.push(format!("data is stale: {why}"));
@@ -270,7 +282,7 @@ pub fn account_report(
         warnings.push("mm_ratio undefined: margin balance is not positive".into());
     }
     let margin_num = |name: &str, v: f64, w: &mut Vec<String>| {
-        if risk.complete {
+        if known {
             checked(name, v, w)
         } else {
             None
@@ -315,12 +327,13 @@ pub fn account_report(
         account: acct.label.clone(),
         currency: acct.currency.clone(),
         margin_model: acct.model.clone(),
-        health: match &error {
-            Some(_) => Health::Error,
-            None => Health::of(
+        health: match (&error, known) {
+            (Some(_), _) => Health::Error,
+            (None, false) if !stale => Health::Unknown,
+            (None, _) => Health::of(
                 stale,
-                risk.complete.then_some(risk.margin.maintenance_margin),
-                risk.mm_ratio.filter(|_| risk.complete),
+                known.then_some(risk.margin.maintenance_margin),
+                risk.mm_ratio.filter(|_| known),
                 &opts.thresholds,
             ),
         },
@@ -343,10 +356,10 @@ pub fn account_report(
             risk.margin.maintenance_margin,
             &mut warnings,
         ),
-        mm_ratio: risk.mm_ratio.filter(|_| risk.complete),
-        im_ratio: risk.im_ratio.filter(|_| risk.complete),
+        mm_ratio: risk.mm_ratio.filter(|v| v.is_finite() && known),
+        im_ratio: risk.im_ratio.filter(|v| v.is_finite() && known),
         headroom: margin_num("headroom", risk.headroom, &mut warnings),
-        headroom_usd: risk.headroom_usd.filter(|v| v.is_finite() && risk.complete),
+        headroom_usd: risk.headroom_usd.filter(|v| v.is_finite() && known),
         exchange: ExchangeReport {
             initial_margin: acct.exchange.initial_margin,
             maintenance_margin: acct.exchange.maintenance_margin,

@@ -207,6 +207,7 @@ mod tests {
                 index: None,
                 usd_per_unit: None,
                 refused: Vec::new(),
+                unknown: None,
                 has_balance: true,
                 has_positions: true,
             }),

@@ -230,6 +230,9 @@ fn position(p: &Value) -> Result<Position, String> {
 
 fn balance(d: &Value, timestamp: Option<i64>) -> Result<Balance, String> {
     let opt = |k: &str| d.get(k).and_then(Value::as_f64);
+    if d.get("margin_model").is_some_and(|m| !m.is_string()) {
+        return Err("margin_model is not text".into());
+    }
     Ok(Balance {
         currency: str_field(d, "currency")?.to_ascii_uppercase(),
         balance: num(d, "balance")?,
