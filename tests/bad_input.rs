@@ -236,3 +236,53 @@ fn data_age_runs_from_the_newest_line_and_times_never_wrap() {
     assert_ne!(code, 0, "{out}");
     assert!(err.contains("out of order"), "{out}{err}");
 }
+
+#[test]
+fn a_line_of_bad_bytes_is_counted_not_fatal() {
+    let mut text: Vec<u8> = Vec::new();
+    for (i, l) in sample().iter().enumerate() {
+        if i == 3 {
+            text.extend(b"{\"t\": 1, \"dir\": \"in\", \xff\xfe}\n");
+        }
+        text.extend(l.to_string().as_bytes());
+        text.push(b'\n');
+    }
+    let path = std::env::temp_dir().join(format!("margintop-utf8-{}.jsonl", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_margintop"))
+        .args(["check", "--replay"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&path).ok();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the baseline still: {stdout}{stderr}"
+    );
+    assert!(stderr.contains("(first: line 4)"), "{stderr}");
+}
+
+#[test]
+fn control_characters_from_a_recording_never_reach_the_output() {
+    let mut lines = sample();
+    let hostile = "evil\u{1b}]0;owned\u{7}\nnot-an-account BTC deribit_pm OK";
+    for l in lines.iter_mut().filter(|l| l["acct"] == "pm-vol-seller") {
+        l["acct"] = json!(hostile);
+    }
+    let i = ticker_line(&lines, "BTC-30SEP22-60000-C");
+    lines[i]["msg"]["params"]["data"]["mark_iv"] = json!("\u{1b}[2J");
+    let (_, out, err) = check("escapes.jsonl", &lines, false);
+    for text in [&out, &err] {
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+    }
+    assert_eq!(out.lines().count(), 3, "no forged line: {out}");
+    assert!(out.contains("evil]0;ownednot-an-account"), "{out}");
+}

@@ -677,6 +677,31 @@ async fn a_daily_settlement_is_followed_without_a_reconnect() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_lifetime_beyond_the_clock_does_not_kill_the_connection() {
+    for expires_in in [1e300, 1.9e19] {
+        let server = Server::start(Faults {
+            expires_in: Some(expires_in),
+            ..Faults::default()
+        })
+        .await;
+        let cfg = config(&server.url(), 250);
+        let live = |snap: &Snapshot| desk_view(snap, "desk", "BTC").is_some_and(|v| v.complete);
+        let (reached, snap) = run_until(&server, cfg, live).await;
+        assert!(reached, "{expires_in}: {snap:?}");
+        assert_eq!(
+            snap.links.get("desk"),
+            Some(&LinkState::Live),
+            "{expires_in}"
+        );
+        assert_eq!(
+            server.stats(|s| s.connections),
+            2,
+            "{expires_in}: no reconnect"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_currency_is_a_row_in_error_and_the_others_go_on() {
     for code in [13009, 13021, -32602] {
         let server = Server::start(Faults {

@@ -63,7 +63,9 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
                 .as_deref()
                 .and_then(|p| p.parent())
                 .map(|p| p.to_path_buf());
-            let timeout = Duration::from_millis(args.timeout_ms.unwrap_or(config.check.timeout_ms));
+            // A day at most: a deadline past the clock's range would panic.
+            let ms = args.timeout_ms.unwrap_or(config.check.timeout_ms);
+            let timeout = Duration::from_millis(ms.min(86_400_000));
             runtime()?.block_on(live(
                 &config,
                 base.as_deref(),

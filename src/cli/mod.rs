@@ -102,9 +102,13 @@ pub fn out(text: &str) -> Result<(), String> {
 
 /// Read a recording's lines.
 pub fn read_lines(path: &std::path::Path) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path)
+    let file = std::fs::File::open(path)
         .map_err(|e| format!("cannot open recording {}: {e}", path.display()))?;
-    Ok(text.lines().map(str::to_string).collect())
+    margintop::exchange::recording::read_capped_lines(
+        std::io::BufReader::new(file),
+        margintop::exchange::recording::MAX_LINE_BYTES,
+    )
+    .map_err(|e| format!("cannot read recording {}: {e}", path.display()))
 }
 
 /// The runtime every networked command runs on: two workers (the machine's

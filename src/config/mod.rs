@@ -214,9 +214,110 @@ struct CredentialsFile {
 impl Config {
     /// Parse a configuration file's text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
+        let config: Config = toml::from_str(text)
+            .map_err(|e| format!("{origin}: {}", redact_secrets(&e.to_string(), text)))?;
         config.validate().map_err(|e| format!("{origin}: {e}"))?;
         Ok(config)
+    }
+
+    /// Every number within what makes sense, the range named when not
+    /// (a percent typed where a fraction belongs, a negative time, …).
+    fn validate_ranges(&self) -> Result<(), String> {
+        const DAY_MS: i64 = 86_400_000;
+        let (e, c, k) = (&self.engine, &self.connection, &self.check);
+        let wide = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let ints: [(&str, i64, i64, i64); 15] = [
+            ("engine.stale_after_ms", e.stale_after_ms, 1, DAY_MS),
+            ("engine.clock_step_ms", e.clock_step_ms, 1, 60_000),
+            (
+                "engine.queue_capacity",
+                wide(e.queue_capacity as u64),
+                16,
+                10_000_000,
+            ),
+            (
+                "engine.equity_divergence_ms",
+                e.equity_divergence_ms,
+                0,
+                DAY_MS,
+            ),
+            (
+                "engine.settlement_resync_delay_ms",
+                e.settlement_resync_delay_ms,
+                0,
+                3_600_000,
+            ),
+            ("engine.expired_retry_ms", e.expired_retry_ms, 100, DAY_MS),
+            (
+                "engine.resync_interval_ms",
+                e.resync_interval_ms,
+                0,
+                7 * DAY_MS,
+            ),
+            // Deribit's minimum heartbeat is 10 s.
+            (
+                "connection.heartbeat_interval_s",
+                wide(c.heartbeat_interval_s),
+                10,
+                3_600,
+            ),
+            (
+                "connection.request_timeout_ms",
+                wide(c.request_timeout_ms),
+                100,
+                600_000,
+            ),
+            (
+                "connection.stall_timeout_ms",
+                wide(c.stall_timeout_ms),
+                100,
+                3_600_000,
+            ),
+            (
+                "connection.reconnect_min_ms",
+                wide(c.reconnect_min_ms),
+                1,
+                3_600_000,
+            ),
+            (
+                "connection.reconnect_max_ms",
+                wide(c.reconnect_max_ms),
+                1,
+                3_600_000,
+            ),
+            (
+                "connection.subscribe_chunk",
+                wide(c.subscribe_chunk as u64),
+                1,
+                1_000,
+            ),
+            (
+                "connection.max_requests_per_s",
+                i64::from(c.max_requests_per_s),
+                1,
+                10_000,
+            ),
+            ("check.timeout_ms", wide(k.timeout_ms), 1, DAY_MS),
+        ];
+        for (name, v, lo, hi) in ints {
+            if !(lo..=hi).contains(&v) {
+                return Err(format!("{name} = {v} is outside {lo}..={hi}"));
+            }
+        }
+        // Fractions of the margin balance: 1 is liquidation.
+        let fractions = [
+            ("check.warn_mm_ratio", k.warn_mm_ratio),
+            ("check.critical_mm_ratio", k.critical_mm_ratio),
+            ("engine.equity_tolerance", e.equity_tolerance),
+        ];
+        for (name, v) in fractions {
+            if !(v > 0.0 && v <= 1.0) {
+                return Err(format!(
+                    "{name} = {v} is outside (0, 1]: a fraction (0.5 = 50 %)"
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn validate(&self) -> Result<(), String> {
@@ -224,6 +325,12 @@ impl Config {
         for a in &self.accounts {
             if a.label.trim().is_empty() {
                 return Err("an account has an empty label".into());
+            }
+            if a.label.chars().any(char::is_control) {
+                return Err(format!(
+                    "account label {:?} holds control characters",
+                    a.label
+                ));
             }
             if !labels.insert(&a.label) {
                 return Err(format!("account label {:?} is used twice", a.label));
@@ -242,31 +349,9 @@ impl Config {
                 ));
             }
         }
-        if self.connection.heartbeat_interval_s < 10 {
-            return Err(
-                "connection.heartbeat_interval_s must be at least 10 (Deribit's minimum)".into(),
-            );
-        }
-        if self.connection.subscribe_chunk == 0 || self.connection.max_requests_per_s == 0 {
-            return Err(
-                "connection.subscribe_chunk and max_requests_per_s must be positive".into(),
-            );
-        }
-        let e = &self.engine;
-        if !(e.equity_tolerance.is_finite() && e.equity_tolerance >= 0.0) {
-            return Err("engine.equity_tolerance must be a fraction, 0 or more".into());
-        }
-        let times = [
-            ("equity_divergence_ms", e.equity_divergence_ms),
-            ("settlement_resync_delay_ms", e.settlement_resync_delay_ms),
-            ("expired_retry_ms", e.expired_retry_ms),
-            ("resync_interval_ms", e.resync_interval_ms),
-        ];
-        if let Some((name, _)) = times.iter().find(|(_, v)| *v < 0) {
-            return Err(format!("engine.{name} must be 0 or more"));
-        }
+        self.validate_ranges()?;
         let (warn, critical) = (self.check.warn_mm_ratio, self.check.critical_mm_ratio);
-        if warn.is_nan() || critical.is_nan() || warn > critical {
+        if warn > critical {
             return Err(
                 "check.warn_mm_ratio must be a number not above check.critical_mm_ratio".into(),
             );
@@ -368,9 +453,47 @@ fn check_private(_path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Keys whose values are secrets, wherever they are written.
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["secret", "token", "password", "api_key"]
+        .iter()
+        .any(|s| key.contains(s))
+}
+
+/// A TOML error quotes the offending line: wherever `text` sets a secret
+/// (on a line of its own or inside an inline table), its value never
+/// appears in `message`.
+fn redact_secrets(message: &str, text: &str) -> String {
+    let mut out = message.to_string();
+    for part in text.split([',', '{', '}', '\n']) {
+        if let Some((key, value)) = part.split_once('=') {
+            let bare = value.trim().trim_matches(['"', '\'']);
+            if is_secret_key(key.trim()) && bare.len() >= 3 {
+                out = out.replace(bare, "<redacted>");
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn toml_errors_never_echo_a_secret() {
+        let planted = "PLANTED-SECRET-1234";
+        for text in [
+            format!("[[accounts]]\nlabel = \"a\"\nclient_secret = \"{planted}\"\n"),
+            format!("[[accounts]]\nlabel = \"a\"\nclient_secret = \"{planted}\nmore"),
+            format!("client_id = \"x\"\nclient_secret = \"{planted}\"\n"),
+            format!("accounts = [{{ label = \"a\", client_secret = \"{planted}\", bad = 1 }}]\n"),
+        ] {
+            let e = Config::parse(&text, "t").unwrap_err();
+            assert!(!e.contains("PLANTED"), "{e}");
+        }
+    }
 
     #[test]
     fn documented_defaults_are_the_code_defaults() {
@@ -378,6 +501,44 @@ mod tests {
             Config::parse(DEFAULT_CONFIG, "default.toml").unwrap(),
             Config::default()
         );
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_refused_with_the_range() {
+        let cases = [
+            (
+                "[check]\nwarn_mm_ratio = 50\n",
+                "check.warn_mm_ratio = 50 is outside (0, 1]",
+            ),
+            (
+                "[check]\ncritical_mm_ratio = inf\n",
+                "check.critical_mm_ratio = inf",
+            ),
+            (
+                "[check]\nwarn_mm_ratio = nan\n",
+                "check.warn_mm_ratio = NaN",
+            ),
+            (
+                "[engine]\nstale_after_ms = -5\n",
+                "engine.stale_after_ms = -5 is outside 1..=86400000",
+            ),
+            (
+                "[engine]\nstale_after_ms = 9223372036854775807\n",
+                "engine.stale_after_ms = 9223372036854775807 is outside",
+            ),
+            (
+                "[connection]\nheartbeat_interval_s = 5\n",
+                "heartbeat_interval_s = 5 is outside 10..=3600",
+            ),
+            (
+                "[engine]\nequity_tolerance = -0.1\n",
+                "engine.equity_tolerance = -0.1",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = Config::parse(text, "t").unwrap_err();
+            assert!(e.contains(want), "{text}: {e}");
+        }
     }
 
     #[test]
@@ -413,7 +574,7 @@ subaccounts = false
                 "[[accounts]]\nlabel = \"a\"\nurl = \"http://x\"\n",
                 "wss://",
             ),
-            ("[connection]\nheartbeat_interval_s = 5\n", "at least 10"),
+            ("[connection]\nheartbeat_interval_s = 5\n", "10..=3600"),
             ("[engine]\nstale_after = 5\n", "unknown field"),
         ] {
             let err = Config::parse(text, "t").unwrap_err();

@@ -5,8 +5,9 @@
 
 use super::validate::{self, ClockGuard, Limits};
 use crate::engine::{AccountId, Desk};
+use crate::exchange::clean_text;
 use crate::exchange::deribit::{normalize, Balance, Event};
-use crate::exchange::recording::{Dir, RecordLine};
+use crate::exchange::recording::{read_capped_lines, Dir, RecordLine, MAX_LINE_BYTES};
 use crate::model::{Account, Instrument, Position, Quote};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -171,8 +172,8 @@ impl Ingest {
 
     /// Read and apply every line of a recording.
     pub fn read(&mut self, input: impl BufRead) -> std::io::Result<()> {
-        for line in input.lines() {
-            self.line(&line?);
+        for line in read_capped_lines(input, MAX_LINE_BYTES)? {
+            self.line(&line);
         }
         Ok(())
     }
@@ -194,7 +195,8 @@ impl Ingest {
 
     /// Apply one message sent or received for account `acct` at local time `t`.
     pub fn entry(&mut self, entry: &RecordLine) {
-        let (t, acct, msg) = (entry.t, entry.acct.as_str(), &entry.msg);
+        let acct = clean_text(&entry.acct);
+        let (t, acct, msg) = (entry.t, acct.as_ref(), &entry.msg);
         self.note_time(t);
         if entry.dir == Dir::Out {
             if let (Some(id), Some(method)) = (
@@ -243,6 +245,11 @@ impl Ingest {
                 }
             }
             Err((kind, why)) => {
+                // Parse errors may quote the input.
+                let (kind, why) = (
+                    clean_text(&kind).into_owned(),
+                    clean_text(&why).into_owned(),
+                );
                 // An unreadable answer about an account leaves it unknown, not empty.
                 if let (Some(m), Some(Some(c))) = (&method, &req_currency) {
                     if m.starts_with("private/") {

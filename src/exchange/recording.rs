@@ -52,6 +52,59 @@ impl RecordLine {
     }
 }
 
+/// Longest recording line read; a longer one is skipped as a bad line
+/// without being held in memory.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// What stands for a line that cannot be a recording entry (not UTF-8, or
+/// too long): it fails to parse and is counted, with its line number.
+pub const UNREADABLE_LINE: &str = "\u{0}unreadable line";
+
+/// Read lines of at most `cap` bytes; a longer line or one that is not
+/// UTF-8 becomes `UNREADABLE_LINE`, so that line numbers stay true.
+pub fn read_capped_lines(
+    mut input: impl std::io::BufRead,
+    cap: usize,
+) -> std::io::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
+    let mut too_long = false;
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let (take, end) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (i, true),
+            None => (chunk.len(), false),
+        };
+        if line.len() + take > cap {
+            too_long = true;
+            line.clear();
+        } else if !too_long {
+            line.extend_from_slice(&chunk[..take]);
+        }
+        input.consume(take + usize::from(end));
+        if end {
+            lines.push(finish_line(&mut line, &mut too_long));
+        }
+    }
+    if !line.is_empty() || too_long {
+        lines.push(finish_line(&mut line, &mut too_long));
+    }
+    Ok(lines)
+}
+
+fn finish_line(line: &mut Vec<u8>, too_long: &mut bool) -> String {
+    let bytes = std::mem::take(line);
+    let text = match std::mem::take(too_long) {
+        true => None,
+        false => String::from_utf8(bytes).ok(),
+    };
+    let text = text.unwrap_or_else(|| UNREADABLE_LINE.to_string());
+    text.strip_suffix('\r').map(str::to_string).unwrap_or(text)
+}
+
 /// Keys whose values are secrets wherever they appear in a message.
 const SECRET_KEYS: [&str; 5] = [
     "client_secret",
@@ -116,6 +169,27 @@ mod tests {
         let text = m.to_string();
         assert!(!text.contains("SECRET"), "{text}");
         assert!(text.contains("client_credentials"));
+    }
+
+    #[test]
+    fn bad_bytes_and_long_lines_are_lines_of_their_own() {
+        let mut data = b"first\n\xff\xfe bad\n".to_vec();
+        data.extend(std::iter::repeat_n(b'x', 100));
+        data.extend(b"\nlast\r\nno newline");
+        // A small buffer makes lines cross reads.
+        let reader = std::io::BufReader::with_capacity(7, &data[..]);
+        let lines = read_capped_lines(reader, 50).unwrap();
+        assert_eq!(
+            lines,
+            vec![
+                "first",
+                UNREADABLE_LINE,
+                UNREADABLE_LINE,
+                "last",
+                "no newline"
+            ]
+        );
+        assert!(RecordLine::parse(UNREADABLE_LINE).is_none());
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct Faults {
     pub trading_scope: bool,
     /// Tokens that expire after one second.
     pub short_token: bool,
+    /// The auth reply's `expires_in`, whatever it is (hostile servers).
+    pub expires_in: Option<f64>,
     /// Exchange time of the first streamed round (default 2022-06-02 09:25 UTC).
     pub clock_start: Option<i64>,
     /// From this round on the option has expired: its ticker stops and
@@ -343,6 +345,9 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                         }
                         if ok && s.faults.short_token {
                             r["result"]["expires_in"] = json!(1);
+                        }
+                        if let (true, Some(e)) = (ok, s.faults.expires_in) {
+                            r["result"]["expires_in"] = json!(e);
                         }
                         if ok && s.faults.trading_scope {
                             r["result"]["scope"] = json!("connection account:read trade:read_write wallet:read_write");

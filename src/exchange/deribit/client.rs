@@ -494,8 +494,7 @@ impl Session<'_> {
                 }
                 // Refresh at 80 % of the token's life (Deribit gives seconds).
                 if let Some(secs) = r.get("expires_in").and_then(Value::as_f64) {
-                    self.refresh_at =
-                        Some(Instant::now() + Duration::from_secs_f64((secs * 0.8).max(1.0)));
+                    self.refresh_at = Some(Instant::now() + token_refresh_after(secs));
                 }
                 match (purpose, self.spec.subject_id, &self.refresh_token) {
                     (Purpose::Auth, Some(subject), Some(token)) => {
@@ -557,6 +556,18 @@ impl Session<'_> {
     }
 }
 
+/// When to refresh a token that lives `expires_in` seconds (80 % of its
+/// life), bounded: the number comes from the server (1e300 must not panic).
+fn token_refresh_after(expires_in: f64) -> Duration {
+    const MAX_S: f64 = 30.0 * 86_400.0;
+    let secs = if expires_in.is_finite() {
+        expires_in * 0.8
+    } else {
+        MAX_S
+    };
+    Duration::from_secs_f64(secs.clamp(1.0, MAX_S))
+}
+
 /// margintop only reads: a key that can trade or move funds is more power
 /// than it needs, and the user should know. Deribit scopes look like
 /// `trade:read_write wallet:read_write account:read`.
@@ -597,7 +608,18 @@ impl Jitter {
 
 #[cfg(test)]
 mod tests {
-    use super::scope_warning;
+    use super::{scope_warning, token_refresh_after};
+    use std::time::Duration;
+
+    #[test]
+    fn token_lifetimes_from_the_server_are_bounded() {
+        assert_eq!(token_refresh_after(900.0), Duration::from_secs(720));
+        assert_eq!(token_refresh_after(0.0), Duration::from_secs(1));
+        assert_eq!(token_refresh_after(-5.0), Duration::from_secs(1));
+        for huge in [1e300, 1.9e19, f64::INFINITY, f64::NAN] {
+            assert_eq!(token_refresh_after(huge), Duration::from_secs(30 * 86_400));
+        }
+    }
 
     #[test]
     fn read_only_scopes_pass_and_write_scopes_warn() {

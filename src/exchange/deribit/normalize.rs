@@ -5,6 +5,7 @@
 //! positions and balances. Anything else is ignored; anything malformed is
 //! an error naming the message kind, never a panic.
 
+use crate::exchange::clean_text;
 use crate::model::{InstrumentSpec, Position, Quote};
 use serde_json::Value;
 
@@ -162,17 +163,19 @@ fn refused(method: &str, error: &Value) -> Option<Event> {
         return None;
     }
     let code = error.get("code").and_then(Value::as_i64).unwrap_or(0);
-    let mut message = error
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("error")
-        .to_string();
+    let mut message = clean_text(
+        error
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("error"),
+    )
+    .into_owned();
     // Deribit names the offending parameter in `data`.
     if let Some(reason) = error["data"]["reason"].as_str() {
-        message = format!("{message}: {reason}");
+        message = format!("{message}: {}", clean_text(reason));
     }
     if let Some(param) = error["data"]["param"].as_str() {
-        message = format!("{message} ({param})");
+        message = format!("{message} ({})", clean_text(param));
     }
     Some(Event::Refused {
         method: method.to_string(),
@@ -252,7 +255,7 @@ fn balance(d: &Value, timestamp: Option<i64>) -> Result<Balance, String> {
 fn str_field(v: &Value, key: &str) -> Result<String, String> {
     v.get(key)
         .and_then(Value::as_str)
-        .map(str::to_string)
+        .map(|s| clean_text(s).into_owned())
         .ok_or_else(|| format!("missing text field {key}"))
 }
 
