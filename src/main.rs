@@ -39,7 +39,19 @@ enum Command {
     Bench(cli::bench::BenchArgs),
 }
 
+/// A panic anywhere (a connection task, the engine) ends the whole process
+/// with its message: a monitor half alive would show numbers nobody updates.
+fn exit_on_panic() {
+    let print = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        print(info);
+        eprintln!("margintop: stopped after an internal error (above); please report it");
+        std::process::exit(101);
+    }));
+}
+
 fn main() -> ExitCode {
+    exit_on_panic();
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Report(args)) => cli::report::run(args).map(|()| 0),

@@ -1,5 +1,5 @@
 //! Running the dashboards in a real terminal: raw mode and the alternate
-//! screen, always restored (on quit, panic, SIGTERM, SIGHUP); input read
+//! screen, always restored (on quit, panic, SIGTERM, SIGHUP, SIGINT, SIGQUIT); input read
 //! on a thread; a frame drawn only when a snapshot or a key arrived, at
 //! most `fps` times a second, inside synchronized-output escapes.
 
@@ -42,9 +42,11 @@ pub struct UiOptions {
 fn restore() {
     let _ = terminal::disable_raw_mode();
     // Sent whether or not capture was on: a terminal ignores it otherwise.
+    // The cursor is shown on both screens: some terminals keep its state per screen.
     let _ = execute!(
         stdout(),
         DisableMouseCapture,
+        cursor::Show,
         LeaveAlternateScreen,
         cursor::Show
     );
@@ -198,12 +200,12 @@ pub async fn run(
     Ok(())
 }
 
-/// SIGTERM and SIGHUP (an SSH drop): the process exits instead of spinning.
+/// SIGTERM, SIGHUP (an SSH drop), SIGINT and SIGQUIT (`kill -INT`, not the
+/// Ctrl-C key, which raw mode delivers as a key): the dashboards end and
+/// the terminal is restored instead of being left in raw mode.
 struct Signals {
     #[cfg(unix)]
-    term: Option<tokio::signal::unix::Signal>,
-    #[cfg(unix)]
-    hup: Option<tokio::signal::unix::Signal>,
+    each: Vec<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
@@ -211,35 +213,31 @@ impl Signals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
+            let kinds = [
+                SignalKind::terminate(),
+                SignalKind::hangup(),
+                SignalKind::interrupt(),
+                SignalKind::quit(),
+            ];
             Signals {
-                term: signal(SignalKind::terminate()).ok(),
-                hup: signal(SignalKind::hangup()).ok(),
+                each: kinds.into_iter().filter_map(|k| signal(k).ok()).collect(),
             }
         }
         #[cfg(not(unix))]
         Signals {}
     }
 
+    /// The first of the signals to arrive (never, when none could be watched).
     async fn next(&mut self) {
         #[cfg(unix)]
         {
-            let term = async {
-                match self.term.as_mut() {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending().await,
+            let waits = self.each.iter_mut().map(|s| Box::pin(s.recv()));
+            match waits.len() {
+                0 => std::future::pending::<()>().await,
+                _ => {
+                    futures_util::future::select_all(waits).await;
                 }
-            };
-            let hup = async {
-                match self.hup.as_mut() {
-                    Some(s) => {
-                        s.recv().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! { _ = term => {}, _ = hup => {} }
+            }
         }
         #[cfg(not(unix))]
         std::future::pending::<()>().await
