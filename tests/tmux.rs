@@ -21,6 +21,23 @@ impl Tmux {
         }
     }
 
+    /// Run `cmd` in a detached 100×30 session named "ui".
+    fn start(&self, cmd: &str) {
+        let started = self.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "ui",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            cmd,
+        ]);
+        let err = String::from_utf8_lossy(&started.stderr);
+        assert!(started.status.success(), "{err}");
+    }
+
     /// A pane format variable of the session, e.g. `#{alternate_on}`.
     fn flag(&self, format: &str) -> String {
         let out = self
@@ -79,22 +96,7 @@ fn the_demo_in_a_terminal() {
         h = home.display(),
         bin = env!("CARGO_BIN_EXE_margintop")
     );
-    let started = tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "ui",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
-    assert!(
-        started.status.success(),
-        "{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
+    tmux.start(&cmd);
     // Every book connected and priced: nothing stale, the critical book on top.
     let screen = tmux.wait_until(
         |s| s.contains("desk: 14 accounts") && s.contains("CRITICAL") && !s.contains("STALE"),
@@ -183,22 +185,7 @@ fn signals_hand_the_terminal_back() {
             h = home.display(),
             bin = env!("CARGO_BIN_EXE_margintop")
         );
-        let started = tmux.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "ui",
-            "-x",
-            "100",
-            "-y",
-            "30",
-            &cmd,
-        ]);
-        assert!(
-            started.status.success(),
-            "{}",
-            String::from_utf8_lossy(&started.stderr)
-        );
+        tmux.start(&cmd);
         tmux.run(&["set-option", "-t", "ui", "remain-on-exit", "on"]);
         let screen = tmux.wait_for("desk: 14 accounts", Duration::from_secs(30));
         assert!(screen.contains("desk: 14"), "{sig}: {screen}");
