@@ -817,3 +817,86 @@ fn a_configured_but_empty_wallet_is_healthy_not_unknown() {
     );
     assert_eq!(health, margintop::report::Health::Ok);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_and_plain_fail_loudly_when_the_key_is_refused() {
+    let server = Server::start(Faults::default()).await;
+    let dir = credentials_dir("WRONG-SECRET");
+    let cfg = format!(
+        "[connection]\nstall_timeout_ms = 1000\nreconnect_min_ms = 50\nreconnect_max_ms = 300\nmax_requests_per_s = 1000\n\n[[accounts]]\nlabel = \"desk\"\nurl = \"{}\"\ncredentials_file = \"creds.toml\"\ncurrencies = [\"BTC\"]\n",
+        server.url()
+    );
+    std::fs::write(dir.join("config.toml"), cfg).unwrap();
+    let out = dir.join("rec.jsonl");
+    let config = dir.join("config.toml");
+    for args in [
+        vec![
+            "record",
+            "--duration-s",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        vec!["--plain", "--duration-s", "2"],
+    ] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_margintop"));
+        cmd.args(&args).arg("--config").arg(&config);
+        let run = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(3), "{args:?}: {err}");
+        assert!(
+            err.contains("desk: authentication failed") && err.contains("13004"),
+            "{args:?}: {err}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_recording_that_cannot_be_written_is_an_error() {
+    use margintop::engine::live::{Engine, EngineSettings};
+    use margintop::engine::{Desk, Ingest};
+    use margintop::exchange::deribit::client::Feed;
+    use margintop::exchange::recording::{Dir, RecordLine, Recorder};
+    /// A disk that is full.
+    struct Full;
+    impl std::io::Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left on device",
+            ))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let ingest = Ingest::new(Desk::new(load_models(None).unwrap(), 0), None);
+    let mut engine = Engine::new(
+        ingest,
+        EngineSettings::default(),
+        Default::default(),
+        Some(Recorder::new(Full)),
+    );
+    let msg = serde_json::json!({"jsonrpc": "2.0", "method": "heartbeat", "params": {"type": "heartbeat"}});
+    for _ in 0..3 {
+        let line = RecordLine {
+            t: 1,
+            dir: Dir::In,
+            acct: "desk".into(),
+            msg: msg.clone(),
+        };
+        engine.apply(Feed::Line(line));
+    }
+    let snap = engine.snapshot(2);
+    assert_eq!(snap.messages, 3, "monitoring goes on");
+    assert!(
+        engine
+            .recording_error()
+            .is_some_and(|e| e.contains("no space")),
+        "{:?}",
+        engine.recording_error()
+    );
+}

@@ -111,6 +111,46 @@ pub fn read_lines(path: &std::path::Path) -> Result<Vec<String>, String> {
     .map_err(|e| format!("cannot read recording {}: {e}", path.display()))
 }
 
+/// Links seen live at least once, kept up to date from the snapshots (a
+/// link that never was is a failure worth an exit status).
+pub fn track_live_links(
+    mut rx: tokio::sync::watch::Receiver<std::sync::Arc<margintop::engine::live::Snapshot>>,
+) -> std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>> {
+    let live = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let seen = live.clone();
+    tokio::spawn(async move {
+        while rx.changed().await.is_ok() {
+            let snap = rx.borrow().clone();
+            if let Ok(mut seen) = seen.lock() {
+                for (link, state) in &snap.links {
+                    if *state == margintop::exchange::deribit::client::LinkState::Live {
+                        seen.insert(link.clone());
+                    }
+                }
+            }
+        }
+    });
+    live
+}
+
+/// The first connection that never went live, as an error naming why
+/// (authentication refused, server unreachable, …).
+pub fn never_live(
+    snap: &margintop::engine::live::Snapshot,
+    live: &std::collections::HashSet<String>,
+) -> Option<String> {
+    use margintop::exchange::deribit::client::LinkState;
+    snap.links
+        .iter()
+        .filter(|(link, _)| !live.contains(*link))
+        .map(|(link, state)| match state {
+            LinkState::AuthFailed(why) => format!("{link}: authentication failed: {why}"),
+            LinkState::Down(why) => format!("{link}: never connected: {why}"),
+            _ => format!("{link}: never connected"),
+        })
+        .next()
+}
+
 /// The runtime every networked command runs on: two workers (the machine's
 /// two cores), timers and I/O.
 pub fn runtime() -> Result<tokio::runtime::Runtime, String> {

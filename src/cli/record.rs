@@ -45,10 +45,19 @@ pub fn run(args: RecordArgs) -> Result<(), String> {
             args.out.display()
         );
         tokio::spawn(print_warnings(mon.snapshots.clone()));
+        let live = super::track_live_links(mon.snapshots.clone());
         let duration = args.duration_s.map(Duration::from_secs);
         wait_for_stop(duration).await;
-        let engine = mon.stop().await;
-        let messages = engine.map_or(0, |mut e| e.snapshot(0).messages);
+        let last = mon.snapshots.borrow().clone();
+        let mut engine = mon.stop().await.ok_or("the engine stopped unexpectedly")?;
+        let messages = engine.snapshot(0).messages;
+        if let Some(e) = engine.recording_error() {
+            return Err(format!("recording {} failed: {e}", args.out.display()));
+        }
+        let live = live.lock().map(|l| l.clone()).unwrap_or_default();
+        if let Some(e) = super::never_live(&last, &live) {
+            return Err(e);
+        }
         eprintln!(
             "margintop: {messages} messages recorded in {}",
             args.out.display()

@@ -133,6 +133,8 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
         return result;
     }
     let tty = std::io::stdout().is_terminal();
+    let live = super::track_live_links(mon.snapshots.clone());
+    let mut reader_gone = false;
     let start = tokio::time::Instant::now();
     let mut crashed = false;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -160,14 +162,22 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
         }
         out.push_str(&frame(&snap, &banner, &thresholds, crashed));
         if super::write_stdout(&out).is_err() {
+            reader_gone = true;
             break; // the terminal or pipe is gone
         }
     }
+    let last = mon.snapshots.borrow().clone();
     mon.stop().await;
     if let Some(d) = demo {
         d.stop();
     }
-    Ok(())
+    // A reader that left early saw what it wanted; otherwise a connection
+    // that never went live is a failure, not an empty table.
+    let live = live.lock().map(|l| l.clone()).unwrap_or_default();
+    match super::never_live(&last, &live).filter(|_| !reader_gone) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// One screenful: banner, then one row per account with a book, worst first.

@@ -269,6 +269,7 @@ pub struct Engine<W: Write> {
     retired: HashSet<(String, String)>,
     /// Local time at which re-snapshot schedules are next looked at.
     next_resync_check: i64,
+    recording_error: Option<String>,
 }
 
 impl<W: Write> Engine<W> {
@@ -299,6 +300,7 @@ impl<W: Write> Engine<W> {
             removed: HashSet::new(),
             retired: HashSet::new(),
             next_resync_check: 0,
+            recording_error: None,
         }
     }
 
@@ -423,9 +425,7 @@ impl<W: Write> Engine<W> {
                 }
                 if let Some(r) = &mut self.recorder {
                     if let Err(e) = r.write(&line) {
-                        // A full disk must not stop monitoring: stop recording instead.
-                        eprintln!("margintop: recording stopped: {e}");
-                        self.recorder = None;
+                        self.recording_failed(e);
                     }
                 }
                 self.ingest.entry(&line);
@@ -533,9 +533,22 @@ impl<W: Write> Engine<W> {
         }
     }
 
+    /// A full disk must not stop monitoring: recording stops instead, and
+    /// the error is kept for `record` to report.
+    fn recording_failed(&mut self, e: std::io::Error) {
+        eprintln!("margintop: recording stopped: {e}");
+        self.recorder = None;
+        self.recording_error.get_or_insert_with(|| e.to_string());
+    }
+
+    /// Why the recording stopped early (None: it did not).
+    pub fn recording_error(&self) -> Option<&str> {
+        self.recording_error.as_deref()
+    }
+
     pub fn snapshot(&mut self, now: i64) -> Snapshot {
-        if let Some(r) = &mut self.recorder {
-            let _ = r.flush();
+        if let Some(Err(e)) = self.recorder.as_mut().map(|r| r.flush()) {
+            self.recording_failed(e);
         }
         for id in self.ingest.desk.take_dirty() {
             let book = Arc::new(self.book(id));
