@@ -592,6 +592,15 @@ fn desk_view<'a>(snap: &'a Snapshot, label: &str, currency: &str) -> Option<&'a 
     (snap.accounts.iter()).find(|v| v.label == label && v.currency == currency)
 }
 
+/// A configuration that takes positions and balances again 50 ms after
+/// the exchange's clock passes 08:00 UTC, and never on a timer.
+fn resync_after_settlement(url: &str) -> Config {
+    let mut cfg = config(url, 250);
+    cfg.engine.settlement_resync_delay_ms = 50;
+    cfg.engine.resync_interval_ms = 0;
+    cfg
+}
+
 /// 2022-09-30 08:00 UTC: the test option BTC-30SEP22-60000-C expires.
 const OPTION_EXPIRY: i64 = 1_664_524_800_000;
 
@@ -604,9 +613,7 @@ async fn an_expiry_is_followed_by_a_re_snapshot_without_a_reconnect() {
         ..Faults::default()
     })
     .await;
-    let mut cfg = config(&server.url(), 250);
-    cfg.engine.settlement_resync_delay_ms = 50;
-    cfg.engine.resync_interval_ms = 0;
+    let cfg = resync_after_settlement(&server.url());
     let settled = |snap: &Snapshot| {
         desk_view(snap, "desk", "BTC").is_some_and(|v| {
             v.complete && !v.stale && v.positions.iter().all(|p| p.instrument != OPTION)
@@ -642,9 +649,7 @@ async fn a_daily_settlement_is_followed_without_a_reconnect() {
         ..Faults::default()
     })
     .await;
-    let mut cfg = config(&server.url(), 250);
-    cfg.engine.settlement_resync_delay_ms = 50;
-    cfg.engine.resync_interval_ms = 0;
+    let cfg = resync_after_settlement(&server.url());
     let settled = |snap: &Snapshot| {
         let resynced = server.stats(|s| s.snapshots) >= 2;
         let v = desk_view(snap, "desk", "BTC");
