@@ -286,3 +286,35 @@ fn control_characters_from_a_recording_never_reach_the_output() {
     assert_eq!(out.lines().count(), 3, "no forged line: {out}");
     assert!(out.contains("evil]0;ownednot-an-account"), "{out}");
 }
+
+#[test]
+fn lines_over_the_configured_cap_are_skipped_with_their_number() {
+    // A heartbeat padded to 8 kB: harmless, but longer than the cap below.
+    let mut lines = sample();
+    let padded = json!({"t": LAST_T - 5000, "dir": "in", "acct": "market",
+        "msg": {"jsonrpc": "2.0", "method": "heartbeat", "params": {"type": "heartbeat"},
+                "padding": "x".repeat(8000)}});
+    lines.insert(5, padded);
+    let path = write("capped.jsonl", &lines);
+    let config = path.with_extension("toml");
+    std::fs::write(&config, "[engine]\nmax_line_bytes = 4096\n").unwrap();
+    for command in ["check", "report"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_margintop"))
+            .args([command, "--replay"])
+            .arg(&path)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(text.contains("(first: line 6)"), "{command}: {text}");
+        assert!(text.contains("WARNING"), "the baseline still: {text}");
+    }
+    // Without the cap the same line is read like any other.
+    let (code, out, err) = check("uncapped.jsonl", &lines, false);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(!err.contains("first: line"), "{err}");
+    std::fs::remove_file(&path).ok();
+    std::fs::remove_file(&config).ok();
+}

@@ -191,7 +191,30 @@ fn verdicts_are_sound(ingest: &Ingest, round: usize) {
             !label.chars().any(char::is_control),
             "round {round}: {label:?}"
         );
+        if let Some(key) = rejected_input_of(ingest, label, &a.currency) {
+            JUDGED_ON_REJECTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            assert!(
+                !matches!(a.health, Health::Ok | Health::Warning | Health::Critical),
+                "round {round}: {label} reads {:?} although the latest {key} was rejected",
+                a.health
+            );
+        }
     }
+}
+
+/// Verdicts checked on accounts holding something whose latest value was rejected.
+static JUDGED_ON_REJECTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// An instrument or index the account holds whose latest value was rejected.
+fn rejected_input_of(ingest: &Ingest, label: &str, currency: &str) -> Option<String> {
+    let id = ingest.desk.find_account(label, currency)?;
+    ingest.desk.account(id).positions.iter().find_map(|p| {
+        let index = ingest.desk.instrument(&p.instrument).map(|i| &i.index_name);
+        std::iter::once(&p.instrument)
+            .chain(index)
+            .find(|key| ingest.rejected.contains_key(key.as_str()))
+            .cloned()
+    })
 }
 
 #[test]
@@ -219,5 +242,13 @@ fn hostile_inputs_never_panic_nor_read_healthy() {
         }
     }
     verdicts_are_sound(&ingest, n);
-    eprintln!("fuzz: {n} inputs, {lines} lines, no panic, no unsound verdict");
+    let judged = JUDGED_ON_REJECTED.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "fuzz: {n} inputs, {lines} lines, no panic, no unsound verdict \
+         ({judged} verdicts on accounts with a rejected input)"
+    );
+    assert!(
+        n < 100_000 || judged > 0,
+        "the rejection path was never judged"
+    );
 }

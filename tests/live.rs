@@ -379,15 +379,16 @@ async fn check_exits_3_on_configuration_and_connection_errors() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
+    // It is reported at the first attempt, not after the minute's timeout.
     let (code, _, err) = check(
         &format!("ws://{closed}"),
         SECRET,
         "",
-        &["--timeout-ms", "1500"],
+        &["--timeout-ms", "60000"],
     )
     .await;
     assert_eq!(code, 3);
-    assert!(err.contains("desk"), "{err}");
+    assert!(err.contains("account desk: cannot connect"), "{err}");
     let (code, _, err) = check(&server.url(), SECRET, "[engine]\nstale_after = 1\n", &[]).await;
     assert_eq!(code, 3);
     assert!(err.contains("unknown field"), "{err}");
@@ -823,26 +824,26 @@ fn a_configured_but_empty_wallet_is_healthy_not_unknown() {
     assert_eq!(health, margintop::report::Health::Ok);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn record_and_plain_fail_loudly_when_the_key_is_refused() {
-    let server = Server::start(Faults::default()).await;
-    let dir = credentials_dir("WRONG-SECRET");
+/// `record` and `--plain` (each for at most `duration_s`) with the account
+/// at `url`; the stderr of each, which must exit 3.
+async fn record_and_plain_fail(url: &str, secret: &str, duration_s: &str) -> Vec<String> {
+    let dir = credentials_dir(secret);
     let cfg = format!(
-        "[connection]\nstall_timeout_ms = 1000\nreconnect_min_ms = 50\nreconnect_max_ms = 300\nmax_requests_per_s = 1000\n\n[[accounts]]\nlabel = \"desk\"\nurl = \"{}\"\ncredentials_file = \"creds.toml\"\ncurrencies = [\"BTC\"]\n",
-        server.url()
+        "[connection]\nstall_timeout_ms = 1000\nreconnect_min_ms = 50\nreconnect_max_ms = 300\nmax_requests_per_s = 1000\n\n[[accounts]]\nlabel = \"desk\"\nurl = \"{url}\"\ncredentials_file = \"creds.toml\"\ncurrencies = [\"BTC\"]\n",
     );
     std::fs::write(dir.join("config.toml"), cfg).unwrap();
     let out = dir.join("rec.jsonl");
     let config = dir.join("config.toml");
+    let mut errors = Vec::new();
     for args in [
         vec![
             "record",
             "--duration-s",
-            "2",
+            duration_s,
             "--out",
             out.to_str().unwrap(),
         ],
-        vec!["--plain", "--duration-s", "2"],
+        vec!["--plain", "--duration-s", duration_s],
     ] {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_margintop"));
         cmd.args(&args).arg("--config").arg(&config);
@@ -851,12 +852,37 @@ async fn record_and_plain_fail_loudly_when_the_key_is_refused() {
             .unwrap();
         let err = String::from_utf8_lossy(&run.stderr);
         assert_eq!(run.status.code(), Some(3), "{args:?}: {err}");
-        assert!(
-            err.contains("desk: authentication failed") && err.contains("13004"),
-            "{args:?}: {err}"
-        );
+        errors.push(err.into_owned());
+        std::fs::remove_file(&out).ok();
     }
     std::fs::remove_dir_all(&dir).ok();
+    errors
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_and_plain_fail_loudly_when_the_key_is_refused() {
+    let server = Server::start(Faults::default()).await;
+    for err in record_and_plain_fail(&server.url(), "WRONG-SECRET", "2").await {
+        assert!(
+            err.contains("desk: authentication failed") && err.contains("13004"),
+            "{err}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_and_plain_stop_at_once_when_the_server_cannot_be_reached() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    // Asked to run for ten minutes; the first failed attempt (of the account
+    // link or the market data link, whichever comes first) ends them.
+    let url = format!("ws://{closed}");
+    for err in record_and_plain_fail(&url, SECRET, "600").await {
+        let why = format!(": cannot connect: connect to {url} failed");
+        assert!(err.contains(&why), "{err}");
+    }
 }
 
 #[test]
@@ -904,4 +930,36 @@ fn a_recording_that_cannot_be_written_is_an_error() {
         "{:?}",
         engine.recording_error()
     );
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_on_a_full_disk_exits_3_and_says_so() {
+    let server = Server::start(Faults::default()).await;
+    let dir = credentials_dir(SECRET);
+    let cfg = format!(
+        "[[accounts]]\nlabel = \"desk\"\nurl = \"{}\"\ncredentials_file = \"creds.toml\"\ncurrencies = [\"BTC\"]\n",
+        server.url()
+    );
+    std::fs::write(dir.join("config.toml"), cfg).unwrap();
+    let out = dir.join("rec.jsonl");
+    // The shell's file-size limit (16 blocks, 8 to 16 kB) stands for a full
+    // disk: past it a write fails with EFBIG, the signal being ignored. Asked
+    // to record for ten minutes, it stops at the failure.
+    let script =
+        r#"trap '' XFSZ; ulimit -f 16; exec "$0" record --duration-s 600 --config "$1" --out "$2""#;
+    let mut cmd = std::process::Command::new("sh");
+    cmd.args(["-c", script, env!("CARGO_BIN_EXE_margintop")])
+        .arg(dir.join("config.toml"))
+        .arg(&out);
+    let run = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    let written = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(run.status.code(), Some(3), "{err}");
+    assert!(err.contains("recording") && err.contains("failed"), "{err}");
+    assert!(!err.contains("messages recorded"), "{err}");
+    assert!(written <= 16 * 1024, "the limit held: {written} bytes");
 }

@@ -169,50 +169,67 @@ fn the_demo_in_a_terminal() {
     std::fs::remove_dir_all(&home).ok();
 }
 
+/// The pid of a child process of `parent` (from /proc: each process's
+/// parent pid is the 4th field of its `stat`, after the parenthesized name).
+fn child_of(parent: &str) -> Option<String> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        let after_name = &stat[stat.rfind(')')? + 1..];
+        let ppid = after_name.split_whitespace().nth(1)?;
+        (ppid == parent).then(|| e.file_name().to_string_lossy().into_owned())
+    })
+}
+
 /// `kill -INT`, `-QUIT`, `-TERM` and `-HUP` all end the dashboards and hand
-/// the terminal back: main screen, mouse capture off.
+/// the terminal back: main screen, mouse capture off, cursor shown, raw mode
+/// off (the shell that started margintop reads the line discipline after).
 #[test]
 fn signals_hand_the_terminal_back() {
     for sig in ["INT", "QUIT", "TERM", "HUP"] {
         let tmux = Tmux::named(sig);
         let home = std::env::temp_dir().join(format!("margintop-sig-{}-{sig}", std::process::id()));
         std::fs::create_dir_all(&home).unwrap();
-        let pidfile = home.join("pid");
-        // The shell becomes margintop (exec), so its pid is margintop's.
+        let (pidfile, stty) = (home.join("pid"), home.join("stty"));
+        // margintop runs in the foreground of a shell that outlives it, so
+        // that the pane stays alive to be looked at.
         let cmd = format!(
-            "sh -c 'echo $$ > {pid}; exec env HOME={h} XDG_CONFIG_HOME={h}/config TERM=xterm-256color {bin} --mouse'",
+            "sh -c 'echo $$ > {pid}; env HOME={h} XDG_CONFIG_HOME={h}/config TERM=xterm-256color {bin} --mouse; stty -a > {stty}; echo HANDED-BACK; sleep 60'",
             pid = pidfile.display(),
             h = home.display(),
-            bin = env!("CARGO_BIN_EXE_margintop")
+            bin = env!("CARGO_BIN_EXE_margintop"),
+            stty = stty.display(),
         );
         tmux.start(&cmd);
-        tmux.run(&["set-option", "-t", "ui", "remain-on-exit", "on"]);
         let screen = tmux.wait_for("desk: 14 accounts", Duration::from_secs(30));
         assert!(screen.contains("desk: 14"), "{sig}: {screen}");
         assert_eq!(
-            tmux.flag("#{alternate_on} #{mouse_any_flag}"),
-            "1 1",
+            tmux.flag("#{alternate_on} #{mouse_any_flag} #{cursor_flag}"),
+            "1 1 0",
             "{sig}: running"
         );
-        let pid = std::fs::read_to_string(&pidfile).unwrap();
+        let shell = std::fs::read_to_string(&pidfile).unwrap();
+        let pid = child_of(shell.trim()).expect("margintop runs under the shell");
         let killed = Command::new("kill")
             .arg(format!("-{sig}"))
-            .arg(pid.trim())
+            .arg(&pid)
             .status()
             .unwrap();
         assert!(killed.success());
-        let start = Instant::now();
-        while tmux.flag("#{pane_dead}") != "1" && start.elapsed() < Duration::from_secs(10) {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        assert_eq!(tmux.flag("#{pane_dead}"), "1", "{sig} ends margintop");
-        // (tmux's cursor flag after a pane's death was not reliable enough
-        // to assert on; the cursor is shown by the same restore.)
-        assert_eq!(
-            tmux.flag("#{alternate_on} #{mouse_any_flag}"),
-            "0 0",
-            "{sig}: main screen, mouse released"
+        let screen = tmux.wait_for("HANDED-BACK", Duration::from_secs(10));
+        assert!(
+            screen.contains("HANDED-BACK"),
+            "{sig} ends margintop: {screen}"
         );
+        assert_eq!(
+            tmux.flag("#{alternate_on} #{mouse_any_flag} #{cursor_flag}"),
+            "0 0 1",
+            "{sig}: main screen, mouse released, cursor shown"
+        );
+        let modes = std::fs::read_to_string(&stty).unwrap();
+        let words: Vec<&str> = modes.split_whitespace().collect();
+        for mode in ["icanon", "echo", "isig"] {
+            assert!(words.contains(&mode), "{sig}: raw mode left on: {modes}");
+        }
         std::fs::remove_dir_all(&home).ok();
     }
 }

@@ -8,6 +8,7 @@ use margintop::engine::Desk;
 use margintop::exchange::deribit::client::{now_ms, LinkState};
 use margintop::monitor;
 use margintop::report::{build_report, Freshness, Health, Report, ReportOptions, Thresholds};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +44,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
     let runtime = super::runtime;
     let report = match (&args.replay, args.speed) {
         (Some(file), Some(speed)) => {
-            let lines = super::read_lines(file)?;
+            let lines = super::read_lines(file, config.engine.max_line_bytes)?;
             runtime()?.block_on(replay_paced(
                 lines,
                 speed,
@@ -53,7 +54,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
             ))?
         }
         (Some(file), None) => replay_report(
-            super::read_lines(file)?.into_iter(),
+            super::read_lines(file, config.engine.max_line_bytes)?.into_iter(),
             &args.risk,
             config.engine.stale_after_ms,
             thresholds,
@@ -147,28 +148,27 @@ fn ready(config: &Config, snap: &Snapshot) -> bool {
         && snap.links.values().all(|l| *l == LinkState::Live)
 }
 
-/// A connection problem that no waiting will fix, or nothing at all after the timeout.
-fn connection_error(config: &Config, snap: &Snapshot, timed_out: bool) -> Option<String> {
+/// A connection problem that no waiting will fix (a refused key, a server
+/// that cannot be reached by a link never live), or nothing at all after the
+/// timeout.
+fn connection_error(
+    config: &Config,
+    snap: &Snapshot,
+    live: &HashSet<String>,
+    timed_out: bool,
+) -> Option<String> {
     for a in &config.accounts {
-        match snap.links.get(&a.label) {
-            Some(LinkState::AuthFailed(why)) => {
-                return Some(format!("account {}: authentication failed: {why}", a.label))
-            }
-            Some(LinkState::Down(why))
-                if timed_out && !snap.accounts.iter().any(|v| v.label == a.label) =>
-            {
-                return Some(format!("account {}: {why}", a.label))
-            }
-            None | Some(LinkState::Connecting)
-                if timed_out && !snap.accounts.iter().any(|v| v.label == a.label) =>
-            {
-                return Some(format!(
-                    "account {}: no connection within the timeout",
-                    a.label
-                ))
-            }
-            _ => {}
+        let state = snap.links.get(&a.label);
+        if let Some(why) = state.and_then(|s| super::links::hopeless(&a.label, s, live)) {
+            return Some(format!("account {why}"));
         }
+        if !timed_out || snap.accounts.iter().any(|v| v.label == a.label) {
+            continue;
+        }
+        return Some(match state {
+            Some(LinkState::Down(why)) => format!("account {}: {why}", a.label),
+            _ => format!("account {}: no connection within the timeout", a.label),
+        });
     }
     None
 }
@@ -186,12 +186,15 @@ async fn live(
     let mut rx = mon.snapshots.clone();
     let deadline = tokio::time::Instant::now() + timeout;
     let mut last: Arc<Snapshot>;
+    let mut live = HashSet::new();
     loop {
         let timed_out = tokio::time::timeout_at(deadline, rx.changed())
             .await
             .is_err();
         last = rx.borrow().clone();
-        if let Some(e) = connection_error(config, &last, timed_out) {
+        let now_live = last.links.iter().filter(|(_, s)| **s == LinkState::Live);
+        live.extend(now_live.map(|(l, _)| l.clone()));
+        if let Some(e) = connection_error(config, &last, &live, timed_out) {
             mon.stop().await;
             return Err(e);
         }

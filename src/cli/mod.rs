@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod links;
 pub mod record;
 pub mod report;
 pub mod watch;
@@ -100,55 +101,12 @@ pub fn out(text: &str) -> Result<(), String> {
     }
 }
 
-/// Read a recording's lines.
-pub fn read_lines(path: &std::path::Path) -> Result<Vec<String>, String> {
+/// Read a recording's lines, skipping (and marking) any longer than `cap` bytes.
+pub fn read_lines(path: &std::path::Path, cap: usize) -> Result<Vec<String>, String> {
     let file = std::fs::File::open(path)
         .map_err(|e| format!("cannot open recording {}: {e}", path.display()))?;
-    margintop::exchange::recording::read_capped_lines(
-        std::io::BufReader::new(file),
-        margintop::exchange::recording::MAX_LINE_BYTES,
-    )
-    .map_err(|e| format!("cannot read recording {}: {e}", path.display()))
-}
-
-/// Links seen live at least once, kept up to date from the snapshots (a
-/// link that never was is a failure worth an exit status).
-pub fn track_live_links(
-    mut rx: tokio::sync::watch::Receiver<std::sync::Arc<margintop::engine::live::Snapshot>>,
-) -> std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>> {
-    let live = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
-    let seen = live.clone();
-    tokio::spawn(async move {
-        while rx.changed().await.is_ok() {
-            let snap = rx.borrow().clone();
-            if let Ok(mut seen) = seen.lock() {
-                for (link, state) in &snap.links {
-                    if *state == margintop::exchange::deribit::client::LinkState::Live {
-                        seen.insert(link.clone());
-                    }
-                }
-            }
-        }
-    });
-    live
-}
-
-/// The first connection that never went live, as an error naming why
-/// (authentication refused, server unreachable, …).
-pub fn never_live(
-    snap: &margintop::engine::live::Snapshot,
-    live: &std::collections::HashSet<String>,
-) -> Option<String> {
-    use margintop::exchange::deribit::client::LinkState;
-    snap.links
-        .iter()
-        .filter(|(link, _)| !live.contains(*link))
-        .map(|(link, state)| match state {
-            LinkState::AuthFailed(why) => format!("{link}: authentication failed: {why}"),
-            LinkState::Down(why) => format!("{link}: never connected: {why}"),
-            _ => format!("{link}: never connected"),
-        })
-        .next()
+    margintop::exchange::recording::read_capped_lines(std::io::BufReader::new(file), cap)
+        .map_err(|e| format!("cannot read recording {}: {e}", path.display()))
 }
 
 /// The runtime every networked command runs on: two workers (the machine's

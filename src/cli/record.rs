@@ -45,17 +45,22 @@ pub fn run(args: RecordArgs) -> Result<(), String> {
             args.out.display()
         );
         tokio::spawn(print_warnings(mon.snapshots.clone()));
-        let live = super::track_live_links(mon.snapshots.clone());
+        let mut links = super::links::LinkWatch::start(mon.snapshots.clone());
         let duration = args.duration_s.map(Duration::from_secs);
-        wait_for_stop(duration).await;
+        // A recording that cannot be written ends at once: nothing more
+        // would reach the file.
+        let failed = tokio::select! {
+            _ = wait_for_stop(duration) => None,
+            why = links.failed() => Some(why),
+            _ = write_failed(mon.snapshots.clone()) => None,
+        };
         let last = mon.snapshots.borrow().clone();
         let mut engine = mon.stop().await.ok_or("the engine stopped unexpectedly")?;
         let messages = engine.snapshot(0).messages;
         if let Some(e) = engine.recording_error() {
             return Err(format!("recording {} failed: {e}", args.out.display()));
         }
-        let live = live.lock().map(|l| l.clone()).unwrap_or_default();
-        if let Some(e) = super::never_live(&last, &live) {
+        if let Some(e) = failed.or_else(|| links.never_live(&last)) {
             return Err(e);
         }
         eprintln!(
@@ -64,6 +69,18 @@ pub fn run(args: RecordArgs) -> Result<(), String> {
         );
         Ok(())
     })
+}
+
+/// Resolves when the engine reports that the recording stopped.
+async fn write_failed(
+    mut rx: tokio::sync::watch::Receiver<std::sync::Arc<margintop::engine::live::Snapshot>>,
+) {
+    while rx.changed().await.is_ok() {
+        if rx.borrow().recording_error.is_some() {
+            return;
+        }
+    }
+    std::future::pending().await
 }
 
 /// Print each new warning of the engine (connection notices, unreadable

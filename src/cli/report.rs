@@ -1,6 +1,7 @@
 //! `margintop report`: replay a recording, print the report at its end.
 
 use super::RiskArgs;
+use margintop::config::Config;
 use margintop::engine::{Desk, Ingest};
 use margintop::report::{build_report, render_table, Freshness, Report, ReportOptions, Thresholds};
 use std::path::PathBuf;
@@ -10,6 +11,11 @@ const SAMPLE: &str = include_str!("../../config/samples/deribit_2022-06-02.jsonl
 
 #[derive(clap::Args, Default)]
 pub struct ReportArgs {
+    /// Configuration file (default: config.toml in the platform config
+    /// directory, if any): health thresholds (check.*) and the longest
+    /// recording line read (engine.max_line_bytes) come from it.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
     /// Recording to replay (JSON lines, FORMATS.md §1). Default: the shipped sample.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
@@ -67,15 +73,20 @@ pub fn print(report: &Report, json: bool) -> Result<(), String> {
 }
 
 pub fn run(args: ReportArgs) -> Result<(), String> {
+    let (config, _) = Config::load(args.config.as_deref())?;
     let lines: Vec<String> = match &args.replay {
-        Some(path) => super::read_lines(path)?,
+        Some(path) => super::read_lines(path, config.engine.max_line_bytes)?,
         None => SAMPLE.lines().map(str::to_string).collect(),
+    };
+    let thresholds = Thresholds {
+        warn_mm_ratio: config.check.warn_mm_ratio,
+        critical_mm_ratio: config.check.critical_mm_ratio,
     };
     let report = replay_report(
         lines.into_iter(),
         &args.risk,
         args.stale_after_ms,
-        Thresholds::default(),
+        thresholds,
     )?;
     print(&report, args.json)
 }

@@ -133,7 +133,8 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
         return result;
     }
     let tty = std::io::stdout().is_terminal();
-    let live = super::track_live_links(mon.snapshots.clone());
+    let mut links = super::links::LinkWatch::start(mon.snapshots.clone());
+    let mut failed = None;
     let mut reader_gone = false;
     let start = tokio::time::Instant::now();
     let mut crashed = false;
@@ -142,6 +143,10 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
         tokio::select! {
             _ = tick.tick() => {}
             _ = tokio::signal::ctrl_c() => break,
+            why = links.failed() => {
+                failed = Some(why);
+                break;
+            }
         }
         if args
             .duration_s
@@ -173,8 +178,10 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
     }
     // A reader that left early saw what it wanted; otherwise a connection
     // that never went live is a failure, not an empty table.
-    let live = live.lock().map(|l| l.clone()).unwrap_or_default();
-    match super::never_live(&last, &live).filter(|_| !reader_gone) {
+    match failed
+        .or_else(|| links.never_live(&last))
+        .filter(|_| !reader_gone)
+    {
         Some(e) => Err(e),
         None => Ok(()),
     }

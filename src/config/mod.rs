@@ -36,6 +36,8 @@ pub struct EngineConfig {
     pub settlement_resync_delay_ms: i64,
     pub expired_retry_ms: i64,
     pub resync_interval_ms: i64,
+    /// Longest recording line read; a longer one is skipped and counted.
+    pub max_line_bytes: usize,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +51,7 @@ impl Default for EngineConfig {
             settlement_resync_delay_ms: 5_000,
             expired_retry_ms: 30_000,
             resync_interval_ms: 600_000,
+            max_line_bytes: crate::exchange::recording::MAX_LINE_BYTES,
         }
     }
 }
@@ -226,7 +229,7 @@ impl Config {
         const DAY_MS: i64 = 86_400_000;
         let (e, c, k) = (&self.engine, &self.connection, &self.check);
         let wide = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        let ints: [(&str, i64, i64, i64); 15] = [
+        let ints: [(&str, i64, i64, i64); 16] = [
             ("engine.stale_after_ms", e.stale_after_ms, 1, DAY_MS),
             ("engine.clock_step_ms", e.clock_step_ms, 1, 60_000),
             (
@@ -248,6 +251,13 @@ impl Config {
                 3_600_000,
             ),
             ("engine.expired_retry_ms", e.expired_retry_ms, 100, DAY_MS),
+            // A Deribit message is a few MB at most; 1 GiB bounds the memory.
+            (
+                "engine.max_line_bytes",
+                wide(e.max_line_bytes as u64),
+                1024,
+                1 << 30,
+            ),
             (
                 "engine.resync_interval_ms",
                 e.resync_interval_ms,
@@ -341,13 +351,7 @@ impl Config {
                     a.label, a.exchange
                 ));
             }
-            let url = a.url();
-            if !(url.starts_with("wss://") || url.starts_with("ws://")) {
-                return Err(format!(
-                    "account {}: url {url:?} must start with wss:// or ws://",
-                    a.label
-                ));
-            }
+            check_url(a.url()).map_err(|e| format!("account {}: {e}", a.label))?;
         }
         self.validate_ranges()?;
         let (warn, critical) = (self.check.warn_mm_ratio, self.check.critical_mm_ratio);
@@ -477,6 +481,32 @@ fn redact_secrets(message: &str, text: &str) -> String {
     out
 }
 
+/// A WebSocket URL the client can connect to, checked at start so that a
+/// typo is reported at once rather than as a failing connection.
+fn check_url(url: &str) -> Result<(), String> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    if !(url.starts_with("wss://") || url.starts_with("ws://")) {
+        return Err(format!("url {url:?} must start with wss:// or ws://"));
+    }
+    let request = url
+        .into_client_request()
+        .map_err(|e| format!("url {url:?} is not a valid WebSocket URL: {e}"))?;
+    let uri = request.uri();
+    // The URI parser accepts a port it cannot read (and then drops it).
+    let authority = uri.authority().map_or("", |a| a.as_str());
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let port = host_port.rsplit_once(':').map(|(_, p)| p);
+    if port.is_some_and(|p| !p.contains(']') && p.parse::<u16>().map_or(true, |p| p == 0)) {
+        return Err(format!(
+            "url {url:?} is not a valid WebSocket URL: the port is not a number in 1..=65535"
+        ));
+    }
+    match uri.host() {
+        Some(host) if !host.is_empty() => Ok(()),
+        _ => Err(format!("url {url:?} names no host")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -574,7 +604,20 @@ subaccounts = false
                 "[[accounts]]\nlabel = \"a\"\nurl = \"http://x\"\n",
                 "wss://",
             ),
+            (
+                "[[accounts]]\nlabel = \"a\"\nurl = \"wss://\"\n",
+                "url \"wss://\"",
+            ),
+            (
+                "[[accounts]]\nlabel = \"a\"\nurl = \"wss://host:99999/ws\"\n",
+                "not a valid WebSocket URL",
+            ),
+            (
+                "[[accounts]]\nlabel = \"a\"\nurl = \"wss://de ribit.com\"\n",
+                "not a valid WebSocket URL",
+            ),
             ("[connection]\nheartbeat_interval_s = 5\n", "10..=3600"),
+            ("[engine]\nmax_line_bytes = 100\n", "1024..=1073741824"),
             ("[engine]\nstale_after = 5\n", "unknown field"),
         ] {
             let err = Config::parse(text, "t").unwrap_err();

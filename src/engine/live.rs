@@ -191,6 +191,8 @@ pub struct Snapshot {
     pub warnings: Vec<String>,
     /// Every index price, by index name.
     pub indices: BTreeMap<String, f64>,
+    /// Why the recording stopped (disk full, …), when it did.
+    pub recording_error: Option<String>,
 }
 
 /// Subaccounts to start or stop watching, as their parent's key lists them.
@@ -583,6 +585,7 @@ impl<W: Write> Engine<W> {
                 .iter()
                 .map(|(name, i)| (name.clone(), i.price))
                 .collect(),
+            recording_error: self.recording_error.clone(),
         }
     }
 
@@ -731,6 +734,7 @@ fn link_problem(what: &str, state: Option<&LinkState>) -> Option<String> {
         LinkState::Live => None,
         LinkState::Connecting => Some(format!("{what} connecting")),
         LinkState::Down(why) => Some(format!("{what} down: {why}")),
+        LinkState::Unreachable(why) => Some(format!("{what} unreachable: {why}")),
         LinkState::AuthFailed(why) => Some(format!("{what}: authentication failed: {why}")),
     }
 }

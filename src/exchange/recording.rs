@@ -52,8 +52,8 @@ impl RecordLine {
     }
 }
 
-/// Longest recording line read; a longer one is skipped as a bad line
-/// without being held in memory.
+/// Longest recording line read unless configured (`engine.max_line_bytes`);
+/// a longer one is skipped as a bad line without being held in memory.
 pub const MAX_LINE_BYTES: usize = 16 << 20;
 
 /// What stands for a line that cannot be a recording entry (not UTF-8, or

@@ -135,13 +135,14 @@ impl Alerts {
                 self.were_live.insert(link.clone());
             }
             match (&before, state) {
-                (Some(LinkState::Live), LinkState::Down(why) | LinkState::AuthFailed(why)) => {
-                    new.push((Level::Critical, format!("link {link} down: {why}")))
-                }
+                (
+                    Some(LinkState::Live),
+                    LinkState::Down(why) | LinkState::Unreachable(why) | LinkState::AuthFailed(why),
+                ) => new.push((Level::Critical, format!("link {link} down: {why}"))),
                 (Some(b), LinkState::Live) if *b != LinkState::Live && again => {
                     new.push((Level::Info, format!("link {link} live again")))
                 }
-                (None, LinkState::AuthFailed(why)) => {
+                (None, LinkState::AuthFailed(why) | LinkState::Unreachable(why)) => {
                     new.push((Level::Critical, format!("link {link}: {why}")))
                 }
                 _ => {}

@@ -47,6 +47,10 @@ pub enum LinkState {
     /// Authenticated, subscribed and snapshotted.
     Live,
     Down(String),
+    /// The server could not be reached at all (refused, no such host, TLS or
+    /// HTTP upgrade failure, connect timeout): retried like `Down`, but a
+    /// one-shot command ends on it rather than wait.
+    Unreachable(String),
     AuthFailed(String),
 }
 
@@ -99,6 +103,7 @@ pub fn now_ms() -> i64 {
 enum End {
     Shutdown,
     Lost(String),
+    Unreachable(String),
     AuthFailed(String),
     RateLimited,
 }
@@ -143,13 +148,11 @@ pub async fn run(
             }
             End::Lost(why) => {
                 link(&feed, &spec.acct, LinkState::Down(why)).await;
-                // A session that lived a while resets the backoff.
-                if started.elapsed() > Duration::from_secs(30) {
-                    backoff = min;
-                }
-                let wait = backoff;
-                backoff = (backoff * 2).min(max);
-                wait
+                next_backoff(&mut backoff, min, max, started)
+            }
+            End::Unreachable(why) => {
+                link(&feed, &spec.acct, LinkState::Unreachable(why)).await;
+                next_backoff(&mut backoff, min, max, started)
             }
         };
         let wait = jitter.spread(wait);
@@ -158,6 +161,22 @@ pub async fn run(
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// The wait before reconnecting after a lost session: doubling up to `max`,
+/// back to `min` after a session that lived a while.
+fn next_backoff(
+    backoff: &mut Duration,
+    min: Duration,
+    max: Duration,
+    started: Instant,
+) -> Duration {
+    if started.elapsed() > Duration::from_secs(30) {
+        *backoff = min;
+    }
+    let wait = *backoff;
+    *backoff = (*backoff * 2).min(max);
+    wait
 }
 
 async fn link(feed: &mpsc::Sender<Feed>, acct: &str, state: LinkState) {
@@ -215,8 +234,8 @@ async fn session(
             .await
         {
             Ok(Ok((ws, _))) => ws,
-            Ok(Err(e)) => return End::Lost(format!("connect to {} failed: {e}", spec.url)),
-            Err(_) => return End::Lost(format!("connect to {} timed out", spec.url)),
+            Ok(Err(e)) => return End::Unreachable(format!("connect to {} failed: {e}", spec.url)),
+            Err(_) => return End::Unreachable(format!("connect to {} timed out", spec.url)),
         };
     let (mut sink, mut stream) = ws.split();
     let mut s = Session {
