@@ -115,13 +115,25 @@ fn line(a: &margintop::report::AccountReport) -> String {
         true => String::new(),
         false => format!(" — {}", why.join("; ")),
     };
+    // A cross account whose local totals are incomplete is judged on the
+    // exchange's: say which figure the verdict stands on.
+    let mm_ratio = match a.basis {
+        Some("exchange") => {
+            let ex = &a.exchange;
+            let r = (ex.maintenance_margin_usd.zip(ex.margin_balance_usd))
+                .filter(|(_, mb)| *mb > 0.0)
+                .map(|(mm, mb)| mm / mb);
+            format!("{} (exchange's)", pct(r))
+        }
+        _ => pct(a.mm_ratio),
+    };
     format!(
         "{} {} {} {} mm_ratio {} im_ratio {} equity {} {} headroom {} {} age {}{why}",
         a.account,
         a.currency,
         a.margin_model,
         a.health.label(),
-        pct(a.mm_ratio),
+        mm_ratio,
         pct(a.im_ratio),
         num(a.equity),
         a.currency,

@@ -195,14 +195,8 @@ fn frame(snap: &Snapshot, banner: &str, t: &Thresholds, crashed: bool) -> String
         .filter(|v| !v.positions.is_empty() || v.risk.balance != 0.0 || !v.refused.is_empty())
         .map(|v| (v, v.health(t)))
         .collect();
-    rows.sort_by(|a, b| {
-        b.1.cmp(&a.1).then(
-            b.0.risk
-                .mm_ratio
-                .unwrap_or(f64::INFINITY)
-                .total_cmp(&a.0.risk.mm_ratio.unwrap_or(f64::INFINITY)),
-        )
-    });
+    let ratio = |v: &AccountView| v.judged_mm_ratio().unwrap_or(f64::INFINITY);
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(ratio(b.0).total_cmp(&ratio(a.0))));
     let mut out = format!("margintop — {banner}\n");
     if crashed {
         out.push_str("CRASH MODE: the demo market is falling\n");
@@ -224,8 +218,7 @@ fn frame(snap: &Snapshot, banner: &str, t: &Thresholds, crashed: bool) -> String
     ));
     for (v, h) in rows {
         let ratio = v
-            .risk
-            .mm_ratio
+            .judged_mm_ratio()
             .map_or("n/a".into(), |r| format!("{:.1}%", r * 100.0));
         let age = v
             .data_age_ms

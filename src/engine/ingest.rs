@@ -8,7 +8,7 @@ use crate::engine::{AccountId, Desk};
 use crate::exchange::clean_text;
 use crate::exchange::deribit::{normalize, Balance, Event};
 use crate::exchange::recording::{read_capped_lines, Dir, RecordLine, MAX_LINE_BYTES};
-use crate::model::{Account, Instrument, Position, Quote};
+use crate::model::{Account, Collateral, Instrument, Position, Quote};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::BufRead;
@@ -642,7 +642,14 @@ impl Ingest {
         a.exchange.maintenance_margin = b.maintenance_margin;
         a.exchange.equity = b.equity;
         a.exchange.margin_balance = b.margin_balance;
+        a.exchange.totals_usd = b.totals_usd;
         a.exchange.as_of = b.timestamp.unwrap_or(t);
+        if let Some(cross) = b.cross {
+            a.collateral = match cross {
+                true => Collateral::Cross,
+                false => Collateral::Segregated,
+            };
+        }
         self.has_balance.insert(id);
         self.accepted(id, "private/get_account_summary");
         self.last_update.insert(id, t);

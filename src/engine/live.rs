@@ -10,8 +10,9 @@ use super::AccountId;
 use crate::exchange::deribit::client::{now_ms, Command, Feed, LinkState};
 use crate::exchange::recording::Recorder;
 use crate::margin::account::{AccountRisk, LEFT_OUT};
+use crate::margin::cross::usd_rate;
 use crate::margin::inputs::AccountInputs;
-use crate::model::{ExchangeFigures, Position};
+use crate::model::{Collateral, ExchangeFigures, Position};
 use crate::report::{time_of_day_utc, Health, Thresholds};
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Write;
@@ -139,6 +140,35 @@ pub struct AccountView {
     /// Local equity has differed from the exchange's beyond the tolerance
     /// for longer than the allowed time.
     pub equity_divergence: Option<Divergence>,
+    /// The totals of the cross-collateral account this wallet belongs to:
+    /// its health is the account's, not the wallet's.
+    pub cross: Option<CrossView>,
+}
+
+/// A cross-collateral account's totals in USD, from its wallets' figures
+/// at their USD rates (docs/FORMATS.md §2.2; `report` adds stress and
+/// liquidation with the collateral revalued).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CrossView {
+    pub margin_balance_usd: f64,
+    pub maintenance_margin_usd: f64,
+    pub initial_margin_usd: f64,
+    /// Every wallet complete, current and with a USD rate.
+    pub complete: bool,
+    pub stale: bool,
+    pub refused: bool,
+    pub wallets: usize,
+}
+
+impl CrossView {
+    pub fn mm_ratio(&self) -> Option<f64> {
+        let (mm, mb) = (self.maintenance_margin_usd, self.margin_balance_usd);
+        match (mb > 0.0, mb == 0.0 && mm == 0.0) {
+            (true, _) => Some(mm / mb),
+            (false, true) => Some(0.0),
+            (false, false) => None,
+        }
+    }
 }
 
 /// A lasting difference between the local and the exchange's equity.
@@ -151,9 +181,25 @@ pub struct Divergence {
 }
 
 impl AccountView {
+    /// The mm_ratio the account is judged on: a cross-collateral wallet's
+    /// is its account's total, not its own.
+    pub fn judged_mm_ratio(&self) -> Option<f64> {
+        match &self.cross {
+            Some(c) => c.mm_ratio().filter(|_| c.complete),
+            None => self.risk.mm_ratio,
+        }
+    }
+
     /// The account's health as every screen and `check` show it: an
     /// account the exchange refused to describe is in error, whatever else.
     pub fn health(&self, t: &Thresholds) -> Health {
+        if let Some(c) = &self.cross {
+            if c.refused {
+                return Health::Error;
+            }
+            let mm = c.complete.then_some(c.maintenance_margin_usd);
+            return Health::of(c.stale, mm, c.mm_ratio().filter(|_| c.complete), t);
+        }
         if !self.refused.is_empty() {
             return Health::Error;
         }
@@ -561,10 +607,12 @@ impl<W: Write> Engine<W> {
         }
         self.track_divergence(now);
         let desk = &self.ingest.desk;
-        let accounts = (self.books.iter().enumerate())
+        let mut views: Vec<(AccountId, AccountView)> = (self.books.iter().enumerate())
             .filter(|(_, b)| !self.removed.contains(&b.label))
-            .map(|(id, b)| self.view(id, b, now))
+            .map(|(id, b)| (id, self.view(id, b, now)))
             .collect();
+        self.fold_cross(&mut views);
+        let accounts = views.into_iter().map(|(_, v)| v).collect();
         Snapshot {
             as_of: now,
             pricing_ms: desk.now_ms(),
@@ -684,6 +732,37 @@ impl<W: Write> Engine<W> {
             stale,
             stale_reason,
             equity_divergence,
+            cross: None,
+        }
+    }
+
+    /// Give each wallet of a cross-collateral account the account's totals.
+    fn fold_cross(&self, views: &mut [(AccountId, AccountView)]) {
+        let desk = &self.ingest.desk;
+        let mut totals: HashMap<String, CrossView> = HashMap::new();
+        for (id, v) in views.iter() {
+            let account = desk.account(*id);
+            if account.collateral != Collateral::Cross {
+                continue;
+            }
+            let c = totals.entry(v.label.clone()).or_insert(CrossView {
+                complete: true,
+                ..CrossView::default()
+            });
+            let rate = usd_rate(account, &desk.market).map(|(r, _)| r);
+            let haircut =
+                (desk.models().get(&account.model)).map_or(0.0, |m| m.haircut(&account.currency));
+            let r = rate.unwrap_or(0.0);
+            c.margin_balance_usd += v.risk.margin_balance * r * (1.0 - haircut);
+            c.maintenance_margin_usd += v.risk.margin.maintenance_margin * r;
+            c.initial_margin_usd += v.risk.margin.initial_margin * r;
+            c.complete &= v.complete && v.unknown.is_none() && rate.is_some();
+            c.stale |= v.stale;
+            c.refused |= !v.refused.is_empty();
+            c.wallets += 1;
+        }
+        for (_, v) in views.iter_mut() {
+            v.cross = totals.get(&v.label).cloned();
         }
     }
 

@@ -45,6 +45,19 @@ impl ModelConfig {
         }
     }
 
+    /// The fraction of a currency's value that does not count as collateral
+    /// in a cross-collateral account (0 where the model names none).
+    pub fn haircut(&self, currency: &str) -> f64 {
+        self.haircuts().get(currency).copied().unwrap_or(0.0)
+    }
+
+    pub fn haircuts(&self) -> &BTreeMap<String, f64> {
+        match self {
+            ModelConfig::RiskMatrix(m) => &m.haircuts,
+            ModelConfig::Standard(m) => &m.haircuts,
+        }
+    }
+
     pub fn liquidation_search(&self) -> LiquidationSearch {
         match self {
             ModelConfig::RiskMatrix(m) => m.liquidation_search,
@@ -111,6 +124,9 @@ pub struct RiskMatrixModel {
     pub delta_shock: DeltaShockRule,
     #[serde(default)]
     pub liquidation_search: LiquidationSearch,
+    /// Collateral haircuts of a cross-collateral account, by currency.
+    #[serde(default)]
+    pub haircuts: BTreeMap<String, f64>,
     /// Parameters per index ("btc_usd"); the entry "default" serves the rest.
     pub pairs: BTreeMap<String, PairParams>,
     /// Parameters per settlement currency ("btc", "usdc"); "default" too.
@@ -262,6 +278,9 @@ pub struct StandardModel {
     pub futures: BTreeMap<String, FutureRates>,
     #[serde(default)]
     pub liquidation_search: LiquidationSearch,
+    /// Collateral haircuts of a cross-collateral account, by currency.
+    #[serde(default)]
+    pub haircuts: BTreeMap<String, f64>,
 }
 
 /// Per-contract option margin, as fractions of one coin (Deribit SM):
@@ -346,6 +365,11 @@ fn validate(model: &ModelConfig) -> Result<(), String> {
     let search = model.liquidation_search();
     if !(search.down > 0.0 && search.down < 1.0 && search.up > 0.0 && search.steps >= 2) {
         return Err("liquidation_search needs 0 < down < 1, up > 0, steps ≥ 2".into());
+    }
+    for (ccy, &h) in model.haircuts() {
+        if !(0.0..1.0).contains(&h) {
+            return Err(format!("haircuts.{ccy} = {h} must be in [0, 1)"));
+        }
     }
     if let ModelConfig::RiskMatrix(m) = model {
         if !m.pairs.contains_key("default") && m.pairs.is_empty() {

@@ -38,3 +38,36 @@ impl AccountInputs {
         other
     }
 }
+
+/// Everything needed to value a cross-collateral account: each currency's
+/// wallet (an account of its own on the desk), with the instruments and
+/// quotes of all of them.
+#[derive(Clone, Debug)]
+pub struct CrossInputs {
+    pub wallets: Vec<Account>,
+    pub instruments: Instruments,
+    pub market: MarketState,
+    pub models: Models,
+    pub now_ms: i64,
+}
+
+impl CrossInputs {
+    /// Gather the inputs of each wallet into one.
+    pub fn from_wallets(parts: Vec<AccountInputs>) -> Option<CrossInputs> {
+        let mut parts = parts.into_iter();
+        let first = parts.next()?;
+        let mut cross = CrossInputs {
+            wallets: vec![first.account],
+            instruments: first.instruments,
+            market: first.market,
+            models: first.models,
+            now_ms: first.now_ms,
+        };
+        for p in parts {
+            cross.wallets.push(p.account);
+            cross.instruments.extend(p.instruments);
+            cross.market.quotes.extend(p.market.quotes);
+        }
+        Some(cross)
+    }
+}

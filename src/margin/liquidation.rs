@@ -122,7 +122,11 @@ fn search(
 }
 
 /// First move from 0 toward `limit` where `shortfall ≥ 0`.
-fn find_side(shortfall: &mut impl FnMut(f64) -> f64, limit: f64, steps: usize) -> Option<f64> {
+pub(crate) fn find_side(
+    shortfall: &mut impl FnMut(f64) -> f64,
+    limit: f64,
+    steps: usize,
+) -> Option<f64> {
     if shortfall(0.0) >= 0.0 {
         return Some(0.0);
     }

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod book;
 pub mod config;
+pub mod cross;
 pub mod grid;
 pub mod inputs;
 pub mod liquidation;

@@ -34,7 +34,29 @@ pub struct ExchangeFigures {
     pub maintenance_margin: Option<f64>,
     pub equity: Option<f64>,
     pub margin_balance: Option<f64>,
+    /// A cross-collateral account's totals in USD (Deribit's `total_*_usd`);
+    /// the amounts above are then those totals in this currency.
+    pub totals_usd: Option<UsdTotals>,
     pub as_of: i64,
+}
+
+/// The exchange's totals of a cross-collateral account, in USD.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct UsdTotals {
+    pub margin_balance: f64,
+    pub equity: f64,
+    pub initial_margin: f64,
+    pub maintenance_margin: f64,
+}
+
+/// How an account's wallets back its positions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Collateral {
+    /// Each currency's wallet margins its own positions.
+    #[default]
+    Segregated,
+    /// Every wallet of the account backs one requirement, compared in USD.
+    Cross,
 }
 
 /// One watched account in one currency.
@@ -52,6 +74,7 @@ pub struct Account {
     pub positions: Vec<Position>,
     pub add_ons: AddOns,
     pub exchange: ExchangeFigures,
+    pub collateral: Collateral,
 }
 
 impl Account {
@@ -65,6 +88,7 @@ impl Account {
             positions: Vec::new(),
             add_ons: AddOns::default(),
             exchange: ExchangeFigures::default(),
+            collateral: Collateral::Segregated,
         }
     }
 

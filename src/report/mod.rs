@@ -2,10 +2,12 @@
 //! as a readable table.
 
 mod compare;
+mod cross;
 mod health;
 mod table;
 
 pub use compare::{under_each_model, ModelFigures};
+pub use cross::{CurrencyExchange, CurrencyReport};
 
 pub use health::{time_of_day_utc, Health, Thresholds};
 pub use table::render_table;
@@ -14,10 +16,11 @@ use crate::engine::{AccountId, Desk};
 use crate::margin::account::{value_account, Instruments, ValuedBook};
 use crate::margin::book::{IndexSums, PreparedModel};
 use crate::margin::config::ModelConfig;
-use crate::margin::inputs::AccountInputs;
+use crate::margin::inputs::{AccountInputs, CrossInputs};
 use crate::margin::liquidation::{liquidation_distance, Liquidation};
 use crate::margin::requirement::Breakdown;
 use crate::margin::stress::{stress_result, StressScenario};
+use crate::model::Collateral;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -37,6 +40,13 @@ pub struct AccountReport {
     pub account: String,
     pub currency: String,
     pub margin_model: String,
+    /// segregated, or cross: one entry for every wallet of the account,
+    /// amounts in USD (FORMATS.md §2.2).
+    pub collateral: &'static str,
+    /// What a cross account's health was judged on: local, or exchange
+    /// (its totals, when the local ones are incomplete).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<&'static str>,
     /// ok, warning, critical, liquidation, stale or unknown.
     pub health: Health,
     pub stale: bool,
@@ -68,6 +78,9 @@ pub struct AccountReport {
     pub risk_matrices: Vec<RiskMatrixReport>,
     pub stress: Vec<StressReport>,
     pub liquidation: Liquidation,
+    /// A cross account's wallets, one per currency.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub currencies: Vec<CurrencyReport>,
     pub warnings: Vec<String>,
 }
 
@@ -77,6 +90,15 @@ pub struct ExchangeReport {
     pub maintenance_margin: Option<f64>,
     pub equity: Option<f64>,
     pub as_of: Option<i64>,
+    /// A cross account's totals (`total_*_usd`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub margin_balance_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maintenance_margin_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_margin_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub equity_usd: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -223,9 +245,34 @@ pub fn build_report(
     as_of: i64,
     opts: &ReportOptions,
 ) -> Report {
-    let accounts = (0..desk.account_count())
-        .filter_map(|id| Some(account_report(&desk.inputs(id, &[]), freshness(id)?, opts)))
-        .collect();
+    let mut accounts = Vec::new();
+    let mut cross: BTreeMap<&str, Vec<AccountId>> = BTreeMap::new();
+    for id in 0..desk.account_count() {
+        let a = desk.account(id);
+        match a.collateral {
+            Collateral::Cross => cross.entry(a.label.as_str()).or_default().push(id),
+            Collateral::Segregated => accounts
+                .extend(freshness(id).map(|f| account_report(&desk.inputs(id, &[]), f, opts))),
+        }
+    }
+    // A cross account is one entry, whatever number of wallets it has.
+    for ids in cross.into_values() {
+        let watched: Vec<AccountId> = ids
+            .into_iter()
+            .filter(|&id| freshness(id).is_some())
+            .collect();
+        let mut parts = Vec::new();
+        let mut unknown = Vec::new();
+        for &id in &watched {
+            let Some(fresh) = freshness(id) else { continue };
+            let ccy = &desk.account(id).currency;
+            unknown.extend(fresh.unknown.as_ref().map(|u| format!("{ccy}: {u}")));
+            parts.push(account_report(&desk.inputs(id, &[]), fresh, opts));
+        }
+        let inputs =
+            CrossInputs::from_wallets(watched.iter().map(|&id| desk.inputs(id, &[])).collect());
+        accounts.extend(inputs.map(|i| cross::cross_report(&i, parts, unknown, opts)));
+    }
     Report {
         version: REPORT_VERSION,
         as_of,
@@ -327,6 +374,8 @@ pub fn account_report(
         account: acct.label.clone(),
         currency: acct.currency.clone(),
         margin_model: acct.model.clone(),
+        collateral: "segregated",
+        basis: None,
         health: match (&error, known) {
             (Some(_), _) => Health::Error,
             (None, false) if !stale => Health::Unknown,
@@ -365,6 +414,7 @@ pub fn account_report(
             maintenance_margin: acct.exchange.maintenance_margin,
             equity: acct.exchange.equity,
             as_of: (acct.exchange.as_of > 0).then_some(acct.exchange.as_of),
+            ..ExchangeReport::default()
         },
         greeks: greeks(sums),
         greeks_by_index: greeks_by_index(sums),
@@ -389,6 +439,7 @@ pub fn account_report(
         risk_matrices: matrices,
         stress,
         liquidation,
+        currencies: Vec::new(),
         warnings,
     }
 }
@@ -546,6 +597,8 @@ fn unknown_model(inputs: &AccountInputs, fresh: Freshness) -> AccountReport {
         account: acct.label.clone(),
         currency: acct.currency.clone(),
         margin_model: acct.model.clone(),
+        collateral: "segregated",
+        basis: None,
         health: Health::Unknown,
         stale: fresh.stale,
         stale_reason: fresh.reason.clone(),
@@ -572,6 +625,7 @@ fn unknown_model(inputs: &AccountInputs, fresh: Freshness) -> AccountReport {
         risk_matrices: Vec::new(),
         stress: Vec::new(),
         liquidation: Liquidation::default(),
+        currencies: Vec::new(),
         warnings: vec![format!("unknown margin model {:?}", acct.model)],
     }
 }

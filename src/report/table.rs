@@ -64,6 +64,7 @@ fn account(out: &mut String, a: &AccountReport) {
     if let (Some(im), Some(mm)) = (a.exchange.initial_margin, a.exchange.maintenance_margin) {
         let _ = writeln!(out, "  exchange says: IM {im:.6} {c}   MM {mm:.6} {c}");
     }
+    collateral(out, a);
     let m = &a.margin;
     let _ = writeln!(
         out,
@@ -157,5 +158,51 @@ fn account(out: &mut String, a: &AccountReport) {
     }
     for w in &a.warnings {
         let _ = writeln!(out, "  warning: {w}");
+    }
+}
+
+/// A cross account's wallets: what backs the requirement, at what value.
+fn collateral(out: &mut String, a: &AccountReport) {
+    if a.currencies.is_empty() {
+        return;
+    }
+    let ex = &a.exchange;
+    let basis = a.basis.unwrap_or("local");
+    let _ = writeln!(
+        out,
+        "  collateral (cross, judged on the {basis} totals): exchange margin balance {} USD, MM {} USD",
+        num(ex.margin_balance_usd, 2),
+        num(ex.maintenance_margin_usd, 2),
+    );
+    let _ = writeln!(
+        out,
+        "    {:<5} {:>14} {:>14} {:>12} {:>8} {:>14} {:>7} {:>14} {:>14} {:>6}",
+        "ccy",
+        "balance",
+        "equity",
+        "USD rate",
+        "from",
+        "equity USD",
+        "haircut",
+        "collateral USD",
+        "MM USD",
+        "share"
+    );
+    for p in &a.currencies {
+        let _ = writeln!(
+            out,
+            "    {:<5} {:>14.6} {:>14} {:>12} {:>8} {:>14} {:>6.1}% {:>14} {:>14} {:>6}",
+            p.currency,
+            p.balance,
+            num(p.equity, 6),
+            num(p.index_price, 4),
+            p.rate_source.unwrap_or("none"),
+            num(p.equity_usd, 2),
+            p.haircut * 100.0,
+            num(p.collateral_usd, 2),
+            num(p.maintenance_margin_usd, 2),
+            p.share_of_requirement
+                .map_or("n/a".into(), |s| format!("{:.0}%", s * 100.0)),
+        );
     }
 }

@@ -216,6 +216,7 @@ mod tests {
             stale,
             stale_reason: None,
             equity_divergence: None,
+            cross: None,
         }
     }
 

@@ -66,6 +66,11 @@ pub struct Balance {
     pub maintenance_margin: Option<f64>,
     pub equity: Option<f64>,
     pub margin_balance: Option<f64>,
+    /// Whether the account is in cross-collateral mode (Deribit's
+    /// `cross_collateral_enabled`, else read from `margin_model`).
+    pub cross: Option<bool>,
+    /// The account's totals in USD (`total_*_usd`, cross mode only).
+    pub totals_usd: Option<crate::model::UsdTotals>,
     pub timestamp: Option<i64>,
 }
 
@@ -150,6 +155,12 @@ fn response(method: &str, result: &Value, us_out: Option<i64>) -> Result<Vec<Eve
             }])
         }
         "private/get_account_summary" => Ok(vec![Event::Balance(balance(result, us_out)?)]),
+        "private/get_account_summaries" => result["summaries"]
+            .as_array()
+            .ok_or("summaries are not an array")?
+            .iter()
+            .map(|s| Ok(Event::Balance(balance(s, us_out)?)))
+            .collect(),
         _ => Ok(Vec::new()),
     }
 }
@@ -158,7 +169,7 @@ fn response(method: &str, result: &Value, us_out: Option<i64>) -> Result<Vec<Eve
 fn refused(method: &str, error: &Value) -> Option<Event> {
     if !matches!(
         method,
-        "private/get_positions" | "private/get_account_summary"
+        "private/get_positions" | "private/get_account_summary" | "private/get_account_summaries"
     ) {
         return None;
     }
@@ -236,6 +247,14 @@ fn balance(d: &Value, timestamp: Option<i64>) -> Result<Balance, String> {
     if d.get("margin_model").is_some_and(|m| !m.is_string()) {
         return Err("margin_model is not text".into());
     }
+    let margin_model = d.get("margin_model").and_then(Value::as_str);
+    let cross = match d.get("cross_collateral_enabled") {
+        None => margin_model.map(|m| m.starts_with("cross_")),
+        Some(v) => Some(
+            v.as_bool()
+                .ok_or("cross_collateral_enabled is not true/false")?,
+        ),
+    };
     Ok(Balance {
         currency: str_field(d, "currency")?.to_ascii_uppercase(),
         balance: num(d, "balance")?,
@@ -248,8 +267,23 @@ fn balance(d: &Value, timestamp: Option<i64>) -> Result<Balance, String> {
         maintenance_margin: opt("maintenance_margin"),
         equity: opt("equity"),
         margin_balance: opt("margin_balance"),
+        cross,
+        totals_usd: usd_totals(d)?,
         timestamp,
     })
+}
+
+/// `total_*_usd`: all four, or none (a part alone cannot be used).
+fn usd_totals(d: &Value) -> Result<Option<crate::model::UsdTotals>, String> {
+    if d.get("total_margin_balance_usd").is_none() {
+        return Ok(None);
+    }
+    Ok(Some(crate::model::UsdTotals {
+        margin_balance: num(d, "total_margin_balance_usd")?,
+        equity: num(d, "total_equity_usd")?,
+        initial_margin: num(d, "total_initial_margin_usd")?,
+        maintenance_margin: num(d, "total_maintenance_margin_usd")?,
+    }))
 }
 
 fn str_field(v: &Value, key: &str) -> Result<String, String> {

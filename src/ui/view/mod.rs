@@ -306,7 +306,7 @@ fn sort_rows(rows: &mut [(&AccountView, Health)], app: &App) {
         return;
     }
     if app.sort == SortBy::Health {
-        let ratio = |v: &AccountView| v.risk.mm_ratio.unwrap_or(f64::INFINITY);
+        let ratio = |v: &AccountView| v.judged_mm_ratio().unwrap_or(f64::INFINITY);
         rows.sort_by(|a, b| b.1.cmp(&a.1).then(ratio(b.0).total_cmp(&ratio(a.0))));
         return;
     }
@@ -315,7 +315,7 @@ fn sort_rows(rows: &mut [(&AccountView, Health)], app: &App) {
         let usd = |x: f64| v.usd_per_unit.map_or(f64::NEG_INFINITY, |u| x * u);
         let r = &v.risk;
         let k = match app.sort {
-            SortBy::MmRatio => r.mm_ratio.unwrap_or(f64::INFINITY),
+            SortBy::MmRatio => v.judged_mm_ratio().unwrap_or(f64::INFINITY),
             SortBy::Equity => usd(r.equity),
             SortBy::Mm => usd(r.margin.maintenance_margin),
             SortBy::Headroom => -usd(r.headroom),

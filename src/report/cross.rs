@@ -1,0 +1,332 @@
+//! One report entry for a cross-collateral account (FORMATS.md §2.2): the
+//! per-currency reports of its wallets folded into one, judged on its
+//! totals in USD, with each currency's part listed.
+
+use super::{
+    checked, AccountReport, ExchangeReport, GreeksReport, Health, IndexGreeksReport, ReportOptions,
+    StressReport,
+};
+use crate::margin::cross::{
+    cross_liquidation, usd_rate, value_cross, wallets, CrossTotals, Wallet,
+};
+use crate::margin::inputs::CrossInputs;
+use crate::margin::liquidation::Liquidation;
+use crate::margin::requirement::Breakdown;
+use crate::model::UsdTotals;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One currency's part of a cross-collateral account.
+#[derive(Clone, Debug, Serialize)]
+pub struct CurrencyReport {
+    pub currency: String,
+    pub balance: f64,
+    pub equity: Option<f64>,
+    /// USD per unit of the currency (named so after FORMATS §2.2).
+    pub index_price: Option<f64>,
+    /// index (the currency's index), exchange (implied by its summary) or par.
+    pub rate_source: Option<&'static str>,
+    pub equity_usd: Option<f64>,
+    pub haircut: f64,
+    /// Margin balance in USD after the haircut: what it adds to the total.
+    pub collateral_usd: Option<f64>,
+    pub initial_margin_usd: Option<f64>,
+    pub maintenance_margin_usd: Option<f64>,
+    /// This wallet's maintenance margin over the account's.
+    pub share_of_requirement: Option<f64>,
+    /// The exchange's figures for the currency: the account's totals
+    /// converted to it, but for `equity`, which is the wallet's own.
+    pub exchange: CurrencyExchange,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CurrencyExchange {
+    pub margin_balance: Option<f64>,
+    pub initial_margin: Option<f64>,
+    pub maintenance_margin: Option<f64>,
+    pub equity: Option<f64>,
+}
+
+/// Fold the wallets' reports (`parts`) into the account's one entry;
+/// `unknown` says why some wallet's inputs are not fully known.
+pub fn cross_report(
+    inputs: &CrossInputs,
+    parts: Vec<AccountReport>,
+    unknown: Vec<String>,
+    opts: &ReportOptions,
+) -> AccountReport {
+    let mut wallets = wallets(inputs);
+    let (instruments, market, now) = (&inputs.instruments, &inputs.market, inputs.now_ms);
+    let mut totals = value_cross(&mut wallets, instruments, market, now, &|_| 0.0, 0.0);
+    // A wallet under a model not loaded is not in the totals.
+    totals.complete &= wallets.len() == inputs.wallets.len();
+    let mut warnings = vec![
+        "cross collateral: each wallet margined apart and summed in USD; the PM correlation \
+         contingency between indices is not published and counts as 0"
+            .to_string(),
+    ];
+    for p in &parts {
+        for w in &p.warnings {
+            warnings.push(format!("{}: {w}", p.currency));
+        }
+    }
+    let error =
+        (parts.iter()).find_map(|p| p.error.as_ref().map(|e| format!("{}: {e}", p.currency)));
+    let stale = parts.iter().any(|p| p.stale);
+    let stale_reason =
+        (parts.iter().filter(|p| p.stale || p.stale_reason.is_some())).find_map(|p| {
+            p.stale_reason
+                .as_ref()
+                .map(|r| format!("{}: {r}", p.currency))
+        });
+    let known = totals.complete && unknown.is_empty();
+    let exchange = exchange_totals(inputs);
+    let (health, basis) = judge(&totals, known, stale, error.is_some(), exchange, opts);
+    if basis == "exchange" {
+        warnings.insert(
+            0,
+            "local totals incomplete: judged on the exchange's totals".to_string(),
+        );
+    }
+    let usd = |name: &str, v: f64, w: &mut Vec<String>| match known {
+        true => checked(name, v, w),
+        false => None,
+    };
+    let stress = stress(&mut wallets, inputs, &totals, known, opts);
+    let liquidation = match known {
+        true => cross_liquidation(&mut wallets, instruments, market, now),
+        false => Liquidation::default(),
+    };
+    for u in &unknown {
+        warnings.insert(0, format!("not fully known: {u}"));
+    }
+    let first = parts.first();
+    AccountReport {
+        account: first.map_or(String::new(), |p| p.account.clone()),
+        currency: "USD".into(),
+        margin_model: first.map_or(String::new(), |p| p.margin_model.clone()),
+        collateral: "cross",
+        basis: Some(basis),
+        health,
+        stale,
+        stale_reason,
+        error,
+        data_age_ms: parts.iter().filter_map(|p| p.data_age_ms).max(),
+        balance: usd("balance", totals.balance_usd, &mut warnings),
+        margin_balance: usd("margin_balance", totals.margin_balance_usd, &mut warnings),
+        equity: usd("equity", totals.equity_usd, &mut warnings),
+        options_value: usd("options_value", totals.options_value_usd, &mut warnings),
+        futures_session_upl: usd(
+            "futures_session_upl",
+            totals.futures_session_upl_usd,
+            &mut warnings,
+        ),
+        initial_margin: usd("initial_margin", totals.initial_margin_usd, &mut warnings),
+        maintenance_margin: usd(
+            "maintenance_margin",
+            totals.maintenance_margin_usd,
+            &mut warnings,
+        ),
+        mm_ratio: totals.mm_ratio().filter(|v| v.is_finite() && known),
+        im_ratio: totals.im_ratio().filter(|v| v.is_finite() && known),
+        headroom: usd("headroom", totals.headroom_usd(), &mut warnings),
+        headroom_usd: usd("headroom_usd", totals.headroom_usd(), &mut warnings),
+        exchange: exchange_report(exchange, inputs),
+        greeks: greeks(&parts),
+        greeks_by_index: greeks_by_index(&parts),
+        greeks_by_expiry: parts
+            .iter()
+            .flat_map(|p| p.greeks_by_expiry.clone())
+            .collect(),
+        margin: margin(&parts, &totals),
+        positions: parts.iter().flat_map(|p| p.positions.clone()).collect(),
+        risk_matrix: parts.iter().find_map(|p| p.risk_matrix.clone()),
+        risk_matrices: parts.iter().flat_map(|p| p.risk_matrices.clone()).collect(),
+        stress,
+        liquidation,
+        currencies: currencies(&totals, inputs, known),
+        warnings,
+    }
+}
+
+/// The health and what it was judged on: the local totals when they are
+/// complete, else the exchange's totals when there are some.
+fn judge(
+    totals: &CrossTotals,
+    known: bool,
+    stale: bool,
+    error: bool,
+    exchange: Option<UsdTotals>,
+    opts: &ReportOptions,
+) -> (Health, &'static str) {
+    if error {
+        return (Health::Error, "local");
+    }
+    if known {
+        let mm = Some(totals.maintenance_margin_usd);
+        let ratio = totals.mm_ratio();
+        return (Health::of(stale, mm, ratio, &opts.thresholds), "local");
+    }
+    match exchange {
+        Some(t) => {
+            let ratio = (t.margin_balance > 0.0).then(|| t.maintenance_margin / t.margin_balance);
+            let h = Health::of(stale, Some(t.maintenance_margin), ratio, &opts.thresholds);
+            (h, "exchange")
+        }
+        None if stale => (Health::Stale, "local"),
+        None => (Health::Unknown, "local"),
+    }
+}
+
+/// The exchange's totals as of its newest summary that has them.
+fn exchange_totals(inputs: &CrossInputs) -> Option<UsdTotals> {
+    (inputs.wallets.iter())
+        .filter_map(|a| a.exchange.totals_usd.map(|t| (a.exchange.as_of, t)))
+        .max_by_key(|(as_of, _)| *as_of)
+        .map(|(_, t)| t)
+}
+
+fn exchange_report(totals: Option<UsdTotals>, inputs: &CrossInputs) -> ExchangeReport {
+    let as_of = (inputs.wallets.iter()).map(|a| a.exchange.as_of).max();
+    ExchangeReport {
+        initial_margin: totals.map(|t| t.initial_margin),
+        maintenance_margin: totals.map(|t| t.maintenance_margin),
+        equity: totals.map(|t| t.equity),
+        as_of: as_of.filter(|t| *t > 0),
+        margin_balance_usd: totals.map(|t| t.margin_balance),
+        maintenance_margin_usd: totals.map(|t| t.maintenance_margin),
+        initial_margin_usd: totals.map(|t| t.initial_margin),
+        equity_usd: totals.map(|t| t.equity),
+    }
+}
+
+/// Each scenario revalues positions and collateral together, in USD.
+fn stress(
+    wallets: &mut [Wallet],
+    inputs: &CrossInputs,
+    base: &CrossTotals,
+    known: bool,
+    opts: &ReportOptions,
+) -> Vec<StressReport> {
+    let (instruments, market, now) = (&inputs.instruments, &inputs.market, inputs.now_ms);
+    let coins = crate::margin::cross::moved_coins(wallets, instruments);
+    let finite = |v: f64| (known && v.is_finite()).then_some(v);
+    (opts.scenarios.iter())
+        .map(|s| {
+            let mv = |coin: &str| s.move_for(coin);
+            let after = value_cross(wallets, instruments, market, now, &mv, s.vol_move);
+            let moves: BTreeMap<String, f64> = match coins.len() {
+                0 | 1 => BTreeMap::new(),
+                _ => coins.iter().map(|c| (c.clone(), s.move_for(c))).collect(),
+            };
+            StressReport {
+                name: s.name.clone(),
+                price_move: match &coins[..] {
+                    [one] => s.move_for(one),
+                    _ => s.price_move,
+                },
+                moves,
+                vol_move: s.vol_move,
+                pnl: finite(after.equity_usd - base.equity_usd),
+                margin_balance: finite(after.margin_balance_usd),
+                maintenance_margin: finite(after.maintenance_margin_usd),
+                mm_ratio: after.mm_ratio().and_then(finite),
+            }
+        })
+        .collect()
+}
+
+/// Greeks that add up across wallets, in USD: delta and net delta at each
+/// index, gamma as the USD delta change for a 1 % move, vega and theta.
+fn greeks(parts: &[AccountReport]) -> GreeksReport {
+    let sum = |f: &dyn Fn(&AccountReport) -> Option<f64>| -> Option<f64> {
+        parts.iter().map(f).sum::<Option<f64>>()
+    };
+    let delta_usd = parts
+        .iter()
+        .flat_map(|p| &p.positions)
+        .map(|p| p.delta_usd)
+        .sum();
+    let net = sum(&|p| Some(p.greeks.delta_total_usd.unwrap_or(0.0)));
+    let gamma = sum(&|p| Some(p.greeks.gamma_usd_1pct.unwrap_or(0.0)));
+    GreeksReport {
+        delta_total: net.unwrap_or(0.0),
+        delta: delta_usd,
+        gamma: gamma.unwrap_or(0.0),
+        vega: parts.iter().map(|p| p.greeks.vega).sum(),
+        theta: parts.iter().map(|p| p.greeks.theta).sum(),
+        delta_total_usd: net,
+        gamma_usd_1pct: gamma,
+        vega_coin: None,
+        theta_coin: None,
+    }
+}
+
+/// One entry per index, the wallets' parts on it added.
+fn greeks_by_index(parts: &[AccountReport]) -> Vec<IndexGreeksReport> {
+    let mut out: Vec<IndexGreeksReport> = Vec::new();
+    for g in parts.iter().flat_map(|p| &p.greeks_by_index) {
+        match out.iter_mut().find(|o| o.index_name == g.index_name) {
+            Some(o) => {
+                o.delta_total += g.delta_total;
+                o.delta_total_usd += g.delta_total_usd;
+                o.gamma += g.gamma;
+                o.vega += g.vega;
+                o.theta += g.theta;
+            }
+            None => out.push(g.clone()),
+        }
+    }
+    out
+}
+
+/// The wallets' requirements in USD, added term by term.
+fn margin(parts: &[AccountReport], totals: &CrossTotals) -> Breakdown {
+    let mut sum = Breakdown::default();
+    for w in &totals.wallets {
+        let Some(p) = parts.iter().find(|p| p.currency == w.currency) else {
+            continue;
+        };
+        let Some(r) = w.usd_rate else { continue };
+        let m = &p.margin;
+        sum.worst_case += m.worst_case * r;
+        sum.roll_shock += m.roll_shock * r;
+        sum.delta_shock += m.delta_shock * r;
+        sum.short_option_minimum += m.short_option_minimum * r;
+        sum.risk_matrix_margin += m.risk_matrix_margin * r;
+        sum.add_ons += m.add_ons * r;
+        sum.initial_margin += m.initial_margin * r;
+        sum.maintenance_margin += m.maintenance_margin * r;
+    }
+    sum
+}
+
+fn currencies(totals: &CrossTotals, inputs: &CrossInputs, known: bool) -> Vec<CurrencyReport> {
+    let total_mm = totals.maintenance_margin_usd;
+    (totals.wallets.iter())
+        .filter_map(|w| Some((w, inputs.wallets.iter().find(|a| a.currency == w.currency)?)))
+        .map(|(w, a)| {
+            let fin = |v: Option<f64>| v.filter(|x| x.is_finite() && known);
+            let mm_usd = fin(w.maintenance_margin_usd());
+            CurrencyReport {
+                currency: w.currency.clone(),
+                balance: w.balance,
+                equity: fin(Some(w.equity)),
+                index_price: w.usd_rate,
+                rate_source: usd_rate(a, &inputs.market).map(|(_, s)| s.as_str()),
+                equity_usd: fin(w.equity_usd()),
+                haircut: w.haircut,
+                collateral_usd: fin(w.collateral_usd()),
+                initial_margin_usd: fin(w.initial_margin_usd()),
+                maintenance_margin_usd: mm_usd,
+                share_of_requirement: mm_usd.filter(|_| total_mm > 0.0).map(|m| m / total_mm),
+                exchange: CurrencyExchange {
+                    margin_balance: a.exchange.margin_balance,
+                    initial_margin: a.exchange.initial_margin,
+                    maintenance_margin: a.exchange.maintenance_margin,
+                    equity: a.exchange.equity,
+                },
+            }
+        })
+        .collect()
+}

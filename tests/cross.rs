@@ -1,0 +1,404 @@
+//! Cross-collateral accounts (FORMATS.md §2.2): one entry per exchange
+//! account, judged on its totals in USD; collateral revalued with the market.
+//!
+//! Independent values: the verbatim `get_account_summaries` fixture (its
+//! per-currency figures are its USD totals converted at one rate per
+//! currency), USD arithmetic done here by hand, and dense scans of the
+//! shortfall for liquidation distances.
+
+mod common;
+
+use common::{fixture, instruments, option_quote};
+use margintop::engine::{Desk, Ingest};
+use margintop::margin::account::{account_risk, value_book, Instruments};
+use margintop::margin::book::PreparedModel;
+use margintop::margin::config::load_models;
+use margintop::margin::cross::{cross_liquidation, value_cross, wallets};
+use margintop::margin::inputs::CrossInputs;
+use margintop::model::valuation::Shock;
+use margintop::model::{Account, Collateral, MarketState, Position};
+use margintop::report::{build_report, Freshness, Health, Report, ReportOptions, Thresholds};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// 2022-09-01 08:00 UTC.
+const NOW: i64 = 1_662_019_200_000;
+const PUT: &str = "BTC-30DEC22-18000-P";
+const BTC: f64 = 20_000.0;
+
+// ---------------------------------------------------------------- fixture
+
+/// Half a unit of the last decimal that serde_json prints for `x`: the
+/// rounding the exchange's figure may carry.
+fn half_unit(x: f64) -> f64 {
+    let text = format!("{x}");
+    let decimals = text.split('.').nth(1).map_or(0, str::len) as i32;
+    0.5 * 10f64.powi(-decimals)
+}
+
+fn replay(lines: &[Value]) -> Report {
+    let models = load_models(None).unwrap();
+    let mut ingest = Ingest::new(Desk::new(models, 0), None);
+    for l in lines {
+        ingest.line(&l.to_string());
+    }
+    let as_of = ingest.stats.last_t.unwrap();
+    let fresh = |id| {
+        Some(Freshness {
+            error: ingest.error(id),
+            unknown: ingest.unknown_reason(id),
+            ..Freshness::from_update(ingest.inputs_t(id), as_of, 60_000)
+        })
+    };
+    let opts = ReportOptions {
+        scenarios: &[],
+        thresholds: Thresholds::default(),
+    };
+    build_report(&ingest.desk, &fresh, as_of, &opts)
+}
+
+#[test]
+fn the_summaries_fixture_is_one_account_with_the_exchanges_totals() {
+    let text = std::fs::read_to_string(fixture(
+        "deribit/private_get_account_summaries_cross_pm.json",
+    ));
+    let reply: Value = serde_json::from_str(&text.unwrap()).unwrap();
+    let request = json!({"jsonrpc": "2.0", "id": 2515,
+        "method": "private/get_account_summaries", "params": {"extended": true}});
+    let mut lines = vec![
+        json!({"t": 1_778_048_572_500_i64, "dir": "out", "acct": "desk", "msg": request}),
+        json!({"t": 1_778_048_572_540_i64, "dir": "in", "acct": "desk", "msg": reply}),
+    ];
+    // Each wallet holds no position (without the answers it is not known).
+    for (id, ccy) in ["BTC", "USDT", "SOL", "ETH"].iter().enumerate() {
+        let id = 3000 + id as i64;
+        let ask = json!({"jsonrpc": "2.0", "id": id, "method": "private/get_positions",
+            "params": {"currency": ccy}});
+        let none = json!({"jsonrpc": "2.0", "id": id, "result": []});
+        lines.push(json!({"t": 1_778_048_572_600_i64, "dir": "out", "acct": "desk", "msg": ask}));
+        lines.push(json!({"t": 1_778_048_572_650_i64, "dir": "in", "acct": "desk", "msg": none}));
+    }
+    let report = replay(&lines);
+    assert_eq!(report.accounts.len(), 1, "one entry for four wallets");
+    let a = &report.accounts[0];
+    assert_eq!((a.collateral, a.currency.as_str()), ("cross", "USD"));
+    let summaries = reply["result"]["summaries"].as_array().unwrap();
+    let total = |k: &str| summaries[0][k].as_f64().unwrap();
+    assert_eq!(
+        a.exchange.margin_balance_usd,
+        Some(total("total_margin_balance_usd"))
+    );
+    assert_eq!(
+        a.exchange.maintenance_margin_usd,
+        Some(total("total_maintenance_margin_usd"))
+    );
+    assert_eq!(
+        a.exchange.initial_margin_usd,
+        Some(total("total_initial_margin_usd"))
+    );
+    assert_eq!(a.exchange.equity_usd, Some(total("total_equity_usd")));
+    assert_eq!(a.currencies.len(), 4);
+    for s in summaries {
+        let f = |k: &str| s[k].as_f64().unwrap();
+        let ccy = s["currency"].as_str().unwrap();
+        let part = a.currencies.iter().find(|c| c.currency == ccy).unwrap();
+        // No index in the recording: the rate is the one the summary implies.
+        assert_eq!(part.rate_source, Some("exchange"), "{ccy}");
+        let rate = part.index_price.unwrap();
+        assert!((f("margin_balance") * rate - total("total_margin_balance_usd")).abs() < 1e-9);
+        // IM and MM are the same totals at the same rate, to the digits printed.
+        for (k, t) in [
+            ("initial_margin", "total_initial_margin_usd"),
+            ("maintenance_margin", "total_maintenance_margin_usd"),
+        ] {
+            let off = (f(k) * rate - total(t)).abs();
+            assert!(off <= half_unit(f(k)) * rate, "{ccy} {k}: {off}");
+        }
+        // Deribit's identity, exact on every currency.
+        let free = f("margin_balance") - f("initial_margin");
+        assert!((f("available_funds") - free).abs() < 1e-9, "{ccy}");
+        assert_eq!(part.exchange.margin_balance, Some(f("margin_balance")));
+        assert_eq!(part.balance, f("balance"));
+    }
+    // Local collateral of a book without positions: each balance at its rate.
+    let by_hand: f64 = (summaries.iter())
+        .map(|s| {
+            let rate = total("total_margin_balance_usd") / s["margin_balance"].as_f64().unwrap();
+            s["balance"].as_f64().unwrap() * rate
+        })
+        .sum();
+    assert!((a.margin_balance.unwrap() - by_hand).abs() < 1e-9);
+}
+
+#[test]
+fn the_portfolio_fixture_marks_the_account_cross_with_its_totals() {
+    let text = std::fs::read_to_string(fixture("deribit/user_portfolio_any_cross_sm_usdt.json"));
+    let msg: Value = serde_json::from_str(&text.unwrap()).unwrap();
+    let lines = [json!({"t": 1_700_000_000_000_i64, "dir": "in", "acct": "desk", "msg": msg})];
+    let report = replay(&lines);
+    let a = &report.accounts[0];
+    assert_eq!(
+        (a.collateral, a.margin_model.as_str()),
+        ("cross", "deribit_sm")
+    );
+    let data = &msg["params"]["data"];
+    let f = |k: &str| data[k].as_f64().unwrap();
+    assert_eq!(
+        a.exchange.margin_balance_usd,
+        Some(f("total_margin_balance_usd"))
+    );
+    let part = &a.currencies[0];
+    let rate = part.index_price.unwrap();
+    assert!((f("margin_balance") * rate - f("total_margin_balance_usd")).abs() < 1e-9);
+    let off = (f("initial_margin") * rate - f("total_initial_margin_usd")).abs();
+    assert!(off <= half_unit(f("initial_margin")) * rate, "{off}");
+}
+
+// ------------------------------------------------------- a book by hand
+
+fn wallet(currency: &str, balance: f64, positions: &[(&str, f64)]) -> Account {
+    let mut a = Account::new("x", currency, "deribit_pm");
+    a.collateral = Collateral::Cross;
+    a.balance = balance;
+    for (name, size) in positions {
+        a.positions.push(Position {
+            instrument: name.to_string(),
+            size: *size,
+            session_ref_price: None,
+        });
+    }
+    a
+}
+
+/// A cross account: a BTC wallet (with `puts` short puts) and a USDC wallet.
+fn cross(btc: f64, usdc: f64, puts: f64) -> CrossInputs {
+    let insts: Instruments = instruments(&[PUT]);
+    let mut market = MarketState::default();
+    market.set_index("btc_usd", BTC, NOW);
+    option_quote(&mut market, PUT, 0.04, 0.75, BTC, BTC, NOW);
+    let positions: Vec<(&str, f64)> = match puts {
+        0.0 => vec![],
+        n => vec![(PUT, -n)],
+    };
+    CrossInputs {
+        wallets: vec![wallet("BTC", btc, &positions), wallet("USDC", usdc, &[])],
+        instruments: insts,
+        market,
+        models: Arc::new(load_models(None).unwrap()),
+        now_ms: NOW,
+    }
+}
+
+/// Total MM minus total collateral in USD after BTC moves by `m`, computed
+/// here wallet by wallet: the BTC wallet at the moved index, USDC at par.
+fn shortfall_by_hand(i: &CrossInputs, m: f64) -> f64 {
+    let mut out = 0.0;
+    for a in &i.wallets {
+        let config = i.models[&a.model].clone();
+        let mut model = PreparedModel::new(config, &a.currency);
+        let shock = |_: &margintop::model::Instrument| Shock::price_move(m);
+        let book = value_book(a, &i.instruments, &i.market, &mut model, NOW, &shock);
+        let r = account_risk(a, &model, &book.sums, &book.warnings, NOW);
+        let rate = match a.currency.as_str() {
+            "BTC" => BTC * (1.0 + m),
+            _ => 1.0,
+        };
+        out += (r.margin.maintenance_margin - r.margin_balance) * rate;
+    }
+    out
+}
+
+fn dense_scan(i: &CrossInputs, limit: f64, steps: usize) -> Option<f64> {
+    (1..=steps)
+        .map(|k| limit * k as f64 / steps as f64)
+        .find(|&m| shortfall_by_hand(i, m) >= 0.0)
+}
+
+fn report_of(i: &CrossInputs) -> margintop::report::AccountReport {
+    let models = load_models(None).unwrap();
+    let mut desk = Desk::new(models, 0);
+    desk.add_instrument(i.instruments[PUT].clone());
+    desk.apply_index("btc_usd", BTC, NOW);
+    desk.apply_quote(PUT, i.market.quotes[PUT]);
+    for w in &i.wallets {
+        let id = desk.add_account(w.clone()).unwrap();
+        desk.replace_positions(id, w.positions.clone());
+    }
+    let scenarios = vec![margintop::margin::stress::StressScenario::custom(-0.2, 0.0)];
+    let opts = ReportOptions {
+        scenarios: &scenarios,
+        thresholds: Thresholds::default(),
+    };
+    let report = build_report(&desk, &|_| Some(Freshness::CURRENT), NOW, &opts);
+    assert_eq!(report.accounts.len(), 1);
+    report.accounts.into_iter().next().unwrap()
+}
+
+#[test]
+fn a_currency_in_debt_is_judged_on_the_totals() {
+    // 10 short puts; 2 BTC and 30,000 USDC of collateral.
+    let healthy = report_of(&cross(2.0, 30_000.0, 10.0));
+    let t = value_cross(
+        &mut wallets(&cross(2.0, 30_000.0, 10.0)),
+        &instruments(&[PUT]),
+        &cross(2.0, 30_000.0, 10.0).market,
+        NOW,
+        &|_| 0.0,
+        0.0,
+    );
+    assert!(
+        matches!(healthy.health, Health::Ok | Health::Warning),
+        "{:?}",
+        healthy.health
+    );
+    assert!((healthy.mm_ratio.unwrap() - t.mm_ratio().unwrap()).abs() < 1e-12);
+    // The same book with the USDC wallet 30,000 in debt: the BTC wallet alone
+    // would look fine, the account is past its maintenance margin.
+    let debt = report_of(&cross(2.0, -30_000.0, 10.0));
+    assert_eq!(debt.health, Health::Liquidation, "{:?}", debt.mm_ratio);
+    let btc_alone = cross(2.0, 0.0, 10.0);
+    let mut w = wallets(&btc_alone);
+    let alone = value_cross(
+        &mut w[..1],
+        &btc_alone.instruments,
+        &btc_alone.market,
+        NOW,
+        &|_| 0.0,
+        0.0,
+    );
+    assert!(
+        alone.mm_ratio().unwrap() < 1.0,
+        "the BTC wallet alone is not liquidating"
+    );
+    // Moving 10,000 USD of collateral from USDC to BTC changes nothing.
+    let split = report_of(&cross(2.5, 20_000.0, 10.0));
+    assert!((split.margin_balance.unwrap() - healthy.margin_balance.unwrap()).abs() < 1e-6);
+    assert!((split.maintenance_margin.unwrap() - healthy.maintenance_margin.unwrap()).abs() < 1e-6);
+    assert_eq!(split.health, healthy.health);
+}
+
+#[test]
+fn a_btc_balance_loses_its_share_of_a_fall() {
+    let only_btc = report_of(&cross(3.0, 0.0, 0.0));
+    let collateral = only_btc.margin_balance.unwrap();
+    assert!((collateral - 3.0 * BTC).abs() < 1e-9);
+    let s = &only_btc.stress[0];
+    assert!(
+        (s.pnl.unwrap() + 0.2 * collateral).abs() < 1e-9,
+        "{:?}",
+        s.pnl
+    );
+    assert!((s.margin_balance.unwrap() - 0.8 * collateral).abs() < 1e-9);
+    // USDC keeps its value in the same fall.
+    let only_usdc = report_of(&cross(0.0, 60_000.0, 0.0));
+    assert!(only_usdc.stress[0].pnl.unwrap().abs() < 1e-9);
+}
+
+#[test]
+fn short_puts_backed_by_btc_breach_before_the_same_backed_by_usdc() {
+    // Equal USD collateral now: 3 BTC, or 60,000 USDC.
+    let by_btc = cross(3.0, 0.0, 12.0);
+    let by_usdc = cross(0.0, 60_000.0, 12.0);
+    let down = |i: &CrossInputs| {
+        let mut w = wallets(i);
+        cross_liquidation(&mut w, &i.instruments, &i.market, NOW).down_move
+    };
+    let (btc, usdc) = (down(&by_btc).unwrap(), down(&by_usdc).unwrap());
+    assert!(btc > usdc, "BTC-backed breaches first: {btc} vs {usdc}");
+    let limit = load_models(None).unwrap()["deribit_pm"]
+        .liquidation_search()
+        .down;
+    for (i, got) in [(&by_btc, btc), (&by_usdc, usdc)] {
+        let scan = dense_scan(i, -limit, 4000).unwrap();
+        assert!(
+            (got - scan).abs() <= limit / 4000.0 + 1e-6,
+            "{got} vs {scan}"
+        );
+        assert!(shortfall_by_hand(i, got) >= 0.0 && shortfall_by_hand(i, got + 1e-4) < 0.0);
+    }
+    let report = report_of(&by_btc);
+    assert!((report.liquidation.down_price.unwrap() - BTC * (1.0 + btc)).abs() < 1e-6);
+}
+
+// ------------------------------------------------- the engine's desk rows
+
+/// The shipped sample with `pm-vol-seller` (4 BTC, short calls, hedged) in
+/// cross mode beside a USDC wallet holding `usdc`; the other accounts out.
+fn sample_cross(usdc: f64) -> Vec<margintop::exchange::recording::RecordLine> {
+    let path = format!(
+        "{}/config/samples/deribit_2022-06-02.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut lines: Vec<Value> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|l: &Value| matches!(l["acct"].as_str(), Some("market" | "pm-vol-seller")))
+        .collect();
+    let mut usdc_summary = Value::Null;
+    for l in lines.iter_mut() {
+        let r = &mut l["msg"]["result"];
+        if r.get("margin_model").is_some() {
+            r["margin_model"] = json!("cross_pm");
+            r["cross_collateral_enabled"] = json!(true);
+            usdc_summary = r.clone();
+        }
+    }
+    usdc_summary["currency"] = json!("USDC");
+    usdc_summary["balance"] = json!(usdc);
+    let t = 1_654_161_841_700_i64;
+    let acct = "pm-vol-seller";
+    for (id, method, result) in [
+        (90, "private/get_positions", json!([])),
+        (91, "private/get_account_summary", usdc_summary),
+    ] {
+        let ask =
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": {"currency": "USDC"}});
+        lines.push(json!({"t": t, "dir": "out", "acct": acct, "msg": ask}));
+        let answer = json!({"jsonrpc": "2.0", "id": id, "result": result});
+        lines.push(json!({"t": t + 10, "dir": "in", "acct": acct, "msg": answer}));
+    }
+    lines
+        .iter()
+        .map(|l| margintop::exchange::recording::RecordLine::parse(&l.to_string()).unwrap())
+        .collect()
+}
+
+/// The desk rows of the cross account after the engine took in `lines`.
+fn rows(lines: Vec<margintop::exchange::recording::RecordLine>) -> Vec<(String, Health)> {
+    use margintop::engine::live::{Engine, EngineSettings};
+    use margintop::exchange::deribit::client::Feed;
+    let ingest = Ingest::new(Desk::new(load_models(None).unwrap(), 0), None);
+    let settings = EngineSettings {
+        recording_clock: true,
+        stale_after_ms: 600_000,
+        ..EngineSettings::default()
+    };
+    let recorder: Option<margintop::exchange::recording::Recorder<std::io::Sink>> = None;
+    let mut engine = Engine::new(ingest, settings, Default::default(), recorder);
+    let last = lines.iter().map(|l| l.t).max().unwrap();
+    for l in lines {
+        engine.apply(Feed::Line(l));
+    }
+    let snap = engine.snapshot(last);
+    let t = Thresholds::default();
+    (snap.accounts.iter())
+        .filter(|v| v.label == "pm-vol-seller")
+        .map(|v| (v.currency.clone(), v.health(&t)))
+        .collect()
+}
+
+#[test]
+fn every_wallet_row_carries_the_accounts_verdict() {
+    // Alone, the BTC wallet is at about 70 % (the sample's WARNING).
+    let rich = rows(sample_cross(500_000.0));
+    assert_eq!(rich.len(), 2, "{rich:?}");
+    assert!(rich.iter().all(|(_, h)| *h == Health::Ok), "{rich:?}");
+    // 150,000 USDC of debt (about 5 BTC): the account is past its MM, and so
+    // reads every one of its rows, the BTC one included.
+    let debt = rows(sample_cross(-150_000.0));
+    assert!(
+        debt.iter().all(|(_, h)| *h == Health::Liquidation),
+        "{debt:?}"
+    );
+}
