@@ -78,6 +78,9 @@ pub fn start_with(
             }
             ingest.label_models.insert(a.label.clone(), a.model.clone());
         }
+        if let Some(c) = a.forced_collateral() {
+            ingest.label_collateral.insert(a.label.clone(), c);
+        }
         let creds = match given.get(&a.label) {
             Some(c) => Some(c.clone()),
             None => credentials(a, base)?,

@@ -402,3 +402,83 @@ fn every_wallet_row_carries_the_accounts_verdict() {
         "{debt:?}"
     );
 }
+
+/// The account's USD equity after BTC moves by `m`, wallet by wallet.
+fn equity_usd_by_hand(i: &CrossInputs, m: f64) -> f64 {
+    let mut out = 0.0;
+    for a in &i.wallets {
+        let mut model = PreparedModel::new(i.models[&a.model].clone(), &a.currency);
+        let shock = |_: &margintop::model::Instrument| Shock::price_move(m);
+        let book = value_book(a, &i.instruments, &i.market, &mut model, NOW, &shock);
+        let r = account_risk(a, &model, &book.sums, &book.warnings, NOW);
+        let rate = match a.currency.as_str() {
+            "BTC" => BTC * (1.0 + m),
+            _ => 1.0,
+        };
+        out += r.equity * rate;
+    }
+    out
+}
+
+#[test]
+fn each_coins_fall_is_priced_on_the_whole_account() {
+    for book in [
+        cross(3.0, 0.0, 0.0),
+        cross(0.0, 60_000.0, 12.0),
+        cross(3.0, 0.0, 12.0),
+    ] {
+        let report = report_of(&book);
+        let btc = report
+            .currencies
+            .iter()
+            .find(|c| c.currency == "BTC")
+            .unwrap();
+        let usdc = report
+            .currencies
+            .iter()
+            .find(|c| c.currency == "USDC")
+            .unwrap();
+        let by_hand = equity_usd_by_hand(&book, -0.1) - equity_usd_by_hand(&book, 0.0);
+        let got = btc.pnl_usd_coin_down_10pct.unwrap();
+        assert!((got - by_hand).abs() < 1e-6, "{got} vs {by_hand}");
+        assert_eq!(
+            usdc.pnl_usd_coin_down_10pct, None,
+            "a stable coin does not move"
+        );
+    }
+    // A balance alone: exactly a tenth of its value.
+    let only_btc = report_of(&cross(3.0, 0.0, 0.0));
+    let btc = &only_btc.currencies[0];
+    assert!((btc.pnl_usd_coin_down_10pct.unwrap() + 0.1 * 3.0 * BTC).abs() < 1e-9);
+}
+
+#[test]
+fn the_config_can_force_cross_collateral() {
+    // The sample's segregated account, declared cross in the configuration.
+    let path = format!(
+        "{}/config/samples/deribit_2022-06-02.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let models = load_models(None).unwrap();
+    let mut ingest = Ingest::new(Desk::new(models, 0), None);
+    ingest
+        .label_collateral
+        .insert("pm-vol-seller".into(), Collateral::Cross);
+    for l in text.lines() {
+        ingest.line(l);
+    }
+    let id = ingest.desk.find_account("pm-vol-seller", "BTC").unwrap();
+    assert_eq!(ingest.desk.account(id).collateral, Collateral::Cross);
+    let other = ingest.desk.find_account("pm-covered-call", "BTC").unwrap();
+    assert_eq!(
+        ingest.desk.account(other).collateral,
+        Collateral::Segregated
+    );
+    let err = margintop::config::Config::parse(
+        "[[accounts]]\nlabel = \"a\"\ncollateral = \"shared\"\n",
+        "t",
+    )
+    .unwrap_err();
+    assert!(err.contains("auto, cross or segregated"), "{err}");
+}

@@ -133,6 +133,27 @@ async fn every_demo_account_is_complete_and_local_margin_equals_the_exchanges() 
         positions = positions.max(v.positions.len());
     }
     assert!(positions >= 200, "a large desk book: {positions}");
+    // The cross-collateral books: local totals in USD equal the demo
+    // exchange's total_*_usd, and the USDC wallet backs the options book.
+    let mut cross = 0;
+    for v in books(&snap).into_iter().filter(|v| v.cross.is_some()) {
+        let (c, ex) = (v.cross.as_ref().unwrap(), v.exchange.totals_usd.unwrap());
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs().max(1.0);
+        assert!(
+            close(c.maintenance_margin_usd, ex.maintenance_margin),
+            "{}",
+            v.label
+        );
+        assert!(
+            close(c.margin_balance_usd, ex.margin_balance),
+            "{}",
+            v.label
+        );
+        assert!(close(c.equity_usd, ex.equity), "{}", v.label);
+        assert!(c.complete && c.wallets.len() >= 2, "{}: {c:?}", v.label);
+        cross += 1;
+    }
+    assert_eq!(cross, 2, "two cross-collateral demo accounts");
     // Where the model's worst case is in the extended table, the matrix
     // screen marks that entry, and its aggregated loss is the worst case.
     let mut extended_worst = 0;
@@ -443,7 +464,13 @@ async fn the_engine_hands_out_inputs_and_subscribes_what_if_instruments() {
         custom: Vec::new(),
     };
     let t = Thresholds::default();
-    let a = analyse(&pm_inputs, &request(pm_label, Vec::new()), &[], t);
+    let a = analyse(
+        &pm_inputs,
+        Vec::new(),
+        &request(pm_label, Vec::new()),
+        &[],
+        t,
+    );
     let (mm, engine_mm) = (
         a.report.maintenance_margin.unwrap(),
         view.risk.margin.maintenance_margin,
@@ -462,7 +489,7 @@ async fn the_engine_hands_out_inputs_and_subscribes_what_if_instruments() {
         instrument: unheld.clone(),
         size: -10.0,
     }];
-    let a = analyse(&inputs, &request(sm_label, sell), &[], t);
+    let a = analyse(&inputs, Vec::new(), &request(sm_label, sell), &[], t);
     let w = a.whatif.unwrap();
     assert!(w.missing.is_empty());
     let mark = w

@@ -51,6 +51,7 @@ fn config(url: &str, chunk: usize) -> Config {
             currencies: Some(vec!["BTC".into()]),
             model: "auto".into(),
             subaccounts: false,
+            collateral: "auto".into(),
         }],
         connection: ConnectionConfig {
             heartbeat_interval_s: 10,

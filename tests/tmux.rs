@@ -99,7 +99,7 @@ fn the_demo_in_a_terminal() {
     tmux.start(&cmd);
     // Every book connected and priced: nothing stale, the critical book on top.
     let screen = tmux.wait_until(
-        |s| s.contains("desk: 14 accounts") && s.contains("CRITICAL") && !s.contains("STALE"),
+        |s| s.contains("desk: 16 accounts") && s.contains("CRITICAL") && !s.contains("STALE"),
         Duration::from_secs(30),
     );
     assert!(
@@ -155,8 +155,8 @@ fn the_demo_in_a_terminal() {
     tmux.run(&["send-keys", "-t", "ui", "Escape"]);
     tmux.wait_until(|s| !s.contains("this help"), Duration::from_secs(5));
     tmux.run(&["send-keys", "-t", "ui", "Escape"]);
-    let screen = tmux.wait_for("desk: 14", Duration::from_secs(5));
-    assert!(screen.contains("desk: 14 accounts"), "{screen}");
+    let screen = tmux.wait_for("desk: 16", Duration::from_secs(5));
+    assert!(screen.contains("desk: 16 accounts"), "{screen}");
     tmux.run(&["send-keys", "-t", "ui", "q"]);
     let start = Instant::now();
     while tmux.alive() && start.elapsed() < Duration::from_secs(10) {
@@ -200,8 +200,8 @@ fn signals_hand_the_terminal_back() {
             stty = stty.display(),
         );
         tmux.start(&cmd);
-        let screen = tmux.wait_for("desk: 14 accounts", Duration::from_secs(30));
-        assert!(screen.contains("desk: 14"), "{sig}: {screen}");
+        let screen = tmux.wait_for("desk: 16 accounts", Duration::from_secs(30));
+        assert!(screen.contains("desk: 16"), "{sig}: {screen}");
         assert_eq!(
             tmux.flag("#{alternate_on} #{mouse_any_flag} #{cursor_flag}"),
             "1 1 0",

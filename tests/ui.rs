@@ -52,7 +52,13 @@ fn analysis_for(engine: &Engine<Vec<u8>>, app: &App) -> Box<Analysis> {
     let id = desk.find_account(&req.key.0, &req.key.1).unwrap();
     let extra: Vec<String> = req.trades.iter().map(|t| t.instrument.clone()).collect();
     let inputs = desk.inputs(id, &extra);
-    Box::new(analyse(&inputs, &req, &scenarios(), Thresholds::default()))
+    Box::new(analyse(
+        &inputs,
+        Vec::new(),
+        &req,
+        &scenarios(),
+        Thresholds::default(),
+    ))
 }
 
 fn open(app: &mut App, label: &str, screen: Screen) {

@@ -193,6 +193,7 @@ fn frame(snap: &Snapshot, banner: &str, t: &Thresholds, crashed: bool) -> String
         .accounts
         .iter()
         .filter(|v| !v.positions.is_empty() || v.risk.balance != 0.0 || !v.refused.is_empty())
+        .filter(|v| !v.folded_into_cross())
         .map(|v| (v, v.health(t)))
         .collect();
     let ratio = |v: &AccountView| v.judged_mm_ratio().unwrap_or(f64::INFINITY);
@@ -223,15 +224,24 @@ fn frame(snap: &Snapshot, banner: &str, t: &Thresholds, crashed: bool) -> String
         let age = v
             .data_age_ms
             .map_or("n/a".into(), |a| format!("{:.1}s", a as f64 / 1000.0));
+        // A cross account: one row, its totals in USD.
+        let (ccy, equity, mm) = match &v.cross {
+            Some(c) => ("USD", c.equity_usd, c.maintenance_margin_usd),
+            None => (
+                v.currency.as_str(),
+                v.risk.equity,
+                v.risk.margin.maintenance_margin,
+            ),
+        };
         out.push_str(&format!(
             "{:<26} {:<4} {:<11} {:<11} {:>8} {:>13.4} {:>11.4} {:>9} {:>8}\n",
             v.label,
-            v.currency,
+            ccy,
             v.model,
             h.label(),
             ratio,
-            v.risk.equity,
-            v.risk.margin.maintenance_margin,
+            equity,
+            mm,
             v.positions.len(),
             age
         ));

@@ -155,6 +155,9 @@ pub struct AccountConfig {
     pub model: String,
     #[serde(default)]
     pub subaccounts: bool,
+    /// auto (what the exchange reports), cross or segregated.
+    #[serde(default = "auto")]
+    pub collateral: String,
 }
 
 fn deribit() -> String {
@@ -166,6 +169,15 @@ fn auto() -> String {
 }
 
 impl AccountConfig {
+    /// The collateral mode forced by the config (None: as the exchange says).
+    pub fn forced_collateral(&self) -> Option<crate::model::Collateral> {
+        match self.collateral.as_str() {
+            "cross" => Some(crate::model::Collateral::Cross),
+            "segregated" => Some(crate::model::Collateral::Segregated),
+            _ => None,
+        }
+    }
+
     pub fn url(&self) -> &str {
         self.url.as_deref().unwrap_or(DERIBIT_URL)
     }
@@ -352,6 +364,12 @@ impl Config {
                 ));
             }
             check_url(a.url()).map_err(|e| format!("account {}: {e}", a.label))?;
+            if !["auto", "cross", "segregated"].contains(&a.collateral.as_str()) {
+                return Err(format!(
+                    "account {}: collateral {:?} must be auto, cross or segregated",
+                    a.label, a.collateral
+                ));
+            }
         }
         self.validate_ranges()?;
         let (warn, critical) = (self.check.warn_mm_ratio, self.check.critical_mm_ratio);
@@ -656,6 +674,7 @@ subaccounts = false
             currencies: None,
             model: "auto".into(),
             subaccounts: false,
+            collateral: "auto".into(),
         };
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         let err = credentials(&account, None).unwrap_err();

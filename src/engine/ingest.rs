@@ -78,6 +78,8 @@ pub struct Ingest {
     model_override: Option<String>,
     /// Model per account label, where the configuration names one.
     pub label_models: HashMap<String, String>,
+    /// Collateral modes forced by the configuration, by account label.
+    pub label_collateral: HashMap<String, Collateral>,
     /// Local time of the last quote per instrument (data age).
     pub last_quote: HashMap<String, i64>,
     /// Accounts that have had a balance, and a positions snapshot.
@@ -155,6 +157,7 @@ impl Ingest {
             stats: ReplayStats::default(),
             model_override,
             label_models: HashMap::new(),
+            label_collateral: HashMap::new(),
             last_quote: HashMap::new(),
             has_balance: HashSet::new(),
             has_positions: HashSet::new(),
@@ -448,7 +451,10 @@ impl Ingest {
         let model = self
             .fixed_model(label)
             .unwrap_or_else(|| model_for(margin_model).to_string());
-        let acct = Account::new(label, &key.1, &model);
+        let mut acct = Account::new(label, &key.1, &model);
+        if let Some(c) = self.label_collateral.get(label) {
+            acct.collateral = *c;
+        }
         let id = self.desk.add_account(acct).unwrap_or_else(|_| {
             self.desk
                 .add_account(Account::new(label, &key.1, "deribit_sm"))
@@ -644,11 +650,12 @@ impl Ingest {
         a.exchange.margin_balance = b.margin_balance;
         a.exchange.totals_usd = b.totals_usd;
         a.exchange.as_of = b.timestamp.unwrap_or(t);
-        if let Some(cross) = b.cross {
-            a.collateral = match cross {
-                true => Collateral::Cross,
-                false => Collateral::Segregated,
-            };
+        let reported = b.cross.map(|cross| match cross {
+            true => Collateral::Cross,
+            false => Collateral::Segregated,
+        });
+        if let Some(c) = self.label_collateral.get(acct).copied().or(reported) {
+            a.collateral = c;
         }
         self.has_balance.insert(id);
         self.accepted(id, "private/get_account_summary");

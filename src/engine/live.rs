@@ -86,6 +86,11 @@ pub enum Query {
     },
     /// Every instrument the engine knows, sorted.
     Instruments { reply: oneshot::Sender<Vec<String>> },
+    /// The inputs of every wallet of a cross-collateral account.
+    Wallets {
+        label: String,
+        reply: oneshot::Sender<Vec<AccountInputs>>,
+    },
 }
 
 /// Account Greeks in Deribit's units (delta_total in coin, gamma per USD,
@@ -150,6 +155,7 @@ pub struct AccountView {
 /// liquidation with the collateral revalued).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CrossView {
+    pub equity_usd: f64,
     pub margin_balance_usd: f64,
     pub maintenance_margin_usd: f64,
     pub initial_margin_usd: f64,
@@ -157,7 +163,25 @@ pub struct CrossView {
     pub complete: bool,
     pub stale: bool,
     pub refused: bool,
-    pub wallets: usize,
+    /// The account's wallets, in the desk's order.
+    pub wallets: Vec<CrossWallet>,
+    /// The wallet whose row stands for the account on the desk: the one
+    /// with the largest requirement (the first, if none has any).
+    pub primary: String,
+}
+
+/// One wallet of a cross account, as the collateral panel shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CrossWallet {
+    pub currency: String,
+    pub balance: f64,
+    pub equity: f64,
+    /// USD per unit, and where it comes from (index, exchange, par).
+    pub usd_rate: Option<f64>,
+    pub rate_source: &'static str,
+    pub haircut: f64,
+    pub collateral_usd: Option<f64>,
+    pub maintenance_margin_usd: Option<f64>,
 }
 
 impl CrossView {
@@ -181,6 +205,30 @@ pub struct Divergence {
 }
 
 impl AccountView {
+    /// A cross-collateral wallet that does not stand for its account on
+    /// the desk (the account has one row: its primary wallet's).
+    pub fn folded_into_cross(&self) -> bool {
+        self.cross
+            .as_ref()
+            .is_some_and(|c| c.primary != self.currency)
+    }
+
+    /// USD amounts of the row: a cross account's totals, else the
+    /// wallet's (equity, MM, headroom) at its index.
+    pub fn usd_figures(&self) -> Option<(f64, f64, f64)> {
+        if let Some(c) = &self.cross {
+            let headroom = c.margin_balance_usd - c.maintenance_margin_usd;
+            return Some((c.equity_usd, c.maintenance_margin_usd, headroom));
+        }
+        let u = self.usd_per_unit?;
+        let r = &self.risk;
+        Some((
+            r.equity * u,
+            r.margin.maintenance_margin * u,
+            r.headroom * u,
+        ))
+    }
+
     /// The mm_ratio the account is judged on: a cross-collateral wallet's
     /// is its account's total, not its own.
     pub fn judged_mm_ratio(&self) -> Option<f64> {
@@ -383,6 +431,17 @@ impl<W: Write> Engine<W> {
             Query::Instruments { reply } => {
                 let _ = reply.send(self.ingest.desk.instrument_names());
             }
+            Query::Wallets { label, reply } => {
+                let desk = &self.ingest.desk;
+                let wallets = (0..desk.account_count())
+                    .filter(|&id| {
+                        let a = desk.account(id);
+                        a.label == label && a.collateral == Collateral::Cross
+                    })
+                    .map(|id| desk.inputs(id, &[]))
+                    .collect();
+                let _ = reply.send(wallets);
+            }
         }
     }
 
@@ -432,6 +491,9 @@ impl<W: Write> Engine<W> {
             }
             if let Some(model) = self.ingest.label_models.get(parent).cloned() {
                 self.ingest.label_models.insert(label.clone(), model);
+            }
+            if let Some(c) = self.ingest.label_collateral.get(parent).copied() {
+                self.ingest.label_collateral.insert(label.clone(), c);
             }
             self.removed.remove(&label);
             self.links.insert(label.clone(), LinkState::Connecting);
@@ -749,17 +811,32 @@ impl<W: Write> Engine<W> {
                 complete: true,
                 ..CrossView::default()
             });
-            let rate = usd_rate(account, &desk.market).map(|(r, _)| r);
+            let rate = usd_rate(account, &desk.market);
             let haircut =
                 (desk.models().get(&account.model)).map_or(0.0, |m| m.haircut(&account.currency));
-            let r = rate.unwrap_or(0.0);
+            let r = rate.map_or(0.0, |(r, _)| r);
+            let mm_usd = v.risk.margin.maintenance_margin * r;
+            c.equity_usd += v.risk.equity * r;
             c.margin_balance_usd += v.risk.margin_balance * r * (1.0 - haircut);
-            c.maintenance_margin_usd += v.risk.margin.maintenance_margin * r;
+            c.maintenance_margin_usd += mm_usd;
             c.initial_margin_usd += v.risk.margin.initial_margin * r;
             c.complete &= v.complete && v.unknown.is_none() && rate.is_some();
             c.stale |= v.stale;
             c.refused |= !v.refused.is_empty();
-            c.wallets += 1;
+            let most = (c.wallets.iter()).map(|w| w.maintenance_margin_usd.unwrap_or(0.0));
+            if c.wallets.is_empty() || mm_usd > most.fold(0.0, f64::max) {
+                c.primary = v.currency.clone();
+            }
+            c.wallets.push(CrossWallet {
+                currency: v.currency.clone(),
+                balance: v.risk.balance,
+                equity: v.risk.equity,
+                usd_rate: rate.map(|(r, _)| r),
+                rate_source: rate.map_or("none", |(_, s)| s.as_str()),
+                haircut,
+                collateral_usd: rate.map(|_| v.risk.margin_balance * r * (1.0 - haircut)),
+                maintenance_margin_usd: rate.map(|_| mm_usd),
+            });
         }
         for (_, v) in views.iter_mut() {
             v.cross = totals.get(&v.label).cloned();

@@ -7,7 +7,7 @@ use super::{
     StressReport,
 };
 use crate::margin::cross::{
-    cross_liquidation, usd_rate, value_cross, wallets, CrossTotals, Wallet,
+    cross_liquidation, is_stable, usd_rate, value_cross, wallets, CrossTotals, Wallet,
 };
 use crate::margin::inputs::CrossInputs;
 use crate::margin::liquidation::Liquidation;
@@ -34,6 +34,10 @@ pub struct CurrencyReport {
     pub maintenance_margin_usd: Option<f64>,
     /// This wallet's maintenance margin over the account's.
     pub share_of_requirement: Option<f64>,
+    /// The account's USD P&L if this currency's coin falls 10 % alone
+    /// (positions on its index and its balance revalued; None for stable
+    /// coins): which currency's move hurts most.
+    pub pnl_usd_coin_down_10pct: Option<f64>,
     /// The exchange's figures for the currency: the account's totals
     /// converted to it, but for `equity`, which is the wallet's own.
     pub exchange: CurrencyExchange,
@@ -144,7 +148,7 @@ pub fn cross_report(
         risk_matrices: parts.iter().flat_map(|p| p.risk_matrices.clone()).collect(),
         stress,
         liquidation,
-        currencies: currencies(&totals, inputs, known),
+        currencies: currencies(&totals, inputs, known, &mut wallets),
         warnings,
     }
 }
@@ -301,8 +305,22 @@ fn margin(parts: &[AccountReport], totals: &CrossTotals) -> Breakdown {
     sum
 }
 
-fn currencies(totals: &CrossTotals, inputs: &CrossInputs, known: bool) -> Vec<CurrencyReport> {
+/// The move of `coin_down` a coin alone is asked about.
+const COIN_DOWN: f64 = -0.10;
+
+fn currencies(
+    totals: &CrossTotals,
+    inputs: &CrossInputs,
+    known: bool,
+    wallets: &mut [Wallet],
+) -> Vec<CurrencyReport> {
     let total_mm = totals.maintenance_margin_usd;
+    let (instruments, market, now) = (&inputs.instruments, &inputs.market, inputs.now_ms);
+    let mut coin_down = |coin: &str| {
+        let mv = |c: &str| if c == coin { COIN_DOWN } else { 0.0 };
+        let after = value_cross(wallets, instruments, market, now, &mv, 0.0);
+        Some(after.equity_usd - totals.equity_usd).filter(|p| known && p.is_finite())
+    };
     (totals.wallets.iter())
         .filter_map(|w| Some((w, inputs.wallets.iter().find(|a| a.currency == w.currency)?)))
         .map(|(w, a)| {
@@ -320,6 +338,10 @@ fn currencies(totals: &CrossTotals, inputs: &CrossInputs, known: bool) -> Vec<Cu
                 initial_margin_usd: fin(w.initial_margin_usd()),
                 maintenance_margin_usd: mm_usd,
                 share_of_requirement: mm_usd.filter(|_| total_mm > 0.0).map(|m| m / total_mm),
+                pnl_usd_coin_down_10pct: match is_stable(&w.currency) {
+                    true => None,
+                    false => coin_down(&w.currency),
+                },
                 exchange: CurrencyExchange {
                     margin_balance: a.exchange.margin_balance,
                     initial_margin: a.exchange.initial_margin,

@@ -257,21 +257,10 @@ pub fn build_report(
     }
     // A cross account is one entry, whatever number of wallets it has.
     for ids in cross.into_values() {
-        let watched: Vec<AccountId> = ids
-            .into_iter()
-            .filter(|&id| freshness(id).is_some())
+        let wallets: Vec<(AccountInputs, Freshness)> = (ids.into_iter())
+            .filter_map(|id| Some((desk.inputs(id, &[]), freshness(id)?)))
             .collect();
-        let mut parts = Vec::new();
-        let mut unknown = Vec::new();
-        for &id in &watched {
-            let Some(fresh) = freshness(id) else { continue };
-            let ccy = &desk.account(id).currency;
-            unknown.extend(fresh.unknown.as_ref().map(|u| format!("{ccy}: {u}")));
-            parts.push(account_report(&desk.inputs(id, &[]), fresh, opts));
-        }
-        let inputs =
-            CrossInputs::from_wallets(watched.iter().map(|&id| desk.inputs(id, &[])).collect());
-        accounts.extend(inputs.map(|i| cross::cross_report(&i, parts, unknown, opts)));
+        accounts.extend(cross_account_report(wallets, opts));
     }
     Report {
         version: REPORT_VERSION,
@@ -279,6 +268,25 @@ pub fn build_report(
         accounts,
         warnings: Vec::new(),
     }
+}
+
+/// The one report of a cross-collateral account from each of its wallets'
+/// inputs and freshness (None: no wallet).
+pub fn cross_account_report(
+    wallets: Vec<(AccountInputs, Freshness)>,
+    opts: &ReportOptions,
+) -> Option<AccountReport> {
+    let mut parts = Vec::new();
+    let mut unknown = Vec::new();
+    let mut inputs = Vec::new();
+    for (i, fresh) in wallets {
+        let ccy = &i.account.currency;
+        unknown.extend(fresh.unknown.as_ref().map(|u| format!("{ccy}: {u}")));
+        parts.push(account_report(&i, fresh, opts));
+        inputs.push(i);
+    }
+    let cross = CrossInputs::from_wallets(inputs)?;
+    Some(cross::cross_report(&cross, parts, unknown, opts))
 }
 
 /// The report of one account from its inputs (the engine's copy of them).

@@ -176,7 +176,7 @@ fn collateral(out: &mut String, a: &AccountReport) {
     );
     let _ = writeln!(
         out,
-        "    {:<5} {:>14} {:>14} {:>12} {:>8} {:>14} {:>7} {:>14} {:>14} {:>6}",
+        "    {:<5} {:>14} {:>14} {:>12} {:>8} {:>14} {:>7} {:>14} {:>14} {:>6} {:>12}",
         "ccy",
         "balance",
         "equity",
@@ -186,12 +186,13 @@ fn collateral(out: &mut String, a: &AccountReport) {
         "haircut",
         "collateral USD",
         "MM USD",
-        "share"
+        "share",
+        "coin -10%"
     );
     for p in &a.currencies {
         let _ = writeln!(
             out,
-            "    {:<5} {:>14.6} {:>14} {:>12} {:>8} {:>14} {:>6.1}% {:>14} {:>14} {:>6}",
+            "    {:<5} {:>14.6} {:>14} {:>12} {:>8} {:>14} {:>6.1}% {:>14} {:>14} {:>6} {:>12}",
             p.currency,
             p.balance,
             num(p.equity, 6),
@@ -203,6 +204,7 @@ fn collateral(out: &mut String, a: &AccountReport) {
             num(p.maintenance_margin_usd, 2),
             p.share_of_requirement
                 .map_or("n/a".into(), |s| format!("{:.0}%", s * 100.0)),
+            num(p.pnl_usd_coin_down_10pct, 0),
         );
     }
 }

@@ -10,6 +10,7 @@ use crate::margin::inputs::AccountInputs;
 use crate::margin::liquidation::Liquidation;
 use crate::margin::stress::StressScenario;
 use crate::model::valuation::{futures_ref_term, resolve, unit_value, Shock};
+use crate::model::Collateral;
 use crate::model::Position;
 use crate::report::{
     account_report, under_each_model, AccountReport, Freshness, ModelFigures, ReportOptions,
@@ -129,6 +130,7 @@ fn trade(inputs: &mut AccountInputs, t: &Trade) {
 /// Revalue the account as `req` asks, with the configured `scenarios`.
 pub fn analyse(
     inputs: &AccountInputs,
+    wallets: Vec<AccountInputs>,
     req: &Request,
     scenarios: &[StressScenario],
     thresholds: Thresholds,
@@ -139,7 +141,7 @@ pub fn analyse(
         scenarios: &all,
         thresholds,
     };
-    let report = account_report(inputs, CURRENT, &opts);
+    let report = report_of(inputs, wallets, &opts);
     let models = match req.compare {
         true => under_each_model(inputs),
         false => Vec::new(),
@@ -169,6 +171,7 @@ pub fn analyse(
 /// The overview's liquidation and worst-stress columns for one account.
 pub fn desk_figures(
     inputs: &AccountInputs,
+    wallets: Vec<AccountInputs>,
     scenarios: &[StressScenario],
     thresholds: Thresholds,
 ) -> DeskFigures {
@@ -176,7 +179,7 @@ pub fn desk_figures(
         scenarios,
         thresholds,
     };
-    let report = account_report(inputs, CURRENT, &opts);
+    let report = report_of(inputs, wallets, &opts);
     let worst_stress = report
         .stress
         .iter()
@@ -273,7 +276,13 @@ impl Analyst {
         let (scenarios, thresholds) = (self.scenarios.clone(), self.thresholds);
         tokio::spawn(async move {
             let inputs = ask(&queries, &req.key, extra).await;
-            let job = move || inputs.map(|i| Box::new(analyse(&i, &req, &scenarios, thresholds)));
+            let wallets = match &inputs {
+                Some(i) => wallets_of(&queries, i).await,
+                None => Vec::new(),
+            };
+            let job = move || {
+                inputs.map(|i| Box::new(analyse(&i, wallets, &req, &scenarios, thresholds)))
+            };
             let result = tokio::task::spawn_blocking(job).await.ok().flatten();
             let _ = done.send(match result {
                 Some(a) => Done::Account(a),
@@ -297,11 +306,12 @@ impl Analyst {
                 let Some(inputs) = ask(&queries, &key, Vec::new()).await else {
                     continue;
                 };
+                let wallets = wallets_of(&queries, &inputs).await;
                 let scenarios = scenarios.clone();
                 let job = move || {
                     let start = Instant::now();
                     (
-                        desk_figures(&inputs, &scenarios, thresholds),
+                        desk_figures(&inputs, wallets, &scenarios, thresholds),
                         start.elapsed(),
                     )
                 };
@@ -332,6 +342,37 @@ impl Analyst {
                 }
             }
         });
+    }
+}
+
+/// Every wallet's inputs when `inputs` is one wallet of a cross-collateral
+/// account (empty otherwise): its figures are the account's.
+async fn wallets_of(queries: &mpsc::Sender<Query>, inputs: &AccountInputs) -> Vec<AccountInputs> {
+    if inputs.account.collateral != Collateral::Cross {
+        return Vec::new();
+    }
+    let (reply, rx) = oneshot::channel();
+    let query = Query::Wallets {
+        label: inputs.account.label.clone(),
+        reply,
+    };
+    if queries.send(query).await.is_err() {
+        return Vec::new();
+    }
+    rx.await.unwrap_or_default()
+}
+
+/// The report of the account `inputs` belongs to: a cross account's
+/// totals when `wallets` are given, else the wallet's own.
+fn report_of(
+    inputs: &AccountInputs,
+    wallets: Vec<AccountInputs>,
+    opts: &ReportOptions,
+) -> AccountReport {
+    let fresh = wallets.into_iter().map(|w| (w, CURRENT)).collect();
+    match crate::report::cross_account_report(fresh, opts) {
+        Some(cross) => cross,
+        None => account_report(inputs, CURRENT, opts),
     }
 }
 

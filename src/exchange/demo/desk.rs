@@ -19,6 +19,10 @@ pub struct DemoAccount {
     pub positions: Vec<(String, f64)>,
     /// Adds risk every so often, drifting toward liquidation.
     pub drifts: bool,
+    /// Cross-collateral accounts (`cross_*` models): the currency of the
+    /// wallet that backs the book, when it is not the book's own. Its
+    /// balance is sized so that the account starts at its target ratio.
+    pub collateral: Option<(String, f64)>,
 }
 
 /// The listed option nearest to `days` to expiry and strike `moneyness` × forward.
@@ -206,6 +210,32 @@ pub fn demo_desk(m: &SimMarket) -> Vec<DemoAccount> {
             true,
             vec![(perp("BTC"), 3_000_000.0)],
         ),
+        // Cross collateral: USDC backing a BTC options book ...
+        (
+            "cross-usdc-options",
+            "BTC",
+            "cross_pm",
+            0.40,
+            false,
+            vec![
+                (o("BTC", 30.0, 0.90, P), -30.0),
+                (o("BTC", 30.0, 1.10, C), -20.0),
+                (o("BTC", 60.0, 1.20, C), 10.0),
+            ],
+        ),
+        // ... and BTC backing short BTC puts: the collateral falls with
+        // the puts (the wrong-way case).
+        (
+            "cross-btc-short-puts",
+            "BTC",
+            "cross_pm",
+            0.45,
+            false,
+            vec![
+                (o("BTC", 30.0, 0.90, P), -40.0),
+                (o("BTC", 60.0, 0.80, P), -30.0),
+            ],
+        ),
     ];
     books
         .into_iter()
@@ -220,6 +250,7 @@ pub fn demo_desk(m: &SimMarket) -> Vec<DemoAccount> {
                 target_mm_ratio: target,
                 positions: merge(positions),
                 drifts,
+                collateral: (name == "cross-usdc-options").then(|| ("USDC".to_string(), 0.0)),
             },
         )
         .collect()

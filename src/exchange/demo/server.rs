@@ -38,9 +38,10 @@ pub fn demo_account(url: &str) -> crate::config::AccountConfig {
         client_id_env: None,
         client_secret_env: None,
         credentials_file: None,
-        currencies: Some(vec!["BTC".into(), "ETH".into()]),
+        currencies: Some(vec!["BTC".into(), "ETH".into(), "USDC".into()]),
         model: "auto".into(),
         subaccounts: true,
+        collateral: "auto".into(),
     }
 }
 
@@ -144,11 +145,17 @@ impl DemoState {
             // (session P&L, and option value under portfolio margin).
             let risk = state.desk.risk(id);
             let (mm, book_part) = (risk.margin.maintenance_margin, risk.margin_balance);
-            a.balance = if mm > 0.0 {
+            let balance = if mm > 0.0 {
                 mm / a.target_mm_ratio - book_part
             } else {
                 5.0
             };
+            // Another wallet backs a cross book: the book's own holds nothing
+            // but what the book adds, the other the USD value of the rest.
+            match &mut a.collateral {
+                Some((_, other)) => *other = balance * state.usd_rate(&a.currency),
+                None => a.balance = balance,
+            }
             state.desk.set_balance(id, a.balance, 0.0);
             state.desk_ids.push(id);
         }
@@ -332,6 +339,45 @@ impl DemoState {
         Value::Array(list)
     }
 
+    /// USD per unit of a currency on the simulated market (stable coins 1).
+    fn usd_rate(&self, currency: &str) -> f64 {
+        self.market.underlying(currency).map_or(1.0, |u| u.index)
+    }
+
+    /// A cross-collateral account's summary for one of its wallets: the
+    /// wallet's own balance and equity, the account's totals converted to
+    /// the currency, and the totals in USD (as Deribit sends them).
+    fn cross_summary(&self, i: usize, a: &DemoAccount, currency: &str) -> Value {
+        let ccy = currency.to_ascii_uppercase();
+        let other = a.collateral.as_ref().filter(|(c, _)| *c == ccy);
+        let r = self.desk.risk(self.desk_ids[i]);
+        let book_rate = self.usd_rate(&a.currency);
+        let backing = a.collateral.as_ref().map_or(0.0, |(_, b)| *b);
+        let mb_usd = r.margin_balance * book_rate + backing;
+        let equity_usd = r.equity * book_rate + backing;
+        let (im_usd, mm_usd) = (
+            r.margin.initial_margin * book_rate,
+            r.margin.maintenance_margin * book_rate,
+        );
+        let rate = self.usd_rate(&ccy);
+        // Every currency is a wallet of the account; most are empty.
+        let (balance, equity, options_value, upl) = match other {
+            Some((_, b)) => (*b, *b, 0.0, 0.0),
+            None if ccy == a.currency => {
+                (a.balance, r.equity, r.options_value, r.futures_session_upl)
+            }
+            None => (0.0, 0.0, 0.0, 0.0),
+        };
+        json!({"currency": ccy, "balance": balance, "equity": equity,
+            "margin_balance": mb_usd / rate, "initial_margin": im_usd / rate,
+            "maintenance_margin": mm_usd / rate, "available_funds": (mb_usd - im_usd) / rate,
+            "options_value": options_value, "futures_session_upl": upl, "futures_session_rpl": 0.0,
+            "margin_model": a.margin_model, "cross_collateral_enabled": true,
+            "portfolio_margining_enabled": a.margin_model.ends_with("_pm"),
+            "total_margin_balance_usd": mb_usd, "total_equity_usd": equity_usd,
+            "total_initial_margin_usd": im_usd, "total_maintenance_margin_usd": mm_usd})
+    }
+
     fn summary(&self, subject: Option<i64>, currency: &str) -> Value {
         let base = json!({"currency": currency.to_ascii_uppercase(), "balance": 0.0, "equity": 0.0,
                           "margin_balance": 0.0, "initial_margin": 0.0, "maintenance_margin": 0.0,
@@ -339,6 +385,9 @@ impl DemoState {
         let Some((i, a)) = subject.and_then(|id| self.account(id)) else {
             return base;
         };
+        if a.margin_model.starts_with("cross_") {
+            return self.cross_summary(i, a, currency);
+        }
         if !a.currency.eq_ignore_ascii_case(currency) {
             return base;
         }

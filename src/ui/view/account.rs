@@ -5,8 +5,8 @@
 use super::{
     bordered, health, health_style, health_text, no_account, num, open_account, opt_num, pct,
 };
-use crate::engine::live::{AccountView, Snapshot};
-use crate::report::Thresholds;
+use crate::engine::live::{AccountView, CrossView, Snapshot};
+use crate::report::{CurrencyReport, Thresholds};
 use crate::ui::app::{App, History, MIN_RETURNS};
 use crate::ui::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -25,12 +25,23 @@ pub fn draw(
     let Some(v) = open_account(app, snap) else {
         return no_account(f, area, app);
     };
-    let [summary, trend, lower] = Layout::vertical([
+    // A cross account shows what backs it between the trend and the book.
+    let wallets = v.cross.as_ref().map_or(0, |c| c.wallets.len() as u16 + 3);
+    let [summary, trend, panel, lower] = Layout::vertical([
         Constraint::Length(11),
         Constraint::Length(3),
+        Constraint::Length(wallets),
         Constraint::Min(0),
     ])
     .areas(area);
+    if let Some(c) = &v.cross {
+        // The revalued coin moves come from the last analysis of this account.
+        let parts = (app.analysis.as_ref())
+            .filter(|a| a.request.key == (v.label.clone(), v.currency.clone()))
+            .map(|a| a.report.currencies.clone())
+            .unwrap_or_default();
+        collateral(f, panel, c, &parts, theme);
+    }
     let key = (v.label.clone(), v.currency.clone());
     history(f, trend, app.history.get(&key), theme);
     let style = if v.stale { theme.stale } else { theme.text };
@@ -71,12 +82,20 @@ fn summary_lines(v: &AccountView, t: &Thresholds, theme: &Theme) -> Vec<Line<'st
         Some(t) => format!("  — {t}"),
         None => String::new(),
     };
+    // A cross account's row opens on one wallet; the verdict is the account's.
+    let wallet = match v.cross {
+        Some(_) => " wallet of a cross account",
+        None => "",
+    };
     let usd = r
         .headroom_usd
         .map_or(String::new(), |u| format!(" (${u:.0})"));
     vec![
         Line::from(vec![
-            Span::styled(format!("{} [{c}] {} ", v.label, v.model), theme.header),
+            Span::styled(
+                format!("{} [{c}{wallet}] {} ", v.label, v.model),
+                theme.header,
+            ),
             Span::styled(health_text(h), health_style(h, theme)),
             Span::styled(stale_note, theme.stale),
         ]),
@@ -336,4 +355,69 @@ fn history(f: &mut Frame, area: Rect, h: Option<&History>, theme: &Theme) {
             .block(bordered(eq_title)),
         right,
     );
+}
+
+/// A cross account's wallets: balance, equity, USD rate and where it comes
+/// from, haircut, collateral value, and each one's share of the requirement.
+fn collateral(f: &mut Frame, area: Rect, c: &CrossView, parts: &[CurrencyReport], theme: &Theme) {
+    let header = Row::new([
+        "ccy",
+        "balance",
+        "equity",
+        "USD rate",
+        "from",
+        "haircut",
+        "collateral $",
+        "MM $",
+        "share",
+        "coin -10% $",
+    ])
+    .style(theme.header);
+    let money = |v: Option<f64>| v.map_or("n/a".into(), |x| format!("{x:.0}"));
+    let body: Vec<Row> = (c.wallets.iter())
+        .map(|w| {
+            let share = (w.maintenance_margin_usd)
+                .filter(|_| c.maintenance_margin_usd > 0.0)
+                .map(|m| m / c.maintenance_margin_usd);
+            Row::new([
+                w.currency.clone(),
+                num(w.balance, 4),
+                num(w.equity, 4),
+                opt_num(w.usd_rate, 2),
+                w.rate_source.to_string(),
+                format!("{:.1}%", w.haircut * 100.0),
+                money(w.collateral_usd),
+                money(w.maintenance_margin_usd),
+                pct(share),
+                money(
+                    (parts.iter())
+                        .find(|p| p.currency == w.currency)
+                        .and_then(|p| p.pnl_usd_coin_down_10pct),
+                ),
+            ])
+        })
+        .collect();
+    let ratio = c.mm_ratio().filter(|_| c.complete);
+    let title = format!(
+        " collateral (cross account, judged on its totals): MB ${:.0}  MM ${:.0}  mm_ratio {} ",
+        c.margin_balance_usd,
+        c.maintenance_margin_usd,
+        pct(ratio)
+    );
+    let widths = [
+        Constraint::Length(5),
+        Constraint::Length(14),
+        Constraint::Length(14),
+        Constraint::Length(12),
+        Constraint::Length(9),
+        Constraint::Length(8),
+        Constraint::Length(13),
+        Constraint::Length(11),
+        Constraint::Length(7),
+        Constraint::Length(12),
+    ];
+    let table = Table::new(body, widths)
+        .header(header)
+        .block(bordered(title));
+    f.render_widget(table, area);
 }

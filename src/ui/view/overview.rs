@@ -3,7 +3,7 @@
 //! line in USD.
 
 use super::{health, health_style, health_text, move_pct, num, pct, sort_rows};
-use crate::engine::live::{AccountView, Snapshot};
+use crate::engine::live::{AccountView, CrossView, Snapshot};
 use crate::report::{Health, Thresholds};
 use crate::ui::analysis::DeskFigures;
 use crate::ui::app::App;
@@ -20,6 +20,7 @@ pub fn rows<'a>(snap: &'a Snapshot, app: &App, t: &Thresholds) -> Vec<(&'a Accou
         .accounts
         .iter()
         .filter(|v| !v.positions.is_empty() || v.risk.balance != 0.0 || !v.refused.is_empty())
+        .filter(|v| !v.folded_into_cross())
         .filter(|v| {
             filter.is_empty()
                 || v.label.to_lowercase().contains(&filter)
@@ -113,6 +114,9 @@ fn compact(v: f64) -> String {
 }
 
 fn cell_text(col: usize, v: &AccountView, h: Health, d: Option<&DeskFigures>) -> String {
+    if let Some(text) = v.cross.as_ref().and_then(|c| cross_cell(col, v, c)) {
+        return text;
+    }
     let r = &v.risk;
     let usd = |x: f64| v.usd_per_unit.map_or("—".into(), |u| compact(x * u));
     match COLUMNS[col].name {
@@ -146,6 +150,25 @@ fn cell_text(col: usize, v: &AccountView, h: Health, d: Option<&DeskFigures>) ->
             .data_age_ms
             .map_or("n/a".into(), |a| format!("{:.1}s", a as f64 / 1000.0)),
         _ => String::new(),
+    }
+}
+
+/// The cells where a cross account's row shows its totals in USD rather
+/// than its primary wallet's figures (None: the wallet's cell).
+fn cross_cell(col: usize, v: &AccountView, c: &CrossView) -> Option<String> {
+    let usd = |x: f64| Some(if c.complete { num(x, 0) } else { "n/a".into() });
+    match COLUMNS[col].name {
+        "ccy" => Some("USD".into()),
+        "model" => Some(v.model.replace("deribit_", "cross_")),
+        "equity" => usd(c.equity_usd),
+        "equity $" => Some(compact(c.equity_usd)),
+        "IM" => usd(c.initial_margin_usd),
+        "MM" => usd(c.maintenance_margin_usd),
+        "headroom" => usd(c.margin_balance_usd - c.maintenance_margin_usd),
+        "local-exch" => Some(v.exchange.totals_usd.map_or("—".into(), |t| {
+            format!("{:+.0}", c.maintenance_margin_usd - t.maintenance_margin)
+        })),
+        _ => None,
     }
 }
 
@@ -191,9 +214,9 @@ fn several_indices(accounts: &[&AccountView]) -> bool {
 
 /// The totals line: every listed account in USD, and the worst one.
 fn totals(list: &[(&AccountView, Health)]) -> String {
-    let usd = |f: &dyn Fn(&AccountView) -> f64| {
+    let usd = |f: &dyn Fn((f64, f64, f64)) -> f64| {
         list.iter()
-            .filter_map(|(v, _)| v.usd_per_unit.map(|u| f(v) * u))
+            .filter_map(|(v, _)| v.usd_figures().map(f))
             .sum::<f64>()
     };
     let stale = list.iter().filter(|(v, _)| v.stale).count();
@@ -204,9 +227,9 @@ fn totals(list: &[(&AccountView, Health)]) -> String {
     format!(
         " total {} accounts in USD: equity {}  MM {}  headroom {}  vega {}/pt │ {alarm} critical or worse │ {stale} stale ",
         list.len(),
-        compact(usd(&|v| v.risk.equity)),
-        compact(usd(&|v| v.risk.margin.maintenance_margin)),
-        compact(usd(&|v| v.risk.headroom)),
+        compact(usd(&|(equity, _, _)| equity)),
+        compact(usd(&|(_, mm, _)| mm)),
+        compact(usd(&|(_, _, headroom)| headroom)),
         compact(list.iter().map(|(v, _)| v.greeks.vega).sum()),
     )
 }
