@@ -325,6 +325,16 @@ fn short_puts_backed_by_btc_breach_before_the_same_backed_by_usdc() {
 /// The shipped sample with `pm-vol-seller` (4 BTC, short calls, hedged) in
 /// cross mode beside a USDC wallet holding `usdc`; the other accounts out.
 fn sample_cross(usdc: f64) -> Vec<margintop::exchange::recording::RecordLine> {
+    sample_cross_with(usdc, true, None)
+}
+
+/// The same, with or without the USDC positions answer, and with the
+/// exchange's totals (MM, margin balance in USD) in every summary.
+fn sample_cross_with(
+    usdc: f64,
+    usdc_positions: bool,
+    totals: Option<(f64, f64)>,
+) -> Vec<margintop::exchange::recording::RecordLine> {
     let path = format!(
         "{}/config/samples/deribit_2022-06-02.jsonl",
         env!("CARGO_MANIFEST_DIR")
@@ -341,6 +351,12 @@ fn sample_cross(usdc: f64) -> Vec<margintop::exchange::recording::RecordLine> {
         if r.get("margin_model").is_some() {
             r["margin_model"] = json!("cross_pm");
             r["cross_collateral_enabled"] = json!(true);
+            if let Some((mm, mb)) = totals {
+                r["total_maintenance_margin_usd"] = json!(mm);
+                r["total_margin_balance_usd"] = json!(mb);
+                r["total_initial_margin_usd"] = json!(mm * 1.25);
+                r["total_equity_usd"] = json!(mb);
+            }
             usdc_summary = r.clone();
         }
     }
@@ -348,10 +364,11 @@ fn sample_cross(usdc: f64) -> Vec<margintop::exchange::recording::RecordLine> {
     usdc_summary["balance"] = json!(usdc);
     let t = 1_654_161_841_700_i64;
     let acct = "pm-vol-seller";
-    for (id, method, result) in [
-        (90, "private/get_positions", json!([])),
-        (91, "private/get_account_summary", usdc_summary),
-    ] {
+    let mut answers = vec![(91, "private/get_account_summary", usdc_summary)];
+    if usdc_positions {
+        answers.push((90, "private/get_positions", json!([])));
+    }
+    for (id, method, result) in answers {
         let ask =
             json!({"jsonrpc": "2.0", "id": id, "method": method, "params": {"currency": "USDC"}});
         lines.push(json!({"t": t, "dir": "out", "acct": acct, "msg": ask}));
@@ -481,4 +498,27 @@ fn the_config_can_force_cross_collateral() {
     )
     .unwrap_err();
     assert!(err.contains("auto, cross or segregated"), "{err}");
+}
+
+#[test]
+fn with_a_wallet_unknown_the_desk_row_stands_on_the_exchanges_totals() {
+    // No positions answer for USDC: the local totals are not complete.
+    let ok = rows(sample_cross_with(
+        500_000.0,
+        false,
+        Some((10_000.0, 100_000.0)),
+    ));
+    assert!(ok.iter().all(|(_, h)| *h == Health::Ok), "{ok:?}");
+    let breach = rows(sample_cross_with(
+        500_000.0,
+        false,
+        Some((120_000.0, 100_000.0)),
+    ));
+    assert!(
+        breach.iter().all(|(_, h)| *h == Health::Liquidation),
+        "{breach:?}"
+    );
+    // Neither local nor exchange totals: unknown, never a verdict.
+    let none = rows(sample_cross_with(500_000.0, false, None));
+    assert!(none.iter().all(|(_, h)| *h == Health::Unknown), "{none:?}");
 }

@@ -168,6 +168,9 @@ pub struct CrossView {
     /// The wallet whose row stands for the account on the desk: the one
     /// with the largest requirement (the first, if none has any).
     pub primary: String,
+    /// The exchange's totals (`total_*_usd`) from its newest summary.
+    pub exchange: Option<crate::model::UsdTotals>,
+    exchange_as_of: i64,
 }
 
 /// One wallet of a cross account, as the collateral panel shows it.
@@ -185,6 +188,17 @@ pub struct CrossWallet {
 }
 
 impl CrossView {
+    /// What the account is judged on: the local totals when complete, else
+    /// the exchange's (MM, margin balance, and true when they are the
+    /// exchange's); None when neither is known.
+    pub fn judged(&self) -> Option<(f64, f64, bool)> {
+        match (self.complete, self.exchange) {
+            (true, _) => Some((self.maintenance_margin_usd, self.margin_balance_usd, false)),
+            (false, Some(t)) => Some((t.maintenance_margin, t.margin_balance, true)),
+            (false, None) => None,
+        }
+    }
+
     pub fn mm_ratio(&self) -> Option<f64> {
         let (mm, mb) = (self.maintenance_margin_usd, self.margin_balance_usd);
         match (mb > 0.0, mb == 0.0 && mm == 0.0) {
@@ -233,7 +247,9 @@ impl AccountView {
     /// is its account's total, not its own.
     pub fn judged_mm_ratio(&self) -> Option<f64> {
         match &self.cross {
-            Some(c) => c.mm_ratio().filter(|_| c.complete),
+            Some(c) => c
+                .judged()
+                .and_then(|(mm, mb, _)| (mb > 0.0).then(|| mm / mb)),
             None => self.risk.mm_ratio,
         }
     }
@@ -245,8 +261,11 @@ impl AccountView {
             if c.refused {
                 return Health::Error;
             }
-            let mm = c.complete.then_some(c.maintenance_margin_usd);
-            return Health::of(c.stale, mm, c.mm_ratio().filter(|_| c.complete), t);
+            let Some((mm, mb, _)) = c.judged() else {
+                return Health::of(c.stale, None, None, t);
+            };
+            let ratio = (mb > 0.0).then(|| mm / mb);
+            return Health::of(c.stale, Some(mm), ratio, t);
         }
         if !self.refused.is_empty() {
             return Health::Error;
@@ -823,6 +842,12 @@ impl<W: Write> Engine<W> {
             c.complete &= v.complete && v.unknown.is_none() && rate.is_some();
             c.stale |= v.stale;
             c.refused |= !v.refused.is_empty();
+            if let Some(t) = account.exchange.totals_usd {
+                if c.exchange.is_none() || account.exchange.as_of > c.exchange_as_of {
+                    c.exchange = Some(t);
+                    c.exchange_as_of = account.exchange.as_of;
+                }
+            }
             let most = (c.wallets.iter()).map(|w| w.maintenance_margin_usd.unwrap_or(0.0));
             if c.wallets.is_empty() || mm_usd > most.fold(0.0, f64::max) {
                 c.primary = v.currency.clone();

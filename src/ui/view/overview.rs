@@ -157,6 +157,18 @@ fn cell_text(col: usize, v: &AccountView, h: Health, d: Option<&DeskFigures>) ->
 /// than its primary wallet's figures (None: the wallet's cell).
 fn cross_cell(col: usize, v: &AccountView, c: &CrossView) -> Option<String> {
     let usd = |x: f64| Some(if c.complete { num(x, 0) } else { "n/a".into() });
+    // Local totals incomplete: the exchange's figures, marked "ex".
+    if let (false, Some(t)) = (c.complete, c.exchange) {
+        let ex = |x: f64| Some(format!("{}ex", num(x, 0)));
+        match COLUMNS[col].name {
+            "mm_ratio" => return Some(format!("{}ex", pct(v.judged_mm_ratio()))),
+            "equity" => return ex(t.equity),
+            "IM" => return ex(t.initial_margin),
+            "MM" => return ex(t.maintenance_margin),
+            "headroom" => return ex(t.margin_balance - t.maintenance_margin),
+            _ => {}
+        }
+    }
     match COLUMNS[col].name {
         "ccy" => Some("USD".into()),
         "model" => Some(v.model.replace("deribit_", "cross_")),
