@@ -522,3 +522,30 @@ fn with_a_wallet_unknown_the_desk_row_stands_on_the_exchanges_totals() {
     let none = rows(sample_cross_with(500_000.0, false, None));
     assert!(none.iter().all(|(_, h)| *h == Health::Unknown), "{none:?}");
 }
+
+#[test]
+fn check_judges_a_cross_account_once_on_its_totals() {
+    let path = std::env::temp_dir().join(format!("margintop-cross-{}.jsonl", std::process::id()));
+    for (usdc, code, verdict) in [(500_000.0, 0, " OK "), (-150_000.0, 2, " LIQUIDATION ")] {
+        let text: String = sample_cross(usdc)
+            .iter()
+            .map(|l| l.to_json() + "\n")
+            .collect();
+        std::fs::write(&path, text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_margintop"))
+            .args(["check", "--replay"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 1, "one line for the account: {stdout}");
+        assert!(
+            lines[0].starts_with("pm-vol-seller USD deribit_pm"),
+            "{stdout}"
+        );
+        assert!(lines[0].contains(verdict), "{stdout}");
+        assert_eq!(out.status.code(), Some(code), "{stdout}");
+    }
+    std::fs::remove_file(&path).ok();
+}
