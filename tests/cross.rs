@@ -70,7 +70,7 @@ fn the_summaries_fixture_is_one_account_with_the_exchanges_totals() {
         json!({"t": 1_778_048_572_540_i64, "dir": "in", "acct": "desk", "msg": reply}),
     ];
     // Each wallet holds no position (without the answers it is not known).
-    for (id, ccy) in ["BTC", "USDT", "SOL", "ETH"].iter().enumerate() {
+    for (id, ccy) in ["BTC", "USDT", "ETH"].iter().enumerate() {
         let id = 3000 + id as i64;
         let ask = json!({"jsonrpc": "2.0", "id": id, "method": "private/get_positions",
             "params": {"currency": ccy}});
@@ -97,14 +97,26 @@ fn the_summaries_fixture_is_one_account_with_the_exchanges_totals() {
         Some(total("total_initial_margin_usd"))
     );
     assert_eq!(a.exchange.equity_usd, Some(total("total_equity_usd")));
-    assert_eq!(a.currencies.len(), 4);
+    // SOL holds nothing: an empty wallet adds nothing and is left out.
+    let listed: Vec<&str> = a.currencies.iter().map(|c| c.currency.as_str()).collect();
+    assert_eq!(listed, ["BTC", "USDT", "ETH"]);
     for s in summaries {
         let f = |k: &str| s[k].as_f64().unwrap();
         let ccy = s["currency"].as_str().unwrap();
-        let part = a.currencies.iter().find(|c| c.currency == ccy).unwrap();
+        let part = a.currencies.iter().find(|c| c.currency == ccy);
         // No index in the recording: the rate is the one the summary implies.
-        assert_eq!(part.rate_source, Some("exchange"), "{ccy}");
-        let rate = part.index_price.unwrap();
+        let rate = match part {
+            Some(p) => {
+                assert_eq!(p.rate_source, Some("exchange"), "{ccy}");
+                assert_eq!(p.exchange.margin_balance, Some(f("margin_balance")));
+                assert_eq!(p.balance, f("balance"));
+                p.index_price.unwrap()
+            }
+            None => {
+                assert_eq!((f("balance"), f("equity")), (0.0, 0.0), "{ccy}");
+                total("total_margin_balance_usd") / f("margin_balance")
+            }
+        };
         assert!((f("margin_balance") * rate - total("total_margin_balance_usd")).abs() < 1e-9);
         // IM and MM are the same totals at the same rate, to the digits printed.
         for (k, t) in [
@@ -117,8 +129,6 @@ fn the_summaries_fixture_is_one_account_with_the_exchanges_totals() {
         // Deribit's identity, exact on every currency.
         let free = f("margin_balance") - f("initial_margin");
         assert!((f("available_funds") - free).abs() < 1e-9, "{ccy}");
-        assert_eq!(part.exchange.margin_balance, Some(f("margin_balance")));
-        assert_eq!(part.balance, f("balance"));
     }
     // Local collateral of a book without positions: each balance at its rate.
     let by_hand: f64 = (summaries.iter())
@@ -189,23 +199,29 @@ fn cross(btc: f64, usdc: f64, puts: f64) -> CrossInputs {
     }
 }
 
-/// Total MM minus total collateral in USD after BTC moves by `m`, computed
-/// here wallet by wallet: the BTC wallet at the moved index, USDC at par.
+/// Each wallet's risk after BTC moves by `m`, computed here wallet by
+/// wallet, with its USD rate: the BTC wallet at the moved index, USDC at par.
+fn wallets_by_hand(i: &CrossInputs, m: f64) -> Vec<(margintop::margin::AccountRisk, f64)> {
+    (i.wallets.iter())
+        .map(|a| {
+            let mut model = PreparedModel::new(i.models[&a.model].clone(), &a.currency);
+            let shock = |_: &margintop::model::Instrument| Shock::price_move(m);
+            let book = value_book(a, &i.instruments, &i.market, &mut model, NOW, &shock);
+            let r = account_risk(a, &model, &book.sums, &book.warnings, NOW);
+            let rate = match a.currency.as_str() {
+                "BTC" => BTC * (1.0 + m),
+                _ => 1.0,
+            };
+            (r, rate)
+        })
+        .collect()
+}
+
+/// Total MM minus total collateral in USD after BTC moves by `m`.
 fn shortfall_by_hand(i: &CrossInputs, m: f64) -> f64 {
-    let mut out = 0.0;
-    for a in &i.wallets {
-        let config = i.models[&a.model].clone();
-        let mut model = PreparedModel::new(config, &a.currency);
-        let shock = |_: &margintop::model::Instrument| Shock::price_move(m);
-        let book = value_book(a, &i.instruments, &i.market, &mut model, NOW, &shock);
-        let r = account_risk(a, &model, &book.sums, &book.warnings, NOW);
-        let rate = match a.currency.as_str() {
-            "BTC" => BTC * (1.0 + m),
-            _ => 1.0,
-        };
-        out += (r.margin.maintenance_margin - r.margin_balance) * rate;
-    }
-    out
+    (wallets_by_hand(i, m).iter())
+        .map(|(r, rate)| (r.margin.maintenance_margin - r.margin_balance) * rate)
+        .sum()
 }
 
 fn dense_scan(i: &CrossInputs, limit: f64, steps: usize) -> Option<f64> {
@@ -420,21 +436,11 @@ fn every_wallet_row_carries_the_accounts_verdict() {
     );
 }
 
-/// The account's USD equity after BTC moves by `m`, wallet by wallet.
+/// The account's USD equity after BTC moves by `m`.
 fn equity_usd_by_hand(i: &CrossInputs, m: f64) -> f64 {
-    let mut out = 0.0;
-    for a in &i.wallets {
-        let mut model = PreparedModel::new(i.models[&a.model].clone(), &a.currency);
-        let shock = |_: &margintop::model::Instrument| Shock::price_move(m);
-        let book = value_book(a, &i.instruments, &i.market, &mut model, NOW, &shock);
-        let r = account_risk(a, &model, &book.sums, &book.warnings, NOW);
-        let rate = match a.currency.as_str() {
-            "BTC" => BTC * (1.0 + m),
-            _ => 1.0,
-        };
-        out += r.equity * rate;
-    }
-    out
+    (wallets_by_hand(i, m).iter())
+        .map(|(r, rate)| r.equity * rate)
+        .sum()
 }
 
 #[test]
@@ -548,4 +554,34 @@ fn check_judges_a_cross_account_once_on_its_totals() {
         assert_eq!(out.status.code(), Some(code), "{stdout}");
     }
     std::fs::remove_file(&path).ok();
+}
+
+#[test]
+fn all_currencies_summaries_add_wallets_only_to_cross_accounts() {
+    let text = std::fs::read_to_string(fixture(
+        "deribit/private_get_account_summaries_response.json",
+    ));
+    let reply: Value = serde_json::from_str(&text.unwrap()).unwrap();
+    let ask = json!({"jsonrpc": "2.0", "id": reply["id"], "method": "private/get_account_summaries",
+        "params": {"extended": true}});
+    // A segregated account watched in BTC only: its ETH wallet stays out.
+    let btc_only = json!({"jsonrpc": "2.0", "id": 7, "method": "private/get_positions",
+        "params": {"currency": "BTC"}});
+    let lines = [
+        json!({"t": 1_000, "dir": "out", "acct": "desk", "msg": btc_only}),
+        json!({"t": 1_010, "dir": "in", "acct": "desk", "msg": {"jsonrpc": "2.0", "id": 7, "result": []}}),
+        json!({"t": 1_020, "dir": "out", "acct": "desk", "msg": ask}),
+        json!({"t": 1_030, "dir": "in", "acct": "desk", "msg": reply}),
+    ];
+    let report = replay(&lines);
+    let wallets: Vec<&str> = report
+        .accounts
+        .iter()
+        .map(|a| a.currency.as_str())
+        .collect();
+    assert_eq!(wallets, ["BTC"], "segregated: only the watched currency");
+    let btc = &report.accounts[0];
+    let summaries = reply["result"]["summaries"].as_array().unwrap();
+    assert_eq!(btc.balance, summaries[0]["balance"].as_f64());
+    assert_eq!(btc.collateral, "segregated");
 }

@@ -964,3 +964,44 @@ async fn record_on_a_full_disk_exits_3_and_says_so() {
     assert!(!err.contains("messages recorded"), "{err}");
     assert!(written <= 16 * 1024, "the limit held: {written} bytes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cross_accounts_unconfigured_wallets_are_found_and_followed() {
+    let server = Server::start(Faults {
+        cross: true,
+        ..Faults::default()
+    })
+    .await;
+    // Only BTC is configured; the all-currencies summary shows USDT and ETH
+    // holding value (SOL holds nothing).
+    let cfg = config(&server.url(), 250);
+    let found = |snap: &Snapshot| {
+        ["BTC", "USDT", "ETH"]
+            .iter()
+            .all(|c| desk_view(snap, "desk", c).is_some_and(|v| v.complete))
+    };
+    let (reached, snap) = run_until(&server, cfg, found).await;
+    let labels: Vec<_> = snap
+        .accounts
+        .iter()
+        .map(|v| (&v.label, &v.currency))
+        .collect();
+    assert!(reached, "{labels:?}");
+    let mut asked = server.stats(|s| s.positions_asked.clone());
+    asked.sort();
+    asked.dedup();
+    assert_eq!(
+        asked,
+        ["BTC", "ETH", "USDT"],
+        "positions of each wallet with value"
+    );
+    let btc = desk_view(&snap, "desk", "BTC").unwrap();
+    let cross = btc.cross.as_ref().expect("one cross account");
+    let mut wallets: Vec<&str> = cross.wallets.iter().map(|w| w.currency.as_str()).collect();
+    wallets.sort();
+    assert_eq!(wallets, ["BTC", "ETH", "USDT"]);
+    assert!(
+        desk_view(&snap, "desk", "SOL").is_none(),
+        "an empty wallet stays out"
+    );
+}

@@ -239,6 +239,20 @@ impl Ingest {
                         self.refusal(acct, t, &currency, method, Refusal { code, message });
                         continue;
                     }
+                    // All currencies' summaries: a wallet not watched yet is
+                    // taken only when it holds value in a cross-collateral
+                    // account (the connection then takes its positions too).
+                    if let (Event::Balance(b), Some("private/get_account_summaries")) =
+                        (&e, method.as_deref())
+                    {
+                        let known =
+                            (self.accounts).contains_key(&(acct.to_string(), b.currency.clone()));
+                        let holds = b.balance != 0.0 || b.equity.is_some_and(|e| e != 0.0);
+                        let wanted = known || (b.cross == Some(true) && holds);
+                        if !wanted {
+                            continue;
+                        }
+                    }
                     // A message with an implausible value is not applied further.
                     let rejected = self.stats.rejected;
                     self.apply(acct, t, e);

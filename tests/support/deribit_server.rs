@@ -59,6 +59,10 @@ pub struct Faults {
     /// perpetual's settlement price is its mark at that round, and the
     /// balance holds the session P&L booked. Tickers then quote one index.
     pub settle_at_round: Option<usize>,
+    /// The account is in cross-collateral mode: summaries say so, and
+    /// `private/get_account_summaries` answers with the verbatim cross_pm
+    /// fixture (BTC, USDT, SOL, ETH); other currencies hold no position.
+    pub cross: bool,
 }
 
 #[derive(Debug, Default)]
@@ -72,6 +76,8 @@ pub struct Stats {
     pub refreshes: usize,
     pub unsubscribed: Vec<String>,
     pub subaccount_listings: usize,
+    /// Currencies whose positions were asked for.
+    pub positions_asked: Vec<String>,
 }
 
 struct State {
@@ -411,10 +417,21 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                         let code = refused(&st, &method, &msg).unwrap();
                         refusal(&id, code)
                     }
+                    "private/get_positions" if msg["params"]["currency"] != "BTC" => {
+                        let ccy = msg["params"]["currency"].as_str().unwrap_or("").to_string();
+                        st.lock().unwrap().stats.positions_asked.push(ccy);
+                        json!({"jsonrpc": "2.0", "id": id, "result": []})
+                    }
+                    "private/get_account_summaries" if st.lock().unwrap().faults.cross => {
+                        let mut r = fixture("private_get_account_summaries_cross_pm.json");
+                        r["id"] = id.clone();
+                        r
+                    }
                     "private/get_positions" => {
                         let (size, expired) = {
                             let mut s = st.lock().unwrap();
                             s.stats.snapshots += 1;
+                            s.stats.positions_asked.push("BTC".into());
                             (s.perp_size, s.option_expired)
                         };
                         let settlement = settled_round(&st).map_or(PERP_SETTLEMENT, perp_mark);
@@ -433,6 +450,10 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                     }
                     "private/get_account_summary" => {
                         let mut s = summary(&id);
+                        if st.lock().unwrap().faults.cross {
+                            s["result"]["margin_model"] = json!("cross_pm");
+                            s["result"]["cross_collateral_enabled"] = json!(true);
+                        }
                         if subject.is_some() {
                             s["result"]["balance"] = json!(SUB_BALANCE);
                             s["result"]["margin_model"] = json!("cross_pm");

@@ -586,7 +586,7 @@ async fn session(
                         let list: Vec<Value> = state.lock().map(|s| s.market.instruments.iter().filter(|i| i.base == ccy).map(DemoState::instrument_record).collect()).unwrap_or_default();
                         reply(&id, Value::Array(list))
                     }
-                    "private/get_positions" | "private/get_account_summary" | "private/get_subaccounts" if !authed => error(&id, 13009, "unauthorized"),
+                    "private/get_positions" | "private/get_account_summary" | "private/get_account_summaries" | "private/get_subaccounts" if !authed => error(&id, 13009, "unauthorized"),
                     "private/get_positions" => {
                         let ccy = params["currency"].as_str().unwrap_or("");
                         reply(&id, state.lock().map(|s| s.positions(subject, ccy)).unwrap_or(json!([])))
@@ -594,6 +594,15 @@ async fn session(
                     "private/get_account_summary" => {
                         let ccy = params["currency"].as_str().unwrap_or("");
                         let mut r = reply(&id, state.lock().map(|s| s.summary(subject, ccy)).unwrap_or(json!({})));
+                        r["usOut"] = json!(state.lock().map(|s| s.market.now_ms * 1000).unwrap_or(0));
+                        r
+                    }
+                    "private/get_account_summaries" => {
+                        let all = |s: &DemoState| {
+                            let list: Vec<Value> = ["BTC", "ETH", "USDC"].iter().map(|c| s.summary(subject, c)).collect();
+                            json!({"id": subject.unwrap_or(1), "type": "subaccount", "summaries": list})
+                        };
+                        let mut r = reply(&id, state.lock().map(|s| all(&s)).unwrap_or(json!({})));
                         r["usOut"] = json!(state.lock().map(|s| s.market.now_ms * 1000).unwrap_or(0));
                         r
                     }

@@ -163,6 +163,34 @@ pub async fn run(
     }
 }
 
+/// The account channels of each currency: its portfolio and its changes.
+fn private_channels(currencies: &[String]) -> Vec<String> {
+    (currencies.iter())
+        .flat_map(|c| {
+            [
+                format!("user.portfolio.{}", c.to_ascii_lowercase()),
+                format!("user.changes.any.{c}.raw"),
+            ]
+        })
+        .collect()
+}
+
+/// A summary of a cross-collateral wallet holding something (an empty
+/// wallet adds nothing to the account's totals).
+fn holds_cross_value(summary: &Value) -> bool {
+    let cross = summary
+        .get("cross_collateral_enabled")
+        .and_then(Value::as_bool)
+        == Some(true);
+    let some = |k: &str| {
+        summary
+            .get(k)
+            .and_then(Value::as_f64)
+            .is_some_and(|v| v != 0.0)
+    };
+    cross && (some("balance") || some("equity"))
+}
+
 /// The wait before reconnecting after a lost session: doubling up to `max`,
 /// back to `min` after a session that lived a while.
 fn next_backoff(
@@ -215,6 +243,10 @@ struct Session<'a> {
     refresh_at: Option<Instant>,
     /// Setup requests not answered yet; Live when it reaches zero.
     setup_left: usize,
+    /// A re-snapshot was asked for before the connection was live.
+    resync_when_live: bool,
+    /// Currencies of cross-collateral wallets found beyond the configured ones.
+    extra_currencies: BTreeSet<String>,
     /// Setup (with the channel list of that moment) has been queued: later
     /// channels need a subscribe of their own.
     setup_queued: bool,
@@ -249,6 +281,8 @@ async fn session(
         refresh_token: None,
         refresh_at: None,
         setup_left: 0,
+        resync_when_live: false,
+        extra_currencies: BTreeSet::new(),
         setup_queued: false,
         ready: false,
     };
@@ -338,9 +372,10 @@ impl Session<'_> {
                     self.queue_subscribe("public/unsubscribe", gone, Purpose::Resync);
                 }
             }
-            // Before it is live, the connection's own setup takes the snapshots.
             Command::Resync if self.ready => self.queue_snapshots(Purpose::Resync),
-            Command::Resync => {}
+            // Setup's own snapshots may already be answered: take them again
+            // once live, or an expiry during setup would go unnoticed.
+            Command::Resync => self.resync_when_live = true,
         }
     }
 
@@ -348,6 +383,15 @@ impl Session<'_> {
     /// list when this key's subaccounts are watched.
     fn queue_snapshots(&mut self, purpose: Purpose) {
         let spec = self.spec;
+        // Every currency at once, first: a cross-collateral account's wallets
+        // in currencies not configured (their value backs its positions).
+        if !spec.private_currencies.is_empty() {
+            let params = json!({"extended": true});
+            self.queue("private/get_account_summaries", params, purpose);
+        }
+        for c in &self.extra_currencies.clone() {
+            self.queue("private/get_positions", json!({ "currency": c }), purpose);
+        }
         for c in &spec.private_currencies {
             self.queue("private/get_positions", json!({ "currency": c }), purpose);
             self.queue(
@@ -377,16 +421,7 @@ impl Session<'_> {
             json!({"interval": spec.settings.heartbeat_interval_s}),
             Purpose::Setup,
         );
-        let private: Vec<String> = spec
-            .private_currencies
-            .iter()
-            .flat_map(|c| {
-                [
-                    format!("user.portfolio.{}", c.to_ascii_lowercase()),
-                    format!("user.changes.any.{c}.raw"),
-                ]
-            })
-            .collect();
+        let private = private_channels(&spec.private_currencies);
         if !private.is_empty() {
             self.queue_subscribe("private/subscribe", private, Purpose::Setup);
         }
@@ -470,6 +505,9 @@ impl Session<'_> {
         if self.setup_left == 0 && !self.ready {
             self.ready = true;
             link(self.feed, &self.spec.acct, LinkState::Live).await;
+            if std::mem::take(&mut self.resync_when_live) {
+                self.queue_snapshots(Purpose::Resync);
+            }
         }
     }
 
@@ -532,8 +570,11 @@ impl Session<'_> {
                     _ => {}
                 }
             }
-            Purpose::Setup => self.setup_answered().await,
-            Purpose::Resync => {}
+            Purpose::Setup => {
+                self.watch_cross_wallets(result, purpose);
+                self.setup_answered().await
+            }
+            Purpose::Resync => self.watch_cross_wallets(result, purpose),
             Purpose::Subaccounts => {
                 let acct = self.spec.acct.clone();
                 let list = result.as_ref().ok().and_then(Value::as_array);
@@ -555,6 +596,38 @@ impl Session<'_> {
 }
 
 impl Session<'_> {
+    /// A cross-collateral account's wallets that hold value in currencies
+    /// not configured (from an all-currencies summary): their positions are
+    /// taken and their changes followed too, so that the account's totals
+    /// are complete.
+    fn watch_cross_wallets(
+        &mut self,
+        result: &Result<Value, protocol::RpcError>,
+        purpose: Purpose,
+    ) {
+        let summaries = result.as_ref().ok().and_then(|r| r.get("summaries"));
+        let Some(list) = summaries.and_then(Value::as_array) else {
+            return;
+        };
+        let mut new = Vec::new();
+        for s in list.iter().filter(|s| holds_cross_value(s)) {
+            let Some(c) = s.get("currency").and_then(Value::as_str) else {
+                continue;
+            };
+            let c = c.to_ascii_uppercase();
+            if !self.spec.private_currencies.contains(&c) && self.extra_currencies.insert(c.clone())
+            {
+                new.push(c);
+            }
+        }
+        for c in &new {
+            self.queue("private/get_positions", json!({ "currency": c }), purpose);
+        }
+        if !new.is_empty() {
+            self.queue_subscribe("private/subscribe", private_channels(&new), purpose);
+        }
+    }
+
     /// Tell the engine which subaccounts the key lists now.
     async fn send_subaccounts(&self, list: &[Value]) {
         let subaccounts = list
