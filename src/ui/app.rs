@@ -245,7 +245,9 @@ impl App {
         }
         self.last_messages = Some((snap.as_of, snap.messages));
         for v in snap.accounts.iter().filter(|v| v.complete && !v.stale) {
-            let (Some(r), e) = (v.risk.mm_ratio, v.risk.equity) else {
+            // A cross account's trend is its totals' (equity in USD).
+            let equity = v.cross.as_ref().map_or(v.risk.equity, |c| c.equity_usd);
+            let (Some(r), e) = (v.judged_mm_ratio(), equity) else {
                 continue;
             };
             push_capped(

@@ -105,13 +105,22 @@ fn summary_lines(v: &AccountView, t: &Thresholds, theme: &Theme) -> Vec<Line<'st
             num(r.equity, 4),
             num(r.balance, 4)
         )),
-        Line::from(format!(
-            "IM {} {c}   MM {} {c}   mm_ratio {}   im_ratio {}",
-            num(m.initial_margin, 4),
-            num(m.maintenance_margin, 4),
-            pct(r.mm_ratio),
-            pct(r.im_ratio),
-        )),
+        Line::from(match v.cross {
+            // The wallet's own ratio means nothing in a cross account.
+            Some(_) => format!(
+                "IM {} {c}   MM {} {c}   mm_ratio {} (the account's, on its totals)",
+                num(m.initial_margin, 4),
+                num(m.maintenance_margin, 4),
+                pct(v.judged_mm_ratio()),
+            ),
+            None => format!(
+                "IM {} {c}   MM {} {c}   mm_ratio {}   im_ratio {}",
+                num(m.initial_margin, 4),
+                num(m.maintenance_margin, 4),
+                pct(r.mm_ratio),
+                pct(r.im_ratio),
+            ),
+        }),
         Line::from(format!(
             "headroom {} {c}{usd}   options value {} {c}",
             num(r.headroom, 4),
@@ -398,8 +407,14 @@ fn collateral(f: &mut Frame, area: Rect, c: &CrossView, parts: &[CurrencyReport]
         })
         .collect();
     let ratio = c.mm_ratio().filter(|_| c.complete);
+    let exchange = c.exchange.map_or(String::new(), |t| {
+        format!(
+            " │ exchange MB ${:.0} MM ${:.0}",
+            t.margin_balance, t.maintenance_margin
+        )
+    });
     let title = format!(
-        " collateral (cross account, judged on its totals): MB ${:.0}  MM ${:.0}  mm_ratio {} ",
+        " collateral (cross account, judged on its totals): MB ${:.0}  MM ${:.0}  mm_ratio {}{exchange} ",
         c.margin_balance_usd,
         c.maintenance_margin_usd,
         pct(ratio)
