@@ -250,7 +250,10 @@ async fn check_and_record_work_against_the_demo_server() {
     let cfg = dir.join("config.toml");
     std::fs::write(
         &cfg,
-        format!("[[accounts]]\nlabel = \"demo\"\nurl = \"{}\"\ncredentials_file = \"demo.toml\"\nsubaccounts = true\n", demo.url()),
+        // As in the other demo tests, no request pacing: a 3 s recording
+        // must hold every book's tickers (16 subaccounts at Deribit's 10
+        // requests a second fill it only just).
+        format!("[connection]\nmax_requests_per_s = 1000\n\n[[accounts]]\nlabel = \"demo\"\nurl = \"{}\"\ncredentials_file = \"demo.toml\"\nsubaccounts = true\n", demo.url()),
     )
     .unwrap();
     let run = |args: Vec<String>| {

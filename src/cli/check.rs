@@ -118,13 +118,7 @@ fn line(a: &margintop::report::AccountReport) -> String {
     // A cross account whose local totals are incomplete is judged on the
     // exchange's: say which figure the verdict stands on.
     let mm_ratio = match a.basis {
-        Some("exchange") => {
-            let ex = &a.exchange;
-            let r = (ex.maintenance_margin_usd.zip(ex.margin_balance_usd))
-                .filter(|(_, mb)| *mb > 0.0)
-                .map(|(mm, mb)| mm / mb);
-            format!("{} (exchange's)", pct(r))
-        }
+        Some("exchange") => format!("{} (exchange's)", pct(a.exchange.mm_ratio_usd())),
         _ => pct(a.mm_ratio),
     };
     format!(
@@ -204,8 +198,7 @@ async fn live(
             .await
             .is_err();
         last = rx.borrow().clone();
-        let now_live = last.links.iter().filter(|(_, s)| **s == LinkState::Live);
-        live.extend(now_live.map(|(l, _)| l.clone()));
+        super::links::note_live(&mut live, &last);
         if let Some(e) = connection_error(config, &last, &live, timed_out) {
             mon.stop().await;
             return Err(e);

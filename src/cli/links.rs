@@ -24,6 +24,12 @@ pub fn hopeless(link: &str, state: &LinkState, live: &HashSet<String>) -> Option
     }
 }
 
+/// Add the links live in `snap` to those seen live.
+pub fn note_live(seen: &mut HashSet<String>, snap: &Snapshot) {
+    let now_live = snap.links.iter().filter(|(_, s)| **s == LinkState::Live);
+    seen.extend(now_live.map(|(l, _)| l.clone()));
+}
+
 /// Follows the snapshots in a task of its own.
 pub struct LinkWatch {
     live: Arc<Mutex<HashSet<String>>>,
@@ -39,11 +45,7 @@ impl LinkWatch {
             while rx.changed().await.is_ok() {
                 let snap = rx.borrow().clone();
                 let Ok(mut seen) = seen.lock() else { return };
-                for (link, state) in &snap.links {
-                    if *state == LinkState::Live {
-                        seen.insert(link.clone());
-                    }
-                }
+                note_live(&mut seen, &snap);
                 let why = snap.links.iter().find_map(|(l, s)| hopeless(l, s, &seen));
                 if why.is_some() && tx.borrow().is_none() {
                     let _ = tx.send(why);
@@ -72,11 +74,11 @@ impl LinkWatch {
         snap.links
             .iter()
             .filter(|(link, _)| !live.contains(*link))
-            .map(|(link, state)| match state {
-                LinkState::AuthFailed(why) => format!("{link}: authentication failed: {why}"),
-                LinkState::Unreachable(why) => format!("{link}: cannot connect: {why}"),
-                LinkState::Down(why) => format!("{link}: never connected: {why}"),
-                _ => format!("{link}: never connected"),
+            .map(|(link, state)| {
+                hopeless(link, state, &live).unwrap_or_else(|| match state {
+                    LinkState::Down(why) => format!("{link}: never connected: {why}"),
+                    _ => format!("{link}: never connected"),
+                })
             })
             .next()
     }

@@ -10,7 +10,7 @@ use super::AccountId;
 use crate::exchange::deribit::client::{now_ms, Command, Feed, LinkState};
 use crate::exchange::recording::Recorder;
 use crate::margin::account::{AccountRisk, LEFT_OUT};
-use crate::margin::cross::usd_rate;
+use crate::margin::cross::{exchange_totals, usd_rate};
 use crate::margin::inputs::AccountInputs;
 use crate::model::{Collateral, ExchangeFigures, Position};
 use crate::report::{time_of_day_utc, Health, Thresholds};
@@ -170,7 +170,6 @@ pub struct CrossView {
     pub primary: String,
     /// The exchange's totals (`total_*_usd`) from its newest summary.
     pub exchange: Option<crate::model::UsdTotals>,
-    exchange_as_of: i64,
 }
 
 /// One wallet of a cross account, as the collateral panel shows it.
@@ -189,23 +188,21 @@ pub struct CrossWallet {
 
 impl CrossView {
     /// What the account is judged on: the local totals when complete, else
-    /// the exchange's (MM, margin balance, and true when they are the
-    /// exchange's); None when neither is known.
-    pub fn judged(&self) -> Option<(f64, f64, bool)> {
+    /// the exchange's; None when neither is known.
+    pub fn judged(&self) -> Option<crate::model::UsdTotals> {
         match (self.complete, self.exchange) {
-            (true, _) => Some((self.maintenance_margin_usd, self.margin_balance_usd, false)),
-            (false, Some(t)) => Some((t.maintenance_margin, t.margin_balance, true)),
-            (false, None) => None,
+            (true, _) => Some(crate::model::UsdTotals {
+                margin_balance: self.margin_balance_usd,
+                equity: self.equity_usd,
+                initial_margin: self.initial_margin_usd,
+                maintenance_margin: self.maintenance_margin_usd,
+            }),
+            (false, exchange) => exchange,
         }
     }
 
     pub fn mm_ratio(&self) -> Option<f64> {
-        let (mm, mb) = (self.maintenance_margin_usd, self.margin_balance_usd);
-        match (mb > 0.0, mb == 0.0 && mm == 0.0) {
-            (true, _) => Some(mm / mb),
-            (false, true) => Some(0.0),
-            (false, false) => None,
-        }
+        crate::margin::cross::ratio(self.maintenance_margin_usd, self.margin_balance_usd)
     }
 }
 
@@ -247,9 +244,7 @@ impl AccountView {
     /// is its account's total, not its own.
     pub fn judged_mm_ratio(&self) -> Option<f64> {
         match &self.cross {
-            Some(c) => c
-                .judged()
-                .and_then(|(mm, mb, _)| (mb > 0.0).then(|| mm / mb)),
+            Some(c) => c.judged().and_then(|t| t.mm_ratio()),
             None => self.risk.mm_ratio,
         }
     }
@@ -261,11 +256,9 @@ impl AccountView {
             if c.refused {
                 return Health::Error;
             }
-            let Some((mm, mb, _)) = c.judged() else {
-                return Health::of(c.stale, None, None, t);
-            };
-            let ratio = (mb > 0.0).then(|| mm / mb);
-            return Health::of(c.stale, Some(mm), ratio, t);
+            let judged = c.judged();
+            let mm = judged.map(|j| j.maintenance_margin);
+            return Health::of(c.stale, mm, judged.and_then(|j| j.mm_ratio()), t);
         }
         if !self.refused.is_empty() {
             return Health::Error;
@@ -821,11 +814,13 @@ impl<W: Write> Engine<W> {
     fn fold_cross(&self, views: &mut [(AccountId, AccountView)]) {
         let desk = &self.ingest.desk;
         let mut totals: HashMap<String, CrossView> = HashMap::new();
+        let mut members: HashMap<String, Vec<AccountId>> = HashMap::new();
         for (id, v) in views.iter() {
             let account = desk.account(*id);
             if account.collateral != Collateral::Cross {
                 continue;
             }
+            members.entry(v.label.clone()).or_default().push(*id);
             let c = totals.entry(v.label.clone()).or_insert(CrossView {
                 complete: true,
                 ..CrossView::default()
@@ -842,12 +837,6 @@ impl<W: Write> Engine<W> {
             c.complete &= v.complete && v.unknown.is_none() && rate.is_some();
             c.stale |= v.stale;
             c.refused |= !v.refused.is_empty();
-            if let Some(t) = account.exchange.totals_usd {
-                if c.exchange.is_none() || account.exchange.as_of > c.exchange_as_of {
-                    c.exchange = Some(t);
-                    c.exchange_as_of = account.exchange.as_of;
-                }
-            }
             let most = (c.wallets.iter()).map(|w| w.maintenance_margin_usd.unwrap_or(0.0));
             if c.wallets.is_empty() || mm_usd > most.fold(0.0, f64::max) {
                 c.primary = v.currency.clone();
@@ -862,6 +851,10 @@ impl<W: Write> Engine<W> {
                 collateral_usd: rate.map(|_| v.risk.margin_balance * r * (1.0 - haircut)),
                 maintenance_margin_usd: rate.map(|_| mm_usd),
             });
+        }
+        for (label, c) in totals.iter_mut() {
+            let ids = members.get(label).into_iter().flatten();
+            c.exchange = exchange_totals(ids.map(|id| desk.account(*id)));
         }
         for (_, v) in views.iter_mut() {
             v.cross = totals.get(&v.label).cloned();

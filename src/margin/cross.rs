@@ -74,6 +74,17 @@ pub fn usd_rate(account: &Account, market: &MarketState) -> Option<(f64, RateSou
     is_stable(&account.currency).then_some((1.0, RateSource::Par))
 }
 
+/// The exchange's totals of a cross account as of its newest summary that
+/// has them (every wallet's summary carries the same totals).
+pub fn exchange_totals<'a>(
+    wallets: impl Iterator<Item = &'a Account>,
+) -> Option<crate::model::UsdTotals> {
+    wallets
+        .filter_map(|a| a.exchange.totals_usd.map(|t| (a.exchange.as_of, t)))
+        .max_by_key(|(as_of, _)| *as_of)
+        .map(|(_, t)| t)
+}
+
 /// One currency's wallet of a cross account, ready to be valued.
 pub struct Wallet<'a> {
     pub account: &'a Account,
@@ -168,7 +179,8 @@ impl CrossTotals {
     }
 }
 
-fn ratio(requirement: f64, balance: f64) -> Option<f64> {
+/// A requirement over a balance, by the account rule (docs/DESIGN.md §4).
+pub fn ratio(requirement: f64, balance: f64) -> Option<f64> {
     match (balance > 0.0, balance == 0.0 && requirement == 0.0) {
         (true, _) => Some(requirement / balance),
         (false, true) => Some(0.0),

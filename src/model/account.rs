@@ -49,6 +49,13 @@ pub struct UsdTotals {
     pub maintenance_margin: f64,
 }
 
+impl UsdTotals {
+    /// MM over the margin balance (None unless the balance is positive).
+    pub fn mm_ratio(&self) -> Option<f64> {
+        (self.margin_balance > 0.0).then(|| self.maintenance_margin / self.margin_balance)
+    }
+}
+
 /// How an account's wallets back its positions.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Collateral {

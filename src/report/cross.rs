@@ -7,7 +7,8 @@ use super::{
     StressReport,
 };
 use crate::margin::cross::{
-    cross_liquidation, is_stable, usd_rate, value_cross, wallets, CrossTotals, Wallet,
+    cross_liquidation, exchange_totals, is_stable, usd_rate, value_cross, wallets, CrossTotals,
+    Wallet,
 };
 use crate::margin::inputs::CrossInputs;
 use crate::margin::liquidation::Liquidation;
@@ -84,7 +85,7 @@ pub fn cross_report(
                 .map(|r| format!("{}: {r}", p.currency))
         });
     let known = totals.complete && unknown.is_empty();
-    let exchange = exchange_totals(inputs);
+    let exchange = exchange_totals(inputs.wallets.iter());
     let (health, basis) = judge(&totals, known, stale, error.is_some(), exchange, opts);
     if basis == "exchange" {
         warnings.insert(
@@ -173,21 +174,17 @@ fn judge(
     }
     match exchange {
         Some(t) => {
-            let ratio = (t.margin_balance > 0.0).then(|| t.maintenance_margin / t.margin_balance);
-            let h = Health::of(stale, Some(t.maintenance_margin), ratio, &opts.thresholds);
+            let h = Health::of(
+                stale,
+                Some(t.maintenance_margin),
+                t.mm_ratio(),
+                &opts.thresholds,
+            );
             (h, "exchange")
         }
         None if stale => (Health::Stale, "local"),
         None => (Health::Unknown, "local"),
     }
-}
-
-/// The exchange's totals as of its newest summary that has them.
-fn exchange_totals(inputs: &CrossInputs) -> Option<UsdTotals> {
-    (inputs.wallets.iter())
-        .filter_map(|a| a.exchange.totals_usd.map(|t| (a.exchange.as_of, t)))
-        .max_by_key(|(as_of, _)| *as_of)
-        .map(|(_, t)| t)
 }
 
 fn exchange_report(totals: Option<UsdTotals>, inputs: &CrossInputs) -> ExchangeReport {
@@ -243,24 +240,18 @@ fn stress(
 /// Greeks that add up across wallets, in USD: delta and net delta at each
 /// index, gamma as the USD delta change for a 1 % move, vega and theta.
 fn greeks(parts: &[AccountReport]) -> GreeksReport {
-    let sum = |f: &dyn Fn(&AccountReport) -> Option<f64>| -> Option<f64> {
-        parts.iter().map(f).sum::<Option<f64>>()
-    };
-    let delta_usd = parts
-        .iter()
-        .flat_map(|p| &p.positions)
-        .map(|p| p.delta_usd)
-        .sum();
-    let net = sum(&|p| Some(p.greeks.delta_total_usd.unwrap_or(0.0)));
-    let gamma = sum(&|p| Some(p.greeks.gamma_usd_1pct.unwrap_or(0.0)));
+    // A wallet without positions has no USD Greeks: it adds nothing.
+    let sum = |f: &dyn Fn(&AccountReport) -> f64| -> f64 { parts.iter().map(f).sum() };
+    let net = sum(&|p| p.greeks.delta_total_usd.unwrap_or(0.0));
+    let gamma = sum(&|p| p.greeks.gamma_usd_1pct.unwrap_or(0.0));
     GreeksReport {
-        delta_total: net.unwrap_or(0.0),
-        delta: delta_usd,
-        gamma: gamma.unwrap_or(0.0),
-        vega: parts.iter().map(|p| p.greeks.vega).sum(),
-        theta: parts.iter().map(|p| p.greeks.theta).sum(),
-        delta_total_usd: net,
-        gamma_usd_1pct: gamma,
+        delta_total: net,
+        delta: sum(&|p| p.positions.iter().map(|p| p.delta_usd).sum()),
+        gamma,
+        vega: sum(&|p| p.greeks.vega),
+        theta: sum(&|p| p.greeks.theta),
+        delta_total_usd: Some(net),
+        gamma_usd_1pct: Some(gamma),
         vega_coin: None,
         theta_coin: None,
     }

@@ -101,6 +101,14 @@ pub struct ExchangeReport {
     pub equity_usd: Option<f64>,
 }
 
+impl ExchangeReport {
+    /// A cross account's MM over its margin balance, on the exchange's totals.
+    pub fn mm_ratio_usd(&self) -> Option<f64> {
+        let (mm, mb) = (self.maintenance_margin_usd?, self.margin_balance_usd?);
+        (mb > 0.0).then(|| mm / mb)
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct GreeksReport {
     pub delta_total: f64,
