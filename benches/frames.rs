@@ -6,7 +6,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use margintop::engine::live::{Engine, EngineSettings, Snapshot};
 use margintop::engine::{Desk, Ingest};
 use margintop::margin::config::load_models;
-use margintop::report::Thresholds;
+use margintop::model::AccountKey;
 use margintop::ui::view::draw;
 use margintop::ui::{App, ColorDepth, Screen, Theme};
 use ratatui::backend::TestBackend;
@@ -37,16 +37,16 @@ fn desk(n: usize) -> Snapshot {
 fn frames(c: &mut Criterion) {
     let snap = desk(500);
     let theme = Theme::builtin("dark", ColorDepth::TrueColor).expect("theme");
-    let t = Thresholds::default();
     let mut frame = |name: &str, screen: Screen, w: u16, h: u16| {
         let mut term = Terminal::new(TestBackend::new(w, h)).expect("backend");
         let mut app = App::new(false);
+        app.world.theme = theme.clone();
+        app.size = ratatui::layout::Rect::new(0, 0, w, h);
         app.screen = screen;
-        app.open = Some(("acct-000".into(), "BTC".into()));
+        app.open = Some(AccountKey::new("acct-000", "BTC"));
         c.bench_function(name, |b| {
             b.iter(|| {
-                term.draw(|f| draw(f, &mut app, &snap, &theme, &t, "bench"))
-                    .expect("draw");
+                term.draw(|f| draw(f, &app, &snap, "bench")).expect("draw");
             })
         });
     };

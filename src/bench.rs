@@ -12,7 +12,8 @@
 use crate::config::ConnectionConfig;
 use crate::engine::live::{self, Engine, EngineSettings, Snapshot};
 use crate::engine::{Desk, Ingest};
-use crate::exchange::deribit::client::{self, ConnectionSpec, Feed};
+use crate::exchange::deribit::client::{self, ConnectionSpec};
+use crate::exchange::feed::Feed;
 use crate::exchange::recording::{Dir, RecordLine};
 use crate::margin::config::load_models;
 use crate::model::Instrument;

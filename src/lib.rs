@@ -7,6 +7,7 @@
 
 pub mod bench;
 pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod exchange;
 pub mod margin;

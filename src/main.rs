@@ -28,7 +28,7 @@ enum Command {
     /// configuration or connection error. For scripts and cron.
     Check(cli::check::CheckArgs),
     /// Monitor the configured accounts and write every message to a
-    /// recording (FORMATS.md §1, secrets redacted) until Ctrl-C or --duration-s.
+    /// recording (docs/recording.md, secrets redacted) until Ctrl-C or --duration-s.
     Record(cli::record::RecordArgs),
     /// Run the built-in demo exchange (Deribit API v2 on loopback) until Ctrl-C;
     /// connect to it with client_id "demo", client_secret "demo", subaccounts = true.

@@ -7,6 +7,7 @@ use crate::engine::live::{self, Engine, EngineSettings, Query, Snapshot, SpawnRe
 use crate::engine::resync::ResyncTiming;
 use crate::engine::{Desk, Ingest};
 use crate::exchange::deribit::client::{self, ConnectionSpec};
+use crate::exchange::feed::{now_ms, Command, Feed};
 use crate::exchange::recording::Recorder;
 use crate::margin::config::ModelConfig;
 use std::collections::{BTreeMap, HashMap};
@@ -63,8 +64,8 @@ pub fn start_with(
     ingest.desk.set_clock_step(config.engine.clock_step_ms);
     let (feed_tx, feed_rx) = mpsc::channel(config.engine.queue_capacity.max(16));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let mut specs: Vec<(ConnectionSpec, mpsc::Receiver<client::Command>)> = Vec::new();
-    let mut markets: HashMap<String, mpsc::Sender<client::Command>> = HashMap::new();
+    let mut specs: Vec<(ConnectionSpec, mpsc::Receiver<Command>)> = Vec::new();
+    let mut markets: HashMap<String, mpsc::Sender<Command>> = HashMap::new();
     let mut market_currencies: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut market_of = HashMap::new();
     let mut privates = HashMap::new();
@@ -207,7 +208,7 @@ struct Running {
 async fn spawn_subaccounts(
     parents: HashMap<String, ConnectionSpec>,
     mut requests: mpsc::UnboundedReceiver<SpawnRequest>,
-    feed: mpsc::Sender<client::Feed>,
+    feed: mpsc::Sender<Feed>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut running: Vec<Running> = Vec::new();
@@ -298,7 +299,7 @@ impl Monitor {
             let _ = c.await;
         }
         let mut engine = self.engine.await.ok()?;
-        let _ = engine.snapshot(client::now_ms());
+        let _ = engine.snapshot(now_ms());
         Some(engine)
     }
 }

@@ -1,4 +1,4 @@
-//! Cross-collateral accounts (FORMATS.md §2.2): one entry per exchange
+//! Cross-collateral accounts (docs/report.md): one entry per exchange
 //! account, judged on its totals in USD; collateral revalued with the market.
 //!
 //! Independent values: the verbatim `get_account_summaries` fixture (its
@@ -400,7 +400,7 @@ fn sample_cross_with(
 /// The desk rows of the cross account after the engine took in `lines`.
 fn rows(lines: Vec<margintop::exchange::recording::RecordLine>) -> Vec<(String, Health)> {
     use margintop::engine::live::{Engine, EngineSettings};
-    use margintop::exchange::deribit::client::Feed;
+    use margintop::exchange::feed::Feed;
     let ingest = Ingest::new(Desk::new(load_models(None).unwrap(), 0), None);
     let settings = EngineSettings {
         recording_clock: true,

@@ -132,7 +132,7 @@ impl Ledger {
     }
 }
 
-/// Writes recording lines (FORMATS.md §1) from the verbatim shapes.
+/// Writes recording lines (docs/recording.md) from the verbatim shapes.
 struct Recording {
     lines: Vec<String>,
     next_id: i64,

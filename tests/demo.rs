@@ -3,8 +3,8 @@
 //! the crash mode pushes a book past liquidation.
 
 use margintop::config::{Config, ConnectionConfig};
+use margintop::demo::server::{self, DemoOptions};
 use margintop::engine::live::Snapshot;
-use margintop::exchange::demo::server::{self, DemoOptions};
 use margintop::margin::config::load_models;
 use margintop::monitor;
 use std::collections::HashMap;
@@ -56,7 +56,7 @@ async fn start_desk(
 }
 
 /// Views of the demo books (subaccounts, in the currency they hold).
-fn books(snap: &Snapshot) -> Vec<&margintop::engine::live::AccountView> {
+fn books(snap: &Snapshot) -> Vec<&margintop::engine::live::AccountSnapshot> {
     snap.accounts
         .iter()
         .filter(|v| v.label.starts_with("demo/") && !v.positions.is_empty())
@@ -212,7 +212,7 @@ async fn the_crash_mode_pushes_a_book_past_liquidation() {
         .collect();
     assert!(healthy.len() >= 8, "{healthy:?}");
     demo.crash();
-    let over = |v: &margintop::engine::live::AccountView| {
+    let over = |v: &margintop::engine::live::AccountSnapshot| {
         healthy.contains(&v.label) && v.risk.mm_ratio.is_none_or(|r| r >= 1.0)
     };
     let snap = wait_until(&mut rx, Duration::from_secs(30), |s| {
@@ -461,7 +461,7 @@ async fn the_engine_hands_out_inputs_and_subscribes_what_if_instruments() {
         .unwrap();
     assert_eq!(pm_inputs.account.positions, view.positions);
     let request = |label: &str, trades: Vec<Trade>| Request {
-        key: (label.into(), "BTC".into()),
+        key: margintop::model::AccountKey::new(label, "BTC"),
         compare: true,
         trades,
         custom: Vec::new(),

@@ -4,7 +4,7 @@
 mod common;
 
 use common::chain;
-use margintop::exchange::demo::smile::{self, Smile};
+use margintop::demo::smile::{self, Smile};
 
 const SNAPSHOT: &str = "deribit_options_snapshot_20260601T084252Z.csv";
 
@@ -52,7 +52,7 @@ fn too_few_rows_give_no_fit() {
     let _ = Smile([0.0; 4]);
 }
 
-use margintop::exchange::demo::market::{civil, expiries, SimMarket};
+use margintop::demo::market::{civil, expiries, SimMarket};
 use margintop::model::instrument::days_from_civil;
 use margintop::model::Kind;
 use margintop::pricing::{implied_vol_coin, years_between};

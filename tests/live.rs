@@ -7,8 +7,8 @@ mod deribit_server;
 
 use deribit_server::{Faults, Server, BALANCE, OPTION, OPTION_SIZE, PERP, PERP_AFTER, SECRET};
 use margintop::config::{AccountConfig, Config, ConnectionConfig};
-use margintop::engine::live::{AccountView, Snapshot};
-use margintop::exchange::deribit::client::LinkState;
+use margintop::engine::live::{AccountSnapshot, Snapshot};
+use margintop::exchange::feed::LinkState;
 use margintop::margin::config::load_models;
 use margintop::monitor;
 use std::path::PathBuf;
@@ -69,7 +69,7 @@ fn config(url: &str, chunk: usize) -> Config {
 /// The final round's exchange time (deribit_server::round(ROUNDS - 1)).
 const FINAL_TS: i64 = 1_654_161_900_000 + 2_000 * (deribit_server::ROUNDS as i64 - 1);
 
-fn settled(snap: &Snapshot) -> Option<AccountView> {
+fn settled(snap: &Snapshot) -> Option<AccountSnapshot> {
     let v = snap
         .accounts
         .iter()
@@ -79,7 +79,10 @@ fn settled(snap: &Snapshot) -> Option<AccountView> {
 
 /// Run a monitor against `server` until the account has settled on the final
 /// round (or 20 s pass); returns the view and the last snapshot.
-async fn run_until_settled(server: &Server, chunk: usize) -> (Option<AccountView>, Arc<Snapshot>) {
+async fn run_until_settled(
+    server: &Server,
+    chunk: usize,
+) -> (Option<AccountSnapshot>, Arc<Snapshot>) {
     let dir = credentials_dir(SECRET);
     let cfg = config(&server.url(), chunk);
     let mut mon = monitor::start(&cfg, Some(&dir), load_models(None).unwrap(), None).unwrap();
@@ -112,20 +115,20 @@ async fn run_until_settled(server: &Server, chunk: usize) -> (Option<AccountView
 }
 
 /// The perpetual's size as the engine knows it.
-fn perp_size(v: &AccountView) -> Option<f64> {
+fn perp_size(v: &AccountSnapshot) -> Option<f64> {
     v.positions
         .iter()
         .find(|p| p.instrument == PERP)
         .map(|p| p.size)
 }
 
-async fn baseline() -> AccountView {
+async fn baseline() -> AccountSnapshot {
     let server = Server::start(Faults::default()).await;
     let (view, snap) = run_until_settled(&server, 250).await;
     view.unwrap_or_else(|| panic!("undisturbed run did not settle: {snap:?}"))
 }
 
-fn same(a: &AccountView, b: &AccountView) {
+fn same(a: &AccountSnapshot, b: &AccountSnapshot) {
     for (what, x, y) in [
         (
             "MM",
@@ -590,7 +593,7 @@ async fn run_until(
     (reached, last)
 }
 
-fn desk_view<'a>(snap: &'a Snapshot, label: &str, currency: &str) -> Option<&'a AccountView> {
+fn desk_view<'a>(snap: &'a Snapshot, label: &str, currency: &str) -> Option<&'a AccountSnapshot> {
     (snap.accounts.iter()).find(|v| v.label == label && v.currency == currency)
 }
 
@@ -890,7 +893,7 @@ async fn record_and_plain_stop_at_once_when_the_server_cannot_be_reached() {
 fn a_recording_that_cannot_be_written_is_an_error() {
     use margintop::engine::live::{Engine, EngineSettings};
     use margintop::engine::{Desk, Ingest};
-    use margintop::exchange::deribit::client::Feed;
+    use margintop::exchange::feed::Feed;
     use margintop::exchange::recording::{Dir, RecordLine, Recorder};
     /// A disk that is full.
     struct Full;

@@ -1,4 +1,4 @@
-//! `margintop report` end to end: the shipped sample, FORMATS.md §2, and bad input.
+//! `margintop report` end to end: the shipped sample, docs/report.md, and bad input.
 
 mod common;
 
@@ -59,7 +59,7 @@ fn sample_report_follows_formats_section_2() {
         let mm = a["maintenance_margin"].as_f64().unwrap();
         let mb = a["margin_balance"].as_f64().unwrap();
         assert!((a["mm_ratio"].as_f64().unwrap() - mm / mb).abs() < 1e-12);
-        // Identity of DESIGN.md §4 on what the report says.
+        // Identity of docs/design.md on what the report says.
         let eq = a["balance"].as_f64().unwrap()
             + a["futures_session_upl"].as_f64().unwrap()
             + a["options_value"].as_f64().unwrap();

@@ -7,11 +7,14 @@ use margintop::engine::live::{Engine, EngineSettings, Snapshot};
 use margintop::engine::{Desk, Ingest};
 use margintop::margin::config::load_models;
 use margintop::margin::stress::{parse_scenarios, StressScenario, BUILTIN_SCENARIOS};
+use margintop::model::AccountKey;
 use margintop::report::Thresholds;
 use margintop::ui::analysis::{analyse, Analysis, Trade};
 use margintop::ui::view::draw;
 use margintop::ui::{App, ColorDepth, Screen, Theme};
 use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use ratatui::Terminal;
 use std::collections::HashMap;
 
@@ -49,7 +52,9 @@ fn scenarios() -> Vec<StressScenario> {
 fn analysis_for(engine: &Engine<Vec<u8>>, app: &App) -> Box<Analysis> {
     let req = app.request().expect("an account screen");
     let desk = &engine.ingest.desk;
-    let id = desk.find_account(&req.key.0, &req.key.1).unwrap();
+    let id = desk
+        .find_account(&req.key.label, &req.key.currency)
+        .unwrap();
     let extra: Vec<String> = req.trades.iter().map(|t| t.instrument.clone()).collect();
     let inputs = desk.inputs(id, &extra);
     Box::new(analyse(
@@ -62,25 +67,26 @@ fn analysis_for(engine: &Engine<Vec<u8>>, app: &App) -> Box<Analysis> {
 }
 
 fn open(app: &mut App, label: &str, screen: Screen) {
-    app.open = Some((label.into(), "BTC".into()));
+    app.open = Some(AccountKey::new(label, "BTC"));
     app.screen = screen;
-    app.configured_scenarios = scenarios().len();
+    app.screens.stress.configured = scenarios().len();
 }
 
+/// The app drawn at w×h (its size set as the run loop would).
 fn render(app: &mut App, snap: &Snapshot, theme: &Theme, w: u16, h: u16) -> String {
+    text_of(&buffer(app, snap, theme, w, h))
+}
+
+fn buffer(app: &mut App, snap: &Snapshot, theme: &Theme, w: u16, h: u16) -> Buffer {
+    app.world.theme = theme.clone();
+    app.size = Rect::new(0, 0, w, h);
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| {
-        draw(
-            f,
-            app,
-            snap,
-            theme,
-            &Thresholds::default(),
-            "margintop — sample recording",
-        )
-    })
-    .unwrap();
-    let buf = term.backend().buffer().clone();
+    term.draw(|f| draw(f, app, snap, "margintop — sample recording"))
+        .unwrap();
+    term.backend().buffer().clone()
+}
+
+fn text_of(buf: &Buffer) -> String {
     let mut out = String::new();
     for y in 0..buf.area.height {
         let line: String = (0..buf.area.width)
@@ -105,7 +111,7 @@ fn screens_at_80x24_and_160x48() {
             format!("overview_{w}x{h}"),
             render(&mut app, &snap, &theme(), w, h)
         );
-        app.open = Some(("pm-vol-seller".into(), "BTC".into()));
+        app.open = Some(AccountKey::new("pm-vol-seller", "BTC"));
         app.screen = Screen::Account;
         insta::assert_snapshot!(
             format!("account_{w}x{h}"),
@@ -164,7 +170,7 @@ fn every_screen_survives_tiny_areas() {
             for (w, h) in [(1, 1), (0, 0), (1, 5), (5, 1), (3, 3), (20, 4)] {
                 let mut app = App::new(false);
                 open(&mut app, "pm-vol-seller", screen);
-                app.trades.push(Trade {
+                app.screens.whatif.trades.push(Trade {
                     instrument: "BTC-PERPETUAL".into(),
                     size: 1000.0,
                 });
@@ -173,7 +179,7 @@ fn every_screen_survives_tiny_areas() {
                     && screen != Screen::Alerts
                     && screen != Screen::Help
                 {
-                    app.analysis = Some(analysis_for(&engine, &app));
+                    app.world.results.account = Some(analysis_for(&engine, &app));
                 }
                 let _ = render(&mut app, &snap, &theme(), w, h);
             }
@@ -201,7 +207,7 @@ fn stale_accounts_say_so() {
     let text = render(&mut App::new(false), &snap, &theme(), 100, 20);
     assert_eq!(text.matches("STALE").count(), 3, "{text}");
     let mut app = App::new(false);
-    app.open = Some(("pm-vol-seller".into(), "BTC".into()));
+    app.open = Some(AccountKey::new("pm-vol-seller", "BTC"));
     app.screen = Screen::Account;
     assert!(render(&mut app, &snap, &theme(), 100, 20).contains("not current"));
     for screen in [Screen::Matrix, Screen::Stress, Screen::WhatIf] {
@@ -233,7 +239,7 @@ fn a_stale_account_says_why_on_the_desk_and_its_screens() {
         note.contains(&why),
         "the selected row's reason under the table: {note}"
     );
-    app.open = Some((v.label.clone(), v.currency.clone()));
+    app.open = Some(v.key());
     app.screen = Screen::Account;
     let account = render(&mut app, &snap, &theme(), 160, 48);
     assert!(account.contains(&why), "{account}");
@@ -270,11 +276,11 @@ fn the_matrix_screen_shows_what_the_full_report_computes() {
     let worst = m.pnl[wi][wj].unwrap();
     assert!(m.pnl.iter().flatten().flatten().all(|x| *x >= worst));
     let mut app = App::new(false);
-    app.open = Some(("pm-vol-seller".into(), "BTC".into()));
+    app.open = Some(AccountKey::new("pm-vol-seller", "BTC"));
     app.screen = Screen::Matrix;
     assert!(render(&mut app, &snap, &theme(), 100, 20).contains(&format!("▼{worst:.4}")));
     // Standard margin has no matrix, and says so.
-    app.open = Some(("sm-hedged-future".into(), "BTC".into()));
+    app.open = Some(AccountKey::new("sm-hedged-future", "BTC"));
     assert!(render(&mut app, &snap, &theme(), 100, 20).contains("no risk matrix"));
 }
 
@@ -285,17 +291,17 @@ fn history_is_sampled_once_a_second_and_drawn() {
     let t0 = snap.as_of;
     for k in 0..5 {
         snap.as_of = t0 + 500 * k; // every half second: three samples (0, 1 s, 2 s)
-        app.record(&snap, &Thresholds::default());
+        app.record(&snap);
     }
-    let key = ("pm-vol-seller".to_string(), "BTC".to_string());
-    assert_eq!(app.history[&key].len(), 3);
+    let key = AccountKey::new("pm-vol-seller", "BTC");
+    assert_eq!(app.world.trends.history[&key].len(), 3);
     // Stale accounts are not sampled.
     for v in &mut snap.accounts {
         v.stale = true;
     }
     snap.as_of = t0 + 10_000;
-    app.record(&snap, &Thresholds::default());
-    assert_eq!(app.history[&key].len(), 3);
+    app.record(&snap);
+    assert_eq!(app.world.trends.history[&key].len(), 3);
     app.open = Some(key);
     app.screen = Screen::Account;
     let text = render(&mut app, &sample_snapshot(), &theme(), 120, 30);
@@ -308,30 +314,33 @@ fn analysis_screens_at_80x24_and_160x48() {
     for (w, h) in [(80, 24), (160, 48)] {
         let mut app = App::new(false);
         open(&mut app, "pm-vol-seller", Screen::Account);
-        app.analysis = Some(analysis_for(&engine, &app));
+        app.world.results.account = Some(analysis_for(&engine, &app));
         insta::assert_snapshot!(
             format!("account_analysed_{w}x{h}"),
             render(&mut app, &snap, &theme(), w, h)
         );
         app.screen = Screen::Matrix;
-        app.analysis = Some(analysis_for(&engine, &app));
+        app.world.results.account = Some(analysis_for(&engine, &app));
         insta::assert_snapshot!(
             format!("matrix_models_{w}x{h}"),
             render(&mut app, &snap, &theme(), w, h)
         );
         app.screen = Screen::Stress;
-        app.custom.push(StressScenario::custom(-0.2, 0.3));
-        app.analysis = Some(analysis_for(&engine, &app));
+        app.screens
+            .stress
+            .custom
+            .push(StressScenario::custom(-0.2, 0.3));
+        app.world.results.account = Some(analysis_for(&engine, &app));
         insta::assert_snapshot!(
             format!("stress_{w}x{h}"),
             render(&mut app, &snap, &theme(), w, h)
         );
         app.screen = Screen::WhatIf;
-        app.trades.push(Trade {
+        app.screens.whatif.trades.push(Trade {
             instrument: "BTC-PERPETUAL".into(),
             size: 30_000.0,
         });
-        app.analysis = Some(analysis_for(&engine, &app));
+        app.world.results.account = Some(analysis_for(&engine, &app));
         insta::assert_snapshot!(
             format!("whatif_{w}x{h}"),
             render(&mut app, &snap, &theme(), w, h)
@@ -344,11 +353,14 @@ fn the_stress_screen_lists_an_added_scenario_with_its_pnl() {
     let (engine, snap) = sample();
     let mut app = App::new(false);
     open(&mut app, "pm-vol-seller", Screen::Stress);
-    app.custom.push(StressScenario::custom(-0.2, 0.3));
+    app.screens
+        .stress
+        .custom
+        .push(StressScenario::custom(-0.2, 0.3));
     let a = analysis_for(&engine, &app);
     let added = a.report.stress.last().unwrap();
     assert_eq!(added.name, "custom -20.0% / vol +30%");
-    app.analysis = Some(a.clone());
+    app.world.results.account = Some(a.clone());
     let text = render(&mut app, &snap, &theme(), 160, 48);
     let row = text
         .lines()
@@ -366,7 +378,7 @@ fn closing_every_position_in_a_what_if_keeps_equity_and_frees_margin() {
         let mut app = App::new(false);
         open(&mut app, label, Screen::WhatIf);
         let v = snap.accounts.iter().find(|v| v.label == label).unwrap();
-        app.trades = v
+        app.screens.whatif.trades = v
             .positions
             .iter()
             .map(|p| Trade {
@@ -386,14 +398,14 @@ fn closing_every_position_in_a_what_if_keeps_equity_and_frees_margin() {
 
 #[test]
 fn buying_an_option_pays_its_premium_from_the_margin_balance_under_standard_margin() {
-    // Standard margin: long options are not collateral (DESIGN.md §4), so
+    // Standard margin: long options are not collateral (docs/design.md), so
     // buying 5 calls at the mark lowers the margin balance by 5 × mark and
     // leaves the equity unchanged.
     let (engine, snap) = sample();
     let mut app = App::new(false);
     open(&mut app, "sm-hedged-future", Screen::WhatIf);
     let call = "BTC-30SEP22-60000-C";
-    app.trades.push(Trade {
+    app.screens.whatif.trades.push(Trade {
         instrument: call.into(),
         size: 5.0,
     });
@@ -417,7 +429,7 @@ fn buying_an_option_pays_its_premium_from_the_margin_balance_under_standard_marg
     );
     assert!((a.report.equity.unwrap() - w.after.equity.unwrap()).abs() < 1e-12);
     // The screen shows the change.
-    app.analysis = Some(a.clone());
+    app.world.results.account = Some(a.clone());
     let text = render(&mut app, &snap, &theme(), 160, 48);
     let row = text.lines().find(|l| l.contains("margin balance")).unwrap();
     assert!(row.contains(&format!("{:+.4}", mb1 - mb0)), "{row}");
@@ -434,22 +446,24 @@ fn five_hundred_accounts_scroll_to_the_end_and_back() {
     let snap = big_desk(500);
     let mut app = App::new(false);
     let key = |app: &mut App, code| {
-        let _ = app.key(KeyEvent::new(code, KeyModifiers::NONE), None);
+        let _ = app.key(KeyEvent::new(code, KeyModifiers::NONE), &snap);
     };
     let first = render(&mut app, &snap, &theme(), 80, 24);
     assert!(first.contains("desk: 500 accounts"), "{first}");
     key(&mut app, KeyCode::End);
     let last = render(&mut app, &snap, &theme(), 80, 24);
-    assert_eq!(app.selected, 499);
+    assert_eq!(app.desk_row(&snap), Some(499));
     // Worst first: the last rows are the healthiest book's copies.
     let bottom_row = last.lines().rev().nth(3).unwrap();
     assert!(
         bottom_row.contains("acct-") && bottom_row.contains("OK"),
         "{last}"
     );
+    // A page is the account rows on screen.
+    let on_screen = last.lines().filter(|l| l.contains("acct-")).count();
     key(&mut app, KeyCode::PageUp);
     let _ = render(&mut app, &snap, &theme(), 80, 24);
-    assert_eq!(app.selected, 499 - app.page, "a page is the rows on screen");
+    assert_eq!(app.desk_row(&snap), Some(499 - on_screen));
     key(&mut app, KeyCode::Home);
     assert_eq!(render(&mut app, &snap, &theme(), 80, 24), first);
     // Grouped by currency, a subtotal heading each group; every account reachable.
@@ -465,7 +479,7 @@ fn five_hundred_accounts_scroll_to_the_end_and_back() {
     );
     key(&mut app, KeyCode::End);
     let _ = render(&mut app, &snap, &theme(), 160, 48);
-    assert_eq!(app.selected, 499);
+    assert_eq!(app.desk_row(&snap), Some(499));
 }
 
 #[test]
@@ -475,8 +489,11 @@ fn a_what_if_future_moves_with_the_market_in_stress() {
     let (engine, _) = sample();
     let mut app = App::new(false);
     open(&mut app, "pm-vol-seller", Screen::WhatIf);
-    app.custom.push(StressScenario::custom(-0.2, 0.0));
-    app.trades.push(Trade {
+    app.screens
+        .stress
+        .custom
+        .push(StressScenario::custom(-0.2, 0.0));
+    app.screens.whatif.trades.push(Trade {
         instrument: "BTC-PERPETUAL".into(),
         size: -20_000.0,
     });
@@ -500,56 +517,18 @@ fn a_what_if_future_moves_with_the_market_in_stress() {
 }
 
 #[test]
-fn every_desk_order_puts_what_needs_attention_first() {
-    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-    use margintop::ui::view::rows;
-    let snap = sample_snapshot();
-    let mut app = App::new(false);
-    let t = Thresholds::default();
-    let usd = |v: &margintop::engine::live::AccountView, x: f64| x * v.usd_per_unit.unwrap();
-    let mut seen = Vec::new();
-    for _ in 0..11 {
-        let order = rows(&snap, &app, &t);
-        assert_eq!(order.len(), 3);
-        let label = app.sort.label();
-        seen.push(label);
-        let pairs = order.windows(2).map(|w| (w[0].0, w[1].0));
-        for (a, b) in pairs {
-            let ok = match label {
-                l if l.starts_with("headroom") => {
-                    usd(a, a.risk.headroom) <= usd(b, b.risk.headroom)
-                }
-                l if l.starts_with("MM") => {
-                    usd(a, a.risk.margin.maintenance_margin)
-                        >= usd(b, b.risk.margin.maintenance_margin)
-                }
-                l if l.starts_with("mm_ratio") => a.risk.mm_ratio >= b.risk.mm_ratio,
-                l if l.starts_with("account") => a.label <= b.label,
-                _ => true,
-            };
-            assert!(ok, "{label}: {} before {}", a.label, b.label);
-        }
-        let _ = app.key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE), None);
-    }
-    assert_eq!(app.sort.label(), seen[0], "s cycles through every order");
-    let _ = app.key(KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT), None);
-    assert_eq!(app.sort.label(), seen[10], "S goes back");
-}
-
-#[test]
 fn the_alerts_screen_and_the_message_rate() {
     let mut snap = sample_snapshot();
-    let t = Thresholds::default();
     let mut app = App::new(false);
-    app.record(&snap, &t);
+    app.record(&snap);
     // Five seconds and 500 messages later every account has gone stale.
     snap.as_of += 5_000;
     snap.messages += 500;
     for v in &mut snap.accounts {
         v.stale = true;
     }
-    app.record(&snap, &t);
-    assert_eq!(app.message_rate, Some(100.0));
+    app.record(&snap);
+    assert_eq!(app.world.trends.message_rate, Some(100.0));
     app.screen = Screen::Alerts;
     for (w, h) in [(80, 24), (160, 48)] {
         let text = render(&mut app, &snap, &theme(), w, h);
@@ -563,5 +542,538 @@ fn the_alerts_screen_and_the_message_rate() {
         );
         assert!(text.contains("100/s"), "{text}");
         insta::assert_snapshot!(format!("alerts_{w}x{h}"), text);
+    }
+}
+
+mod keys {
+    //! What keys and clicks do, on the sample's desk of three accounts.
+    use super::*;
+    use crossterm::event::{
+        KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+    };
+    use margintop::ui::app::Effect;
+    use margintop::ui::prompt::Prompt;
+
+    fn press(app: &mut App, snap: &Snapshot, c: KeyCode) -> Effect {
+        app.key(KeyEvent::new(c, KeyModifiers::NONE), snap)
+    }
+
+    fn typed(app: &mut App, snap: &Snapshot, text: &str) {
+        for c in text.chars() {
+            press(app, snap, KeyCode::Char(c));
+        }
+    }
+
+    /// The labels in the desk's order.
+    fn order(app: &App, snap: &Snapshot) -> Vec<String> {
+        let ctx = app.ctx(snap);
+        margintop::ui::screens::desk::rows(&app.screens.desk, &ctx)
+            .iter()
+            .map(|(v, _)| v.label.clone())
+            .collect()
+    }
+
+    #[test]
+    fn navigation_and_screens() {
+        let snap = sample_snapshot();
+        let mut app = App::new(false);
+        app.record(&snap);
+        assert_eq!(press(&mut app, &snap, KeyCode::Char('j')), Effect::Redraw);
+        press(&mut app, &snap, KeyCode::Down);
+        press(&mut app, &snap, KeyCode::Down);
+        assert_eq!(app.desk_row(&snap), Some(2), "stops at the last row");
+        press(&mut app, &snap, KeyCode::Char('g'));
+        assert_eq!(app.desk_row(&snap), Some(0));
+        let first = AccountKey::new(order(&app, &snap)[0].clone(), "BTC");
+        press(&mut app, &snap, KeyCode::Enter);
+        assert_eq!(
+            (app.screen, app.open.clone()),
+            (Screen::Account, Some(first))
+        );
+        press(&mut app, &snap, KeyCode::Char('?'));
+        assert_eq!(app.screen, Screen::Help);
+        press(&mut app, &snap, KeyCode::Esc);
+        assert_eq!(
+            app.screen,
+            Screen::Account,
+            "Esc leaves help for where you were"
+        );
+        let mut seen = vec![app.screen];
+        for _ in 0..5 {
+            press(&mut app, &snap, KeyCode::Tab);
+            seen.push(app.screen);
+        }
+        assert_eq!(
+            seen,
+            [
+                Screen::Account,
+                Screen::Matrix,
+                Screen::Stress,
+                Screen::WhatIf,
+                Screen::Alerts,
+                Screen::Overview
+            ]
+        );
+        press(&mut app, &snap, KeyCode::BackTab);
+        assert_eq!(app.screen, Screen::Alerts, "Shift-Tab goes back");
+        press(&mut app, &snap, KeyCode::Esc);
+        assert_eq!(app.screen, Screen::Overview);
+        for (c, s) in [
+            ('m', Screen::Matrix),
+            ('t', Screen::Stress),
+            ('w', Screen::WhatIf),
+        ] {
+            press(&mut app, &snap, KeyCode::Char(c));
+            assert_eq!(app.screen, s);
+        }
+        assert_eq!(press(&mut app, &snap, KeyCode::Char('q')), Effect::Quit);
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert_eq!(app.key(ctrl_c, &snap), Effect::Quit);
+    }
+
+    #[test]
+    fn account_screens_need_an_account() {
+        let empty = Snapshot::default();
+        let mut app = App::new(false);
+        press(&mut app, &empty, KeyCode::Char('m'));
+        assert_eq!(app.screen, Screen::Overview);
+        assert!(app.message.as_deref().unwrap().contains("no account"));
+        press(&mut app, &empty, KeyCode::Tab);
+        assert_eq!(app.screen, Screen::Alerts, "Tab skips account screens");
+    }
+
+    #[test]
+    fn the_selection_follows_its_account_when_the_desk_reorders() {
+        let mut snap = sample_snapshot();
+        let mut app = App::new(false);
+        app.record(&snap);
+        press(&mut app, &snap, KeyCode::Down);
+        let before = order(&app, &snap);
+        let chosen = before[1].clone();
+        // The chosen account turns critical: it moves to the top of the desk.
+        let v = snap
+            .accounts
+            .iter_mut()
+            .find(|v| v.label == chosen)
+            .unwrap();
+        let mut book = (*v.book).clone();
+        book.risk.mm_ratio = Some(0.95);
+        v.book = std::sync::Arc::new(book);
+        app.record(&snap);
+        let after = order(&app, &snap);
+        assert_eq!(after[0], chosen, "{before:?} → {after:?}");
+        assert_eq!(app.desk_row(&snap), Some(0), "the cursor moved with it");
+        press(&mut app, &snap, KeyCode::Enter);
+        assert_eq!(app.open, Some(AccountKey::new(chosen, "BTC")));
+    }
+
+    #[test]
+    fn filter_typing_captures_keys() {
+        let snap = sample_snapshot();
+        let mut app = App::new(false);
+        press(&mut app, &snap, KeyCode::Char('/'));
+        for c in "qj".chars() {
+            assert_eq!(
+                press(&mut app, &snap, KeyCode::Char(c)),
+                Effect::Redraw,
+                "q and j are text while filtering"
+            );
+        }
+        assert_eq!(app.screens.desk.filter, "qj");
+        press(&mut app, &snap, KeyCode::Backspace);
+        press(&mut app, &snap, KeyCode::Enter);
+        assert_eq!(
+            (app.screens.desk.filter.as_str(), app.prompt.is_none()),
+            ("q", true)
+        );
+        press(&mut app, &snap, KeyCode::Esc);
+        assert_eq!(app.screens.desk.filter, "");
+        // A filter naming one account selects it.
+        press(&mut app, &snap, KeyCode::Char('/'));
+        typed(&mut app, &snap, "covered");
+        press(&mut app, &snap, KeyCode::Enter);
+        press(&mut app, &snap, KeyCode::Enter);
+        assert_eq!(app.open, Some(AccountKey::new("pm-covered-call", "BTC")));
+    }
+
+    #[test]
+    fn crash_key_only_in_the_demo() {
+        let snap = Snapshot::default();
+        assert_eq!(
+            press(&mut App::new(false), &snap, KeyCode::Char('C')),
+            Effect::None
+        );
+        assert_eq!(
+            press(&mut App::new(true), &snap, KeyCode::Char('C')),
+            Effect::Crash
+        );
+    }
+
+    #[test]
+    fn adding_and_removing_a_scenario() {
+        let (engine, snap) = sample();
+        let mut app = App::new(false);
+        open(&mut app, "pm-vol-seller", Screen::Stress);
+        let configured = app.screens.stress.configured;
+        press(&mut app, &snap, KeyCode::Char('a'));
+        typed(&mut app, &snap, "-20 30");
+        press(&mut app, &snap, KeyCode::Enter);
+        let custom = &app.screens.stress.custom;
+        assert_eq!(custom.len(), 1);
+        assert!((custom[0].price_move + 0.2).abs() < 1e-12);
+        assert!((custom[0].vol_move - 0.3).abs() < 1e-12);
+        assert_eq!(app.request().unwrap().custom, *custom);
+        press(&mut app, &snap, KeyCode::Char('a'));
+        typed(&mut app, &snap, "down a lot");
+        press(&mut app, &snap, KeyCode::Enter);
+        assert_eq!(
+            app.screens.stress.custom.len(),
+            1,
+            "a bad scenario is refused"
+        );
+        assert!(app.message.as_deref().unwrap().contains("could not read"));
+        app.world.results.account = Some(analysis_for(&engine, &app));
+        press(&mut app, &snap, KeyCode::Char('d'));
+        assert_eq!(
+            app.screens.stress.custom.len(),
+            1,
+            "configured scenarios stay"
+        );
+        assert!(app
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("only scenarios added here"));
+        press(&mut app, &snap, KeyCode::Char('G'));
+        press(&mut app, &snap, KeyCode::Char('d'));
+        assert!(
+            app.screens.stress.custom.is_empty(),
+            "{configured} configured"
+        );
+    }
+
+    #[test]
+    fn picking_a_what_if_trade() {
+        let snap = sample_snapshot();
+        let mut app = App::new(false);
+        app.world.results.chain = [
+            "BTC-PERPETUAL",
+            "BTC-26JUN26-80000-C",
+            "BTC-26JUN26-80000-P",
+            "ETH-PERPETUAL",
+        ]
+        .map(String::from)
+        .to_vec();
+        open(&mut app, "pm-vol-seller", Screen::Overview);
+        press(&mut app, &snap, KeyCode::Char('w'));
+        assert_eq!(app.screen, Screen::WhatIf);
+        press(&mut app, &snap, KeyCode::Char('a'));
+        assert_eq!(app.picker_matches().len(), 3, "BTC instruments only");
+        typed(&mut app, &snap, "26jun 80000");
+        assert_eq!(app.picker_matches().len(), 2);
+        press(&mut app, &snap, KeyCode::Down);
+        press(&mut app, &snap, KeyCode::Down);
+        press(&mut app, &snap, KeyCode::Enter);
+        assert_eq!(app.prompt, Some(Prompt::Size("BTC-26JUN26-80000-P".into())));
+        typed(&mut app, &snap, "abc");
+        press(&mut app, &snap, KeyCode::Enter);
+        assert!(
+            app.screens.whatif.trades.is_empty(),
+            "a bad size is refused"
+        );
+        press(&mut app, &snap, KeyCode::Char('a'));
+        typed(&mut app, &snap, "PERP");
+        press(&mut app, &snap, KeyCode::Enter);
+        typed(&mut app, &snap, "-5000");
+        press(&mut app, &snap, KeyCode::Enter);
+        let req = app.request().unwrap();
+        assert_eq!(
+            req.trades,
+            vec![Trade {
+                instrument: "BTC-PERPETUAL".into(),
+                size: -5000.0
+            }]
+        );
+        press(&mut app, &snap, KeyCode::Char('d'));
+        assert!(app.screens.whatif.trades.is_empty());
+    }
+
+    #[test]
+    fn the_mouse_scrolls_picks_and_opens() {
+        let snap = sample_snapshot();
+        let mut app = App::new(false);
+        app.mouse = true;
+        let text = render(&mut app, &snap, &theme(), 160, 48);
+        let at = |kind, row| MouseEvent {
+            kind,
+            column: 10,
+            row,
+            modifiers: KeyModifiers::NONE,
+        };
+        app.mouse(at(MouseEventKind::ScrollDown, 0), &snap);
+        assert_eq!(app.desk_row(&snap), Some(1));
+        // The third account's row on screen, found in the drawn text.
+        let third = order(&app, &snap)[2].clone();
+        let y = text.lines().position(|l| l.contains(&third)).unwrap() as u16;
+        let click = MouseEventKind::Down(MouseButton::Left);
+        app.mouse(at(click, y), &snap);
+        assert_eq!(
+            (app.desk_row(&snap), app.screen),
+            (Some(2), Screen::Overview)
+        );
+        app.mouse(at(click, 40), &snap);
+        assert_eq!(
+            app.desk_row(&snap),
+            Some(2),
+            "a click below the rows does nothing"
+        );
+        app.mouse(at(click, y), &snap);
+        assert_eq!(app.screen, Screen::Account, "a second click opens it");
+        assert_eq!(app.open, Some(AccountKey::new(third, "BTC")));
+    }
+}
+
+#[test]
+fn every_desk_order_puts_what_needs_attention_first() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use margintop::engine::live::AccountSnapshot;
+    use margintop::margin::liquidation::Liquidation;
+    use margintop::report::Health;
+    use margintop::ui::analysis::DeskFigures;
+    let mut snap = sample_snapshot();
+    let mut app = App::new(false);
+    // Distinct ages and liquidation distances, in neither the desk's nor
+    // the labels' order, so that every order tells the accounts apart.
+    for (i, v) in snap.accounts.iter_mut().enumerate() {
+        v.data_age_ms = Some([2_000, 7_000, 4_000][i % 3]);
+        let figures = DeskFigures {
+            liquidation: Liquidation {
+                down_move: Some([-0.30, -0.12, -0.55][i % 3]),
+                ..Liquidation::default()
+            },
+            worst_stress: None,
+            pricing_ms: 0,
+            positions: Vec::new(),
+            index_price: None,
+        };
+        app.world.results.desk.insert(v.key(), figures);
+    }
+    app.record(&snap);
+    type Key = fn(&AccountSnapshot, &App) -> f64;
+    // Each order's measure, largest first (an order that wants the
+    // smallest first negates it), written here from the column meanings.
+    fn rank(v: &AccountSnapshot) -> f64 {
+        let h = v.health(&Thresholds::default());
+        let level = [
+            Health::Ok,
+            Health::Warning,
+            Health::Critical,
+            Health::Liquidation,
+        ];
+        level.iter().position(|l| *l == h).unwrap() as f64 * 10.0 + v.risk.mm_ratio.unwrap()
+    }
+    let orders: [(&str, Key); 11] = [
+        ("health", |v, _| rank(v)),
+        ("mm_ratio", |v, _| v.risk.mm_ratio.unwrap()),
+        ("account", |_, _| 0.0),
+        ("equity", |v, _| v.risk.equity * v.usd_per_unit.unwrap()),
+        ("MM", |v, _| {
+            v.risk.margin.maintenance_margin * v.usd_per_unit.unwrap()
+        }),
+        ("headroom", |v, _| {
+            -v.risk.headroom * v.usd_per_unit.unwrap()
+        }),
+        ("|delta|", |v, _| v.greeks.delta_usd.abs()),
+        ("|vega|", |v, _| v.greeks.vega.abs()),
+        ("|theta|", |v, _| v.greeks.theta.abs()),
+        ("liquidation down", |v, app| {
+            let d = app.world.results.desk[&v.key()].liquidation.down_move;
+            -d.unwrap().abs()
+        }),
+        ("data age", |v, _| v.data_age_ms.unwrap() as f64),
+    ];
+    for (name, measure) in orders {
+        let label = app.screens.desk.sort.label();
+        assert!(
+            label.starts_with(name),
+            "{label} is the order after the last"
+        );
+        let ctx = app.ctx(&snap);
+        let shown: Vec<String> = margintop::ui::screens::desk::rows(&app.screens.desk, &ctx)
+            .iter()
+            .map(|(v, _)| v.label.clone())
+            .collect();
+        let mut want: Vec<&AccountSnapshot> = snap.accounts.iter().collect();
+        if name == "account" {
+            want.sort_by(|a, b| a.label.cmp(&b.label));
+        } else {
+            want.sort_by(|a, b| measure(b, &app).total_cmp(&measure(a, &app)));
+            let keys: Vec<f64> = want.iter().map(|v| measure(v, &app)).collect();
+            assert!(
+                keys.first() != keys.last(),
+                "{name}: the sample cannot tell its accounts apart: {keys:?}"
+            );
+        }
+        let want: Vec<String> = want.iter().map(|v| v.label.clone()).collect();
+        assert_eq!(shown, want, "{label}");
+        let _ = app.key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE), &snap);
+    }
+    assert!(
+        app.screens.desk.sort.label().starts_with("health"),
+        "s cycles through every order"
+    );
+    let _ = app.key(
+        KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT),
+        &snap,
+    );
+    assert!(
+        app.screens.desk.sort.label().starts_with("data age"),
+        "S goes back"
+    );
+}
+
+mod colours {
+    //! The styles in the drawn buffer: a state's colour is checked, not
+    //! only its words.
+    use super::*;
+    use ratatui::style::{Color, Modifier};
+
+    /// The cell where `text` starts on the first line containing it.
+    fn find(buf: &Buffer, text: &str) -> (u16, u16) {
+        for y in 0..buf.area.height {
+            let line: Vec<&str> = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+            let joined: String = line.concat();
+            if let Some(byte) = joined.find(text) {
+                let x = joined[..byte].chars().count() as u16;
+                return (x, y);
+            }
+        }
+        panic!("{text} not drawn:\n{}", text_of(buf));
+    }
+
+    fn fg(buf: &Buffer, at: (u16, u16)) -> Color {
+        buf[at].fg
+    }
+
+    #[test]
+    fn the_theme_tells_the_states_apart() {
+        // Otherwise the checks below could not fail.
+        let t = theme();
+        let health = [t.ok.fg, t.warn.fg, t.critical.fg, t.stale.fg];
+        for (i, a) in health.iter().enumerate() {
+            assert!(a.is_some(), "{i}");
+            assert!(
+                !health[i + 1..].contains(a),
+                "colour {i} is shared: {health:?}"
+            );
+        }
+        assert_ne!(t.profit.fg, t.loss.fg);
+    }
+
+    #[test]
+    fn the_health_column_is_coloured_by_health() {
+        let mut snap = sample_snapshot();
+        let t = theme();
+        let mut app = App::new(false);
+        let buf = buffer(&mut app, &snap, &t, 160, 48);
+        assert_eq!(fg(&buf, find(&buf, "▲ WARNING")), t.warn.fg.unwrap());
+        assert_eq!(fg(&buf, find(&buf, "● OK")), t.ok.fg.unwrap());
+        // The bar beside it takes the same colour.
+        let (x, y) = find(&buf, "▲ WARNING");
+        let bar_x = (x..buf.area.width)
+            .find(|&x| buf[(x, y)].symbol() == "█")
+            .unwrap();
+        assert_eq!(fg(&buf, (bar_x, y)), t.warn.fg.unwrap());
+        // A critical account is drawn in the critical colour.
+        let v = snap
+            .accounts
+            .iter_mut()
+            .find(|v| v.label == "pm-covered-call")
+            .unwrap();
+        let mut book = (*v.book).clone();
+        book.risk.mm_ratio = Some(0.95);
+        v.book = std::sync::Arc::new(book);
+        let buf = buffer(&mut app, &snap, &t, 160, 48);
+        assert_eq!(fg(&buf, find(&buf, "■ CRITICAL")), t.critical.fg.unwrap());
+        // Stale: the word and the whole row in the stale colour.
+        for v in &mut snap.accounts {
+            v.stale = true;
+        }
+        let buf = buffer(&mut app, &snap, &t, 160, 48);
+        let (x, y) = find(&buf, "◌ STALE");
+        assert_eq!(fg(&buf, (x, y)), t.stale.fg.unwrap());
+        let (lx, ly) = find(&buf, "pm-vol-seller");
+        assert_eq!(fg(&buf, (lx, ly)), t.stale.fg.unwrap(), "the label too");
+    }
+
+    #[test]
+    fn a_stale_account_screen_is_dimmed_under_its_warning_line() {
+        let mut snap = sample_snapshot();
+        for v in &mut snap.accounts {
+            v.stale = true;
+        }
+        let t = theme();
+        let mut app = App::new(false);
+        app.open = Some(AccountKey::new("pm-vol-seller", "BTC"));
+        app.screen = Screen::Account;
+        let buf = buffer(&mut app, &snap, &t, 120, 30);
+        let (x, y) = find(&buf, "◌ STALE: pm-vol-seller");
+        assert_eq!(
+            buf[(x, y)].bg,
+            t.selected.bg.unwrap(),
+            "the warning line stands out"
+        );
+        for figure in ["margin balance", "instrument", "BTC-PERPETUAL"] {
+            assert_eq!(
+                fg(&buf, find(&buf, figure)),
+                t.stale.fg.unwrap(),
+                "{figure}"
+            );
+        }
+        // A current account is not dimmed.
+        let fresh = sample_snapshot();
+        let buf = buffer(&mut app, &fresh, &t, 120, 30);
+        assert_ne!(fg(&buf, find(&buf, "margin balance")), t.stale.fg.unwrap());
+    }
+
+    #[test]
+    fn the_heatmap_colours_losses_gains_and_marks_the_worst() {
+        let snap = sample_snapshot();
+        let t = theme();
+        let mut app = App::new(false);
+        app.open = Some(AccountKey::new("pm-vol-seller", "BTC"));
+        app.screen = Screen::Matrix;
+        let buf = buffer(&mut app, &snap, &t, 160, 48);
+        let worst = find(&buf, "▼-");
+        assert!(buf[worst].modifier.contains(Modifier::REVERSED));
+        assert_eq!(
+            fg(&buf, worst),
+            t.critical.fg.unwrap(),
+            "the worst loss is critical"
+        );
+        let v = snap
+            .accounts
+            .iter()
+            .find(|v| v.label == "pm-vol-seller")
+            .unwrap();
+        let m = v.matrix.as_ref().unwrap();
+        let cells: Vec<f64> = m.pnl.iter().flatten().flatten().copied().collect();
+        let scale = cells.iter().fold(0.0_f64, |a, x| a.max(x.abs()));
+        // A gain, and a loss under half the largest: profit and loss colours.
+        let gain = cells
+            .iter()
+            .find(|x| **x > 0.0)
+            .expect("a gain in the matrix");
+        let small = (cells.iter())
+            .find(|x| **x < 0.0 && x.abs() <= 0.5 * scale)
+            .expect("a small loss in the matrix");
+        assert_eq!(
+            fg(&buf, find(&buf, &format!(" {gain:.4}"))),
+            t.profit.fg.unwrap()
+        );
+        assert_eq!(
+            fg(&buf, find(&buf, &format!(" {small:.4}"))),
+            t.loss.fg.unwrap()
+        );
     }
 }

@@ -3,9 +3,9 @@
 use super::report::{print, replay_report};
 use super::RiskArgs;
 use margintop::config::Config;
-use margintop::engine::live::{AccountView, Snapshot};
+use margintop::engine::live::{AccountSnapshot, Snapshot};
 use margintop::engine::Desk;
-use margintop::exchange::deribit::client::{now_ms, LinkState};
+use margintop::exchange::feed::{now_ms, LinkState};
 use margintop::monitor;
 use margintop::report::{build_report, Freshness, Health, Report, ReportOptions, Thresholds};
 use std::collections::HashSet;
@@ -21,7 +21,7 @@ pub struct CheckArgs {
     /// Check the state at the end of a recording instead of connecting.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
-    /// Print the report as JSON (FORMATS.md §2) instead of one line per account.
+    /// Print the report as JSON (docs/report.md) instead of one line per account.
     #[arg(long)]
     pub json: bool,
     /// With --replay: play the recording through the live engine at this
@@ -148,7 +148,7 @@ fn ready(config: &Config, snap: &Snapshot) -> bool {
         })
     });
     // An account the exchange refused to describe will not get better by waiting.
-    let settled = |v: &AccountView| (v.complete && !v.stale) || v.error().is_some();
+    let settled = |v: &AccountSnapshot| (v.complete && !v.stale) || v.error().is_some();
     configured
         && snap.accounts.iter().all(settled)
         && snap.links.values().all(|l| *l == LinkState::Live)

@@ -1,7 +1,7 @@
 //! `margintop demo-server`: the demo exchange on its own, for another
 //! terminal's `margintop`, `check` or `record`.
 
-use margintop::exchange::demo::server::{self, DemoOptions};
+use margintop::demo::server::{self, DemoOptions};
 use std::net::SocketAddr;
 
 #[derive(clap::Args)]

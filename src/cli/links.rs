@@ -3,7 +3,7 @@
 //! failed in a way that no waiting will fix.
 
 use margintop::engine::live::Snapshot;
-use margintop::exchange::deribit::client::LinkState;
+use margintop::exchange::feed::LinkState;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;

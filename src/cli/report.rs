@@ -16,10 +16,10 @@ pub struct ReportArgs {
     /// recording line read (engine.max_line_bytes) come from it.
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Recording to replay (JSON lines, FORMATS.md §1). Default: the shipped sample.
+    /// Recording to replay (JSON lines, docs/recording.md). Default: the shipped sample.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
-    /// Print the report as JSON (FORMATS.md §2) instead of a table.
+    /// Print the report as JSON (docs/report.md) instead of a table.
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]

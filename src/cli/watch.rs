@@ -3,8 +3,8 @@
 //! every account, worst first, once a second.
 
 use margintop::config::Config;
-use margintop::engine::live::{AccountView, Snapshot};
-use margintop::exchange::demo::server::{self, DemoOptions};
+use margintop::demo::server::{self, DemoOptions};
+use margintop::engine::live::{AccountSnapshot, Snapshot};
 use margintop::margin::config::load_models;
 use margintop::margin::stress::{parse_scenarios, BUILTIN_SCENARIOS};
 use margintop::monitor;
@@ -189,14 +189,14 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
 
 /// One screenful: banner, then one row per account with a book, worst first.
 fn frame(snap: &Snapshot, banner: &str, t: &Thresholds, crashed: bool) -> String {
-    let mut rows: Vec<(&AccountView, Health)> = snap
+    let mut rows: Vec<(&AccountSnapshot, Health)> = snap
         .accounts
         .iter()
         .filter(|v| !v.positions.is_empty() || v.risk.balance != 0.0 || !v.refused.is_empty())
         .filter(|v| !v.folded_into_cross())
         .map(|v| (v, v.health(t)))
         .collect();
-    let ratio = |v: &AccountView| v.judged_mm_ratio().unwrap_or(f64::INFINITY);
+    let ratio = |v: &AccountSnapshot| v.judged_mm_ratio().unwrap_or(f64::INFINITY);
     rows.sort_by(|a, b| b.1.cmp(&a.1).then(ratio(b.0).total_cmp(&ratio(a.0))));
     let mut out = format!("margintop — {banner}\n");
     if crashed {
@@ -205,7 +205,7 @@ fn frame(snap: &Snapshot, banner: &str, t: &Thresholds, crashed: bool) -> String
     let live = snap
         .links
         .values()
-        .filter(|l| **l == margintop::exchange::deribit::client::LinkState::Live)
+        .filter(|l| **l == margintop::exchange::feed::LinkState::Live)
         .count();
     out.push_str(&format!(
         "{} connection(s) live of {}, {} messages\n\n",

@@ -134,7 +134,7 @@ impl UiConfig {
     }
 }
 
-/// One `[[accounts]]` entry (FORMATS.md §3).
+/// One `[[accounts]]` entry (docs/accounts.md).
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct AccountConfig {

@@ -1,4 +1,4 @@
-//! The incremental risk state of many accounts (DESIGN.md §3).
+//! The incremental risk state of many accounts (docs/design.md).
 //!
 //! Each instrument is priced once per tick and its per-unit scenario vector
 //! is shared by every account that holds it; each holder then swaps the old

@@ -1,11 +1,12 @@
 //! Applying exchange messages to the desk: one path for live data, replay
 //! and reports. Every message, live or recorded, arrives as a recording
-//! line (FORMATS.md §1); this matches responses to their requests,
+//! line (docs/recording.md); this matches responses to their requests,
 //! normalizes them, creates accounts on first sight and updates the desk.
 
 use super::validate::{self, ClockGuard, Limits};
 use crate::engine::{AccountId, Desk};
 use crate::exchange::clean_text;
+use crate::exchange::deribit::margin_models::{known_model, model_for};
 use crate::exchange::deribit::{normalize, Balance, Event};
 use crate::exchange::recording::{read_capped_lines, Dir, RecordLine, MAX_LINE_BYTES};
 use crate::model::{Account, Collateral, Instrument, Position, Quote};
@@ -131,22 +132,6 @@ pub fn describe_refusals<'a>(
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} ({})", self.message, self.code)
-    }
-}
-
-/// The margin model for a Deribit `margin_model` value (standard margin
-/// until the exchange says; an unknown value also falls back to it, and
-/// `known_model` says it was unknown).
-pub fn model_for(margin_model: Option<&str>) -> &'static str {
-    margin_model.and_then(known_model).unwrap_or("deribit_sm")
-}
-
-/// The model for a `margin_model` value Deribit documents, None otherwise.
-pub fn known_model(margin_model: &str) -> Option<&'static str> {
-    match margin_model {
-        "segregated_pm" | "cross_pm" => Some("deribit_pm"),
-        "segregated_sm" | "cross_sm" => Some("deribit_sm"),
-        _ => None,
     }
 }
 

@@ -7,7 +7,7 @@ use super::desk::{Leg, Matrix};
 use super::ingest::{describe_refusals, Ingest, Refusal};
 use super::resync::{Resync, ResyncTiming};
 use super::AccountId;
-use crate::exchange::deribit::client::{now_ms, Command, Feed, LinkState};
+use crate::exchange::feed::{now_ms, Command, Feed, LinkState};
 use crate::exchange::recording::Recorder;
 use crate::margin::account::{AccountRisk, LEFT_OUT};
 use crate::margin::cross::{exchange_totals, usd_rate};
@@ -135,7 +135,7 @@ impl IndexGreeks {
 /// One account as every screen and `check` see it: its book (shared
 /// between snapshots while unchanged) and how current it is.
 #[derive(Clone, Debug)]
-pub struct AccountView {
+pub struct AccountSnapshot {
     pub book: Arc<AccountBook>,
     pub data_age_ms: Option<i64>,
     /// Disconnected, or data older than the limit: never shown as current.
@@ -151,7 +151,7 @@ pub struct AccountView {
 }
 
 /// A cross-collateral account's totals in USD, from its wallets' figures
-/// at their USD rates (docs/FORMATS.md §2.2; `report` adds stress and
+/// at their USD rates (docs/report.md; `report` adds stress and
 /// liquidation with the collateral revalued).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CrossView {
@@ -215,7 +215,7 @@ pub struct Divergence {
     pub since: i64,
 }
 
-impl AccountView {
+impl AccountSnapshot {
     /// A cross-collateral wallet that does not stand for its account on
     /// the desk (the account has one row: its primary wallet's).
     pub fn folded_into_cross(&self) -> bool {
@@ -251,29 +251,39 @@ impl AccountView {
 
     /// The account's health as every screen and `check` show it: an
     /// account the exchange refused to describe is in error, whatever else.
+    pub fn key(&self) -> crate::model::AccountKey {
+        crate::model::AccountKey::new(&self.label, &self.currency)
+    }
+
+    /// Is this the account `key` names?
+    pub fn is(&self, key: &crate::model::AccountKey) -> bool {
+        self.label == key.label && self.currency == key.currency
+    }
+
     pub fn health(&self, t: &Thresholds) -> Health {
-        if let Some(c) = &self.cross {
-            if c.refused {
-                return Health::Error;
-            }
-            let judged = c.judged();
-            let mm = judged.map(|j| j.maintenance_margin);
-            return Health::of(c.stale, mm, judged.and_then(|j| j.mm_ratio()), t);
+        crate::report::verdict(self.standing(), t)
+    }
+
+    /// What the health is judged on: a cross account's totals (local, or
+    /// the exchange's while the local ones are incomplete), else the book's.
+    pub fn standing(&self) -> crate::report::Standing {
+        match &self.cross {
+            Some(c) => crate::report::Standing {
+                refused: c.refused,
+                stale: c.stale,
+                judged: c.judged().map(|j| (j.maintenance_margin, j.mm_ratio())),
+            },
+            None => crate::report::Standing {
+                refused: !self.refused.is_empty(),
+                stale: self.stale,
+                judged: (self.complete)
+                    .then_some((self.risk.margin.maintenance_margin, self.risk.mm_ratio)),
+            },
         }
-        if !self.refused.is_empty() {
-            return Health::Error;
-        }
-        let mm = self.complete.then_some(self.risk.margin.maintenance_margin);
-        Health::of(
-            self.stale,
-            mm,
-            self.risk.mm_ratio.filter(|_| self.complete),
-            t,
-        )
     }
 }
 
-impl std::ops::Deref for AccountView {
+impl std::ops::Deref for AccountSnapshot {
     type Target = AccountBook;
     fn deref(&self) -> &AccountBook {
         &self.book
@@ -287,7 +297,7 @@ pub struct Snapshot {
     pub as_of: i64,
     /// Pricing clock (exchange time), epoch ms.
     pub pricing_ms: i64,
-    pub accounts: Vec<AccountView>,
+    pub accounts: Vec<AccountSnapshot>,
     pub links: BTreeMap<String, LinkState>,
     pub messages: u64,
     /// Subscription notifications among `messages` (market and account data).
@@ -681,7 +691,7 @@ impl<W: Write> Engine<W> {
         }
         self.track_divergence(now);
         let desk = &self.ingest.desk;
-        let mut views: Vec<(AccountId, AccountView)> = (self.books.iter().enumerate())
+        let mut views: Vec<(AccountId, AccountSnapshot)> = (self.books.iter().enumerate())
             .filter(|(_, b)| !self.removed.contains(&b.label))
             .map(|(id, b)| (id, self.view(id, b, now)))
             .collect();
@@ -779,7 +789,7 @@ impl<W: Write> Engine<W> {
     }
 
     /// How current a book is at `now`: age of its inputs, and its connections.
-    fn view(&self, id: AccountId, book: &Arc<AccountBook>, now: i64) -> AccountView {
+    fn view(&self, id: AccountId, book: &Arc<AccountBook>, now: i64) -> AccountSnapshot {
         let data_age_ms = book.inputs_t.map(|t| (now - t).max(0));
         let market = self.settings.market_of.get(&book.label);
         let link_problem = link_problem("link", self.links.get(&book.label)).or_else(|| {
@@ -800,7 +810,7 @@ impl<W: Write> Engine<W> {
                 since,
             })
         });
-        AccountView {
+        AccountSnapshot {
             book: book.clone(),
             data_age_ms,
             stale,
@@ -811,7 +821,7 @@ impl<W: Write> Engine<W> {
     }
 
     /// Give each wallet of a cross-collateral account the account's totals.
-    fn fold_cross(&self, views: &mut [(AccountId, AccountView)]) {
+    fn fold_cross(&self, views: &mut [(AccountId, AccountSnapshot)]) {
         let desk = &self.ingest.desk;
         let mut totals: HashMap<String, CrossView> = HashMap::new();
         let mut members: HashMap<String, Vec<AccountId>> = HashMap::new();

@@ -1,7 +1,7 @@
 //! Exchange adapters and the recording format.
 
-pub mod demo;
 pub mod deribit;
+pub mod feed;
 pub mod recording;
 pub mod replay;
 

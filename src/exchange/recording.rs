@@ -1,4 +1,4 @@
-//! Recording lines (FORMATS.md §1): parsing, writing, and redaction.
+//! Recording lines (docs/recording.md): parsing, writing, and redaction.
 
 use serde_json::{json, Value};
 use std::io::Write;

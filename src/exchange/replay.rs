@@ -1,7 +1,7 @@
 //! Feeding a recording to the engine at the recorded pace, faster, or as
 //! fast as possible, through the same path as live data.
 
-use super::deribit::client::Feed;
+use super::feed::Feed;
 use super::recording::RecordLine;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};

@@ -119,7 +119,7 @@ pub struct AccountRisk {
     pub complete: bool,
 }
 
-/// Money and margin of an account from valued positions (DESIGN.md §4).
+/// Money and margin of an account from valued positions (docs/design.md).
 pub fn account_risk(
     account: &Account,
     model: &PreparedModel,

@@ -66,7 +66,7 @@ impl ModelConfig {
     }
 }
 
-/// What counts as collateral (DESIGN.md §4).
+/// What counts as collateral (docs/design.md).
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum MarginBalanceRule {

@@ -1,4 +1,4 @@
-//! Cross-collateral accounts (FORMATS.md §2.2): every currency's wallet of
+//! Cross-collateral accounts (docs/report.md): every currency's wallet of
 //! one exchange account backs one requirement, compared in USD.
 //!
 //! Each wallet is valued and margined under the account's model in its own
@@ -179,7 +179,7 @@ impl CrossTotals {
     }
 }
 
-/// A requirement over a balance, by the account rule (docs/DESIGN.md §4).
+/// A requirement over a balance, by the account rule (docs/design.md).
 pub fn ratio(requirement: f64, balance: f64) -> Option<f64> {
     match (balance > 0.0, balance == 0.0 && requirement == 0.0) {
         (true, _) => Some(requirement / balance),

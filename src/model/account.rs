@@ -1,5 +1,27 @@
 //! Accounts and positions as the exchange reports them.
 
+/// Which account: its label and the currency of its wallet. The screens
+/// select, open and remember accounts by this, never by a row's position.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountKey {
+    pub label: String,
+    pub currency: String,
+}
+
+impl AccountKey {
+    pub fn new(label: impl Into<String>, currency: impl Into<String>) -> AccountKey {
+        AccountKey {
+            label: label.into(),
+            currency: currency.into(),
+        }
+    }
+
+    /// "desk-a [BTC]", as screens and alerts name an account.
+    pub fn name(&self) -> String {
+        format!("{} [{}]", self.label, self.currency)
+    }
+}
+
 /// One position: size in the instrument's own units (USD for inverse
 /// futures, coin for options and linear instruments; negative = short).
 #[derive(Clone, Debug, PartialEq)]

@@ -6,7 +6,7 @@ pub mod instrument;
 pub mod market;
 pub mod valuation;
 
-pub use account::{Account, AddOns, Collateral, ExchangeFigures, Position, UsdTotals};
+pub use account::{Account, AccountKey, AddOns, Collateral, ExchangeFigures, Position, UsdTotals};
 pub use instrument::{Instrument, InstrumentError, InstrumentSpec, Kind, Settlement};
 pub use market::{IndexPrice, MarketState, Quote};
 pub use valuation::{resolve, Resolved, UnitValue};

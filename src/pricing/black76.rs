@@ -1,4 +1,4 @@
-//! Black-76 on a forward, in Deribit's units (DESIGN.md §4).
+//! Black-76 on a forward, in Deribit's units (docs/design.md).
 //!
 //! Deribit prices its options with Black-76 on the option's own forward
 //! (`underlying_price`) and a zero rate, so the discount factor is 1 and the

@@ -1,10 +1,10 @@
-//! One report entry for a cross-collateral account (FORMATS.md §2.2): the
+//! One report entry for a cross-collateral account (docs/report.md): the
 //! per-currency reports of its wallets folded into one, judged on its
 //! totals in USD, with each currency's part listed.
 
 use super::{
-    checked, AccountReport, ExchangeReport, GreeksReport, Health, IndexGreeksReport, ReportOptions,
-    StressReport,
+    checked, verdict, AccountReport, ExchangeReport, GreeksReport, Health, IndexGreeksReport,
+    ReportOptions, Standing, StressReport,
 };
 use crate::margin::cross::{
     cross_liquidation, exchange_totals, is_stable, usd_rate, value_cross, wallets, CrossTotals,
@@ -164,27 +164,22 @@ fn judge(
     exchange: Option<UsdTotals>,
     opts: &ReportOptions,
 ) -> (Health, &'static str) {
-    if error {
-        return (Health::Error, "local");
-    }
-    if known {
-        let mm = Some(totals.maintenance_margin_usd);
-        let ratio = totals.mm_ratio();
-        return (Health::of(stale, mm, ratio, &opts.thresholds), "local");
-    }
-    match exchange {
-        Some(t) => {
-            let h = Health::of(
-                stale,
-                Some(t.maintenance_margin),
-                t.mm_ratio(),
-                &opts.thresholds,
-            );
-            (h, "exchange")
-        }
-        None if stale => (Health::Stale, "local"),
-        None => (Health::Unknown, "local"),
-    }
+    let (judged, basis) = match (known, exchange) {
+        (true, _) => (
+            Some((totals.maintenance_margin_usd, totals.mm_ratio())),
+            "local",
+        ),
+        (false, Some(t)) => (Some((t.maintenance_margin, t.mm_ratio())), "exchange"),
+        (false, None) => (None, "local"),
+    };
+    let standing = Standing {
+        refused: error,
+        stale,
+        judged,
+    };
+    // A refusal is judged on nothing: its basis stays local.
+    let basis = if error { "local" } else { basis };
+    (verdict(standing, &opts.thresholds), basis)
 }
 
 fn exchange_report(totals: Option<UsdTotals>, inputs: &CrossInputs) -> ExchangeReport {

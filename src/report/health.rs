@@ -1,4 +1,5 @@
-//! One word for an account's state, shared by the table, `check` and the screens.
+//! One word for an account's state, decided here only: the screens, the
+//! alerts, `watch`, `check` and the report all ask `verdict`.
 
 use serde::Serialize;
 
@@ -81,6 +82,29 @@ impl Health {
     }
 }
 
+/// What an account's health is judged on.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Standing {
+    /// The exchange refused to describe the account.
+    pub refused: bool,
+    pub stale: bool,
+    /// The maintenance margin and mm_ratio judged (a cross account's
+    /// totals, local or the exchange's); None: not known.
+    pub judged: Option<(f64, Option<f64>)>,
+}
+
+/// An account's health: a refusal is an error whatever else; otherwise the
+/// judged figures against the thresholds (stale or unknown without them).
+pub fn verdict(s: Standing, t: &Thresholds) -> Health {
+    if s.refused {
+        return Health::Error;
+    }
+    match s.judged {
+        Some((mm, ratio)) => Health::of(s.stale, Some(mm), ratio, t),
+        None => Health::of(s.stale, None, None, t),
+    }
+}
+
 /// "14:03:07" (UTC) from epoch milliseconds.
 pub fn time_of_day_utc(ms: i64) -> String {
     let s = ms.div_euclid(1000).rem_euclid(86_400);
@@ -111,6 +135,20 @@ mod tests {
             assert_eq!(Health::of(false, Some(1.0), Some(nan), &t), Health::Unknown);
             assert_eq!(Health::of(false, Some(nan), Some(0.1), &t), Health::Unknown);
         }
+        let standing = |refused, stale, judged| Standing {
+            refused,
+            stale,
+            judged,
+        };
+        let judged = Some((1.0, Some(0.85)));
+        assert_eq!(
+            verdict(standing(false, false, judged), &t),
+            Health::Critical
+        );
+        assert_eq!(verdict(standing(true, false, judged), &t), Health::Error);
+        assert_eq!(verdict(standing(false, true, judged), &t), Health::Stale);
+        assert_eq!(verdict(standing(false, true, None), &t), Health::Stale);
+        assert_eq!(verdict(standing(false, false, None), &t), Health::Unknown);
         assert_eq!(Health::Stale.exit_code(), 2);
         assert_eq!(Health::Error.exit_code(), 3);
         assert_eq!(time_of_day_utc(1_664_524_800_000 + 3_723_000), "09:02:03");

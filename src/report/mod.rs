@@ -1,4 +1,4 @@
-//! The risk report (FORMATS.md §2): built from a desk, printed as JSON or
+//! The risk report (docs/report.md): built from a desk, printed as JSON or
 //! as a readable table.
 
 mod compare;
@@ -9,7 +9,7 @@ mod table;
 pub use compare::{under_each_model, ModelFigures};
 pub use cross::{CurrencyExchange, CurrencyReport};
 
-pub use health::{time_of_day_utc, Health, Thresholds};
+pub use health::{time_of_day_utc, verdict, Health, Standing, Thresholds};
 pub use table::render_table;
 
 use crate::engine::{AccountId, Desk};
@@ -41,7 +41,7 @@ pub struct AccountReport {
     pub currency: String,
     pub margin_model: String,
     /// segregated, or cross: one entry for every wallet of the account,
-    /// amounts in USD (FORMATS.md §2.2).
+    /// amounts in USD (docs/report.md).
     pub collateral: &'static str,
     /// What a cross account's health was judged on: local, or exchange
     /// (its totals, when the local ones are incomplete).
@@ -392,16 +392,14 @@ pub fn account_report(
         margin_model: acct.model.clone(),
         collateral: "segregated",
         basis: None,
-        health: match (&error, known) {
-            (Some(_), _) => Health::Error,
-            (None, false) if !stale => Health::Unknown,
-            (None, _) => Health::of(
+        health: verdict(
+            Standing {
+                refused: error.is_some(),
                 stale,
-                known.then_some(risk.margin.maintenance_margin),
-                risk.mm_ratio.filter(|_| known),
-                &opts.thresholds,
-            ),
-        },
+                judged: known.then_some((risk.margin.maintenance_margin, risk.mm_ratio)),
+            },
+            &opts.thresholds,
+        ),
         stale,
         stale_reason: reason,
         error,

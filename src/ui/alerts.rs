@@ -3,9 +3,9 @@
 //! liquidation or stale (and recovering), a link going down or coming back,
 //! a new problem with the input.
 
-use super::analysis::Key;
-use crate::engine::live::{AccountView, Snapshot};
-use crate::exchange::deribit::client::LinkState;
+use crate::engine::live::{AccountSnapshot, Snapshot};
+use crate::exchange::feed::LinkState;
+use crate::model::AccountKey;
 use crate::report::{Health, Thresholds};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
@@ -30,16 +30,16 @@ pub struct Alert {
 #[derive(Clone, Debug, Default)]
 pub struct Alerts {
     log: VecDeque<Alert>,
-    health: HashMap<Key, Health>,
+    health: HashMap<AccountKey, Health>,
     /// Accounts seen with current data at least once: before that, being
     /// stale or unknown is starting up, not news.
-    started: HashSet<Key>,
+    started: HashSet<AccountKey>,
     links: BTreeMap<String, LinkState>,
     /// Links that were live at least once ("live again" needs a before).
     were_live: HashSet<String>,
     warnings: HashSet<String>,
     /// Accounts whose local equity lastingly differs from the exchange's.
-    diverging: HashSet<Key>,
+    diverging: HashSet<AccountKey>,
 }
 
 /// States worth an alert when entered.
@@ -52,7 +52,7 @@ fn alarming(h: Health) -> Option<Level> {
 }
 
 /// Why an account is stale or in error, as the end of an alert's text.
-fn why(v: &AccountView, h: Health) -> String {
+fn why(v: &AccountSnapshot, h: Health) -> String {
     let reason = match h {
         Health::Error => v.error(),
         Health::Stale => v.stale_reason.clone(),
@@ -63,8 +63,8 @@ fn why(v: &AccountView, h: Health) -> String {
 
 impl Alerts {
     /// A lasting difference between local and exchange equity starts or ends.
-    fn divergence(&mut self, v: &AccountView, new: &mut Vec<(Level, String)>) {
-        let key = (v.label.clone(), v.currency.clone());
+    fn divergence(&mut self, v: &AccountSnapshot, new: &mut Vec<(Level, String)>) {
+        let key = v.key();
         let name = format!("{} [{}]", v.label, v.currency);
         match (&v.equity_divergence, self.diverging.contains(&key)) {
             (Some(d), false) => {
@@ -94,8 +94,8 @@ impl Alerts {
         let mut new = Vec::new();
         for v in &snap.accounts {
             self.divergence(v, &mut new);
-            let h = super::view::health(v, t);
-            let key = (v.label.clone(), v.currency.clone());
+            let h = v.health(t);
+            let key = v.key();
             let current = !matches!(h, Health::Stale | Health::Unknown);
             if !self.started.contains(&key) {
                 if !current {
@@ -178,18 +178,18 @@ impl Alerts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::live::{AccountBook, AccountView};
+    use crate::engine::live::{AccountBook, AccountSnapshot};
     use crate::margin::account::AccountRisk;
     use std::sync::Arc;
 
-    fn view(mm_ratio: f64, stale: bool) -> AccountView {
+    fn view(mm_ratio: f64, stale: bool) -> AccountSnapshot {
         let mut risk = AccountRisk {
             mm_ratio: Some(mm_ratio),
             complete: true,
             ..AccountRisk::default()
         };
         risk.margin.maintenance_margin = mm_ratio;
-        AccountView {
+        AccountSnapshot {
             book: Arc::new(AccountBook {
                 label: "a".into(),
                 exchange_name: "deribit",
@@ -220,7 +220,7 @@ mod tests {
         }
     }
 
-    fn snap(views: Vec<AccountView>, link: LinkState, t: i64) -> Snapshot {
+    fn snap(views: Vec<AccountSnapshot>, link: LinkState, t: i64) -> Snapshot {
         Snapshot {
             as_of: t,
             accounts: views,

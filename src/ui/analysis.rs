@@ -10,8 +10,8 @@ use crate::margin::inputs::AccountInputs;
 use crate::margin::liquidation::Liquidation;
 use crate::margin::stress::StressScenario;
 use crate::model::valuation::{futures_ref_term, resolve, unit_value, Shock};
-use crate::model::Collateral;
 use crate::model::Position;
+use crate::model::{AccountKey, Collateral};
 use crate::report::{
     account_report, under_each_model, AccountReport, Freshness, ModelFigures, ReportOptions,
     Thresholds,
@@ -24,9 +24,6 @@ use tokio::sync::{mpsc, oneshot};
 /// figures), so revaluations take their inputs as current.
 const CURRENT: Freshness = Freshness::CURRENT;
 
-/// An account: (label, currency).
-pub type Key = (String, String);
-
 /// A hypothetical trade at today's mark: a size change in the instrument's
 /// own units (USD for inverse futures, coin for options), negative = sell.
 #[derive(Clone, Debug, PartialEq)]
@@ -38,7 +35,7 @@ pub struct Trade {
 /// What the open account's screens need computed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Request {
-    pub key: Key,
+    pub key: AccountKey,
     /// Also value the book under every other model (matrix screen).
     pub compare: bool,
     /// Hypothetical trades (what-if screen); empty: none.
@@ -200,7 +197,7 @@ pub enum Done {
     Account(Box<Analysis>),
     /// The account is unknown to the engine, or the engine has stopped.
     AccountGone,
-    Desk(Key, Box<DeskFigures>),
+    Desk(AccountKey, Box<DeskFigures>),
     /// The engine's instrument names (what-if picker).
     Chain(Vec<String>),
     /// A desk round finished (the next may start).
@@ -292,7 +289,7 @@ impl Analyst {
     }
 
     /// Revalue the overview's columns of the `due` accounts (a round at a time).
-    pub fn desk(&mut self, mut due: Vec<Key>) {
+    pub fn desk(&mut self, mut due: Vec<AccountKey>) {
         if self.desk_busy || due.is_empty() || Instant::now() < self.desk_next {
             return;
         }
@@ -380,13 +377,13 @@ fn report_of(
 /// engine has stopped).
 async fn ask(
     queries: &mpsc::Sender<Query>,
-    key: &Key,
+    key: &AccountKey,
     extra: Vec<String>,
 ) -> Option<AccountInputs> {
     let (reply, rx) = oneshot::channel();
     let query = Query::Inputs {
-        label: key.0.clone(),
-        currency: key.1.clone(),
+        label: key.label.clone(),
+        currency: key.currency.clone(),
         extra,
         reply,
     };

@@ -240,6 +240,14 @@ impl KeyMap {
             .map(|b| b.3)
     }
 
+    /// The first key bound to an action, as a hint on screen shows it
+    /// ("(unbound)" when the configuration bound it to none).
+    pub fn hint(&self, action: Action) -> String {
+        (self.bindings.iter())
+            .find(|b| b.3 == action)
+            .map_or("(unbound)".into(), |b| key_label(&b.2))
+    }
+
     /// The help: each action's keys and what it does.
     pub fn help(&self) -> Vec<(String, &'static str)> {
         ACTIONS
@@ -287,6 +295,8 @@ mod tests {
         assert_eq!(map.action(press(KeyCode::Char('m'))), None, "m freed");
         assert_eq!(map.action(press(KeyCode::Char('x'))), Some(Action::Matrix));
         assert_eq!(map.action(press(KeyCode::F(2))), Some(Action::Matrix));
+        assert_eq!(map.hint(Action::Matrix), "x", "hints follow a remap");
+        assert_eq!(map.hint(Action::Quit), "q");
         let help = map.help();
         assert!(help
             .iter()

@@ -1,11 +1,20 @@
-//! The terminal dashboards (ratatui): desk overview, account view, help.
+//! The terminal dashboards (ratatui): the desk, one account's screens,
+//! alerts and help, each a component in `screens`.
 
 pub mod alerts;
 pub mod analysis;
 pub mod app;
+pub mod columns;
+pub mod context;
+pub mod cursor;
+pub mod format;
 pub mod keymap;
+pub mod prompt;
+pub mod results;
+pub mod screens;
 pub mod terminal;
 pub mod theme;
+pub mod trends;
 pub mod view;
 
 pub use app::{App, Screen};

@@ -7,7 +7,7 @@ use super::analysis::Analyst;
 use super::app::{App, Effect, Screen};
 use super::keymap::KeyMap;
 use super::theme::Theme;
-use super::view::{draw, rows};
+use super::view::draw;
 use crate::engine::live::{Query, Snapshot};
 use crate::margin::stress::StressScenario;
 use crate::report::Thresholds;
@@ -114,9 +114,14 @@ pub async fn run(
     let stop = Arc::new(AtomicBool::new(false));
     let mut input = spawn_input(stop.clone());
     let mut app = App::new(opts.demo);
-    app.keys = opts.keys.clone();
+    app.world.keys = opts.keys.clone();
+    app.world.theme = opts.theme.clone();
+    app.world.thresholds = opts.thresholds;
     app.mouse = opts.mouse;
-    app.configured_scenarios = opts.scenarios.len();
+    app.screens.stress.configured = opts.scenarios.len();
+    if let Ok(size) = term.size() {
+        app.size = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+    }
     let (mut analyst, mut done) = Analyst::new(queries, opts.scenarios.clone(), opts.thresholds);
     let min_gap = Duration::from_secs(1) / opts.fps.max(1);
     let mut signals = Signals::new();
@@ -126,16 +131,7 @@ pub async fn run(
         if dirty && last_draw.elapsed() >= min_gap {
             let snap = snapshots.borrow().clone();
             let _ = execute!(stdout(), BeginSynchronizedUpdate);
-            let drawn = term.draw(|f| {
-                draw(
-                    f,
-                    &mut app,
-                    &snap,
-                    &opts.theme,
-                    &opts.thresholds,
-                    &opts.banner,
-                )
-            });
+            let drawn = term.draw(|f| draw(f, &app, &snap, &opts.banner));
             let _ = execute!(stdout(), EndSynchronizedUpdate);
             drawn.map_err(|e| format!("drawing failed: {e}"))?;
             last_draw = tokio::time::Instant::now();
@@ -152,8 +148,8 @@ pub async fn run(
                     break; // the engine is gone
                 }
                 let snap = snapshots.borrow().clone();
-                app.record(&snap, &opts.thresholds);
-                analyst.desk(app.desk_due(&snap));
+                app.record(&snap);
+                analyst.desk(app.world.results.desk_due(&snap));
                 analyst.account(app.request());
                 dirty = true;
             }
@@ -164,14 +160,12 @@ pub async fn run(
             }
             Some(e) = input.recv() => {
                 let snap = snapshots.borrow().clone();
-                let selected = rows(&snap, &app, &opts.thresholds)
-                    .get(app.selected)
-                    .map(|(v, _)| (v.label.clone(), v.currency.clone()));
                 let effect = match e {
-                    Event::Key(k) if k.kind != KeyEventKind::Release => app.key(k, selected),
-                    Event::Mouse(m) if app.mouse => app.mouse(m, selected),
-                    Event::Resize(_, _) => {
+                    Event::Key(k) if k.kind != KeyEventKind::Release => app.key(k, &snap),
+                    Event::Mouse(m) if app.mouse => app.mouse(m, &snap),
+                    Event::Resize(w, h) => {
                         let _ = term.autoresize();
+                        app.size = ratatui::layout::Rect::new(0, 0, w, h);
                         Effect::Redraw
                     }
                     _ => Effect::None,

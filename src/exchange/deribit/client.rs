@@ -11,11 +11,12 @@
 
 use super::protocol::{self, Incoming, INVALID_CREDENTIALS, TOO_MANY_REQUESTS};
 use crate::config::{ConnectionConfig, Credentials, Secret};
+use crate::exchange::feed::{now_ms, Command, Feed, LinkState};
 use crate::exchange::recording::{redact, Dir, RecordLine};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep, sleep_until, Instant};
 use tokio_tungstenite::tungstenite::Message;
@@ -38,64 +39,6 @@ pub struct ConnectionSpec {
     /// Ask for the key's subaccounts (`private/get_subaccounts`) once live.
     pub list_subaccounts: bool,
     pub settings: ConnectionConfig,
-}
-
-/// The state of a connection, as the screen shows it.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LinkState {
-    Connecting,
-    /// Authenticated, subscribed and snapshotted.
-    Live,
-    Down(String),
-    /// The server could not be reached at all (refused, no such host, TLS or
-    /// HTTP upgrade failure, connect timeout): retried like `Down`, but a
-    /// one-shot command ends on it rather than wait.
-    Unreachable(String),
-    AuthFailed(String),
-}
-
-/// What connections send to the engine.
-#[derive(Clone, Debug)]
-pub enum Feed {
-    Line(RecordLine),
-    Link {
-        acct: String,
-        state: LinkState,
-    },
-    /// Something the user must know about a connection (e.g. key scope).
-    Notice {
-        acct: String,
-        text: String,
-    },
-    /// The subaccounts of an account's key: (id, username).
-    Subaccounts {
-        acct: String,
-        subaccounts: Vec<(i64, String)>,
-    },
-    /// A frame that was not JSON (counted, never fatal).
-    Garbage {
-        acct: String,
-    },
-}
-
-/// What the engine can ask of a connection.
-#[derive(Clone, Debug)]
-pub enum Command {
-    /// Subscribe these public channels too (kept across reconnects).
-    Subscribe(Vec<String>),
-    /// Unsubscribe these channels and never subscribe them again (expired
-    /// instruments).
-    Unsubscribe(Vec<String>),
-    /// Take positions and balances again (and the subaccount list), as
-    /// after a reconnect, without reconnecting.
-    Resync,
-}
-
-/// Local clock in epoch milliseconds (data age and recording `t` only).
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// How a session ended.

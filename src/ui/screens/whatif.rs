@@ -1,37 +1,96 @@
 //! What-if: hypothetical trades on the open account and the book before
 //! and after them (margin, mm_ratio, Greeks, liquidation distance), without
-//! trading. `a` picks an instrument from the live chain and a size.
+//! trading; an instrument is picked from the live chain, then a size.
+//! Its own state: the trades, the cursor on them and in the picker.
 
-use super::{bordered, move_pct, no_account, num, open_account, opt_num, pct};
-use crate::engine::live::Snapshot;
+use crate::model::AccountKey;
 use crate::report::AccountReport;
-use crate::ui::app::{App, Prompt};
-use crate::ui::theme::Theme;
+use crate::ui::analysis::Trade;
+use crate::ui::context::Ctx;
+use crate::ui::cursor::Cursor;
+use crate::ui::format::{bordered, move_pct, no_account, num, opt_num, pct};
+use crate::ui::keymap::Action;
+use crate::ui::prompt::Prompt;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
 
-pub fn draw(f: &mut Frame, area: Rect, app: &mut App, snap: &Snapshot, theme: &Theme) {
-    let Some(v) = open_account(app, snap) else {
-        return no_account(f, area, app);
+/// The what-if screen's own state.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    /// Hypothetical trades on the open account.
+    pub trades: Vec<Trade>,
+    pub cursor: Cursor,
+    /// Cursor in the instrument picker.
+    pub picked: usize,
+}
+
+impl State {
+    pub fn act(&mut self, action: Action) -> bool {
+        match action {
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {}
+            Action::Top | Action::Bottom => {}
+            _ => return false,
+        }
+        self.cursor.step(action, self.trades.len(), 10);
+        true
+    }
+
+    /// Remove the trade under the cursor; what to tell the user.
+    pub fn delete(&mut self) -> Option<String> {
+        if self.trades.is_empty() {
+            return None;
+        }
+        let t = self.trades.remove(self.cursor.at(self.trades.len()));
+        Some(format!("removed {} {}", t.size, t.instrument))
+    }
+
+    pub fn add(&mut self, trade: Trade) {
+        self.trades.push(trade);
+        self.cursor.set(self.trades.len() - 1);
+    }
+}
+
+/// The picker's choices: the account's currency's instruments containing
+/// every word typed (any case).
+pub fn picker_matches<'a>(
+    open: Option<&AccountKey>,
+    chain: &'a [String],
+    typed: &str,
+) -> Vec<&'a str> {
+    let Some(key) = open else {
+        return Vec::new();
     };
-    let trade_rows = (app.trades.len() as u16).clamp(1, 6) + 3;
+    let words: Vec<String> = typed.split_whitespace().map(str::to_uppercase).collect();
+    let ours = |name: &str| match key.currency.as_str() {
+        "USDC" => name.contains("_USDC"),
+        c => name.starts_with(&format!("{c}-")),
+    };
+    chain
+        .iter()
+        .map(String::as_str)
+        .filter(|n| ours(n) && words.iter().all(|w| n.contains(w.as_str())))
+        .collect()
+}
+
+pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
+    let Some(v) = ctx.open_account() else {
+        return no_account(f, area, ctx.open);
+    };
+    let trade_rows = (st.trades.len() as u16).clamp(1, 6) + 3;
     let [top, rest] =
         Layout::vertical([Constraint::Length(trade_rows), Constraint::Min(0)]).areas(area);
-    trades(f, top, app, &v.label, &v.currency, theme);
-    if app.prompt == Some(Prompt::Instrument) {
-        return picker(f, rest, app, theme);
+    trades(f, top, st, &v.key(), ctx);
+    if ctx.prompt == Some(&Prompt::Instrument) {
+        return picker(f, rest, st, ctx);
     }
-    let key = (v.label.clone(), v.currency.clone());
-    let analysis = app
-        .analysis
-        .as_ref()
-        .filter(|a| a.request.key == key && a.request.trades == app.trades);
+    let add = ctx.key(Action::Add);
+    let analysis = (ctx.results.analysis_of(&v.key())).filter(|a| a.request.trades == st.trades);
     let Some(a) = analysis else {
-        let text = if app.trades.is_empty() {
-            "press a to add a hypothetical trade"
+        let text = if st.trades.is_empty() {
+            format!("press {add} to add a hypothetical trade")
         } else {
-            "revaluing the book with the trades…"
+            "revaluing the book with the trades…".into()
         };
         f.render_widget(
             Paragraph::new(text).block(bordered(" before → after ".into())),
@@ -41,7 +100,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, snap: &Snapshot, theme: &T
     };
     let Some(w) = &a.whatif else {
         f.render_widget(
-            Paragraph::new("press a to add a hypothetical trade")
+            Paragraph::new(format!("press {add} to add a hypothetical trade"))
                 .block(bordered(" before → after ".into())),
             rest,
         );
@@ -54,7 +113,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, snap: &Snapshot, theme: &T
             w.missing.join(", ")
         );
     }
-    let header = Row::new(["", "before", "after", "change"]).style(theme.header);
+    let header = Row::new(["", "before", "after", "change"]).style(ctx.theme.header);
     let body: Vec<Row> = compare_rows(&a.report, &w.after)
         .into_iter()
         .map(|(name, before, after, change)| Row::new([name.to_string(), before, after, change]))
@@ -115,46 +174,47 @@ fn compare_rows(
     ]
 }
 
-fn trades(f: &mut Frame, area: Rect, app: &mut App, label: &str, ccy: &str, theme: &Theme) {
-    app.lines = app.trades.len();
-    let title =
-        format!(" what-if on {label} [{ccy}] — a: add a trade, d: remove one (no order is sent) ");
-    if app.trades.is_empty() {
+fn trades(f: &mut Frame, area: Rect, st: &State, key: &AccountKey, ctx: &Ctx) {
+    let title = format!(
+        " what-if on {} — {}: add a trade, {}: remove one (no order is sent) ",
+        key.name(),
+        ctx.key(Action::Add),
+        ctx.key(Action::Delete)
+    );
+    if st.trades.is_empty() {
         f.render_widget(
             Paragraph::new("no hypothetical trades").block(bordered(title)),
             area,
         );
         return;
     }
-    let header = Row::new(["instrument", "size"]).style(theme.header);
-    let body: Vec<Row> = app
-        .trades
-        .iter()
+    let header = Row::new(["instrument", "size"]).style(ctx.theme.header);
+    let body: Vec<Row> = (st.trades.iter())
         .map(|t| Row::new([t.instrument.clone(), format!("{:+}", t.size)]))
         .collect();
     let table = Table::new(body, [Constraint::Length(28), Constraint::Length(14)])
         .header(header)
         .block(bordered(title))
-        .row_highlight_style(theme.selected);
-    let mut state = TableState::default().with_selected(Some(app.line.min(app.lines - 1)));
+        .row_highlight_style(ctx.theme.selected);
+    let mut state = TableState::default().with_selected(Some(st.cursor.at(st.trades.len())));
     f.render_stateful_widget(table, area, &mut state);
 }
 
 /// The instruments matching what was typed, the cursor on the one Enter picks.
-fn picker(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
-    let matches: Vec<String> = app.picker_matches().into_iter().map(String::from).collect();
+fn picker(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
+    let matches = picker_matches(ctx.open, &ctx.results.chain, ctx.input);
     let count = matches.len();
-    app.picked = app.picked.min(count.saturating_sub(1));
-    let title = if app.chain.is_empty() {
+    let picked = st.picked.min(count.saturating_sub(1));
+    let title = if ctx.results.chain.is_empty() {
         " instruments: asking the engine… ".to_string()
     } else {
-        format!(" {count} instruments match \"{}\" ", app.input)
+        format!(" {count} instruments match \"{}\" ", ctx.input)
     };
     let items: Vec<ListItem> = matches.into_iter().map(ListItem::new).collect();
     let list = List::new(items)
         .block(bordered(title))
-        .highlight_style(theme.selected)
+        .highlight_style(ctx.theme.selected)
         .highlight_symbol("› ");
-    let mut state = ListState::default().with_selected((count > 0).then_some(app.picked));
+    let mut state = ListState::default().with_selected((count > 0).then_some(picked));
     f.render_stateful_widget(list, area, &mut state);
 }

@@ -1,20 +1,38 @@
 //! The alerts log, newest first: health changes, links, input problems.
+//! Its own state: the cursor.
 
-use super::bordered;
+use crate::report::time_of_day_utc as clock;
 use crate::ui::alerts::Level;
-use crate::ui::app::App;
-use crate::ui::theme::Theme;
+use crate::ui::context::Ctx;
+use crate::ui::cursor::Cursor;
+use crate::ui::format::bordered;
+use crate::ui::keymap::Action;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, Table, TableState};
 use ratatui::Frame;
 
-use crate::report::time_of_day_utc as clock;
+/// The alerts screen's own state.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    pub cursor: Cursor,
+}
 
-pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
+impl State {
+    pub fn act(&mut self, action: Action, ctx: &Ctx) -> bool {
+        match action {
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {}
+            Action::Top | Action::Bottom => {}
+            _ => return false,
+        }
+        self.cursor.step(action, ctx.alerts.len(), 10);
+        true
+    }
+}
+
+pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
+    let theme = ctx.theme;
     let header = Row::new(["time UTC", "level", "what"]).style(theme.header);
-    let body: Vec<Row> = app
-        .alerts
-        .newest()
+    let body: Vec<Row> = (ctx.alerts.newest())
         .map(|a| {
             let (word, style) = match a.level {
                 Level::Info => ("  info", theme.ok),
@@ -28,8 +46,8 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
             ])
         })
         .collect();
-    app.lines = body.len();
-    let title = format!(" alerts ({}), newest first ", app.alerts.len());
+    let lines = body.len();
+    let title = format!(" alerts ({}), newest first ", ctx.alerts.len());
     let table = Table::new(
         body,
         [
@@ -41,7 +59,7 @@ pub fn draw(f: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
     .header(header)
     .block(bordered(title))
     .row_highlight_style(theme.selected);
-    let selected = (app.lines > 0).then_some(app.line.min(app.lines.saturating_sub(1)));
+    let selected = (lines > 0).then_some(st.cursor.at(lines));
     let mut state = TableState::default().with_selected(selected);
     f.render_stateful_widget(table, area, &mut state);
 }

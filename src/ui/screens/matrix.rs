@@ -1,11 +1,12 @@
 //! The risk matrix as a heatmap of P&L with the worst cell marked, and the
-//! same book under every loaded model (`n` shows the next model's matrix).
+//! same book under every loaded model. Its own state: which model's
+//! matrix is drawn (the next-model key steps through them).
 
-use super::{bordered, no_account, num, open_account, pct};
 use crate::engine::desk::{largest_loss, Matrix};
-use crate::engine::live::Snapshot;
 use crate::report::ModelFigures;
-use crate::ui::app::App;
+use crate::ui::context::Ctx;
+use crate::ui::format::{bordered, no_account, num, pct};
+use crate::ui::keymap::Action;
 use crate::ui::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
@@ -25,15 +26,30 @@ struct Heat<'a> {
     own: Option<&'a Matrix>,
 }
 
-pub fn draw(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme) {
-    let Some(v) = open_account(app, snap) else {
-        return no_account(f, area, app);
+/// The matrix screen's own state.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    /// Which of the matrices is drawn (wraps around).
+    pub model: usize,
+}
+
+impl State {
+    pub fn act(&mut self, action: Action) -> bool {
+        if action != Action::NextModel {
+            return false;
+        }
+        self.model = self.model.wrapping_add(1);
+        true
+    }
+}
+
+pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
+    let Some(v) = ctx.open_account() else {
+        return no_account(f, area, ctx.open);
     };
-    let key = (v.label.clone(), v.currency.clone());
-    let models: &[ModelFigures] = app
-        .analysis
-        .as_ref()
-        .filter(|a| a.request.key == key && a.request.compare)
+    let theme = ctx.theme;
+    let models: &[ModelFigures] = (ctx.results.analysis_of(&v.key()))
+        .filter(|a| a.request.compare)
         .map_or(&[], |a| a.models.as_slice());
     // The account's own matrices first (live, one per index held), then
     // the other models' ones; `n` steps through them.
@@ -69,8 +85,16 @@ pub fn draw(f: &mut Frame, area: Rect, app: &App, snap: &Snapshot, theme: &Theme
     };
     let [top, bottom] =
         Layout::vertical([Constraint::Length(compare_height), Constraint::Min(0)]).areas(area);
-    comparison(f, top, models, &v.model, &v.currency, theme);
-    match heats.get(app.model % heats.len().max(1)) {
+    comparison(
+        f,
+        top,
+        models,
+        &v.model,
+        &v.currency,
+        &ctx.key(Action::NextModel),
+        theme,
+    );
+    match heats.get(st.model % heats.len().max(1)) {
         Some(h) => {
             // The live matrix has its extended table: beside, below, or in one line.
             let ext = h.own.filter(|m| !m.extended.is_empty());
@@ -121,6 +145,7 @@ fn comparison(
     models: &[ModelFigures],
     own: &str,
     ccy: &str,
+    next: &str,
     theme: &Theme,
 ) {
     if models.is_empty() {
@@ -150,7 +175,7 @@ fn comparison(
         })
         .collect();
     let widths = [14, 11, 11, 9, 24].map(Constraint::Length);
-    let title = format!(" the same book under each model (in {ccy}); n: next matrix ");
+    let title = format!(" the same book under each model (in {ccy}); {next}: next matrix ");
     f.render_widget(
         Table::new(body, widths)
             .header(header)

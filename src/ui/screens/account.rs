@@ -1,34 +1,58 @@
 //! One account: margin breakdown, health, liquidation distance (move,
 //! price, daily σ), history sparklines, positions with Greeks and their
-//! P&L in the worst scenario, Greeks by expiry.
+//! P&L in the worst scenario, Greeks by expiry; a cross account's
+//! collateral. Its own state: the scroll of the positions.
 
-use super::{
-    bordered, health, health_style, health_text, no_account, num, open_account, opt_num, pct,
+use crate::engine::live::{AccountSnapshot, CrossView};
+use crate::report::{CurrencyReport, ExpiryGreeks};
+use crate::ui::analysis::Analysis;
+use crate::ui::columns::{col, fitting, widths, Column};
+use crate::ui::context::Ctx;
+use crate::ui::cursor::Cursor;
+use crate::ui::format::{
+    bordered, delta_text, health_style, health_text, no_account, not_stale_trouble, num, opt_num,
+    pct,
 };
-use crate::engine::live::{AccountView, CrossView, Snapshot};
-use crate::report::{CurrencyReport, Thresholds};
-use crate::ui::app::{App, History, MIN_RETURNS};
+use crate::ui::keymap::Action;
 use crate::ui::theme::Theme;
+use crate::ui::trends::{History, Trends, MIN_RETURNS};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Sparkline, Table};
 use ratatui::Frame;
 
-pub fn draw(
-    f: &mut Frame,
-    area: Rect,
-    app: &mut App,
-    snap: &Snapshot,
-    theme: &Theme,
-    t: &Thresholds,
-) {
-    let Some(v) = open_account(app, snap) else {
-        return no_account(f, area, app);
+/// The account screen's own state.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    /// The first position shown.
+    pub scroll: Cursor,
+}
+
+impl State {
+    /// Up, down and paging scroll the positions.
+    pub fn act(&mut self, action: Action, ctx: &Ctx) -> bool {
+        let count = ctx.open_account().map_or(0, |v| v.legs.len());
+        match action {
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {}
+            Action::Top | Action::Bottom => {}
+            _ => return false,
+        }
+        self.scroll.step(action, count, 10);
+        true
+    }
+}
+
+pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
+    let Some(v) = ctx.open_account() else {
+        return no_account(f, area, ctx.open);
     };
+    let theme = ctx.theme;
+    let analysis = ctx.results.analysis_of(&v.key());
     // A cross account shows what backs it between the trend and the book.
     let wallets = v.cross.as_ref().map_or(0, |c| c.wallets.len() as u16 + 3);
+    let lines = summary_lines(v, analysis, ctx);
     let [summary, trend, panel, lower] = Layout::vertical([
-        Constraint::Length(11),
+        Constraint::Length(lines.len() as u16 + 2),
         Constraint::Length(3),
         Constraint::Length(wallets),
         Constraint::Min(0),
@@ -36,20 +60,11 @@ pub fn draw(
     .areas(area);
     if let Some(c) = &v.cross {
         // The revalued coin moves come from the last analysis of this account.
-        let parts = (app.analysis.as_ref())
-            .filter(|a| a.request.key == (v.label.clone(), v.currency.clone()))
-            .map(|a| a.report.currencies.clone())
-            .unwrap_or_default();
-        collateral(f, panel, c, &parts, theme);
+        let parts = analysis.map_or(&[][..], |a| &a.report.currencies[..]);
+        collateral(f, panel, c, parts, theme);
     }
-    let key = (v.label.clone(), v.currency.clone());
-    history(f, trend, app.history.get(&key), theme);
+    history(f, trend, ctx.trends.history.get(&v.key()), theme);
     let style = if v.stale { theme.stale } else { theme.text };
-    let mut lines = summary_lines(v, t, theme);
-    lines.insert(6, liquidation_line(app, v));
-    if let Some(l) = lines.get_mut(7) {
-        l.push_span(Span::raw(sigma_basis(app, v)));
-    }
     f.render_widget(
         Paragraph::new(lines)
             .style(style)
@@ -57,28 +72,29 @@ pub fn draw(
         summary,
     );
     // Greeks by expiry sit beside the positions when there is room.
-    let expiries = app
-        .analysis
-        .as_ref()
-        .filter(|a| a.request.key == key)
-        .map(|a| a.report.greeks_by_expiry.clone())
-        .unwrap_or_default();
+    let expiries = analysis.map_or(&[][..], |a| &a.report.greeks_by_expiry[..]);
     if lower.width >= 130 && !expiries.is_empty() {
         let [left, right] =
             Layout::horizontal([Constraint::Min(0), Constraint::Length(48)]).areas(lower);
-        positions(f, left, app, v, theme);
-        by_expiry(f, right, &expiries, theme);
+        positions(f, left, st, v, theme);
+        by_expiry(f, right, expiries, theme);
     } else {
-        positions(f, lower, app, v, theme);
+        positions(f, lower, st, v, theme);
     }
 }
 
-fn summary_lines(v: &AccountView, t: &Thresholds, theme: &Theme) -> Vec<Line<'static>> {
-    let h = health(v, t);
+/// The summary, line by line in the order shown.
+fn summary_lines(
+    v: &AccountSnapshot,
+    analysis: Option<&Analysis>,
+    ctx: &Ctx,
+) -> Vec<Line<'static>> {
+    let theme = ctx.theme;
+    let h = v.health(ctx.thresholds);
     let r = &v.risk;
     let m = &r.margin;
     let c = v.currency.clone();
-    let stale_note = match super::not_stale_trouble(v) {
+    let stale_note = match not_stale_trouble(v) {
         Some(t) => format!("  — {t}"),
         None => String::new(),
     };
@@ -143,31 +159,35 @@ fn summary_lines(v: &AccountView, t: &Thresholds, theme: &Theme) -> Vec<Line<'st
             ),
             None => "worst scenario: —".into(),
         }),
+        liquidation_line(v, analysis, ctx.trends),
+        Line::from(sigma_basis(v, ctx.trends)),
         Line::from(format!(
             "exchange says: IM {}  MM {}",
             opt_num(v.exchange.initial_margin, 4),
             opt_num(v.exchange.maintenance_margin, 4)
         )),
-        Line::from(
-            r.warnings
-                .first()
-                .map_or(String::new(), |w| format!("! {w}")),
-        ),
     ]
+    .into_iter()
+    .chain(r.warnings.first().map(|w| Line::from(format!("! {w}"))))
+    .collect()
 }
 
-/// "liquidation: down −23.1 % at 71234 (4.2 σ/day) · up none within +400 %";
-/// with several indices, the joint move and then each index alone.
-fn liquidation_line(app: &App, v: &AccountView) -> Line<'static> {
-    let key = (v.label.clone(), v.currency.clone());
-    let Some(a) = app.analysis.as_ref().filter(|a| a.request.key == key) else {
+/// "liquidation: down −23.1 % at 71234 (4.2 σ/day) · up none within +400 %"
+/// with several indices, the joint move
+/// and then each index alone.
+fn liquidation_line(
+    v: &AccountSnapshot,
+    analysis: Option<&Analysis>,
+    trends: &Trends,
+) -> Line<'static> {
+    let Some(a) = analysis else {
         return Line::from("liquidation: computing…");
     };
     let side = |index: &str, m: Option<f64>, p: Option<f64>| match m {
         None => "none in range".to_string(),
         Some(m) => {
             let at = p.map_or(String::new(), |p| format!(" at {p:.0}"));
-            let units = app.daily_sigma(index).map_or(String::new(), |(s, _)| {
+            let units = trends.daily_sigma(index).map_or(String::new(), |(s, _)| {
                 format!(" = {:.1} σ/day", (1.0 + m).ln().abs() / s)
             });
             format!("{:+.1}%{at}{units}", m * 100.0)
@@ -179,7 +199,7 @@ fn liquidation_line(app: &App, v: &AccountView) -> Line<'static> {
         return Line::from(format!(
             "liquidation: down {} · up {}",
             side(index, l.down_move, l.down_price),
-            side(index, l.up_move, l.up_price)
+            side(index, l.up_move, l.up_price),
         ));
     }
     let each: Vec<String> = (l.by_index.iter())
@@ -200,61 +220,62 @@ fn liquidation_line(app: &App, v: &AccountView) -> Line<'static> {
     ))
 }
 
-/// Where the σ/day of the liquidation line comes from.
-fn sigma_basis(app: &App, v: &AccountView) -> String {
+/// Where the σ/day of the liquidation distance comes from.
+fn sigma_basis(v: &AccountSnapshot, trends: &Trends) -> String {
     let index = v.index.as_ref().map_or("", |(name, _)| name.as_str());
-    match app.daily_sigma(index) {
-        Some((s, n)) => format!("   σ/day {:.2}% (realized, {n} index moves)", s * 100.0),
-        None => format!("   σ/day: after {MIN_RETURNS} index moves"),
+    match trends.daily_sigma(index) {
+        Some((s, n)) => format!(
+            "σ/day {:.2}% (realized, {n} index moves), for the liquidation distance",
+            s * 100.0
+        ),
+        None => format!("σ/day: after {MIN_RETURNS} index moves, for the liquidation distance"),
     }
 }
 
-fn positions(f: &mut Frame, area: Rect, app: &mut App, v: &AccountView, theme: &Theme) {
-    // Narrow terminals keep instrument, size, delta and the worst-case P&L.
-    let all = area.width >= 100;
-    let keep = |k: usize| all || matches!(k, 0 | 1 | 3 | 7);
-    let names = [
-        "instrument",
-        "size",
-        "mark",
-        "delta",
-        "gamma",
-        "vega",
-        "theta",
-        "P&L@worst",
-    ];
-    let header = Row::new(
-        names
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| keep(*k))
-            .map(|(_, n)| *n),
-    )
-    .style(theme.header);
-    app.lines = v.legs.len();
-    let skip = app.line.min(v.legs.len().saturating_sub(1));
+/// What a positions column shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pos {
+    Instrument,
+    Size,
+    Mark,
+    Delta,
+    Gamma,
+    Vega,
+    Theta,
+    WorstPnl,
+}
+
+/// Narrow terminals keep instrument, size, delta and the worst-case P&L.
+const POSITION_COLUMNS: [Column<Pos>; 8] = [
+    col(Pos::Instrument, "instrument", 24, 1),
+    col(Pos::Size, "size", 10, 1),
+    col(Pos::Mark, "mark", 9, 2),
+    col(Pos::Delta, "delta", 8, 1),
+    col(Pos::Gamma, "gamma", 10, 3),
+    col(Pos::Vega, "vega", 8, 2),
+    col(Pos::Theta, "theta", 8, 3),
+    col(Pos::WorstPnl, "P&L@worst", 10, 1),
+];
+
+fn positions(f: &mut Frame, area: Rect, st: &State, v: &AccountSnapshot, theme: &Theme) {
+    let cols = fitting(&POSITION_COLUMNS, area.width.saturating_sub(2));
+    let header = Row::new(cols.iter().map(|c| c.header)).style(theme.header);
+    let skip = st.scroll.at(v.legs.len());
     let body: Vec<Row> = v
         .legs
         .iter()
         .skip(skip)
         .map(|l| {
-            let cells = [
-                l.instrument.clone(),
-                num(l.size, 2),
-                opt_num(l.mark, 4),
-                opt_num(l.delta, 3),
-                opt_num(l.gamma, 6),
-                opt_num(l.vega, 1),
-                opt_num(l.theta, 1),
-                opt_num(l.worst_pnl, 4),
-            ];
-            Row::new(
-                cells
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(k, _)| keep(*k))
-                    .map(|(_, c)| c),
-            )
+            Row::new(cols.iter().map(|c| match c.id {
+                Pos::Instrument => l.instrument.clone(),
+                Pos::Size => num(l.size, 2),
+                Pos::Mark => opt_num(l.mark, 4),
+                Pos::Delta => opt_num(l.delta, 3),
+                Pos::Gamma => opt_num(l.gamma, 6),
+                Pos::Vega => opt_num(l.vega, 1),
+                Pos::Theta => opt_num(l.theta, 1),
+                Pos::WorstPnl => opt_num(l.worst_pnl, 4),
+            }))
         })
         .collect();
     let title = format!(
@@ -265,24 +286,17 @@ fn positions(f: &mut Frame, area: Rect, app: &mut App, v: &AccountView, theme: &
         } else {
             String::new()
         },
-        super::delta_text(v),
+        delta_text(v),
         num(v.greeks.vega, 0),
         num(v.greeks.theta, 0),
     );
-    let all_widths = [24, 10, 9, 8, 10, 8, 8, 10];
-    let widths: Vec<Constraint> = all_widths
-        .iter()
-        .enumerate()
-        .filter(|(k, _)| keep(*k))
-        .map(|(_, w)| Constraint::Length(*w))
-        .collect();
-    let table = Table::new(body, widths)
+    let table = Table::new(body, widths(&cols))
         .header(header)
         .block(bordered(title));
     f.render_widget(table, area);
 }
 
-fn by_expiry(f: &mut Frame, area: Rect, rows: &[crate::report::ExpiryGreeks], theme: &Theme) {
+fn by_expiry(f: &mut Frame, area: Rect, rows: &[ExpiryGreeks], theme: &Theme) {
     // Rows of several indices say whose expiry they are.
     let several = rows.iter().any(|o| o.index_name != rows[0].index_name);
     let header = Row::new(["expiry", "delta", "gamma", "vega", "theta"]).style(theme.header);

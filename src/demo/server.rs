@@ -125,7 +125,7 @@ impl DemoState {
         };
         state.refresh_quotes();
         for a in &mut accounts {
-            let model = crate::engine::ingest::model_for(Some(&a.margin_model));
+            let model = crate::exchange::deribit::margin_models::model_for(Some(&a.margin_model));
             let mut acct = Account::new(&a.username, &a.currency, model);
             for (name, size) in &a.positions {
                 // Futures session P&L runs from the marks at the demo's start.
@@ -437,7 +437,7 @@ impl DemoServer {
 pub async fn start(listen: SocketAddr, opts: DemoOptions) -> std::io::Result<DemoServer> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let now = crate::exchange::deribit::client::now_ms();
+    let now = crate::exchange::feed::now_ms();
     let state = Arc::new(Mutex::new(DemoState::new(opts.seed, now)));
     let (changes_tx, _) = broadcast::channel::<Change>(1024);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

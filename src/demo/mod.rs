@@ -1,0 +1,8 @@
+//! The built-in demo exchange: a simulated market, a Deribit-protocol
+//! server on loopback and a demo desk on it. It sits above the monitor (a
+//! harness that may use the engine), never inside the exchange adapters.
+
+pub mod desk;
+pub mod market;
+pub mod server;
+pub mod smile;

@@ -1,0 +1,11 @@
+//! The screens, each a component: its own state (cursor, selection,
+//! scroll), a `render` from the snapshot and the render context that
+//! writes nothing back, and the keys it handles.
+
+pub mod account;
+pub mod alerts;
+pub mod desk;
+pub mod help;
+pub mod matrix;
+pub mod stress;
+pub mod whatif;
