@@ -207,7 +207,7 @@ fn wallets_by_hand(i: &CrossInputs, m: f64) -> Vec<(margintop::margin::AccountRi
             let mut model = PreparedModel::new(i.models[&a.model].clone(), &a.currency);
             let shock = |_: &margintop::model::Instrument| Shock::price_move(m);
             let book = value_book(a, &i.instruments, &i.market, &mut model, NOW, &shock);
-            let r = account_risk(a, &model, &book.sums, &book.warnings, NOW);
+            let r = account_risk(a, &model, &book.sums, &book.notes, NOW);
             let rate = match a.currency.as_str() {
                 "BTC" => BTC * (1.0 + m),
                 _ => 1.0,

@@ -11,6 +11,7 @@ mod common;
 use common::read_json;
 use margintop::engine::{Desk, Ingest};
 use margintop::margin::config::load_models;
+use margintop::margin::notes::Note;
 use serde_json::{json, Value};
 
 /// 2022-09-28 08:00:00 UTC; BTC-30SEP22 expires two days later.
@@ -443,11 +444,12 @@ fn expiry_settles_options_and_a_future_and_the_account_stays_current() {
     let risk = ing.desk.risk(id);
     for name in [FUTURE, itm_call, otm_put] {
         assert!(
-            risk.warnings
-                .iter()
-                .any(|w| w.contains(name) && w.contains("past expiry")),
+            risk.notes.iter().any(|n| matches!(
+                n,
+                Note::PastExpiry { instrument, .. } if instrument == name
+            )),
             "{name} is said to be past expiry until it leaves: {:?}",
-            risk.warnings
+            risk.notes
         );
     }
     rec.market(EXPIRY_0930 + 5_000, &ledger, &refs(&ledger), &live);
@@ -465,9 +467,9 @@ fn expiry_settles_options_and_a_future_and_the_account_stays_current() {
     assert!(ing
         .desk
         .risk(id)
-        .warnings
+        .notes
         .iter()
-        .all(|w| !w.contains("past expiry")));
+        .all(|n| !matches!(n, Note::PastExpiry { .. })));
     // The next ten minutes: equity keeps matching and the data stays current.
     t = EXPIRY_0930;
     for _ in 0..10 {

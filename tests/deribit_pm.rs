@@ -59,7 +59,7 @@ fn run(
     }
     let mut model = PreparedModel::new(model_from_reply(&case.reply, roll), case.currency);
     let (risk, book) = value_account(&account, &insts, &market, &mut model, now);
-    assert!(risk.warnings.is_empty(), "{:?}", risk.warnings);
+    assert!(risk.notes.is_empty(), "{:?}", risk.notes);
     (risk, book, result.clone())
 }
 

@@ -125,7 +125,7 @@ fn option_books_match_a_dense_scan() {
         let mut shortfall = |m: f64| {
             let shock = Shock::price_move(m);
             let book = value_book(&acct, &insts(), &market, &mut model, NOW, &|_| shock);
-            let risk = account_risk(&acct, &model, &book.sums, &book.warnings, NOW);
+            let risk = account_risk(&acct, &model, &book.sums, &book.notes, NOW);
             risk.margin.maintenance_margin - risk.margin_balance
         };
         for (limit, got) in [(-0.95, liq.down_move), (4.0, liq.up_move)] {

@@ -628,7 +628,8 @@ async fn an_expiry_is_followed_by_a_re_snapshot_without_a_reconnect() {
     assert!(reached, "the option never left the book: {snap:?}");
     let v = desk_view(&snap, "desk", "BTC").unwrap();
     assert_eq!(v.positions.len(), 1, "{:?}", v.positions);
-    assert!(v.risk.warnings.iter().all(|w| !w.contains("past expiry")));
+    assert!((v.risk.notes.iter())
+        .all(|n| !matches!(n, margintop::margin::notes::Note::PastExpiry { .. })));
     assert_eq!(snap.links.get("desk"), Some(&LinkState::Live));
     assert_eq!(
         server.stats(|s| s.connections),

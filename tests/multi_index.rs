@@ -64,7 +64,7 @@ fn risk_after(i: &AccountInputs, btc: f64, eth: f64) -> AccountRisk {
     };
     let mut m = model(i);
     let book = value_book(&i.account, &i.instruments, &i.market, &mut m, NOW, &shock);
-    account_risk(&i.account, &m, &book.sums, &book.warnings, NOW)
+    account_risk(&i.account, &m, &book.sums, &book.notes, NOW)
 }
 
 fn equity_after(i: &AccountInputs, btc: f64, eth: f64) -> f64 {

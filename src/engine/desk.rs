@@ -11,13 +11,14 @@
 //! (time to expiry changed for all of them), so a replay of the same
 //! messages computes exactly the same numbers as the live run.
 
-use crate::margin::account::{account_risk, expiry_warning, AccountRisk, Instruments, LEFT_OUT};
+use crate::margin::account::{account_risk, AccountRisk, Instruments};
 use crate::margin::book::{
     fill_contribution, unit_vector, BookSums, Contribution, IndexSums, PreparedModel,
 };
 use crate::margin::config::ModelConfig;
 use crate::margin::grid::Table;
 use crate::margin::inputs::{AccountInputs, Models};
+use crate::margin::notes::{Note, Omission};
 use crate::margin::requirement::WorstScenario;
 use crate::model::valuation::{resolve, unit_value, Resolved, Shock, UnitValue};
 use crate::model::{Account, Instrument, MarketState, Quote};
@@ -109,7 +110,8 @@ struct DeskAccount {
     sums: BookSums,
     /// Where a repriced contribution is built before it replaces the old one.
     scratch: Contribution,
-    warnings: Vec<String>,
+    /// Positions left out when the account was last rebuilt (unknown instruments).
+    notes: Vec<Note>,
     updates: u32,
     /// Changed since the last `take_dirty`.
     dirty: bool,
@@ -202,7 +204,7 @@ impl Desk {
             contributions: Vec::new(),
             sums: BookSums::default(),
             scratch: Contribution::default(),
-            warnings: Vec::new(),
+            notes: Vec::new(),
             updates: 0,
             dirty: true,
         });
@@ -533,7 +535,7 @@ impl Desk {
     /// Risk of an account from its incrementally kept sums.
     pub fn risk(&self, id: AccountId) -> AccountRisk {
         let a = &self.accounts[id];
-        let mut warnings = a.warnings.clone();
+        let mut notes = a.notes.clone();
         let expired = self.expired_positions(id);
         for (c, expired) in a
             .account
@@ -544,13 +546,14 @@ impl Desk {
         {
             if expired {
                 if let Some(inst) = self.instrument(&c.0.instrument) {
-                    warnings.push(expiry_warning(inst));
+                    notes.push(Note::past_expiry(inst));
                 }
             }
             if c.1.is_none() {
                 if let Some(&iid) = self.by_name.get(&c.0.instrument) {
                     if let Some(e) = &self.slots[iid].error {
-                        warnings.push(format!("{e}: {LEFT_OUT}"));
+                        let why = Omission::Unpriced(e.to_string());
+                        notes.push(Note::left_out(&c.0.instrument, why));
                     }
                 }
             }
@@ -559,7 +562,7 @@ impl Desk {
             &a.account,
             &self.prepared[a.model_key],
             &a.sums,
-            &warnings,
+            &notes,
             self.now_ms,
         )
     }
@@ -665,11 +668,10 @@ impl Desk {
         let acct = &mut self.accounts[id];
         let model = &mut self.prepared[acct.model_key];
         acct.contributions = vec![None; acct.account.positions.len()];
-        acct.warnings.clear();
+        acct.notes.clear();
         for (p, pos) in acct.account.positions.iter().enumerate() {
             let Some(&iid) = self.by_name.get(&pos.instrument) else {
-                acct.warnings
-                    .push(format!("unknown instrument {}: {LEFT_OUT}", pos.instrument));
+                (acct.notes).push(Note::left_out(&pos.instrument, Omission::UnknownInstrument));
                 continue;
             };
             let slot = &mut self.slots[iid];

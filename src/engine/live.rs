@@ -9,7 +9,7 @@ use super::resync::{Resync, ResyncTiming};
 use super::AccountId;
 use crate::exchange::feed::{now_ms, Command, Feed, LinkState};
 use crate::exchange::recording::Recorder;
-use crate::margin::account::{AccountRisk, LEFT_OUT};
+use crate::margin::account::AccountRisk;
 use crate::margin::cross::{exchange_totals, usd_rate};
 use crate::margin::inputs::AccountInputs;
 use crate::model::{Collateral, ExchangeFigures, Position};
@@ -889,9 +889,8 @@ impl<W: Write> Engine<W> {
         if !book.has_positions {
             return "no positions snapshot yet".into();
         }
-        let left_out = book.risk.warnings.iter().find(|w| w.ends_with(LEFT_OUT));
-        if let Some(w) = left_out.filter(|_| !book.risk.complete) {
-            return w.clone();
+        if let Some(n) = book.risk.notes.iter().find(|n| n.leaves_out()) {
+            return n.to_string();
         }
         let limit_s = self.settings.stale_after_ms as f64 / 1000.0;
         // Only a stale account asks: it costs a look at every position.

@@ -5,26 +5,11 @@
 
 use super::book::{contribution, BookSums, Contribution, PreparedModel};
 use super::config::MarginBalanceRule;
+use super::notes::{complete, Note, Omission};
 use super::requirement::{requirement, Breakdown};
 use crate::model::valuation::{resolve, Shock};
 use crate::model::{Account, Instrument, MarketState};
 use std::collections::HashMap;
-
-/// Ending of a warning about a position that is not in the margin.
-pub const LEFT_OUT: &str = "position left out";
-
-/// What is said of a position held past its instrument's expiry: the
-/// exchange settles it at 08:00 UTC and it leaves the book then.
-pub fn expiry_warning(inst: &Instrument) -> String {
-    let how = match inst.is_option() {
-        true => "valued at intrinsic",
-        false => "valued at its last mark",
-    };
-    format!(
-        "{} is past expiry: {how} until the exchange settles it",
-        inst.name
-    )
-}
 
 /// The instruments known to the core, by name.
 pub type Instruments = HashMap<String, Instrument>;
@@ -45,7 +30,7 @@ pub struct PositionRisk {
 pub struct ValuedBook {
     pub sums: BookSums,
     pub positions: Vec<PositionRisk>,
-    pub warnings: Vec<String>,
+    pub notes: Vec<Note>,
 }
 
 /// Value every position of `account` at `now_ms`, each instrument after the
@@ -61,27 +46,24 @@ pub fn value_book(
     let mut book = ValuedBook::default();
     for pos in &account.positions {
         let Some(inst) = instruments.get(&pos.instrument) else {
-            book.warnings
-                .push(format!("unknown instrument {}: {LEFT_OUT}", pos.instrument));
+            (book.notes).push(Note::left_out(&pos.instrument, Omission::UnknownInstrument));
             continue;
         };
         if !pos.size.is_finite() {
-            book.warnings.push(format!(
-                "position {} has a size that is not a number: {LEFT_OUT}",
-                pos.instrument
-            ));
+            (book.notes).push(Note::left_out(&pos.instrument, Omission::SizeNotANumber));
             continue;
         }
         let inst_shock = shock(inst);
         let resolved = match resolve(inst, market, now_ms, inst_shock) {
             Ok(r) => r,
             Err(e) => {
-                book.warnings.push(format!("{e}: {LEFT_OUT}"));
+                let why = Omission::Unpriced(e.to_string());
+                book.notes.push(Note::left_out(&pos.instrument, why));
                 continue;
             }
         };
         if resolved.expired && inst_shock == Shock::NONE {
-            book.warnings.push(expiry_warning(inst));
+            book.notes.push(Note::past_expiry(inst));
         }
         let c = contribution(inst, &resolved, pos.size, pos.session_ref_price, model);
         book.sums.apply(&c, 1.0);
@@ -114,7 +96,7 @@ pub struct AccountRisk {
     /// Headroom in USD (None for want of an index price).
     pub headroom_usd: Option<f64>,
     /// Why a number is missing or approximate (positions left out, expiry).
-    pub warnings: Vec<String>,
+    pub notes: Vec<Note>,
     /// False when a position could not be valued: the margin then leaves it out.
     pub complete: bool,
 }
@@ -124,7 +106,7 @@ pub fn account_risk(
     account: &Account,
     model: &PreparedModel,
     sums: &BookSums,
-    warnings: &[String],
+    notes: &[Note],
     now_ms: i64,
 ) -> AccountRisk {
     let margin = requirement(model, sums, &account.add_ons, now_ms);
@@ -160,8 +142,8 @@ pub fn account_risk(
         headroom,
         headroom_usd: usd_per_unit.map(|u| headroom * u),
         margin,
-        complete: warnings.iter().all(|w| !w.ends_with(LEFT_OUT)),
-        warnings: warnings.to_vec(),
+        complete: complete(notes),
+        notes: notes.to_vec(),
     }
 }
 
@@ -177,7 +159,7 @@ pub fn value_account(
         Shock::NONE
     });
     (
-        account_risk(account, model, &book.sums, &book.warnings, now_ms),
+        account_risk(account, model, &book.sums, &book.notes, now_ms),
         book,
     )
 }

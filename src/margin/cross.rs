@@ -208,7 +208,7 @@ pub fn value_cross(
             vol: 1.0 + vol_move,
         };
         let book = value_book(w.account, instruments, market, &mut w.model, now_ms, &shock);
-        let risk = account_risk(w.account, &w.model, &book.sums, &book.warnings, now_ms);
+        let risk = account_risk(w.account, &w.model, &book.sums, &book.notes, now_ms);
         let ccy = &w.account.currency;
         let coin_move = if is_stable(ccy) { 0.0 } else { price_move(ccy) };
         let f = WalletFigures {

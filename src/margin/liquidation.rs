@@ -113,7 +113,7 @@ fn search(
             _ => moved,
         };
         let book = value_book(account, instruments, market, model, now_ms, &shock);
-        let risk = account_risk(account, model, &book.sums, &book.warnings, now_ms);
+        let risk = account_risk(account, model, &book.sums, &book.notes, now_ms);
         risk.margin.maintenance_margin - risk.margin_balance
     };
     let down = find_side(&mut shortfall, -limits.down, limits.steps);

@@ -8,6 +8,7 @@ pub mod cross;
 pub mod grid;
 pub mod inputs;
 pub mod liquidation;
+pub mod notes;
 pub mod requirement;
 pub mod stress;
 

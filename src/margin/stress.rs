@@ -94,13 +94,13 @@ pub fn stress_result(
     let base = value_book(account, instruments, market, model, now_ms, &|_| {
         Shock::NONE
     });
-    let base = account_risk(account, model, &base.sums, &base.warnings, now_ms);
+    let base = account_risk(account, model, &base.sums, &base.notes, now_ms);
     let shock = |inst: &Instrument| Shock {
         price: 1.0 + s.move_for(&inst.base),
         vol: 1.0 + s.vol_move,
     };
     let book = value_book(account, instruments, market, model, now_ms, &shock);
-    let after = account_risk(account, model, &book.sums, &book.warnings, now_ms);
+    let after = account_risk(account, model, &book.sums, &book.notes, now_ms);
     StressResult {
         pnl: after.equity - base.equity,
         margin_balance: after.margin_balance,

@@ -316,7 +316,7 @@ pub fn account_report(
     };
     let mut model = PreparedModel::new(config.clone(), &acct.currency);
     let (risk, book) = value_account(acct, instruments, market, &mut model, now);
-    let mut warnings = risk.warnings.clone();
+    let mut warnings: Vec<String> = risk.notes.iter().map(ToString::to_string).collect();
     let Freshness {
         data_age_ms,
         stale,

@@ -168,7 +168,7 @@ fn summary_lines(
         )),
     ]
     .into_iter()
-    .chain(r.warnings.first().map(|w| Line::from(format!("! {w}"))))
+    .chain(r.notes.first().map(|n| Line::from(format!("! {n}"))))
     .collect()
 }
 
