@@ -408,8 +408,9 @@ async fn inputs_of(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_hands_out_inputs_and_subscribes_what_if_instruments() {
+    use margintop::margin::analysis::Trade;
     use margintop::report::Thresholds;
-    use margintop::ui::analysis::{analyse, Request, Trade};
+    use margintop::ui::analysis::{analyse, Request};
     let opts = DemoOptions {
         frozen: true,
         publish_interval: Duration::from_millis(200),

@@ -5,11 +5,12 @@
 
 use margintop::engine::live::{Engine, EngineSettings, Snapshot};
 use margintop::engine::{Desk, Ingest};
+use margintop::margin::analysis::Trade;
 use margintop::margin::config::load_models;
 use margintop::margin::stress::{parse_scenarios, StressScenario, BUILTIN_SCENARIOS};
 use margintop::model::AccountKey;
 use margintop::report::Thresholds;
-use margintop::ui::analysis::{analyse, Analysis, Trade};
+use margintop::ui::analysis::{analyse, Analysis};
 use margintop::ui::view::draw;
 use margintop::ui::{App, ColorDepth, Screen, Theme};
 use ratatui::backend::TestBackend;

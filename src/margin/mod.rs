@@ -2,6 +2,7 @@
 //! valuation, stress and liquidation distance. Pure: `now` is a parameter.
 
 pub mod account;
+pub mod analysis;
 pub mod book;
 pub mod config;
 pub mod cross;

@@ -6,16 +6,13 @@ use super::{
     checked, verdict, AccountReport, ExchangeReport, GreeksReport, Health, IndexGreeksReport,
     ReportOptions, Standing, StressReport,
 };
-use crate::margin::cross::{
-    cross_liquidation, exchange_totals, is_stable, usd_rate, value_cross, wallets, CrossTotals,
-    Wallet,
-};
+use crate::margin::analysis::{analyse_cross, CrossAnalysis};
+use crate::margin::cross::{exchange_totals, is_stable, usd_rate, CrossTotals};
 use crate::margin::inputs::CrossInputs;
 use crate::margin::liquidation::Liquidation;
 use crate::margin::requirement::Breakdown;
 use crate::model::UsdTotals;
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// One currency's part of a cross-collateral account.
 #[derive(Clone, Debug, Serialize)]
@@ -60,11 +57,8 @@ pub fn cross_report(
     unknown: Vec<String>,
     opts: &ReportOptions,
 ) -> AccountReport {
-    let mut wallets = wallets(inputs);
-    let (instruments, market, now) = (&inputs.instruments, &inputs.market, inputs.now_ms);
-    let mut totals = value_cross(&mut wallets, instruments, market, now, &|_| 0.0, 0.0);
-    // A wallet under a model not loaded is not in the totals.
-    totals.complete &= wallets.len() == inputs.wallets.len();
+    let analysis = analyse_cross(inputs, opts.scenarios);
+    let totals = &analysis.totals;
     let mut warnings = vec![
         "cross collateral: each wallet margined apart and summed in USD; the PM correlation \
          contingency between indices is not published and counts as 0"
@@ -86,7 +80,7 @@ pub fn cross_report(
         });
     let known = totals.complete && unknown.is_empty();
     let exchange = exchange_totals(inputs.wallets.iter());
-    let (health, basis) = judge(&totals, known, stale, error.is_some(), exchange, opts);
+    let (health, basis) = judge(totals, known, stale, error.is_some(), exchange, opts);
     if basis == "exchange" {
         warnings.insert(
             0,
@@ -97,9 +91,9 @@ pub fn cross_report(
         true => checked(name, v, w),
         false => None,
     };
-    let stress = stress(&mut wallets, inputs, &totals, known, opts);
+    let stress = stress(&analysis, known);
     let liquidation = match known {
-        true => cross_liquidation(&mut wallets, instruments, market, now),
+        true => analysis.liquidation.clone(),
         false => Liquidation::default(),
     };
     for u in &unknown {
@@ -143,13 +137,13 @@ pub fn cross_report(
             .iter()
             .flat_map(|p| p.greeks_by_expiry.clone())
             .collect(),
-        margin: margin(&parts, &totals),
+        margin: margin(&parts, totals),
         positions: parts.iter().flat_map(|p| p.positions.clone()).collect(),
         risk_matrix: parts.iter().find_map(|p| p.risk_matrix.clone()),
         risk_matrices: parts.iter().flat_map(|p| p.risk_matrices.clone()).collect(),
         stress,
         liquidation,
-        currencies: currencies(&totals, inputs, known, &mut wallets),
+        currencies: currencies(&analysis, inputs, known),
         warnings,
     }
 }
@@ -197,37 +191,18 @@ fn exchange_report(totals: Option<UsdTotals>, inputs: &CrossInputs) -> ExchangeR
 }
 
 /// Each scenario revalues positions and collateral together, in USD.
-fn stress(
-    wallets: &mut [Wallet],
-    inputs: &CrossInputs,
-    base: &CrossTotals,
-    known: bool,
-    opts: &ReportOptions,
-) -> Vec<StressReport> {
-    let (instruments, market, now) = (&inputs.instruments, &inputs.market, inputs.now_ms);
-    let coins = crate::margin::cross::moved_coins(wallets, instruments);
+fn stress(a: &CrossAnalysis, known: bool) -> Vec<StressReport> {
     let finite = |v: f64| (known && v.is_finite()).then_some(v);
-    (opts.scenarios.iter())
-        .map(|s| {
-            let mv = |coin: &str| s.move_for(coin);
-            let after = value_cross(wallets, instruments, market, now, &mv, s.vol_move);
-            let moves: BTreeMap<String, f64> = match coins.len() {
-                0 | 1 => BTreeMap::new(),
-                _ => coins.iter().map(|c| (c.clone(), s.move_for(c))).collect(),
-            };
-            StressReport {
-                name: s.name.clone(),
-                price_move: match &coins[..] {
-                    [one] => s.move_for(one),
-                    _ => s.price_move,
-                },
-                moves,
-                vol_move: s.vol_move,
-                pnl: finite(after.equity_usd - base.equity_usd),
-                margin_balance: finite(after.margin_balance_usd),
-                maintenance_margin: finite(after.maintenance_margin_usd),
-                mm_ratio: after.mm_ratio().and_then(finite),
-            }
+    (a.stress.iter())
+        .map(|s| StressReport {
+            name: s.name.clone(),
+            price_move: s.price_move,
+            moves: s.moves.clone(),
+            vol_move: s.vol_move,
+            pnl: finite(s.after.equity_usd - a.totals.equity_usd),
+            margin_balance: finite(s.after.margin_balance_usd),
+            maintenance_margin: finite(s.after.maintenance_margin_usd),
+            mm_ratio: s.after.mm_ratio().and_then(finite),
         })
         .collect()
 }
@@ -291,22 +266,9 @@ fn margin(parts: &[AccountReport], totals: &CrossTotals) -> Breakdown {
     sum
 }
 
-/// The move of `coin_down` a coin alone is asked about.
-const COIN_DOWN: f64 = -0.10;
-
-fn currencies(
-    totals: &CrossTotals,
-    inputs: &CrossInputs,
-    known: bool,
-    wallets: &mut [Wallet],
-) -> Vec<CurrencyReport> {
+fn currencies(analysis: &CrossAnalysis, inputs: &CrossInputs, known: bool) -> Vec<CurrencyReport> {
+    let totals = &analysis.totals;
     let total_mm = totals.maintenance_margin_usd;
-    let (instruments, market, now) = (&inputs.instruments, &inputs.market, inputs.now_ms);
-    let mut coin_down = |coin: &str| {
-        let mv = |c: &str| if c == coin { COIN_DOWN } else { 0.0 };
-        let after = value_cross(wallets, instruments, market, now, &mv, 0.0);
-        Some(after.equity_usd - totals.equity_usd).filter(|p| known && p.is_finite())
-    };
     (totals.wallets.iter())
         .filter_map(|w| Some((w, inputs.wallets.iter().find(|a| a.currency == w.currency)?)))
         .map(|(w, a)| {
@@ -326,7 +288,8 @@ fn currencies(
                 share_of_requirement: mm_usd.filter(|_| total_mm > 0.0).map(|m| m / total_mm),
                 pnl_usd_coin_down_10pct: match is_stable(&w.currency) {
                     true => None,
-                    false => coin_down(&w.currency),
+                    false => (analysis.coin_down.get(&w.currency).copied())
+                        .filter(|p| known && p.is_finite()),
                 },
                 exchange: CurrencyExchange {
                     margin_balance: a.exchange.margin_balance,

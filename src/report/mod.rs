@@ -1,30 +1,30 @@
 //! The risk report (docs/report.md): built from a desk, printed as JSON or
 //! as a readable table.
 
-mod compare;
 mod cross;
 mod health;
 mod table;
 
-pub use compare::{under_each_model, ModelFigures};
+pub use crate::margin::analysis::{under_each_model, ExpiryGreeks, ModelFigures};
 pub use cross::{CurrencyExchange, CurrencyReport};
-
 pub use health::{time_of_day_utc, verdict, Health, Standing, Thresholds};
 pub use table::render_table;
 
 use crate::engine::{AccountId, Desk};
-use crate::margin::account::{value_account, Instruments, ValuedBook};
-use crate::margin::book::{IndexSums, PreparedModel};
-use crate::margin::config::ModelConfig;
+use crate::margin::analysis::{analyse_account, AccountAnalysis};
+use crate::margin::book::IndexSums;
 use crate::margin::inputs::{AccountInputs, CrossInputs};
-use crate::margin::liquidation::{liquidation_distance, Liquidation};
+use crate::margin::liquidation::Liquidation;
 use crate::margin::requirement::Breakdown;
-use crate::margin::stress::{stress_result, StressScenario};
+use crate::margin::stress::StressScenario;
 use crate::model::Collateral;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub const REPORT_VERSION: u32 = 1;
+
+/// The risk matrix object of the report: the core's table, as is.
+pub type RiskMatrixReport = crate::margin::analysis::RiskMatrix;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
@@ -139,17 +139,6 @@ pub struct IndexGreeksReport {
 }
 
 #[derive(Clone, Debug, Serialize)]
-pub struct ExpiryGreeks {
-    pub expiry: String,
-    /// The index of the expiry's positions (delta is in its coin).
-    pub index_name: String,
-    pub delta: f64,
-    pub gamma: f64,
-    pub vega: f64,
-    pub theta: f64,
-}
-
-#[derive(Clone, Debug, Serialize)]
 pub struct PositionReport {
     pub instrument: String,
     pub size: f64,
@@ -161,16 +150,6 @@ pub struct PositionReport {
     pub gamma: f64,
     pub vega: f64,
     pub theta: f64,
-}
-
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct RiskMatrixReport {
-    /// The grid's model (the account's own, or deribit_pm for standard margin).
-    pub model: String,
-    pub index_name: String,
-    pub price_moves: Vec<f64>,
-    pub vol_moves: Vec<&'static str>,
-    pub pnl: Vec<Vec<Option<f64>>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -303,19 +282,22 @@ pub fn account_report(
     fresh: Freshness,
     opts: &ReportOptions,
 ) -> AccountReport {
-    let AccountInputs {
-        account: acct,
-        instruments,
-        market,
-        now_ms: now,
-        ..
-    } = inputs;
-    let now = *now;
-    let Some(config) = inputs.model().cloned() else {
-        return unknown_model(inputs, fresh);
-    };
-    let mut model = PreparedModel::new(config.clone(), &acct.currency);
-    let (risk, book) = value_account(acct, instruments, market, &mut model, now);
+    match analyse_account(inputs, opts.scenarios) {
+        Some(a) => shape(inputs, &a, fresh, opts),
+        None => unknown_model(inputs, fresh),
+    }
+}
+
+/// An analysis as the report says it: numbers that lean on what is not
+/// known are left out, with the reasons in `warnings`.
+fn shape(
+    inputs: &AccountInputs,
+    a: &AccountAnalysis,
+    fresh: Freshness,
+    opts: &ReportOptions,
+) -> AccountReport {
+    let acct = &inputs.account;
+    let (risk, book) = (&a.risk, &a.book);
     let mut warnings: Vec<String> = risk.notes.iter().map(ToString::to_string).collect();
     let Freshness {
         data_age_ms,
@@ -351,31 +333,14 @@ pub fn account_report(
             None
         }
     };
-    let index_price = book.positions.first().map(|p| p.index_price);
-    let liquidation = if risk.complete && !book.positions.is_empty() {
-        liquidation_distance(acct, instruments, market, &mut model, now, index_price)
-    } else {
-        Liquidation::default()
-    };
-    let bases = held_bases(acct, instruments);
-    let stress = opts
-        .scenarios
-        .iter()
+    let stress = (a.stress.iter())
         .map(|s| {
-            let r = stress_result(acct, instruments, market, &mut model, now, s);
+            let r = &s.result;
             let known = |v: f64| v.is_finite().then_some(v).filter(|_| risk.complete);
-            let moves: BTreeMap<String, f64> = match bases.len() {
-                0 | 1 => BTreeMap::new(),
-                _ => bases.iter().map(|b| (b.clone(), s.move_for(b))).collect(),
-            };
             StressReport {
                 name: s.name.clone(),
-                price_move: match &bases[..] {
-                    [one] => s.move_for(one),
-                    [] => s.move_for(&acct.currency),
-                    _ => s.price_move,
-                },
-                moves,
+                price_move: s.price_move,
+                moves: s.moves.clone(),
                 vol_move: s.vol_move,
                 pnl: checked(&s.name, r.pnl, &mut warnings),
                 margin_balance: known(r.margin_balance),
@@ -385,7 +350,6 @@ pub fn account_report(
         })
         .collect();
     let sums = &book.sums;
-    let matrices = risk_matrices(inputs, &config, &book);
     AccountReport {
         account: acct.label.clone(),
         currency: acct.currency.clone(),
@@ -432,7 +396,7 @@ pub fn account_report(
         },
         greeks: greeks(sums),
         greeks_by_index: greeks_by_index(sums),
-        greeks_by_expiry: by_expiry(instruments, &book),
+        greeks_by_expiry: a.expiries.clone(),
         margin: risk.margin.clone(),
         positions: book
             .positions
@@ -449,23 +413,13 @@ pub fn account_report(
                 theta: p.contribution.theta,
             })
             .collect(),
-        risk_matrix: matrices.first().cloned(),
-        risk_matrices: matrices,
+        risk_matrix: a.matrices.first().cloned(),
+        risk_matrices: a.matrices.clone(),
         stress,
-        liquidation,
+        liquidation: a.liquidation.clone(),
         currencies: Vec::new(),
         warnings,
     }
-}
-
-/// The underlying coins of an account's positions ("BTC", "ETH"), sorted.
-fn held_bases(acct: &crate::model::Account, instruments: &Instruments) -> Vec<String> {
-    let mut bases: Vec<String> = (acct.positions.iter())
-        .filter_map(|p| instruments.get(&p.instrument).map(|i| i.base.clone()))
-        .collect();
-    bases.sort();
-    bases.dedup();
-    bases
 }
 
 /// Account Greeks in Deribit's units, and in USD and coin at the index
@@ -506,102 +460,6 @@ fn greeks_by_index(sums: &crate::margin::BookSums) -> Vec<IndexGreeksReport> {
             theta: s.theta,
         })
         .collect()
-}
-
-fn by_expiry(instruments: &Instruments, book: &ValuedBook) -> Vec<ExpiryGreeks> {
-    let mut out: Vec<(Option<i64>, ExpiryGreeks)> = Vec::new();
-    for p in &book.positions {
-        let inst = instruments.get(&p.instrument);
-        let label = inst.map_or("?", |i| i.expiry_label()).to_string();
-        let index_name = inst.map_or("?", |i| i.index_name.as_str()).to_string();
-        // One row per expiry and index: deltas of two coins never add up.
-        let same =
-            |(e, g): &(Option<i64>, ExpiryGreeks)| *e == p.expiry_ms && g.index_name == index_name;
-        let slot = match out.iter().position(same) {
-            Some(i) => i,
-            None => {
-                out.push((
-                    p.expiry_ms,
-                    ExpiryGreeks {
-                        expiry: label,
-                        index_name,
-                        delta: 0.0,
-                        gamma: 0.0,
-                        vega: 0.0,
-                        theta: 0.0,
-                    },
-                ));
-                out.len() - 1
-            }
-        };
-        let g = &mut out[slot].1;
-        g.delta += p.contribution.net_delta;
-        g.gamma += p.contribution.gamma;
-        g.vega += p.contribution.vega;
-        g.theta += p.contribution.theta;
-    }
-    out.sort_by(|(a, g), (b, h)| {
-        (a.unwrap_or(i64::MAX), &g.index_name).cmp(&(b.unwrap_or(i64::MAX), &h.index_name))
-    });
-    out.into_iter().map(|(_, g)| g).collect()
-}
-
-/// The standard table of the account's grid as price × vol rows.
-pub fn risk_matrix(
-    inputs: &AccountInputs,
-    config: &ModelConfig,
-    book: &ValuedBook,
-) -> Option<RiskMatrixReport> {
-    risk_matrices(inputs, config, book).into_iter().next()
-}
-
-/// The standard table of the account's grid on every index it holds, main
-/// index first (each in the account currency, that index alone moved).
-pub fn risk_matrices(
-    inputs: &AccountInputs,
-    config: &ModelConfig,
-    book: &ValuedBook,
-) -> Vec<RiskMatrixReport> {
-    let acct = &inputs.account;
-    let (mut model, sums) = match config {
-        ModelConfig::RiskMatrix(_) => (
-            PreparedModel::new(config.clone(), &acct.currency),
-            book.sums.clone(),
-        ),
-        ModelConfig::Standard(_) => {
-            let Some(pm) = inputs.models.get("deribit_pm").cloned() else {
-                return Vec::new();
-            };
-            let mut model = PreparedModel::new(pm, &acct.currency);
-            let (_, b) = value_account(
-                acct,
-                &inputs.instruments,
-                &inputs.market,
-                &mut model,
-                inputs.now_ms,
-            );
-            (model, b.sums)
-        }
-    };
-    let mut out = Vec::new();
-    for s in sums.per_index.iter().filter(|s| s.positions > 0) {
-        let Some(grid) = model.grid(&s.index_name) else {
-            continue;
-        };
-        let (price_moves, vol_moves, pnl) = grid.standard_table(&s.vector);
-        out.push(RiskMatrixReport {
-            model: config_name(&model),
-            index_name: s.index_name.clone(),
-            price_moves,
-            vol_moves,
-            pnl,
-        });
-    }
-    out
-}
-
-fn config_name(model: &PreparedModel) -> String {
-    model.config.name().to_string()
 }
 
 /// The report of an account whose model is not loaded: no numbers, a reason.

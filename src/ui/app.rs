@@ -4,7 +4,7 @@
 //! and what every screen renders from (`World`).
 
 use super::alerts::Alerts;
-use super::analysis::{Done, Request, Trade};
+use super::analysis::{Done, Request};
 use super::context::Ctx;
 use super::keymap::{Action, KeyMap};
 use super::prompt::Prompt;
@@ -13,6 +13,7 @@ use super::screens::{account, alerts, desk, help, matrix, stress, whatif};
 use super::theme::{ColorDepth, Theme};
 use super::trends::Trends;
 use crate::engine::live::Snapshot;
+use crate::margin::analysis::Trade;
 use crate::margin::stress::StressScenario;
 use crate::model::AccountKey;
 use crate::report::Thresholds;

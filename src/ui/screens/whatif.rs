@@ -3,9 +3,9 @@
 //! trading; an instrument is picked from the live chain, then a size.
 //! Its own state: the trades, the cursor on them and in the picker.
 
+use crate::margin::analysis::Trade;
 use crate::model::AccountKey;
 use crate::report::AccountReport;
-use crate::ui::analysis::Trade;
 use crate::ui::context::Ctx;
 use crate::ui::cursor::Cursor;
 use crate::ui::format::{bordered, move_pct, no_account, num, opt_num, pct};

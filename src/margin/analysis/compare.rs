@@ -2,7 +2,7 @@
 //! positions would need under Deribit's portfolio margin, its standard
 //! margin, SPAN-16, or any model in `config/models/`.
 
-use super::{risk_matrix, RiskMatrixReport};
+use super::matrices::{risk_matrix, RiskMatrix};
 use crate::margin::account::value_account;
 use crate::margin::book::PreparedModel;
 use crate::margin::config::ModelConfig;
@@ -19,7 +19,7 @@ pub struct ModelFigures {
     /// False when a position could not be valued under this model.
     pub complete: bool,
     /// The model's own risk matrix (None for standard margin).
-    pub matrix: Option<RiskMatrixReport>,
+    pub matrix: Option<RiskMatrix>,
 }
 
 /// The account's margin under each model of `inputs.models`, in name order.
