@@ -90,7 +90,7 @@ mod tests {
             option: true,
         };
         let unpriced = Note::left_out("BTC-PERPETUAL", Omission::Unpriced("no mark".into()));
-        assert!(complete(&[expired.clone()]));
+        assert!(complete(std::slice::from_ref(&expired)));
         assert!(!complete(&[expired, unpriced.clone()]));
         assert_eq!(unpriced.to_string(), "no mark: position left out");
         // The wording can change without changing the verdict.
