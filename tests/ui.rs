@@ -1078,3 +1078,21 @@ mod colours {
         );
     }
 }
+
+#[test]
+fn until_the_user_moves_the_cursor_stays_on_the_top_row() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut snap = sample_snapshot();
+    let mut app = App::new(false);
+    app.record(&snap);
+    // Another account turns critical and goes to the top: Enter opens it.
+    let v = (snap.accounts.iter_mut())
+        .find(|v| v.label == "pm-covered-call")
+        .unwrap();
+    let mut book = (*v.book).clone();
+    book.risk.mm_ratio = Some(0.95);
+    v.book = std::sync::Arc::new(book);
+    app.record(&snap);
+    let _ = app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &snap);
+    assert_eq!(app.open, Some(AccountKey::new("pm-covered-call", "BTC")));
+}

@@ -75,6 +75,10 @@ pub struct State {
     pub selected: Option<AccountKey>,
     /// The row it was on, to stay near there when its account leaves the list.
     last_row: usize,
+    /// The user chose the account (a move or a click): it is followed when
+    /// the desk re-sorts. Until then the cursor stays on its row, the top
+    /// one at start, so that the worst account is the one Enter opens.
+    pinned: bool,
     pub sort: SortBy,
     /// Rows grouped by currency, with subtotals.
     pub group: bool,
@@ -88,6 +92,7 @@ impl Default for State {
         State {
             selected: None,
             last_row: 0,
+            pinned: false,
             sort: SortBy::Health,
             group: false,
             filter: String::new(),
@@ -396,7 +401,9 @@ struct Placed<'a> {
 
 fn place<'a>(area: Rect, st: &State, ctx: &Ctx<'a>) -> Placed<'a> {
     let list = rows(st, ctx);
-    let found = (st.selected.as_ref()).and_then(|k| list.iter().position(|(v, _)| v.is(k)));
+    let found = (st.selected.as_ref())
+        .filter(|_| st.pinned)
+        .and_then(|k| list.iter().position(|(v, _)| v.is(k)));
     let row = (!list.is_empty()).then(|| found.unwrap_or(st.last_row.min(list.len() - 1)));
     // The selected account's trouble in words, on a line of its own.
     let note = row.and_then(|i| trouble(list[i].0));
@@ -474,6 +481,7 @@ impl State {
             let to = cursor.at(p.list.len());
             self.selected = Some(p.list[to].0.key());
             self.last_row = to;
+            self.pinned = true;
         }
         self.settle(area, ctx);
         true
@@ -483,6 +491,7 @@ impl State {
     pub fn filtered(&mut self, area: Rect, ctx: &Ctx) {
         self.selected = None;
         self.last_row = 0;
+        self.pinned = false;
         self.settle(area, ctx);
     }
 
@@ -500,6 +509,7 @@ impl State {
         let key = p.list[i].0.key();
         self.selected = Some(key.clone());
         self.last_row = i;
+        self.pinned = true;
         self.settle(area, ctx);
         Some((key, again))
     }
