@@ -99,6 +99,16 @@ fn text_of(buf: &Buffer) -> String {
     out
 }
 
+/// The account `label` at mm_ratio 95 %: critical, the top of the desk.
+fn turn_critical(snap: &mut Snapshot, label: &str) {
+    let v = (snap.accounts.iter_mut())
+        .find(|v| v.label == label)
+        .unwrap();
+    let mut book = (*v.book).clone();
+    book.risk.mm_ratio = Some(0.95);
+    v.book = std::sync::Arc::new(book);
+}
+
 fn theme() -> Theme {
     Theme::builtin("dark", ColorDepth::TrueColor).unwrap()
 }
@@ -652,14 +662,7 @@ mod keys {
         let before = order(&app, &snap);
         let chosen = before[1].clone();
         // The chosen account turns critical: it moves to the top of the desk.
-        let v = snap
-            .accounts
-            .iter_mut()
-            .find(|v| v.label == chosen)
-            .unwrap();
-        let mut book = (*v.book).clone();
-        book.risk.mm_ratio = Some(0.95);
-        v.book = std::sync::Arc::new(book);
+        turn_critical(&mut snap, &chosen);
         app.record(&snap);
         let after = order(&app, &snap);
         assert_eq!(after[0], chosen, "{before:?} → {after:?}");
@@ -986,14 +989,7 @@ mod colours {
             .unwrap();
         assert_eq!(fg(&buf, (bar_x, y)), t.warn.fg.unwrap());
         // A critical account is drawn in the critical colour.
-        let v = snap
-            .accounts
-            .iter_mut()
-            .find(|v| v.label == "pm-covered-call")
-            .unwrap();
-        let mut book = (*v.book).clone();
-        book.risk.mm_ratio = Some(0.95);
-        v.book = std::sync::Arc::new(book);
+        turn_critical(&mut snap, "pm-covered-call");
         let buf = buffer(&mut app, &snap, &t, 160, 48);
         assert_eq!(fg(&buf, find(&buf, "■ CRITICAL")), t.critical.fg.unwrap());
         // Stale: the word and the whole row in the stale colour.
@@ -1086,12 +1082,7 @@ fn until_the_user_moves_the_cursor_stays_on_the_top_row() {
     let mut app = App::new(false);
     app.record(&snap);
     // Another account turns critical and goes to the top: Enter opens it.
-    let v = (snap.accounts.iter_mut())
-        .find(|v| v.label == "pm-covered-call")
-        .unwrap();
-    let mut book = (*v.book).clone();
-    book.risk.mm_ratio = Some(0.95);
-    v.book = std::sync::Arc::new(book);
+    turn_critical(&mut snap, "pm-covered-call");
     app.record(&snap);
     let _ = app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &snap);
     assert_eq!(app.open, Some(AccountKey::new("pm-covered-call", "BTC")));

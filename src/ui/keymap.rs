@@ -32,6 +32,21 @@ pub enum Action {
     Quit,
 }
 
+impl Action {
+    /// Up, down, a page either way, first or last line.
+    pub fn moves_cursor(self) -> bool {
+        matches!(
+            self,
+            Action::Up
+                | Action::Down
+                | Action::PageUp
+                | Action::PageDown
+                | Action::Top
+                | Action::Bottom
+        )
+    }
+}
+
 /// Every action: its name in the config, what it does, its default keys.
 pub const ACTIONS: [(Action, &str, &str, &[&str]); 24] = [
     (Action::Up, "up", "previous row", &["Up", "k"]),

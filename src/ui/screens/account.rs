@@ -31,12 +31,10 @@ pub struct State {
 impl State {
     /// Up, down and paging scroll the positions.
     pub fn act(&mut self, action: Action, ctx: &Ctx) -> bool {
-        let count = ctx.open_account().map_or(0, |v| v.legs.len());
-        match action {
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {}
-            Action::Top | Action::Bottom => {}
-            _ => return false,
+        if !action.moves_cursor() {
+            return false;
         }
+        let count = ctx.open_account().map_or(0, |v| v.legs.len());
         self.scroll.step(action, count, 10);
         true
     }

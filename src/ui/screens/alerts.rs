@@ -19,10 +19,8 @@ pub struct State {
 
 impl State {
     pub fn act(&mut self, action: Action, ctx: &Ctx) -> bool {
-        match action {
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {}
-            Action::Top | Action::Bottom => {}
-            _ => return false,
+        if !action.moves_cursor() {
+            return false;
         }
         self.cursor.step(action, ctx.alerts.len(), 10);
         true

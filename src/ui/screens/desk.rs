@@ -463,8 +463,7 @@ impl State {
     /// A key the desk handles (moves and orders); false: not the desk's.
     pub fn act(&mut self, action: Action, area: Rect, ctx: &Ctx) -> bool {
         match action {
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {}
-            Action::Top | Action::Bottom => {}
+            _ if action.moves_cursor() => {}
             // A new order keeps the selected account, wherever it lands.
             Action::Sort => self.sort = self.sort.step(true),
             Action::SortBack => self.sort = self.sort.step(false),
@@ -472,8 +471,7 @@ impl State {
             _ => return false,
         }
         let p = place(area, self, ctx);
-        let moves = !matches!(action, Action::Sort | Action::SortBack | Action::Group);
-        if let (Some(at), true) = (p.row, moves) {
+        if let (Some(at), true) = (p.row, action.moves_cursor()) {
             // A page is the rows on screen.
             let mut cursor = Cursor::default();
             cursor.set(at);

@@ -23,10 +23,8 @@ fn starts(area: Rect, ctx: &Ctx) -> usize {
 
 impl State {
     pub fn act(&mut self, action: Action, area: Rect, ctx: &Ctx) -> bool {
-        match action {
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {}
-            Action::Top | Action::Bottom => {}
-            _ => return false,
+        if !action.moves_cursor() {
+            return false;
         }
         self.scroll.step(action, starts(area, ctx), 10);
         true

@@ -32,10 +32,8 @@ impl State {
     }
 
     pub fn act(&mut self, action: Action, ctx: &Ctx) -> bool {
-        match action {
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {}
-            Action::Top | Action::Bottom => {}
-            _ => return false,
+        if !action.moves_cursor() {
+            return false;
         }
         self.cursor.step(action, self.lines(ctx), 10);
         true

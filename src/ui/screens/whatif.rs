@@ -27,10 +27,8 @@ pub struct State {
 
 impl State {
     pub fn act(&mut self, action: Action) -> bool {
-        match action {
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown => {}
-            Action::Top | Action::Bottom => {}
-            _ => return false,
+        if !action.moves_cursor() {
+            return false;
         }
         self.cursor.step(action, self.trades.len(), 10);
         true
