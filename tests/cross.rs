@@ -11,6 +11,7 @@ mod common;
 use common::{fixture, instruments, option_quote};
 use margintop::engine::{Desk, Ingest};
 use margintop::margin::account::{account_risk, value_book, Instruments};
+use margintop::margin::analysis::Trade;
 use margintop::margin::book::PreparedModel;
 use margintop::margin::config::load_models;
 use margintop::margin::cross::{cross_liquidation, value_cross, wallets};
@@ -230,7 +231,8 @@ fn dense_scan(i: &CrossInputs, limit: f64, steps: usize) -> Option<f64> {
         .find(|&m| shortfall_by_hand(i, m) >= 0.0)
 }
 
-fn report_of(i: &CrossInputs) -> margintop::report::AccountReport {
+/// A desk holding the cross account of `i`.
+fn desk_of(i: &CrossInputs) -> Desk {
     let models = load_models(None).unwrap();
     let mut desk = Desk::new(models, 0);
     desk.add_instrument(i.instruments[PUT].clone());
@@ -240,6 +242,11 @@ fn report_of(i: &CrossInputs) -> margintop::report::AccountReport {
         let id = desk.add_account(w.clone()).unwrap();
         desk.replace_positions(id, w.positions.clone());
     }
+    desk
+}
+
+fn report_of(i: &CrossInputs) -> margintop::report::AccountReport {
+    let desk = desk_of(i);
     let scenarios = vec![margintop::margin::stress::StressScenario::custom(-0.2, 0.0)];
     let opts = ReportOptions {
         scenarios: &scenarios,
@@ -334,6 +341,50 @@ fn short_puts_backed_by_btc_breach_before_the_same_backed_by_usdc() {
     }
     let report = report_of(&by_btc);
     assert!((report.liquidation.down_price.unwrap() - BTC * (1.0 + btc)).abs() < 1e-6);
+}
+
+/// The account screens' revaluation of the BTC wallet's account, with
+/// `trades` as a what-if and a 20 % fall as the one scenario.
+fn screens_analysis(i: &CrossInputs, trades: Vec<Trade>) -> margintop::ui::analysis::Analysis {
+    let desk = desk_of(i);
+    let ids = ["BTC", "USDC"].map(|c| desk.find_account("x", c).unwrap());
+    let wallets = ids.iter().map(|&id| desk.inputs(id, &[])).collect();
+    let req = margintop::ui::analysis::Request {
+        key: margintop::model::AccountKey::new("x", "BTC"),
+        compare: false,
+        trades,
+        custom: Vec::new(),
+    };
+    let scenarios = [margintop::margin::stress::StressScenario::custom(-0.2, 0.0)];
+    margintop::ui::analysis::analyse(&desk.inputs(ids[0], &[]), wallets, &req, &scenarios)
+}
+
+#[test]
+fn the_screens_show_a_cross_accounts_stress_and_what_if_in_usd() {
+    // 3 BTC of collateral alone: a 20 % fall costs 0.2 × 3 × BTC dollars,
+    // on the stress screen as in the report (not that times the BTC price).
+    let a = screens_analysis(&cross(3.0, 0.0, 0.0), Vec::new());
+    assert!(a.revalued.in_usd());
+    let pnl = a.revalued.stress()[0].pnl.unwrap();
+    assert!((pnl + 0.2 * 3.0 * BTC).abs() < 1e-9, "{pnl}");
+    // Buying back 2 of 12 short puts at their mark: the account's USD
+    // equity does not move, its USD requirement falls; before and after
+    // are both the account's totals (the wallet alone was compared before).
+    let buy_back = vec![Trade {
+        instrument: PUT.into(),
+        size: 2.0,
+    }];
+    let book = cross(0.0, 60_000.0, 12.0);
+    let a = screens_analysis(&book, buy_back);
+    let after = a.whatif.as_ref().unwrap().after.figures();
+    let before = a.revalued.figures();
+    let by_hand = equity_usd_by_hand(&book, 0.0);
+    assert!((before.equity.unwrap() - by_hand).abs() < 1e-6);
+    assert!((after.equity.unwrap() - by_hand).abs() < 1e-6, "{after:?}");
+    let (mm0, mm1) = (before.maintenance_margin, after.maintenance_margin);
+    assert!(mm1.unwrap() < mm0.unwrap(), "{mm0:?} → {mm1:?}");
+    // In USD: 12 short puts on 60,000 USDC need thousands of dollars.
+    assert!(mm1.unwrap() > 100.0, "{mm1:?}");
 }
 
 // ------------------------------------------------- the engine's desk rows

@@ -409,7 +409,6 @@ async fn inputs_of(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_engine_hands_out_inputs_and_subscribes_what_if_instruments() {
     use margintop::margin::analysis::Trade;
-    use margintop::report::Thresholds;
     use margintop::ui::analysis::{analyse, Request};
     let opts = DemoOptions {
         frozen: true,
@@ -467,16 +466,9 @@ async fn the_engine_hands_out_inputs_and_subscribes_what_if_instruments() {
         trades,
         custom: Vec::new(),
     };
-    let t = Thresholds::default();
-    let a = analyse(
-        &pm_inputs,
-        Vec::new(),
-        &request(pm_label, Vec::new()),
-        &[],
-        t,
-    );
+    let a = analyse(&pm_inputs, Vec::new(), &request(pm_label, Vec::new()), &[]);
     let (mm, engine_mm) = (
-        a.report.maintenance_margin.unwrap(),
+        a.revalued.figures().maintenance_margin.unwrap(),
         view.risk.margin.maintenance_margin,
     );
     assert!(
@@ -493,22 +485,22 @@ async fn the_engine_hands_out_inputs_and_subscribes_what_if_instruments() {
         instrument: unheld.clone(),
         size: -10.0,
     }];
-    let a = analyse(&inputs, Vec::new(), &request(sm_label, sell), &[], t);
+    let a = analyse(&inputs, Vec::new(), &request(sm_label, sell), &[]);
     let w = a.whatif.unwrap();
     assert!(w.missing.is_empty());
     let mark = w
         .after
-        .positions
-        .iter()
+        .positions()
+        .into_iter()
         .find(|p| p.instrument == unheld)
         .unwrap()
         .mark_price;
-    let before = &a.report;
-    let d_mm = w.after.maintenance_margin.unwrap() - before.maintenance_margin.unwrap();
+    let (before, after) = (a.revalued.figures(), w.after.figures());
+    let d_mm = after.maintenance_margin.unwrap() - before.maintenance_margin.unwrap();
     assert!(
         (d_mm - 10.0 * (0.075 + mark)).abs() < 1e-9,
         "{d_mm} vs 10 × (0.075 + {mark})"
     );
-    let d_mb = w.after.margin_balance.unwrap() - before.margin_balance.unwrap();
+    let d_mb = after.margin_balance.unwrap() - before.margin_balance.unwrap();
     assert!((d_mb - 10.0 * mark).abs() < 1e-9, "{d_mb} vs 10 × {mark}");
 }

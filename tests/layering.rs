@@ -339,3 +339,21 @@ fn the_dashboard_files_form_no_import_cycle() {
         }
     }
 }
+
+#[test]
+fn the_screens_take_only_the_health_verdict_from_the_report() {
+    // The dashboards draw the core's typed results; the report's output
+    // types are a contract for other programs, not the screens' model.
+    let deps = graph(&sources());
+    let wrong: Vec<String> = (deps.iter())
+        .filter(|(file, _)| file.starts_with("ui/") || *file == "ui.rs")
+        .flat_map(|(file, targets)| {
+            (targets.iter())
+                .filter(|t| t.starts_with("report") && *t != "report/health.rs")
+                .map(move |t| format!("{file} imports {t}"))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    let health = |file: &str| deps[file].contains("report/health.rs");
+    assert!(health("ui/format.rs"), "the rule sees the screens' imports");
+}

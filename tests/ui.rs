@@ -11,6 +11,7 @@ use margintop::margin::stress::{parse_scenarios, StressScenario, BUILTIN_SCENARI
 use margintop::model::AccountKey;
 use margintop::report::Thresholds;
 use margintop::ui::analysis::{analyse, Analysis};
+use margintop::ui::revalued::Revalued;
 use margintop::ui::view::draw;
 use margintop::ui::{App, ColorDepth, Screen, Theme};
 use ratatui::backend::TestBackend;
@@ -58,13 +59,7 @@ fn analysis_for(engine: &Engine<Vec<u8>>, app: &App) -> Box<Analysis> {
         .unwrap();
     let extra: Vec<String> = req.trades.iter().map(|t| t.instrument.clone()).collect();
     let inputs = desk.inputs(id, &extra);
-    Box::new(analyse(
-        &inputs,
-        Vec::new(),
-        &req,
-        &scenarios(),
-        Thresholds::default(),
-    ))
+    Box::new(analyse(&inputs, Vec::new(), &req, &scenarios()))
 }
 
 fn open(app: &mut App, label: &str, screen: Screen) {
@@ -369,7 +364,7 @@ fn the_stress_screen_lists_an_added_scenario_with_its_pnl() {
         .custom
         .push(StressScenario::custom(-0.2, 0.3));
     let a = analysis_for(&engine, &app);
-    let added = a.report.stress.last().unwrap();
+    let added = a.revalued.stress().pop().unwrap();
     assert_eq!(added.name, "custom -20.0% / vol +30%");
     app.world.results.account = Some(a.clone());
     let text = render(&mut app, &snap, &theme(), 160, 48);
@@ -398,8 +393,9 @@ fn closing_every_position_in_a_what_if_keeps_equity_and_frees_margin() {
             })
             .collect();
         let a = analysis_for(&engine, &app);
-        let (before, after) = (&a.report, &a.whatif.as_ref().unwrap().after);
-        assert!(after.positions.is_empty(), "{label}");
+        let after = &a.whatif.as_ref().unwrap().after;
+        assert!(after.positions().is_empty(), "{label}");
+        let (before, after) = (a.revalued.figures(), after.figures());
         assert!(before.maintenance_margin.unwrap() > 0.0);
         assert!(after.maintenance_margin.unwrap().abs() < 1e-12, "{label}");
         let (e0, e1) = (before.equity.unwrap(), after.equity.unwrap());
@@ -425,20 +421,21 @@ fn buying_an_option_pays_its_premium_from_the_margin_balance_under_standard_marg
     assert!(w.missing.is_empty());
     let mark = w
         .after
-        .positions
-        .iter()
+        .positions()
+        .into_iter()
         .find(|p| p.instrument == call)
         .unwrap()
         .mark_price;
     let (mb0, mb1) = (
-        a.report.margin_balance.unwrap(),
-        w.after.margin_balance.unwrap(),
+        a.revalued.figures().margin_balance.unwrap(),
+        w.after.figures().margin_balance.unwrap(),
     );
     assert!(
         (mb0 - 5.0 * mark - mb1).abs() < 1e-12,
         "{mb0} - 5 × {mark} vs {mb1}"
     );
-    assert!((a.report.equity.unwrap() - w.after.equity.unwrap()).abs() < 1e-12);
+    let (e0, e1) = (a.revalued.figures().equity, w.after.figures().equity);
+    assert!((e0.unwrap() - e1.unwrap()).abs() < 1e-12);
     // The screen shows the change.
     app.world.results.account = Some(a.clone());
     let text = render(&mut app, &snap, &theme(), 160, 48);
@@ -511,20 +508,21 @@ fn a_what_if_future_moves_with_the_market_in_stress() {
     let a = analysis_for(&engine, &app);
     let after = &a.whatif.as_ref().unwrap().after;
     let p = after
-        .positions
-        .iter()
+        .positions()
+        .into_iter()
         .find(|p| p.instrument == "BTC-PERPETUAL")
         .unwrap()
         .mark_price;
-    let pnl = |r: &margintop::report::AccountReport| r.stress.last().unwrap().pnl.unwrap();
-    let gained = pnl(after) - pnl(&a.report);
+    let pnl = |r: &Revalued| r.stress().last().unwrap().pnl.unwrap();
+    let gained = pnl(after) - pnl(&a.revalued);
     assert!(
         (gained - 5_000.0 / p).abs() < 1e-9,
         "{gained} vs {}",
         5_000.0 / p
     );
     // Trading at the mark moves no equity today.
-    assert!((after.equity.unwrap() - a.report.equity.unwrap()).abs() < 1e-9);
+    let (e0, e1) = (a.revalued.figures().equity, after.figures().equity);
+    assert!((e1.unwrap() - e0.unwrap()).abs() < 1e-9);
 }
 
 #[test]

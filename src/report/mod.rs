@@ -2,7 +2,7 @@
 //! as a readable table.
 
 mod cross;
-mod health;
+pub mod health;
 mod table;
 
 pub use crate::margin::analysis::{under_each_model, ExpiryGreeks, ModelFigures};

@@ -6,7 +6,7 @@
 use crate::engine::live::{AccountSnapshot, Snapshot};
 use crate::exchange::feed::LinkState;
 use crate::model::AccountKey;
-use crate::report::{Health, Thresholds};
+use crate::report::health::{Health, Thresholds};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 /// Entries kept (oldest dropped first).
@@ -73,7 +73,7 @@ impl Alerts {
                     "{name}: local equity differs from the exchange's by {:+.6} {} (since {} UTC)",
                     d.gap,
                     v.currency,
-                    crate::report::time_of_day_utc(d.since)
+                    crate::report::health::time_of_day_utc(d.since)
                 );
                 new.push((Level::Warning, text));
             }

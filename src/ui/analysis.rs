@@ -5,24 +5,19 @@
 //! on the draw path. The revaluation itself is `margin::analysis` (pure); `Analyst`
 //! paces the jobs.
 
+use super::revalued::Revalued;
 use crate::engine::live::Query;
-use crate::margin::analysis::{with_trades, Trade};
-use crate::margin::inputs::AccountInputs;
+use crate::margin::analysis::{
+    analyse_account, analyse_cross, under_each_model, with_trades, ModelFigures, Trade,
+};
+use crate::margin::inputs::{AccountInputs, CrossInputs};
 use crate::margin::liquidation::Liquidation;
 use crate::margin::stress::StressScenario;
 use crate::model::Position;
 use crate::model::{AccountKey, Collateral};
-use crate::report::{
-    account_report, under_each_model, AccountReport, Freshness, ModelFigures, ReportOptions,
-    Thresholds,
-};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
-
-/// Staleness is the snapshot's business (the screens mark it over these
-/// figures), so revaluations take their inputs as current.
-const CURRENT: Freshness = Freshness::CURRENT;
 
 /// What the open account's screens need computed.
 #[derive(Clone, Debug, PartialEq)]
@@ -39,7 +34,7 @@ pub struct Request {
 /// The book after hypothetical trades.
 #[derive(Clone, Debug)]
 pub struct WhatIf {
-    pub after: AccountReport,
+    pub after: Revalued,
     /// Trades' instruments without a quote yet (left out until one arrives).
     pub missing: Vec<String>,
 }
@@ -50,7 +45,7 @@ pub struct Analysis {
     pub request: Request,
     /// Pricing clock of the inputs, epoch ms.
     pub pricing_ms: i64,
-    pub report: AccountReport,
+    pub revalued: Revalued,
     /// Under each loaded model (when asked).
     pub models: Vec<ModelFigures>,
     pub whatif: Option<WhatIf>,
@@ -69,41 +64,43 @@ pub struct DeskFigures {
     pub index_price: Option<f64>,
 }
 
-/// Revalue the account as `req` asks, with the configured `scenarios`.
+/// Revalue the account as `req` asks, with the configured `scenarios`;
+/// `wallets` are every wallet's inputs when the account is cross-collateral.
 pub fn analyse(
     inputs: &AccountInputs,
     wallets: Vec<AccountInputs>,
     req: &Request,
     scenarios: &[StressScenario],
-    thresholds: Thresholds,
 ) -> Analysis {
     let start = Instant::now();
     let all: Vec<StressScenario> = scenarios.iter().chain(&req.custom).cloned().collect();
-    let opts = ReportOptions {
-        scenarios: &all,
-        thresholds,
-    };
-    let report = report_of(inputs, wallets, &opts);
     let models = match req.compare {
         true => under_each_model(inputs),
         false => Vec::new(),
     };
     let whatif = (!req.trades.is_empty()).then(|| {
-        let missing = req
-            .trades
-            .iter()
+        let missing = (req.trades.iter())
             .filter(|t| !inputs.market.quotes.contains_key(&t.instrument))
             .map(|t| t.instrument.clone())
             .collect();
+        // The trades land in the open wallet; a cross account is judged
+        // on its totals with that wallet so changed.
+        let traded = with_trades(inputs, &req.trades);
+        let traded_wallets = (wallets.iter())
+            .map(|w| match w.account.currency == inputs.account.currency {
+                true => traded.clone(),
+                false => w.clone(),
+            })
+            .collect();
         WhatIf {
-            after: account_report(&with_trades(inputs, &req.trades), CURRENT, &opts),
+            after: revalue(&traded, traded_wallets, &all),
             missing,
         }
     });
     Analysis {
         request: req.clone(),
         pricing_ms: inputs.now_ms,
-        report,
+        revalued: revalue(inputs, wallets, &all),
         models,
         whatif,
         took: start.elapsed(),
@@ -115,24 +112,43 @@ pub fn desk_figures(
     inputs: &AccountInputs,
     wallets: Vec<AccountInputs>,
     scenarios: &[StressScenario],
-    thresholds: Thresholds,
 ) -> DeskFigures {
-    let opts = ReportOptions {
-        scenarios,
-        thresholds,
-    };
-    let report = report_of(inputs, wallets, &opts);
-    let worst_stress = report
-        .stress
-        .iter()
-        .filter_map(|s| s.pnl.map(|p| (s.name.clone(), p)))
+    let revalued = revalue(inputs, wallets, scenarios);
+    let worst_stress = (revalued.stress().into_iter())
+        .filter_map(|s| Some((s.name, s.pnl?)))
         .min_by(|a, b| a.1.total_cmp(&b.1));
     DeskFigures {
-        liquidation: report.liquidation,
+        liquidation: revalued.liquidation().cloned().unwrap_or_default(),
         worst_stress,
         pricing_ms: inputs.now_ms,
         positions: inputs.account.positions.clone(),
-        index_price: report.positions.first().map(|p| p.index_price),
+        index_price: revalued.positions().first().map(|p| p.index_price),
+    }
+}
+
+/// The account `inputs` belongs to, revalued: a cross account's totals
+/// when `wallets` are given (every wallet, as the engine has them), else
+/// the wallet's own figures.
+fn revalue(
+    inputs: &AccountInputs,
+    wallets: Vec<AccountInputs>,
+    scenarios: &[StressScenario],
+) -> Revalued {
+    if wallets.is_empty() {
+        return match analyse_account(inputs, scenarios) {
+            Some(a) => Revalued::Own(Box::new(a)),
+            None => Revalued::Unknown,
+        };
+    }
+    let each = (wallets.iter())
+        .filter_map(|w| analyse_account(w, scenarios))
+        .collect();
+    match CrossInputs::from_wallets(wallets) {
+        Some(cross) => Revalued::Cross {
+            account: Box::new(analyse_cross(&cross, scenarios)),
+            wallets: each,
+        },
+        None => Revalued::Unknown,
     }
 }
 
@@ -159,7 +175,6 @@ pub struct Analyst {
     queries: mpsc::Sender<Query>,
     done: mpsc::UnboundedSender<Done>,
     scenarios: Arc<Vec<StressScenario>>,
-    thresholds: Thresholds,
     account_busy: bool,
     last_account: Option<(Request, Instant)>,
     desk_busy: bool,
@@ -171,14 +186,12 @@ impl Analyst {
     pub fn new(
         queries: mpsc::Sender<Query>,
         scenarios: Vec<StressScenario>,
-        thresholds: Thresholds,
     ) -> (Analyst, mpsc::UnboundedReceiver<Done>) {
         let (done, rx) = mpsc::unbounded_channel();
         let analyst = Analyst {
             queries,
             done,
             scenarios: Arc::new(scenarios),
-            thresholds,
             account_busy: false,
             last_account: None,
             desk_busy: false,
@@ -215,16 +228,14 @@ impl Analyst {
         self.last_account = Some((req.clone(), Instant::now()));
         let extra = req.trades.iter().map(|t| t.instrument.clone()).collect();
         let (queries, done) = (self.queries.clone(), self.done.clone());
-        let (scenarios, thresholds) = (self.scenarios.clone(), self.thresholds);
+        let scenarios = self.scenarios.clone();
         tokio::spawn(async move {
             let inputs = ask(&queries, &req.key, extra).await;
             let wallets = match &inputs {
                 Some(i) => wallets_of(&queries, i).await,
                 None => Vec::new(),
             };
-            let job = move || {
-                inputs.map(|i| Box::new(analyse(&i, wallets, &req, &scenarios, thresholds)))
-            };
+            let job = move || inputs.map(|i| Box::new(analyse(&i, wallets, &req, &scenarios)));
             let result = tokio::task::spawn_blocking(job).await.ok().flatten();
             let _ = done.send(match result {
                 Some(a) => Done::Account(a),
@@ -241,7 +252,7 @@ impl Analyst {
         due.truncate(DESK_ROUND);
         self.desk_busy = true;
         let (queries, done) = (self.queries.clone(), self.done.clone());
-        let (scenarios, thresholds) = (self.scenarios.clone(), self.thresholds);
+        let scenarios = self.scenarios.clone();
         tokio::spawn(async move {
             let mut took = Duration::ZERO;
             for key in due {
@@ -252,10 +263,7 @@ impl Analyst {
                 let scenarios = scenarios.clone();
                 let job = move || {
                     let start = Instant::now();
-                    (
-                        desk_figures(&inputs, wallets, &scenarios, thresholds),
-                        start.elapsed(),
-                    )
+                    (desk_figures(&inputs, wallets, &scenarios), start.elapsed())
                 };
                 let Ok((figures, t)) = tokio::task::spawn_blocking(job).await else {
                     break;
@@ -302,20 +310,6 @@ async fn wallets_of(queries: &mpsc::Sender<Query>, inputs: &AccountInputs) -> Ve
         return Vec::new();
     }
     rx.await.unwrap_or_default()
-}
-
-/// The report of the account `inputs` belongs to: a cross account's
-/// totals when `wallets` are given, else the wallet's own.
-fn report_of(
-    inputs: &AccountInputs,
-    wallets: Vec<AccountInputs>,
-    opts: &ReportOptions,
-) -> AccountReport {
-    let fresh = wallets.into_iter().map(|w| (w, CURRENT)).collect();
-    match crate::report::cross_account_report(fresh, opts) {
-        Some(cross) => cross,
-        None => account_report(inputs, CURRENT, opts),
-    }
 }
 
 /// One account's inputs from the engine (None: unknown account, or the

@@ -16,7 +16,7 @@ use crate::engine::live::Snapshot;
 use crate::margin::analysis::Trade;
 use crate::margin::stress::StressScenario;
 use crate::model::AccountKey;
-use crate::report::Thresholds;
+use crate::report::health::Thresholds;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::{Constraint, Layout, Rect};
 

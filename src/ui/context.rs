@@ -10,7 +10,7 @@ use super::theme::Theme;
 use super::trends::Trends;
 use crate::engine::live::{AccountSnapshot, Snapshot};
 use crate::model::AccountKey;
-use crate::report::Thresholds;
+use crate::report::health::Thresholds;
 
 #[derive(Clone, Copy)]
 pub struct Ctx<'a> {

@@ -5,7 +5,7 @@
 use super::theme::Theme;
 use crate::engine::live::AccountSnapshot;
 use crate::model::AccountKey;
-use crate::report::Health;
+use crate::report::health::Health;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::widgets::{Block, Borders, Paragraph};
@@ -134,7 +134,7 @@ pub fn not_stale_trouble(v: &AccountSnapshot) -> Option<String> {
             "▲ local equity differs from the exchange's by {:+.6} {} since {} UTC",
             d.gap,
             v.currency,
-            crate::report::time_of_day_utc(d.since)
+            crate::report::health::time_of_day_utc(d.since)
         )
     })
 }

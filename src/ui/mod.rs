@@ -11,6 +11,7 @@ pub mod format;
 pub mod keymap;
 pub mod prompt;
 pub mod results;
+pub mod revalued;
 pub mod screens;
 pub mod terminal;
 pub mod theme;

@@ -10,7 +10,7 @@ use super::theme::Theme;
 use super::view::draw;
 use crate::engine::live::{Query, Snapshot};
 use crate::margin::stress::StressScenario;
-use crate::report::Thresholds;
+use crate::report::health::Thresholds;
 use crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
 use crossterm::terminal::{
     self, BeginSynchronizedUpdate, EndSynchronizedUpdate, EnterAlternateScreen,
@@ -122,7 +122,7 @@ pub async fn run(
     if let Ok(size) = term.size() {
         app.size = ratatui::layout::Rect::new(0, 0, size.width, size.height);
     }
-    let (mut analyst, mut done) = Analyst::new(queries, opts.scenarios.clone(), opts.thresholds);
+    let (mut analyst, mut done) = Analyst::new(queries, opts.scenarios.clone());
     let min_gap = Duration::from_secs(1) / opts.fps.max(1);
     let mut signals = Signals::new();
     let mut dirty = true;

@@ -4,7 +4,7 @@
 //! collateral. Its own state: the scroll of the positions.
 
 use crate::engine::live::{AccountSnapshot, CrossView};
-use crate::report::{CurrencyReport, ExpiryGreeks};
+use crate::margin::analysis::ExpiryGreeks;
 use crate::ui::analysis::Analysis;
 use crate::ui::columns::{col, fitting, widths, Column};
 use crate::ui::context::Ctx;
@@ -14,6 +14,7 @@ use crate::ui::format::{
     pct,
 };
 use crate::ui::keymap::Action;
+use crate::ui::revalued::Revalued;
 use crate::ui::theme::Theme;
 use crate::ui::trends::{History, Trends, MIN_RETURNS};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -58,8 +59,7 @@ pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
     .areas(area);
     if let Some(c) = &v.cross {
         // The revalued coin moves come from the last analysis of this account.
-        let parts = analysis.map_or(&[][..], |a| &a.report.currencies[..]);
-        collateral(f, panel, c, parts, theme);
+        collateral(f, panel, c, analysis.map(|a| &a.revalued), theme);
     }
     history(f, trend, ctx.trends.history.get(&v.key()), theme);
     let style = if v.stale { theme.stale } else { theme.text };
@@ -70,12 +70,12 @@ pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
         summary,
     );
     // Greeks by expiry sit beside the positions when there is room.
-    let expiries = analysis.map_or(&[][..], |a| &a.report.greeks_by_expiry[..]);
+    let expiries = analysis.map_or(Vec::new(), |a| a.revalued.expiries());
     if lower.width >= 130 && !expiries.is_empty() {
         let [left, right] =
             Layout::horizontal([Constraint::Min(0), Constraint::Length(48)]).areas(lower);
         positions(f, left, st, v, theme);
-        by_expiry(f, right, expiries, theme);
+        by_expiry(f, right, &expiries, theme);
     } else {
         positions(f, lower, st, v, theme);
     }
@@ -191,7 +191,9 @@ fn liquidation_line(
             format!("{:+.1}%{at}{units}", m * 100.0)
         }
     };
-    let l = &a.report.liquidation;
+    let Some(l) = a.revalued.liquidation() else {
+        return Line::from("liquidation: n/a (margin model not loaded)");
+    };
     if l.by_index.is_empty() {
         let index = v.index.as_ref().map_or("", |(name, _)| name.as_str());
         return Line::from(format!(
@@ -294,7 +296,7 @@ fn positions(f: &mut Frame, area: Rect, st: &State, v: &AccountSnapshot, theme: 
     f.render_widget(table, area);
 }
 
-fn by_expiry(f: &mut Frame, area: Rect, rows: &[ExpiryGreeks], theme: &Theme) {
+fn by_expiry(f: &mut Frame, area: Rect, rows: &[&ExpiryGreeks], theme: &Theme) {
     // Rows of several indices say whose expiry they are.
     let several = rows.iter().any(|o| o.index_name != rows[0].index_name);
     let header = Row::new(["expiry", "delta", "gamma", "vega", "theta"]).style(theme.header);
@@ -380,7 +382,7 @@ fn history(f: &mut Frame, area: Rect, h: Option<&History>, theme: &Theme) {
 
 /// A cross account's wallets: balance, equity, USD rate and where it comes
 /// from, haircut, collateral value, and each one's share of the requirement.
-fn collateral(f: &mut Frame, area: Rect, c: &CrossView, parts: &[CurrencyReport], theme: &Theme) {
+fn collateral(f: &mut Frame, area: Rect, c: &CrossView, r: Option<&Revalued>, theme: &Theme) {
     let header = Row::new([
         "ccy",
         "balance",
@@ -410,11 +412,7 @@ fn collateral(f: &mut Frame, area: Rect, c: &CrossView, parts: &[CurrencyReport]
                 money(w.collateral_usd),
                 money(w.maintenance_margin_usd),
                 pct(share),
-                money(
-                    (parts.iter())
-                        .find(|p| p.currency == w.currency)
-                        .and_then(|p| p.pnl_usd_coin_down_10pct),
-                ),
+                money(r.and_then(|r| r.coin_down(&w.currency))),
             ])
         })
         .collect();

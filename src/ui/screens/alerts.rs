@@ -1,7 +1,7 @@
 //! The alerts log, newest first: health changes, links, input problems.
 //! Its own state: the cursor.
 
-use crate::report::time_of_day_utc as clock;
+use crate::report::health::time_of_day_utc as clock;
 use crate::ui::alerts::Level;
 use crate::ui::context::Ctx;
 use crate::ui::cursor::Cursor;

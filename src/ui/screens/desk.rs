@@ -5,7 +5,7 @@
 
 use crate::engine::live::{AccountSnapshot, CrossView};
 use crate::model::AccountKey;
-use crate::report::Health;
+use crate::report::health::Health;
 use crate::ui::analysis::DeskFigures;
 use crate::ui::columns::{col, fitting, Column};
 use crate::ui::context::Ctx;

@@ -3,7 +3,7 @@
 //! matrix is drawn (the next-model key steps through them).
 
 use crate::engine::desk::{largest_loss, Matrix};
-use crate::report::ModelFigures;
+use crate::margin::analysis::ModelFigures;
 use crate::ui::context::Ctx;
 use crate::ui::format::{bordered, no_account, num, pct};
 use crate::ui::keymap::Action;

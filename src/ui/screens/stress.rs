@@ -3,12 +3,13 @@
 //! Its own state: the cursor, the scenarios added here.
 
 use crate::margin::stress::StressScenario;
-use crate::report::{Health, StressReport};
+use crate::report::health::Health;
 use crate::ui::columns::{col, fitting, Column};
 use crate::ui::context::Ctx;
 use crate::ui::cursor::Cursor;
 use crate::ui::format::{bordered, health_style, health_text, no_account, num, opt_num, pct};
 use crate::ui::keymap::Action;
+use crate::ui::revalued::ScenarioRow;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
@@ -28,7 +29,7 @@ impl State {
     fn lines(&self, ctx: &Ctx) -> usize {
         (ctx.open)
             .and_then(|k| ctx.results.analysis_of(k))
-            .map_or(0, |a| a.report.stress.len())
+            .map_or(0, |a| a.revalued.stress().len())
     }
 
     pub fn act(&mut self, action: Action, ctx: &Ctx) -> bool {
@@ -62,19 +63,26 @@ enum Col {
     HealthAfter,
 }
 
-/// The columns; the price move's width is that of the longest move.
-fn columns(move_width: u16) -> [Column<Col>; 8] {
-    [
+/// The columns; the price move's width is that of the longest move. An
+/// account judged in USD (cross collateral) has its P&L in USD already.
+fn columns(move_width: u16, in_usd: bool) -> Vec<Column<Col>> {
+    let money = |id, coin, usd, priority| match in_usd {
+        false => col(id, coin, 9, priority),
+        true => col(id, usd, 11, priority),
+    };
+    let mut cols = vec![
         // Names come first: the USD P&L and the margin after drop before them.
         col(Col::Scenario, "scenario", 22, 1),
         col(Col::Price, "price", move_width, 1),
         col(Col::Vol, "vol", 6, 1),
-        col(Col::Pnl, "P&L", 9, 1),
+        money(Col::Pnl, "P&L", "P&L $", 1),
         col(Col::PnlUsd, "P&L $", 9, 2),
-        col(Col::MmAfter, "MM after", 9, 2),
+        money(Col::MmAfter, "MM after", "MM after $", 2),
         col(Col::MmRatio, "mm_ratio", 9, 1),
         col(Col::HealthAfter, "health after", 12, 1),
-    ]
+    ];
+    cols.retain(|c| !(in_usd && c.id == Col::PnlUsd));
+    cols
 }
 
 pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
@@ -91,15 +99,17 @@ pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
         return;
     };
     let usd = v.usd_per_unit;
+    let (rows, in_usd) = (a.revalued.stress(), a.revalued.in_usd());
+    let decimals = if in_usd { 0 } else { 4 };
     // Per-coin moves take more room than one.
-    let move_w = (a.report.stress.iter())
+    let move_w = (rows.iter())
         .map(|s| price_moves(s).chars().count() as u16)
         .max()
         .unwrap_or(7)
         .max(7);
-    let cols = fitting(&columns(move_w), area.width.saturating_sub(2));
+    let cols = fitting(&columns(move_w, in_usd), area.width.saturating_sub(2));
     let header = Row::new(cols.iter().map(|c| c.header)).style(theme.header);
-    let body: Vec<Row> = (a.report.stress.iter())
+    let body: Vec<Row> = (rows.iter())
         .enumerate()
         .map(|(i, s)| {
             let after = match (s.maintenance_margin, s.mm_ratio) {
@@ -112,11 +122,11 @@ pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
                     Col::Scenario => Cell::from(s.name.clone()),
                     Col::Price => price_moves(s).into(),
                     Col::Vol => format!("{:+.0}%", s.vol_move * 100.0).into(),
-                    Col::Pnl => opt_num(s.pnl, 4).into(),
+                    Col::Pnl => opt_num(s.pnl, decimals).into(),
                     Col::PnlUsd => (s.pnl.zip(usd))
                         .map_or("—".into(), |(p, u)| num(p * u, 0))
                         .into(),
-                    Col::MmAfter => opt_num(s.maintenance_margin, 4).into(),
+                    Col::MmAfter => opt_num(s.maintenance_margin, decimals).into(),
                     Col::MmRatio => pct(s.mm_ratio).into(),
                     Col::HealthAfter => {
                         Cell::from(health_text(after)).style(health_style(after, theme))
@@ -149,7 +159,7 @@ pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
 
 /// "−38.8%", or one move per coin ("BTC −38.8% ETH −44.6%") when the book
 /// holds several underlyings and the scenario moves them differently.
-fn price_moves(s: &StressReport) -> String {
+fn price_moves(s: &ScenarioRow) -> String {
     let pct = |m: f64| format!("{:+.1}%", m * 100.0);
     let differ = s.moves.values().any(|m| (m - s.price_move).abs() > 1e-12);
     match differ {

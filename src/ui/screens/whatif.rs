@@ -5,12 +5,12 @@
 
 use crate::margin::analysis::Trade;
 use crate::model::AccountKey;
-use crate::report::AccountReport;
 use crate::ui::context::Ctx;
 use crate::ui::cursor::Cursor;
 use crate::ui::format::{bordered, move_pct, no_account, num, opt_num, pct};
 use crate::ui::keymap::Action;
 use crate::ui::prompt::Prompt;
+use crate::ui::revalued::{Figures, Revalued};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::{List, ListItem, ListState, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
@@ -104,7 +104,12 @@ pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
         );
         return;
     };
-    let mut title = format!(" before → after, in {} ", v.currency);
+    let unit = if a.revalued.in_usd() {
+        "USD"
+    } else {
+        &v.currency
+    };
+    let mut title = format!(" before → after, in {unit} ");
     if !w.missing.is_empty() {
         title = format!(
             " waiting for a quote for {} (subscribed; left out until it comes) ",
@@ -112,7 +117,7 @@ pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
         );
     }
     let header = Row::new(["", "before", "after", "change"]).style(ctx.theme.header);
-    let body: Vec<Row> = compare_rows(&a.report, &w.after)
+    let body: Vec<Row> = compare_rows(&a.revalued, &w.after)
         .into_iter()
         .map(|(name, before, after, change)| Row::new([name.to_string(), before, after, change]))
         .collect();
@@ -127,15 +132,19 @@ pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
 
 /// (what, before, after, change) for every figure a trade can move.
 fn compare_rows(
-    b: &AccountReport,
-    a: &AccountReport,
+    before: &Revalued,
+    after: &Revalued,
 ) -> Vec<(&'static str, String, String, String)> {
+    let (b, a) = (before.figures(), after.figures());
+    // A cross account's money and Greeks are in USD.
+    let usd = before.in_usd();
+    let d = if usd { 0 } else { 4 };
     let n = |x: Option<f64>, d: usize| opt_num(x, d);
     let diff = |x: Option<f64>, y: Option<f64>, d: usize| match (x, y) {
         (Some(x), Some(y)) => format!("{:+.d$}", y - x),
         _ => "—".into(),
     };
-    let money = |name, x: Option<f64>, y: Option<f64>| (name, n(x, 4), n(y, 4), diff(x, y, 4));
+    let money = |name, x: Option<f64>, y: Option<f64>| (name, n(x, d), n(y, d), diff(x, y, d));
     let greek = |name, x: f64, y: f64, d| (name, num(x, d), num(y, d), diff(Some(x), Some(y), d));
     let ratio = |name, x: Option<f64>, y: Option<f64>| {
         let change = match (x, y) {
@@ -144,7 +153,9 @@ fn compare_rows(
         };
         (name, pct(x), pct(y), change)
     };
-    let worst = |r: &AccountReport| r.stress.iter().filter_map(|s| s.pnl).reduce(f64::min);
+    let liquidation = |name, side: fn(&Figures) -> Option<f64>| {
+        (name, move_pct(side(&b)), move_pct(side(&a)), String::new())
+    };
     vec![
         money("margin balance", b.margin_balance, a.margin_balance),
         money("IM", b.initial_margin, a.initial_margin),
@@ -152,23 +163,19 @@ fn compare_rows(
         ratio("mm_ratio", b.mm_ratio, a.mm_ratio),
         ratio("im_ratio", b.im_ratio, a.im_ratio),
         money("headroom", b.headroom, a.headroom),
-        greek("delta", b.greeks.delta_total, a.greeks.delta_total, 4),
-        greek("gamma", b.greeks.gamma, a.greeks.gamma, 6),
-        greek("vega $", b.greeks.vega, a.greeks.vega, 1),
-        greek("theta $/day", b.greeks.theta, a.greeks.theta, 1),
-        (
-            "liquidation down",
-            move_pct(b.liquidation.down_move),
-            move_pct(a.liquidation.down_move),
-            String::new(),
-        ),
-        (
-            "liquidation up",
-            move_pct(b.liquidation.up_move),
-            move_pct(a.liquidation.up_move),
-            String::new(),
-        ),
-        money("worst stress P&L", worst(b), worst(a)),
+        match usd {
+            false => greek("delta", b.delta, a.delta, 4),
+            true => greek("delta $", b.delta, a.delta, 0),
+        },
+        match usd {
+            false => greek("gamma", b.gamma, a.gamma, 6),
+            true => greek("gamma $/1%", b.gamma, a.gamma, 0),
+        },
+        greek("vega $", b.vega, a.vega, 1),
+        greek("theta $/day", b.theta, a.theta, 1),
+        liquidation("liquidation down", |f| f.liquidation.down_move),
+        liquidation("liquidation up", |f| f.liquidation.up_move),
+        money("worst stress P&L", b.worst_stress, a.worst_stress),
     ]
 }
 
