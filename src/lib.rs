@@ -15,5 +15,6 @@ pub mod model;
 pub mod monitor;
 pub mod pricing;
 pub mod report;
+pub mod risk;
 pub mod synthetic;
 pub mod ui;

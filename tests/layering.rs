@@ -265,11 +265,12 @@ fn lower_layers_import_nothing_above_them() {
         (
             &["model", "pricing"],
             &[
-                "margin", "engine", "ui", "report", "exchange", "cli", "demo", "monitor", "config",
+                "margin", "risk", "engine", "ui", "report", "exchange", "cli", "demo", "monitor",
+                "config",
             ],
         ),
         (
-            &["margin"],
+            &["margin", "risk"],
             &[
                 "engine", "ui", "report", "exchange", "cli", "demo", "monitor", "config",
             ],

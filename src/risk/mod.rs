@@ -1,0 +1,262 @@
+//! Value-at-Risk and Expected Shortfall over correlated risk factors
+//! (RISK.md): how much each account, and the desk as a whole, can lose
+//! over a day given how BTC, ETH and their volatilities have moved
+//! together. Pure like the rest of the risk core: the history and the
+//! time are passed in.
+//!
+//! - `history`: daily closes (shipped, or extended from the exchange);
+//! - `window`: the factors a desk needs and their moves over the window;
+//! - `scenarios`: HS, FHS and MC scenario sets;
+//! - `revalue`: every instrument priced once per scenario, books summed;
+//! - `measure`: VaR, ES and Euler contributions.
+
+pub mod history;
+pub mod measure;
+pub mod revalue;
+pub mod scenarios;
+pub mod window;
+
+use crate::margin::account::Instruments;
+use crate::model::market::MarketState;
+use history::{day_of, Day, History};
+use measure::{contribution, measures, Measures, P975};
+use nalgebra::DMatrix;
+use revalue::{book_pnl, price_table, usd_index, usd_pnl, Book};
+use scenarios::{correlation, ewma_covariance, Draws, Scenarios};
+use std::collections::BTreeSet;
+use window::{factors, window, Factor};
+
+/// How VaR is computed (the `[var]` section of the configuration).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// Days in the history window (W).
+    pub window_days: usize,
+    /// The horizon h: moves over h days, overlapping.
+    pub horizon_days: u32,
+    /// Monte Carlo paths and their seed.
+    pub paths: usize,
+    pub seed: u64,
+    pub draws: Draws,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            window_days: 1000,
+            horizon_days: 1,
+            paths: 10_000,
+            seed: 1,
+            draws: Draws::Normal,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Hs,
+    Fhs,
+    Mc,
+}
+
+pub const METHODS: [Method; 3] = [Method::Hs, Method::Fhs, Method::Mc];
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Hs => "hs",
+            Method::Fhs => "fhs",
+            Method::Mc => "mc",
+        }
+    }
+}
+
+/// An account as VaR sees it: one book, or a cross account's wallets
+/// judged together in USD.
+#[derive(Clone, Debug)]
+pub struct Holder {
+    pub label: String,
+    /// The unit of its figures: its currency, "USD" for a cross account.
+    pub currency: String,
+    pub books: Vec<Book>,
+}
+
+impl Holder {
+    fn in_usd(&self) -> bool {
+        self.books.len() != 1 || self.currency == "USD"
+    }
+}
+
+/// One method's figures for an account.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Figures {
+    /// In the account's currency.
+    pub own: Measures,
+    pub usd: Measures,
+    /// Each position's share of the account's ES 97.5 % (single books).
+    pub positions_es: Vec<(String, f64)>,
+}
+
+/// One method on the whole desk, in USD.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeskFigures {
+    pub usd: Measures,
+    /// The accounts' standalone VaRs added up: minus `usd.var_99`, the
+    /// diversification benefit.
+    pub sum_of_accounts_var_99_usd: f64,
+    /// Each account's share of the desk's ES 97.5 %, by holder.
+    pub contributions: Vec<f64>,
+}
+
+/// VaR and ES of every account and of the desk.
+#[derive(Clone, Debug)]
+pub struct DeskVar {
+    pub settings: Settings,
+    pub factors: Vec<Factor>,
+    /// The window's days, oldest first.
+    pub days: Vec<Day>,
+    /// Correlations of the EWMA covariance, before any repair.
+    pub correlation: DMatrix<f64>,
+    /// The MC covariance needed a repair.
+    pub repaired: bool,
+    /// Indices held with no price history (their books have no VaR).
+    pub missing: Vec<String>,
+    pub holders: Vec<Holder>,
+    /// `results[h][m]`: holder `h` under `METHODS[m]`, or why not.
+    pub results: Vec<[Result<Figures, String>; 3]>,
+    /// The desk under each method (None: no account could be valued).
+    pub desk: [Option<DeskFigures>; 3],
+}
+
+/// The market a desk is valued at.
+pub struct Market<'a> {
+    pub instruments: &'a Instruments,
+    pub market: &'a MarketState,
+    pub now_ms: i64,
+}
+
+/// Compute VaR and ES for every holder and the desk, with the history's
+/// window ending the day before the pricing time's UTC date.
+pub fn desk_var(holders: Vec<Holder>, m: &Market, history: &History, s: Settings) -> DeskVar {
+    let indices = needed_indices(&holders, m.instruments);
+    let (factors, missing) = factors(&indices, history);
+    let w = window(
+        history,
+        &factors,
+        day_of(m.now_ms),
+        s.window_days,
+        s.horizon_days,
+    );
+    let cov = ewma_covariance(&w);
+    let (mc, repaired) = scenarios::mc(&cov, s.paths, s.seed, s.draws);
+    let sets: [Scenarios; 3] = [scenarios::hs(&w), scenarios::fhs(&w), mc];
+    let names: BTreeSet<String> = (holders.iter().flat_map(|h| &h.books))
+        .flat_map(|b| b.positions.iter().map(|(n, _)| n.clone()))
+        .collect();
+    let mut results: Vec<[Result<Figures, String>; 3]> = (0..holders.len())
+        .map(|_| std::array::from_fn(|_| Err(String::new())))
+        .collect();
+    let mut desk: [Option<DeskFigures>; 3] = Default::default();
+    for (k, set) in sets.iter().enumerate() {
+        let table = price_table(&names, m.instruments, m.market, m.now_ms, &factors, set);
+        let mut usd_by_holder = Vec::new();
+        for (h, holder) in holders.iter().enumerate() {
+            let got = holder_pnl(holder, &table, m.market, &factors, set);
+            results[h][k] = got.clone().and_then(|(own, usd, each)| {
+                let none = || "no scenarios in the window".to_string();
+                let positions_es = (holder.books.first().filter(|_| !holder.in_usd()))
+                    .map(|b| {
+                        (b.positions.iter().zip(&each))
+                            .map(|((n, _), p)| (n.clone(), contribution(&own, p, P975)))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Ok(Figures {
+                    own: measures(&own).ok_or_else(none)?,
+                    usd: measures(&usd).ok_or_else(none)?,
+                    positions_es,
+                })
+            });
+            usd_by_holder.push(got.ok().map(|(_, usd, _)| usd));
+        }
+        desk[k] = desk_figures(&usd_by_holder, &results, k, set.len());
+    }
+    DeskVar {
+        settings: s,
+        correlation: correlation(&cov),
+        factors,
+        days: w.days,
+        repaired,
+        missing,
+        holders,
+        results,
+        desk,
+    }
+}
+
+/// Every index the desk's positions follow, and those that price coin
+/// collateral in USD.
+fn needed_indices(holders: &[Holder], instruments: &Instruments) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for b in holders.iter().flat_map(|h| &h.books) {
+        if !revalue::is_stable(&b.currency) {
+            out.insert(usd_index(&b.currency));
+        }
+        for (name, _) in &b.positions {
+            out.extend(instruments.get(name).map(|i| i.index_name.clone()));
+        }
+    }
+    out
+}
+
+/// A holder's P&L per scenario in its unit and in USD, and each position's
+/// (in its book's currency).
+type HolderPnl = (Vec<f64>, Vec<f64>, Vec<Vec<f64>>);
+
+fn holder_pnl(
+    holder: &Holder,
+    table: &revalue::PnlTable,
+    market: &MarketState,
+    factors: &[Factor],
+    set: &Scenarios,
+) -> Result<HolderPnl, String> {
+    let n = set.len();
+    let mut own = vec![0.0; n];
+    let mut usd = vec![0.0; n];
+    let mut each = Vec::new();
+    for b in &holder.books {
+        let (pnl, positions) = book_pnl(b, table, n)?;
+        let in_usd = usd_pnl(b, &pnl, market, factors, set)?;
+        for t in 0..n {
+            usd[t] += in_usd[t];
+            own[t] += pnl[t];
+        }
+        each.extend(positions);
+    }
+    if holder.in_usd() {
+        own.clone_from(&usd);
+    }
+    Ok((own, usd, each))
+}
+
+fn desk_figures(
+    usd_by_holder: &[Option<Vec<f64>>],
+    results: &[[Result<Figures, String>; 3]],
+    k: usize,
+    n: usize,
+) -> Option<DeskFigures> {
+    let valued: Vec<&Vec<f64>> = usd_by_holder.iter().flatten().collect();
+    if valued.is_empty() || n == 0 {
+        return None;
+    }
+    let total: Vec<f64> = (0..n).map(|t| valued.iter().map(|p| p[t]).sum()).collect();
+    Some(DeskFigures {
+        usd: measures(&total)?,
+        sum_of_accounts_var_99_usd: (results.iter())
+            .filter_map(|r| r[k].as_ref().ok())
+            .map(|f| f.usd.var_99)
+            .sum(),
+        contributions: (usd_by_holder.iter())
+            .map(|p| p.as_ref().map_or(0.0, |p| contribution(&total, p, P975)))
+            .collect(),
+    })
+}

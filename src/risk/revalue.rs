@@ -1,0 +1,134 @@
+//! Books revalued in every scenario (RISK.md §2): full Black-76
+//! revaluation, no time step. Each instrument is priced once per scenario,
+//! per unit of size, and the table is shared by every book that holds it.
+
+use super::scenarios::Scenarios;
+use super::window::Factor;
+use crate::margin::account::Instruments;
+use crate::model::market::MarketState;
+use crate::model::valuation::{resolve, scenario_pnl, Shock};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One unit's P&L of each instrument in each scenario, in the instrument's
+/// settlement currency.
+#[derive(Clone, Debug, Default)]
+pub struct PnlTable {
+    pub rows: BTreeMap<String, Vec<f64>>,
+    /// Instruments that could not be priced, and why.
+    pub unpriced: BTreeMap<String, String>,
+}
+
+/// Price every instrument of `names` in every scenario.
+pub fn price_table(
+    names: &BTreeSet<String>,
+    instruments: &Instruments,
+    market: &MarketState,
+    now_ms: i64,
+    factors: &[Factor],
+    scenarios: &Scenarios,
+) -> PnlTable {
+    let mut table = PnlTable::default();
+    for name in names {
+        match unit_pnls(name, instruments, market, now_ms, factors, scenarios) {
+            Ok(row) => {
+                table.rows.insert(name.clone(), row);
+            }
+            Err(why) => {
+                table.unpriced.insert(name.clone(), why);
+            }
+        }
+    }
+    table
+}
+
+fn unit_pnls(
+    name: &str,
+    instruments: &Instruments,
+    market: &MarketState,
+    now_ms: i64,
+    factors: &[Factor],
+    scenarios: &Scenarios,
+) -> Result<Vec<f64>, String> {
+    let inst =
+        (instruments.get(name)).ok_or_else(|| format!("{name} is not a known instrument"))?;
+    let at = |n: &str| factors.iter().position(|f| f.name == n);
+    let price =
+        at(&inst.index_name).ok_or_else(|| format!("no price history for {}", inst.index_name))?;
+    let vol = at(&format!("{}.iv", inst.index_name));
+    let r = resolve(inst, market, now_ms, Shock::NONE)?;
+    Ok((scenarios.iter())
+        .map(|x| {
+            let vol_move = vol.map_or(0.0, |v| x[v]);
+            let sigma = r.sigma * (1.0 + vol_move).max(0.01);
+            scenario_pnl(inst, &r, x[price].exp() - 1.0, sigma)
+        })
+        .collect())
+}
+
+/// A book to revalue: positions held constant, cash unchanged in its own
+/// currency.
+#[derive(Clone, Debug)]
+pub struct Book {
+    pub currency: String,
+    /// (instrument, size).
+    pub positions: Vec<(String, f64)>,
+    /// Equity now, in `currency`.
+    pub equity: f64,
+}
+
+/// Coins whose USD value does not move in a scenario.
+pub fn is_stable(currency: &str) -> bool {
+    matches!(currency, "USD" | "USDC" | "USDT")
+}
+
+/// The index that prices a coin account's collateral in USD.
+pub fn usd_index(currency: &str) -> String {
+    format!("{}_usd", currency.to_ascii_lowercase())
+}
+
+/// The book's P&L in each scenario in its currency, and each position's.
+pub fn book_pnl(
+    book: &Book,
+    table: &PnlTable,
+    n: usize,
+) -> Result<(Vec<f64>, Vec<Vec<f64>>), String> {
+    let mut total = vec![0.0; n];
+    let mut each = Vec::with_capacity(book.positions.len());
+    for (name, size) in &book.positions {
+        let row = match (table.rows.get(name), table.unpriced.get(name)) {
+            (Some(row), _) => row,
+            (None, Some(why)) => return Err(why.clone()),
+            (None, None) => return Err(format!("{name} was not priced")),
+        };
+        let pos: Vec<f64> = row.iter().map(|u| size * u).collect();
+        for (t, p) in total.iter_mut().zip(&pos) {
+            *t += p;
+        }
+        each.push(pos);
+    }
+    Ok((total, each))
+}
+
+/// The book's P&L in USD: a coin's equity is revalued with its index,
+/// `(E0 + P&L) × I × e^r − E0 × I`; a stable coin's P&L is USD already.
+pub fn usd_pnl(
+    book: &Book,
+    pnl: &[f64],
+    market: &MarketState,
+    factors: &[Factor],
+    scenarios: &Scenarios,
+) -> Result<Vec<f64>, String> {
+    if is_stable(&book.currency) {
+        return Ok(pnl.to_vec());
+    }
+    let index = usd_index(&book.currency);
+    let f = (factors.iter().position(|f| f.name == index))
+        .ok_or_else(|| format!("no price history for {index}"))?;
+    let i = (market.index(&index))
+        .filter(|p| p.is_finite() && *p > 0.0)
+        .ok_or_else(|| format!("no {index} price"))?;
+    let e0 = book.equity;
+    Ok((pnl.iter().zip(scenarios))
+        .map(|(p, x)| (e0 + p) * i * x[f].exp() - e0 * i)
+        .collect())
+}
