@@ -346,3 +346,57 @@ fn a_reader_that_goes_away_is_not_a_crash() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(out.status.code(), Some(0), "{err}");
 }
+
+#[test]
+fn report_var_adds_var_to_every_account_and_the_desk() {
+    let plain = json_report(&["report", "--replay", &sample(), "--json"]);
+    assert!(plain.get("desk").is_none(), "only when asked for");
+    assert!(plain["accounts"][0].get("var").is_none());
+    let r = json_report(&["report", "--replay", &sample(), "--json", "--var"]);
+    // The sample is priced on 2022-06-02; BTC's DVOL starts on 2021-03-24,
+    // so the first day with a vol move is 2021-03-25 (403 days in all).
+    let window = &r["desk"]["window"];
+    assert_eq!(window["from"], "2021-03-25");
+    assert_eq!(window["to"], "2022-06-01");
+    assert_eq!(window["days"], 403);
+    assert_eq!(window["history"], "shipped");
+    for a in r["accounts"].as_array().unwrap() {
+        let v = &a["var"];
+        assert_eq!(v["horizon_days"], 1);
+        for m in ["hs", "fhs", "mc"] {
+            let f = &v[m];
+            for field in [
+                "var_99",
+                "es_975",
+                "es_99",
+                "var_99_usd",
+                "es_975_usd",
+                "es_99_usd",
+            ] {
+                assert!(
+                    f[field].as_f64().is_some_and(f64::is_finite),
+                    "{m}.{field}: {f}"
+                );
+            }
+            assert!(f["es_99"].as_f64() >= f["var_99"].as_f64(), "{f}");
+        }
+        assert_eq!(v["mc"]["paths"], 10_000);
+        assert_eq!(v["mc"]["seed"], 1);
+        assert_eq!(v["mc"]["repaired"], false);
+    }
+    let desk = &r["desk"]["var"]["hs"];
+    let sum: f64 = (r["accounts"].as_array().unwrap().iter())
+        .map(|a| a["var"]["hs"]["var_99_usd"].as_f64().unwrap())
+        .sum();
+    let got = desk["sum_of_accounts_var_99_usd"].as_f64().unwrap();
+    assert!((got - sum).abs() < 1e-6 * sum, "{got} vs {sum}");
+    let c = &r["desk"]["correlation"];
+    assert_eq!(c["factors"], serde_json::json!(["btc_usd", "btc_usd.iv"]));
+    assert_eq!(c["matrix"][0][0], 1.0);
+    // The same figures in the table.
+    let (code, table, _) = margintop(&["report", "--replay", &sample(), "--var"]);
+    assert_eq!(code, 0);
+    let hs = r["accounts"][0]["var"]["hs"]["var_99"].as_f64().unwrap();
+    assert!(table.contains(&format!("{hs:.4}")), "{table}");
+    assert!(table.contains("== desk VaR/ES in USD, 403 days 2021-03-25..2022-06-01"));
+}

@@ -58,6 +58,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
             &args.risk,
             config.engine.stale_after_ms,
             thresholds,
+            None,
         )?,
         (None, _) => {
             let base = path

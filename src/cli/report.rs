@@ -3,7 +3,10 @@
 use super::RiskArgs;
 use margintop::config::Config;
 use margintop::engine::{Desk, Ingest};
+use margintop::report::var::add_var;
 use margintop::report::{build_report, render_table, Freshness, Report, ReportOptions, Thresholds};
+use margintop::risk::history::History;
+use margintop::risk::Settings;
 use std::path::PathBuf;
 
 /// The sample recording shipped with margintop (config/samples/README.md).
@@ -22,6 +25,10 @@ pub struct ReportArgs {
     /// Print the report as JSON (docs/report.md) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Add each account's and the desk's VaR and ES (HS, FHS, MC) over the
+    /// shipped history, as the config's [var] section says (README, "VaR and ES").
+    #[arg(long)]
+    pub var: bool,
     #[command(flatten)]
     pub risk: RiskArgs,
     /// Account data older than this (milliseconds, recording clock) is stale.
@@ -35,6 +42,7 @@ pub fn replay_report(
     risk: &RiskArgs,
     stale_after_ms: i64,
     thresholds: Thresholds,
+    var: Option<Settings>,
 ) -> Result<Report, String> {
     let models = risk.models()?;
     let scenarios = risk.scenarios()?;
@@ -59,6 +67,10 @@ pub fn replay_report(
     };
     let mut report = build_report(&ingest.desk, &fresh, as_of, &opts);
     report.warnings = ingest.stats.warnings();
+    // The shipped history only: a report never touches the network.
+    if let Some(settings) = var {
+        add_var(&mut report, &ingest.desk, &History::shipped(), settings);
+    }
     Ok(report)
 }
 
@@ -87,6 +99,7 @@ pub fn run(args: ReportArgs) -> Result<(), String> {
         &args.risk,
         args.stale_after_ms,
         thresholds,
+        args.var.then(|| config.var.settings()),
     )?;
     print(&report, args.json)
 }

@@ -22,7 +22,77 @@ pub struct Config {
     #[serde(default)]
     pub ui: UiConfig,
     #[serde(default)]
+    pub var: VarConfig,
+    #[serde(default)]
     pub accounts: Vec<AccountConfig>,
+}
+
+/// The `[var]` section: how VaR and ES are computed (docs in
+/// `config/default.toml`, rules in the README).
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VarConfig {
+    pub window_days: usize,
+    pub horizon_days: u32,
+    pub paths: usize,
+    pub seed: u64,
+    /// normal, or student_t (with `nu` degrees of freedom).
+    pub distribution: String,
+    pub nu: f64,
+}
+
+impl Default for VarConfig {
+    fn default() -> Self {
+        let s = crate::risk::Settings::default();
+        VarConfig {
+            window_days: s.window_days,
+            horizon_days: s.horizon_days,
+            paths: s.paths,
+            seed: s.seed,
+            distribution: "normal".into(),
+            nu: 5.0,
+        }
+    }
+}
+
+impl VarConfig {
+    /// The risk core's settings (the section was validated on load).
+    pub fn settings(&self) -> crate::risk::Settings {
+        use crate::risk::scenarios::Draws;
+        crate::risk::Settings {
+            window_days: self.window_days,
+            horizon_days: self.horizon_days,
+            paths: self.paths,
+            seed: self.seed,
+            draws: match self.distribution.as_str() {
+                "student_t" => Draws::StudentT { nu: self.nu },
+                _ => Draws::Normal,
+            },
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let ints = [
+            ("var.window_days", self.window_days as u64, 30, 5_000),
+            ("var.horizon_days", u64::from(self.horizon_days), 1, 30),
+            ("var.paths", self.paths as u64, 100, 1_000_000),
+        ];
+        for (name, v, lo, hi) in ints {
+            if !(lo..=hi).contains(&v) {
+                return Err(format!("{name} = {v} is outside {lo}..={hi}"));
+            }
+        }
+        if !["normal", "student_t"].contains(&self.distribution.as_str()) {
+            return Err(format!(
+                "var.distribution = {:?}: normal or student_t",
+                self.distribution
+            ));
+        }
+        if !(self.nu > 2.0 && self.nu <= 1_000.0) {
+            return Err(format!("var.nu = {} is outside (2, 1000]", self.nu));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -372,6 +442,7 @@ impl Config {
             }
         }
         self.validate_ranges()?;
+        self.var.validate()?;
         let (warn, critical) = (self.check.warn_mm_ratio, self.check.critical_mm_ratio);
         if warn > critical {
             return Err(
@@ -582,6 +653,9 @@ mod tests {
                 "[engine]\nequity_tolerance = -0.1\n",
                 "engine.equity_tolerance = -0.1",
             ),
+            ("[var]\nwindow_days = 5\n", "var.window_days = 5 is outside"),
+            ("[var]\nnu = 2\n", "var.nu = 2 is outside (2, 1000]"),
+            ("[var]\ndistribution = \"cauchy\"\n", "normal or student_t"),
         ];
         for (text, want) in cases {
             let e = Config::parse(text, "t").unwrap_err();

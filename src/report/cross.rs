@@ -144,6 +144,7 @@ pub fn cross_report(
         stress,
         liquidation,
         currencies: currencies(&analysis, inputs, known),
+        var: None,
         warnings,
     }
 }

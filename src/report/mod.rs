@@ -4,6 +4,7 @@
 mod cross;
 pub mod health;
 mod table;
+pub mod var;
 
 pub use crate::margin::analysis::{under_each_model, ExpiryGreeks, ModelFigures};
 pub use cross::{CurrencyExchange, CurrencyReport};
@@ -33,6 +34,9 @@ pub struct Report {
     pub accounts: Vec<AccountReport>,
     /// Problems with the input as a whole (bad recording lines…).
     pub warnings: Vec<String>,
+    /// The desk's VaR and ES and the factors' correlations (`--var`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desk: Option<var::DeskReport>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -81,6 +85,9 @@ pub struct AccountReport {
     /// A cross account's wallets, one per currency.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub currencies: Vec<CurrencyReport>,
+    /// VaR and ES (`--var`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub var: Option<var::VarReport>,
     pub warnings: Vec<String>,
 }
 
@@ -254,6 +261,7 @@ pub fn build_report(
         as_of,
         accounts,
         warnings: Vec::new(),
+        desk: None,
     }
 }
 
@@ -418,6 +426,7 @@ fn shape(
         stress,
         liquidation: a.liquidation.clone(),
         currencies: Vec::new(),
+        var: None,
         warnings,
     }
 }
@@ -498,6 +507,7 @@ fn unknown_model(inputs: &AccountInputs, fresh: Freshness) -> AccountReport {
         stress: Vec::new(),
         liquidation: Liquidation::default(),
         currencies: Vec::new(),
+        var: None,
         warnings: vec![format!("unknown margin model {:?}", acct.model)],
     }
 }

@@ -28,7 +28,88 @@ pub fn render_table(report: &Report) -> String {
     for a in &report.accounts {
         account(&mut out, a);
     }
+    if let Some(d) = &report.desk {
+        desk(&mut out, d);
+    }
     out
+}
+
+/// An account's VaR and ES under each method, beside its margin.
+fn var(out: &mut String, a: &AccountReport) {
+    let Some(v) = &a.var else { return };
+    let c = &a.currency;
+    let _ = writeln!(
+        out,
+        "  VaR/ES, {} day(s), {} days {}..{} ({} history), in {c} (USD):",
+        v.horizon_days,
+        v.window.days,
+        v.window.from.as_deref().unwrap_or("?"),
+        v.window.to.as_deref().unwrap_or("?"),
+        v.window.history
+    );
+    let _ = writeln!(
+        out,
+        "    {:<4} {:>24} {:>24} {:>24}",
+        "", "VaR 99%", "ES 97.5%", "ES 99%"
+    );
+    let mc = v.mc.as_ref().map(|m| &m.figures);
+    for (name, f) in [("HS", v.hs.as_ref()), ("FHS", v.fhs.as_ref()), ("MC", mc)] {
+        let Some(f) = f else {
+            let _ = writeln!(out, "    {name:<4} n/a (see the warnings)");
+            continue;
+        };
+        let cell = |x: f64, usd: f64| format!("{x:.4} ({usd:.0})");
+        let _ = writeln!(
+            out,
+            "    {name:<4} {:>24} {:>24} {:>24}",
+            cell(f.var_99, f.var_99_usd),
+            cell(f.es_975, f.es_975_usd),
+            cell(f.es_99, f.es_99_usd)
+        );
+    }
+    if let (Some(mm), Some(hs)) = (a.maintenance_margin, &v.hs) {
+        let _ = writeln!(
+            out,
+            "    maintenance margin {mm:.4} {c} is {:.2}× the HS VaR 99%",
+            mm / hs.var_99
+        );
+    }
+}
+
+/// The desk's VaR and ES in USD and the factors' correlations.
+fn desk(out: &mut String, d: &super::var::DeskReport) {
+    let w = &d.window;
+    let _ = writeln!(
+        out,
+        "\n== desk VaR/ES in USD, {} days {}..{} ({} history)",
+        w.days,
+        w.from.as_deref().unwrap_or("?"),
+        w.to.as_deref().unwrap_or("?"),
+        w.history
+    );
+    let _ = writeln!(
+        out,
+        "  {:<4} {:>12} {:>12} {:>12} {:>22} {:>16}",
+        "", "VaR 99%", "ES 97.5%", "ES 99%", "sum of accounts' VaR", "diversification"
+    );
+    for (name, m) in [("HS", &d.var.hs), ("FHS", &d.var.fhs), ("MC", &d.var.mc)] {
+        let Some(m) = m else { continue };
+        let _ = writeln!(
+            out,
+            "  {name:<4} {:>12.0} {:>12.0} {:>12.0} {:>22.0} {:>16.0}",
+            m.var_99_usd,
+            m.es_975_usd,
+            m.es_99_usd,
+            m.sum_of_accounts_var_99_usd,
+            m.sum_of_accounts_var_99_usd - m.var_99_usd
+        );
+    }
+    let f = &d.correlation.factors;
+    let _ = writeln!(out, "  correlations: {:>12}", f.join(" "));
+    for (name, row) in f.iter().zip(&d.correlation.matrix) {
+        let cells: String = row.iter().map(|v| format!(" {v:>+.2}")).collect();
+        let _ = writeln!(out, "  {name:>12}{cells}");
+    }
 }
 
 fn account(out: &mut String, a: &AccountReport) {
@@ -156,6 +237,7 @@ fn account(out: &mut String, a: &AccountReport) {
             );
         }
     }
+    var(out, a);
     for w in &a.warnings {
         let _ = writeln!(out, "  warning: {w}");
     }

@@ -235,6 +235,10 @@ fn holder_pnl(
     if holder.in_usd() {
         own.clone_from(&usd);
     }
+    // A price or an equity that is not known never reads as a small loss.
+    if !own.iter().chain(&usd).all(|v| v.is_finite()) {
+        return Err("the P&L could not be computed (equity or a price is not known)".into());
+    }
     Ok((own, usd, each))
 }
 
