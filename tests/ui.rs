@@ -10,6 +10,8 @@ use margintop::margin::config::load_models;
 use margintop::margin::stress::{parse_scenarios, StressScenario, BUILTIN_SCENARIOS};
 use margintop::model::AccountKey;
 use margintop::report::Thresholds;
+use margintop::risk::history::History;
+use margintop::ui::analysis::VarFigures;
 use margintop::ui::analysis::{analyse, Analysis};
 use margintop::ui::revalued::Revalued;
 use margintop::ui::view::draw;
@@ -608,7 +610,7 @@ mod keys {
             "Esc leaves help for where you were"
         );
         let mut seen = vec![app.screen];
-        for _ in 0..5 {
+        for _ in 0..7 {
             press(&mut app, &snap, KeyCode::Tab);
             seen.push(app.screen);
         }
@@ -619,6 +621,8 @@ mod keys {
                 Screen::Matrix,
                 Screen::Stress,
                 Screen::WhatIf,
+                Screen::Var,
+                Screen::DeskRisk,
                 Screen::Alerts,
                 Screen::Overview
             ]
@@ -631,6 +635,8 @@ mod keys {
             ('m', Screen::Matrix),
             ('t', Screen::Stress),
             ('w', Screen::WhatIf),
+            ('v', Screen::Var),
+            ('V', Screen::DeskRisk),
         ] {
             press(&mut app, &snap, KeyCode::Char(c));
             assert_eq!(app.screen, s);
@@ -648,7 +654,7 @@ mod keys {
         assert_eq!(app.screen, Screen::Overview);
         assert!(app.message.as_deref().unwrap().contains("no account"));
         press(&mut app, &empty, KeyCode::Tab);
-        assert_eq!(app.screen, Screen::Alerts, "Tab skips account screens");
+        assert_eq!(app.screen, Screen::DeskRisk, "Tab skips account screens");
     }
 
     #[test]
@@ -842,8 +848,9 @@ fn every_desk_order_puts_what_needs_attention_first() {
     use margintop::margin::liquidation::Liquidation;
     use margintop::report::Health;
     use margintop::ui::analysis::DeskFigures;
-    let mut snap = sample_snapshot();
+    let (engine, mut snap) = sample();
     let mut app = App::new(false);
+    app.world.results.var = Some(var_of_sample(&engine, &snap));
     // Distinct ages and liquidation distances, in neither the desk's nor
     // the labels' order, so that every order tells the accounts apart.
     for (i, v) in snap.accounts.iter_mut().enumerate() {
@@ -874,7 +881,7 @@ fn every_desk_order_puts_what_needs_attention_first() {
         ];
         level.iter().position(|l| *l == h).unwrap() as f64 * 10.0 + v.risk.mm_ratio.unwrap()
     }
-    let orders: [(&str, Key); 11] = [
+    let orders: [(&str, Key); 12] = [
         ("health", |v, _| rank(v)),
         ("mm_ratio", |v, _| v.risk.mm_ratio.unwrap()),
         ("account", |_, _| 0.0),
@@ -891,6 +898,11 @@ fn every_desk_order_puts_what_needs_attention_first() {
         ("liquidation down", |v, app| {
             let d = app.world.results.desk[&v.key()].liquidation.down_move;
             -d.unwrap().abs()
+        }),
+        ("VaR", |v, app| {
+            let var = &app.world.results.var.as_ref().unwrap().var;
+            let h = var.holder(&v.label, &v.currency, false).unwrap();
+            var.results[h][0].as_ref().unwrap().usd.var_99
         }),
         ("data age", |v, _| v.data_age_ms.unwrap() as f64),
     ];
@@ -1084,4 +1096,137 @@ fn until_the_user_moves_the_cursor_stays_on_the_top_row() {
     app.record(&snap);
     let _ = app.key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE), &snap);
     assert_eq!(app.open, Some(AccountKey::new("pm-covered-call", "BTC")));
+}
+
+/// The sample desk's VaR and ES, as the background job would hand them
+/// to the screens (a fixed run time, so that snapshots do not vary).
+fn var_of_sample(engine: &Engine<Vec<u8>>, snap: &Snapshot) -> Box<VarFigures> {
+    let var = (engine.ingest.desk.var_inputs())
+        .var(&History::shipped(), margintop::risk::Settings::default());
+    let results = margintop::ui::results::Results::default();
+    Box::new(VarFigures {
+        var,
+        history: margintop::risk::history::Origin::Shipped,
+        basis: results.var_due(snap).unwrap(),
+        took: std::time::Duration::from_millis(5),
+    })
+}
+
+#[test]
+fn var_screens_at_80x24_and_160x48() {
+    let (engine, snap) = sample();
+    let mut app = App::new(false);
+    app.world.results.var = Some(var_of_sample(&engine, &snap));
+    app.open = Some(AccountKey::new("pm-vol-seller", "BTC"));
+    for (w, h) in [(80, 24), (160, 48)] {
+        app.screen = Screen::Var;
+        let text = render(&mut app, &snap, &theme(), w, h);
+        assert!(!text.contains("RECOMPUTING"), "{text}");
+        insta::assert_snapshot!(format!("var_{w}x{h}"), text);
+        app.screen = Screen::DeskRisk;
+        insta::assert_snapshot!(
+            format!("desk_risk_{w}x{h}"),
+            render(&mut app, &snap, &theme(), w, h)
+        );
+    }
+}
+
+#[test]
+fn the_var_screen_shows_the_computed_figures_and_marks_var_on_the_histogram() {
+    let (engine, snap) = sample();
+    let var = var_of_sample(&engine, &snap);
+    let v = snap
+        .accounts
+        .iter()
+        .find(|v| v.label == "pm-vol-seller")
+        .unwrap();
+    let h = var.var.holder("pm-vol-seller", "BTC", false).unwrap();
+    let hs = var.var.results[h][0].clone().unwrap();
+    let mut app = App::new(false);
+    app.world.results.var = Some(var);
+    app.open = Some(v.key());
+    app.screen = Screen::Var;
+    let (w, hgt) = (160u16, 48u16);
+    let text = render(&mut app, &snap, &theme(), w, hgt);
+    let row = text.lines().find(|l| l.contains("│HS ")).unwrap();
+    assert!(row.contains(&format!("{:.4}", hs.own.var_99)), "{row}");
+    // The marker line: V under the bin holding −VaR. The histogram is the
+    // left 60 % of the screen inside its border.
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("HS P&L over the window"))
+        .unwrap();
+    let inside = |l: &str| -> Vec<char> { l.chars().skip(1).take_while(|c| *c != '│').collect() };
+    let marker = (lines[at + 1..].iter())
+        .find(|l| {
+            let cells = inside(l);
+            cells.contains(&'V') && cells.iter().all(|c| matches!(c, ' ' | 'V' | 'E'))
+        })
+        .unwrap();
+    let inner = inside(marker);
+    let col = inner.iter().position(|c| *c == 'V').unwrap();
+    let width = inner.len() as f64;
+    let lo = hs.pnl.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = hs.pnl.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let expected = (((-hs.own.var_99 - lo) / (hi - lo)) * width).floor() as usize;
+    assert_eq!(col, expected.min(inner.len() - 1), "{marker}");
+    // The bins left of the marker hold the losses beyond VaR: fewer than
+    // the 1 % tail plus the VaR day's bin.
+    let beyond = hs.pnl.iter().filter(|p| **p < -hs.own.var_99).count();
+    assert!(beyond < margintop::risk::measure::P99.tail(hs.pnl.len()));
+}
+
+#[test]
+fn the_desk_sorts_by_var_largest_first() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let (engine, snap) = sample();
+    let mut app = App::new(false);
+    app.world.results.var = Some(var_of_sample(&engine, &snap));
+    let by_var = |app: &App| app.screens.desk.sort == margintop::ui::screens::desk::SortBy::Var;
+    while !by_var(&app) {
+        let _ = app.key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE), &snap);
+    }
+    let text = render(&mut app, &snap, &theme(), 160, 48);
+    let order: Vec<&str> = (text.lines())
+        .filter_map(|l| {
+            ["pm-vol-seller", "sm-hedged-future", "pm-covered-call"]
+                .into_iter()
+                .find(|n| l.contains(n))
+        })
+        .collect();
+    let var = |n: &str| {
+        let v = snap.accounts.iter().find(|v| v.label == n).unwrap();
+        app.world.results.var_of(v, 0).unwrap().usd.var_99
+    };
+    assert_eq!(order.len(), 3, "{text}");
+    assert!(
+        var(order[0]) >= var(order[1]) && var(order[1]) >= var(order[2]),
+        "{order:?}"
+    );
+}
+
+#[test]
+fn sorted_by_var_the_desk_shows_the_var_column_at_80_columns() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let (engine, snap) = sample();
+    let mut app = App::new(false);
+    app.world.results.var = Some(var_of_sample(&engine, &snap));
+    assert!(!render(&mut app, &snap, &theme(), 80, 24).contains("VaR99 $"));
+    while app.screens.desk.sort != margintop::ui::screens::desk::SortBy::Var {
+        let _ = app.key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::NONE), &snap);
+    }
+    let text = render(&mut app, &snap, &theme(), 80, 24);
+    assert!(text.contains("VaR99 $"), "{text}");
+    let v = snap
+        .accounts
+        .iter()
+        .find(|v| v.label == "pm-covered-call")
+        .unwrap();
+    let var = app.world.results.var_of(v, 0).unwrap().usd.var_99;
+    let row = text
+        .lines()
+        .find(|l| l.contains("pm-covered-call"))
+        .unwrap();
+    assert!(row.contains(&margintop::ui::format::compact(var)), "{row}");
 }

@@ -123,6 +123,7 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             keys,
             mouse: args.mouse || config.ui.mouse,
             scenarios,
+            var: config.var.settings(),
         };
         let result =
             ui_terminal::run(mon.snapshots.clone(), mon.queries.clone(), opts, crash).await;

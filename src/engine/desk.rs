@@ -21,7 +21,9 @@ use crate::margin::inputs::{AccountInputs, Models};
 use crate::margin::notes::{Note, Omission};
 use crate::margin::requirement::WorstScenario;
 use crate::model::valuation::{resolve, unit_value, Resolved, Shock, UnitValue};
-use crate::model::{Account, Instrument, MarketState, Quote};
+use crate::model::{Account, Collateral, Instrument, MarketState, Quote};
+use crate::risk::revalue::Book;
+use crate::risk::{DeskInputs, Holder};
 use std::collections::{BTreeMap, HashMap};
 
 pub type AccountId = usize;
@@ -164,6 +166,60 @@ impl Desk {
             .iter()
             .map(|s| (s.inst.name.clone(), s.inst.clone()))
             .collect()
+    }
+
+    /// Every account as VaR sees it, keyed like the report's entries:
+    /// (label, currency), or (label, "USD") for all wallets of a cross
+    /// account; with the instruments they hold and their market.
+    pub fn var_inputs(&self) -> DeskInputs {
+        let mut by_key: BTreeMap<(String, String), Holder> = BTreeMap::new();
+        let mut instruments = Instruments::new();
+        let mut market = MarketState {
+            indices: self.market.indices.clone(),
+            ..MarketState::default()
+        };
+        for id in 0..self.account_count() {
+            let a = self.account(id);
+            let equity = self.risk(id).equity;
+            // An empty wallet loses nothing: it would only fill the lists.
+            if a.positions.is_empty() && equity == 0.0 {
+                continue;
+            }
+            let currency = match a.collateral {
+                Collateral::Cross => "USD".to_string(),
+                Collateral::Segregated => a.currency.clone(),
+            };
+            for p in &a.positions {
+                if let Some(inst) = self.instrument(&p.instrument) {
+                    instruments.insert(p.instrument.clone(), inst.clone());
+                }
+                if let Some(q) = self.market.quotes.get(&p.instrument) {
+                    market.quotes.insert(p.instrument.clone(), *q);
+                }
+            }
+            let book = Book {
+                currency: a.currency.clone(),
+                positions: (a.positions.iter())
+                    .map(|p| (p.instrument.clone(), p.size))
+                    .collect(),
+                equity,
+            };
+            let key = (a.label.clone(), currency.clone());
+            (by_key.entry(key))
+                .or_insert_with(|| Holder {
+                    label: a.label.clone(),
+                    currency,
+                    books: Vec::new(),
+                })
+                .books
+                .push(book);
+        }
+        DeskInputs {
+            holders: by_key.into_values().collect(),
+            instruments,
+            market,
+            now_ms: self.now_ms,
+        }
     }
 
     pub fn add_instrument(&mut self, inst: Instrument) -> InstrumentId {

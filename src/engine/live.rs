@@ -91,6 +91,10 @@ pub enum Query {
         label: String,
         reply: oneshot::Sender<Vec<AccountInputs>>,
     },
+    /// Every account and its market, for VaR and ES.
+    Var {
+        reply: oneshot::Sender<crate::risk::DeskInputs>,
+    },
 }
 
 /// Account Greeks in Deribit's units (delta_total in coin, gamma per USD,
@@ -463,6 +467,9 @@ impl<W: Write> Engine<W> {
                     .map(|id| desk.inputs(id, &[]))
                     .collect();
                 let _ = reply.send(wallets);
+            }
+            Query::Var { reply } => {
+                let _ = reply.send(self.ingest.desk.var_inputs());
             }
         }
     }

@@ -3,13 +3,10 @@
 
 use super::Report;
 use crate::engine::Desk;
-use crate::model::Collateral;
 use crate::risk::history::{date, History, Origin};
 use crate::risk::measure::Measures;
-use crate::risk::revalue::Book;
-use crate::risk::{desk_var, DeskFigures, DeskVar, Figures, Holder, Market, Settings, METHODS};
+use crate::risk::{DeskFigures, DeskVar, Figures, Settings, METHODS};
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, Serialize)]
 pub struct WindowReport {
@@ -79,51 +76,16 @@ pub struct DeskReport {
     pub window: WindowReport,
 }
 
-/// Every account of the desk as VaR sees it, keyed like the report's
-/// entries: (label, currency), or (label, "USD") for a cross account.
-pub fn holders(desk: &Desk) -> Vec<Holder> {
-    let mut by_key: BTreeMap<(String, String), Holder> = BTreeMap::new();
-    for id in 0..desk.account_count() {
-        let a = desk.account(id);
-        let currency = match a.collateral {
-            Collateral::Cross => "USD".to_string(),
-            Collateral::Segregated => a.currency.clone(),
-        };
-        let book = Book {
-            currency: a.currency.clone(),
-            positions: (a.positions.iter())
-                .map(|p| (p.instrument.clone(), p.size))
-                .collect(),
-            equity: desk.risk(id).equity,
-        };
-        let key = (a.label.clone(), currency.clone());
-        (by_key.entry(key))
-            .or_insert_with(|| Holder {
-                label: a.label.clone(),
-                currency,
-                books: Vec::new(),
-            })
-            .books
-            .push(book);
-    }
-    by_key.into_values().collect()
-}
-
 /// Add `var` to every account of `report` and `desk` at its top.
 pub fn add_var(report: &mut Report, desk: &Desk, history: &History, settings: Settings) {
     let wanted: Vec<(String, String)> = (report.accounts.iter())
         .map(|a| (a.account.clone(), a.currency.clone()))
         .collect();
-    let holders: Vec<Holder> = (holders(desk).into_iter())
-        .filter(|h| wanted.contains(&(h.label.clone(), h.currency.clone())))
-        .collect();
-    let instruments = desk.instruments();
-    let market = Market {
-        instruments: &instruments,
-        market: &desk.market,
-        now_ms: desk.now_ms(),
-    };
-    let v = desk_var(holders, &market, history, settings);
+    let mut inputs = desk.var_inputs();
+    inputs
+        .holders
+        .retain(|h| wanted.contains(&(h.label.clone(), h.currency.clone())));
+    let v = inputs.var(history, settings);
     let window = window_report(&v, history);
     for a in report.accounts.iter_mut() {
         let at = (v.holders.iter()).position(|h| h.label == a.account && h.currency == a.currency);

@@ -94,6 +94,9 @@ pub struct Figures {
     pub usd: Measures,
     /// Each position's share of the account's ES 97.5 % (single books).
     pub positions_es: Vec<(String, f64)>,
+    /// The P&L in each scenario, in the account's currency (HS and FHS:
+    /// one per window day, oldest first).
+    pub pnl: Vec<f64>,
 }
 
 /// One method on the whole desk, in USD.
@@ -127,11 +130,41 @@ pub struct DeskVar {
     pub desk: [Option<DeskFigures>; 3],
 }
 
+impl DeskVar {
+    /// The holder of an account: by label and currency, or by label alone
+    /// for a cross account (its figures are the account's, in USD).
+    pub fn holder(&self, label: &str, currency: &str, cross: bool) -> Option<usize> {
+        let currency = if cross { "USD" } else { currency };
+        (self.holders.iter()).position(|h| h.label == label && h.currency == currency)
+    }
+}
+
 /// The market a desk is valued at.
 pub struct Market<'a> {
     pub instruments: &'a Instruments,
     pub market: &'a MarketState,
     pub now_ms: i64,
+}
+
+/// A copy of what VaR needs from the engine: every account and the market
+/// of the instruments they hold.
+#[derive(Clone, Debug, Default)]
+pub struct DeskInputs {
+    pub holders: Vec<Holder>,
+    pub instruments: Instruments,
+    pub market: MarketState,
+    pub now_ms: i64,
+}
+
+impl DeskInputs {
+    pub fn var(self, history: &History, s: Settings) -> DeskVar {
+        let m = Market {
+            instruments: &self.instruments,
+            market: &self.market,
+            now_ms: self.now_ms,
+        };
+        desk_var(self.holders, &m, history, s)
+    }
 }
 
 /// Compute VaR and ES for every holder and the desk, with the history's
@@ -174,6 +207,7 @@ pub fn desk_var(holders: Vec<Holder>, m: &Market, history: &History, s: Settings
                     own: measures(&own).ok_or_else(none)?,
                     usd: measures(&usd).ok_or_else(none)?,
                     positions_es,
+                    pnl: own,
                 })
             });
             usd_by_holder.push(got.ok().map(|(_, usd, _)| usd));

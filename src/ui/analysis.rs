@@ -6,7 +6,7 @@
 //! paces the jobs.
 
 use super::revalued::Revalued;
-use crate::engine::live::Query;
+use crate::engine::live::{Query, Snapshot};
 use crate::margin::analysis::{
     analyse_account, analyse_cross, under_each_model, with_trades, ModelFigures, Trade,
 };
@@ -15,6 +15,8 @@ use crate::margin::liquidation::Liquidation;
 use crate::margin::stress::StressScenario;
 use crate::model::Position;
 use crate::model::{AccountKey, Collateral};
+use crate::risk::history::{History, Origin};
+use crate::risk::{DeskVar, Settings};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -152,9 +154,47 @@ fn revalue(
     }
 }
 
+/// What VaR was (or is to be) computed from, to tell when it is due again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VarBasis {
+    pub pricing_ms: i64,
+    pub indices: Vec<(String, f64)>,
+    /// `books_of` the snapshot.
+    pub books: u64,
+}
+
+/// The desk's VaR and ES.
+#[derive(Clone, Debug)]
+pub struct VarFigures {
+    pub var: DeskVar,
+    pub history: Origin,
+    pub basis: VarBasis,
+    pub took: Duration,
+}
+
+/// A fingerprint of every account's positions and completeness: VaR is
+/// due again when it changes.
+pub fn books_of(snap: &Snapshot) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for a in &snap.accounts {
+        a.label.hash(&mut h);
+        a.currency.hash(&mut h);
+        // Figures computed before every quote had come are redone once it has.
+        a.complete.hash(&mut h);
+        for p in &a.positions {
+            p.instrument.hash(&mut h);
+            p.size.to_bits().hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
 /// A finished job, for the screens.
 #[derive(Debug)]
 pub enum Done {
+    /// The desk's VaR and ES.
+    Var(Box<VarFigures>),
     Account(Box<Analysis>),
     /// The account is unknown to the engine, or the engine has stopped.
     AccountGone,
@@ -180,12 +220,16 @@ pub struct Analyst {
     desk_busy: bool,
     desk_next: Instant,
     chain_asked: bool,
+    var: Option<(Arc<History>, Settings)>,
+    var_busy: bool,
 }
 
 impl Analyst {
+    /// `var`: the history and settings of VaR and ES (None: not computed).
     pub fn new(
         queries: mpsc::Sender<Query>,
         scenarios: Vec<StressScenario>,
+        var: Option<(Arc<History>, Settings)>,
     ) -> (Analyst, mpsc::UnboundedReceiver<Done>) {
         let (done, rx) = mpsc::unbounded_channel();
         let analyst = Analyst {
@@ -197,6 +241,8 @@ impl Analyst {
             desk_busy: false,
             desk_next: Instant::now(),
             chain_asked: false,
+            var,
+            var_busy: false,
         };
         (analyst, rx)
     }
@@ -210,6 +256,7 @@ impl Analyst {
                 self.desk_next = Instant::now() + (*took * 9).max(Duration::from_secs(1));
             }
             Done::Chain(names) => self.chain_asked = !names.is_empty(),
+            Done::Var(_) => self.var_busy = false,
             Done::Desk(..) => {}
         }
     }
@@ -274,6 +321,43 @@ impl Analyst {
                 }
             }
             let _ = done.send(Done::DeskRound(took));
+        });
+    }
+
+    /// Compute the desk's VaR and ES when `due` (one job at a time, on a
+    /// blocking thread: it revalues every instrument in every scenario).
+    pub fn var(&mut self, due: Option<VarBasis>) {
+        let (Some((history, settings)), Some(basis)) = (&self.var, due) else {
+            return;
+        };
+        if self.var_busy {
+            return;
+        }
+        self.var_busy = true;
+        let (history, settings) = (history.clone(), *settings);
+        let (queries, done) = (self.queries.clone(), self.done.clone());
+        tokio::spawn(async move {
+            let (reply, rx) = oneshot::channel();
+            let asked = queries.send(Query::Var { reply }).await.is_ok();
+            let Some(inputs) = (match asked {
+                true => rx.await.ok(),
+                false => None,
+            }) else {
+                return; // the engine has stopped
+            };
+            let job = move || {
+                let start = Instant::now();
+                let var = inputs.var(&history, settings);
+                VarFigures {
+                    var,
+                    history: history.origin,
+                    basis,
+                    took: start.elapsed(),
+                }
+            };
+            if let Ok(v) = tokio::task::spawn_blocking(job).await {
+                let _ = done.send(Done::Var(Box::new(v)));
+            }
         });
     }
 

@@ -27,17 +27,21 @@ pub enum Screen {
     Matrix,
     Stress,
     WhatIf,
+    Var,
+    DeskRisk,
     Alerts,
     Help,
 }
 
 /// The order of Tab.
-const CYCLE: [Screen; 6] = [
+const CYCLE: [Screen; 8] = [
     Screen::Overview,
     Screen::Account,
     Screen::Matrix,
     Screen::Stress,
     Screen::WhatIf,
+    Screen::Var,
+    Screen::DeskRisk,
     Screen::Alerts,
 ];
 
@@ -46,7 +50,7 @@ impl Screen {
     pub fn needs_account(self) -> bool {
         matches!(
             self,
-            Screen::Account | Screen::Matrix | Screen::Stress | Screen::WhatIf
+            Screen::Account | Screen::Matrix | Screen::Stress | Screen::WhatIf | Screen::Var
         )
     }
 }
@@ -248,7 +252,7 @@ impl App {
             (Screen::WhatIf, _) => s.whatif.act(action),
             (Screen::Alerts, _) => s.alerts.act(action, &ctx),
             (Screen::Help, _) => s.help.act(action, area, &ctx),
-            (Screen::Matrix, _) => false,
+            (Screen::Matrix | Screen::Var | Screen::DeskRisk, _) => false,
         };
         if handled {
             return Effect::Redraw;
@@ -277,6 +281,8 @@ impl App {
             Action::Matrix => self.go(Screen::Matrix, selected),
             Action::Stress => self.go(Screen::Stress, selected),
             Action::WhatIf => self.go(Screen::WhatIf, selected),
+            Action::Var => self.go(Screen::Var, selected),
+            Action::DeskRisk => self.go(Screen::DeskRisk, selected),
             Action::Alerts => self.go(Screen::Alerts, selected),
             Action::Filter => {
                 self.prompt = Some(Prompt::Filter);

@@ -20,6 +20,8 @@ pub enum Action {
     Matrix,
     Stress,
     WhatIf,
+    Var,
+    DeskRisk,
     Alerts,
     Sort,
     SortBack,
@@ -48,7 +50,7 @@ impl Action {
 }
 
 /// Every action: its name in the config, what it does, its default keys.
-pub const ACTIONS: [(Action, &str, &str, &[&str]); 24] = [
+pub const ACTIONS: [(Action, &str, &str, &[&str]); 26] = [
     (Action::Up, "up", "previous row", &["Up", "k"]),
     (Action::Down, "down", "next row", &["Down", "j"]),
     (Action::PageUp, "page_up", "page up", &["PageUp"]),
@@ -70,7 +72,7 @@ pub const ACTIONS: [(Action, &str, &str, &[&str]); 24] = [
     (
         Action::NextScreen,
         "next_screen",
-        "next screen: desk, account, matrix, stress, what-if, alerts",
+        "next screen: desk, account, matrix, stress, what-if, VaR, desk risk, alerts",
         &["Tab"],
     ),
     (
@@ -99,6 +101,18 @@ pub const ACTIONS: [(Action, &str, &str, &[&str]); 24] = [
         &["w"],
     ),
     (
+        Action::Var,
+        "var",
+        "VaR and ES of the open account: HS, FHS, MC beside its margin",
+        &["v"],
+    ),
+    (
+        Action::DeskRisk,
+        "desk_risk",
+        "the desk's VaR and ES, each account's share, correlations",
+        &["V"],
+    ),
+    (
         Action::Alerts,
         "alerts",
         "alerts: health changes, links, warnings",
@@ -107,7 +121,7 @@ pub const ACTIONS: [(Action, &str, &str, &[&str]); 24] = [
     (
         Action::Sort,
         "sort",
-        "next desk order: health, mm_ratio, account, equity, MM, headroom, delta, vega, theta, liquidation, age",
+        "next desk order: health, mm_ratio, account, equity, MM, headroom, delta, vega, theta, liquidation, VaR, age",
         &["s"],
     ),
     (Action::SortBack, "sort_back", "previous desk order", &["S"]),

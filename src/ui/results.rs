@@ -1,9 +1,10 @@
 //! The results of the background revaluations the screens draw: the open
 //! account's analysis, the desk's costly columns, the instrument chain.
 
-use super::analysis::{Analysis, DeskFigures, Done};
-use crate::engine::live::Snapshot;
+use super::analysis::{books_of, Analysis, DeskFigures, Done, VarBasis, VarFigures};
+use crate::engine::live::{AccountSnapshot, Snapshot};
 use crate::model::AccountKey;
+use crate::risk::Figures;
 use std::collections::HashMap;
 
 /// The overview's costly columns are recomputed at least this often, and
@@ -19,7 +20,13 @@ pub struct Results {
     pub desk: HashMap<AccountKey, DeskFigures>,
     /// Every instrument the engine knows (the what-if picker).
     pub chain: Vec<String>,
+    /// The desk's VaR and ES, the latest computed.
+    pub var: Option<Box<VarFigures>>,
 }
+
+/// VaR is recomputed at least this often, and sooner when a book changes
+/// or an index moves by `DUE_MOVE`.
+const VAR_DUE_AFTER_MS: i64 = 60_000;
 
 impl Results {
     /// The last analysis of `key` (None: none yet, or of another account).
@@ -35,8 +42,47 @@ impl Results {
                 self.desk.insert(key, *figures);
             }
             Done::Chain(names) if !names.is_empty() => self.chain = names,
+            Done::Var(v) => self.var = Some(v),
             _ => {}
         }
+    }
+
+    /// An account's VaR and ES under `method` (None: not computed yet, or
+    /// the account could not be revalued).
+    pub fn var_of(&self, v: &AccountSnapshot, method: usize) -> Option<&Figures> {
+        let d = &self.var.as_ref()?.var;
+        let h = d.holder(&v.label, &v.currency, v.cross.is_some())?;
+        d.results[h][method].as_ref().ok()
+    }
+
+    /// What VaR would be computed from now, when the last figures are out
+    /// of date (None: they are current, or no account is complete yet).
+    pub fn var_due(&self, snap: &Snapshot) -> Option<VarBasis> {
+        if !snap
+            .accounts
+            .iter()
+            .any(|v| v.complete && !v.positions.is_empty())
+        {
+            return None;
+        }
+        let now = VarBasis {
+            pricing_ms: snap.pricing_ms,
+            indices: snap.indices.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            books: books_of(snap),
+        };
+        let Some(v) = &self.var else { return Some(now) };
+        let was = &v.basis;
+        let moved = (now.indices.iter()).any(|(name, p)| {
+            (was.indices.iter()).any(|(n, q)| n == name && (p / q - 1.0).abs() > DUE_MOVE)
+        });
+        let old = now.pricing_ms - was.pricing_ms > VAR_DUE_AFTER_MS;
+        (moved || old || was.books != now.books).then_some(now)
+    }
+
+    /// The VaR figures are from other books or another market than the
+    /// snapshot's (a recomputation is due or under way).
+    pub fn var_outdated(&self, snap: &Snapshot) -> bool {
+        self.var.is_some() && self.var_due(snap).is_some()
     }
 
     /// Accounts whose desk columns are missing or out of date.

@@ -36,6 +36,8 @@ pub struct UiOptions {
     pub mouse: bool,
     /// The configured stress scenarios (the stress screen adds to them).
     pub scenarios: Vec<StressScenario>,
+    /// How VaR and ES are computed ([var]).
+    pub var: crate::risk::Settings,
 }
 
 /// Puts the terminal back as it was; used on every way out.
@@ -122,7 +124,9 @@ pub async fn run(
     if let Ok(size) = term.size() {
         app.size = ratatui::layout::Rect::new(0, 0, size.width, size.height);
     }
-    let (mut analyst, mut done) = Analyst::new(queries, opts.scenarios.clone());
+    let history = Arc::new(crate::risk::history::History::shipped());
+    let var = Some((history, opts.var));
+    let (mut analyst, mut done) = Analyst::new(queries, opts.scenarios.clone(), var);
     let min_gap = Duration::from_secs(1) / opts.fps.max(1);
     let mut signals = Signals::new();
     let mut dirty = true;
@@ -151,11 +155,14 @@ pub async fn run(
                 app.record(&snap);
                 analyst.desk(app.world.results.desk_due(&snap));
                 analyst.account(app.request());
+                analyst.var(app.world.results.var_due(&snap));
                 dirty = true;
             }
             Some(d) = done.recv() => {
                 analyst.finished(&d);
                 app.absorb(d);
+                let snap = snapshots.borrow().clone();
+                analyst.var(app.world.results.var_due(&snap));
                 dirty = true;
             }
             Some(e) = input.recv() => {

@@ -7,7 +7,7 @@ use super::app::{main_area, App, Screen};
 use super::context::Ctx;
 use super::keymap::Action;
 use super::prompt::Prompt;
-use super::screens::{account, alerts, desk, help, matrix, stress, whatif};
+use super::screens::{account, alerts, desk, help, matrix, risk, stress, var, whatif};
 use crate::engine::live::Snapshot;
 use crate::exchange::feed::LinkState;
 use crate::model::instrument::Settlement;
@@ -43,6 +43,8 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, banner: &str) {
         Screen::Matrix => matrix::render(f, main, &s.matrix, &ctx),
         Screen::Stress => stress::render(f, main, &s.stress, &ctx),
         Screen::WhatIf => whatif::render(f, main, &s.whatif, &ctx),
+        Screen::Var => var::render(f, main, &ctx),
+        Screen::DeskRisk => risk::render(f, main, &ctx),
         Screen::Alerts => alerts::render(f, main, &s.alerts, &ctx),
         Screen::Help => help::render(f, main, &s.help, &ctx),
     }

@@ -159,6 +159,7 @@ fn summary_lines(
         }),
         liquidation_line(v, analysis, ctx.trends),
         Line::from(sigma_basis(v, ctx.trends)),
+        var_line(v, ctx),
         Line::from(format!(
             "exchange says: IM {}  MM {}",
             opt_num(v.exchange.initial_margin, 4),
@@ -217,6 +218,34 @@ fn liquidation_line(
         side("", l.down_move, None),
         side("", l.up_move, None),
         each.join("   │ ")
+    ))
+}
+
+/// The 1-day 99 % VaR (HS) beside the maintenance margin it is set against.
+fn var_line(v: &AccountSnapshot, ctx: &Ctx) -> Line<'static> {
+    let Some(hs) = ctx.results.var_of(v, 0) else {
+        return Line::from(format!(
+            "VaR: computing… ({} for the VaR screen)",
+            ctx.key(Action::Var)
+        ));
+    };
+    let (var, mm, unit) = match &v.cross {
+        Some(c) => (hs.usd.var_99, c.maintenance_margin_usd, "USD".to_string()),
+        None => (
+            hs.own.var_99,
+            v.risk.margin.maintenance_margin,
+            v.currency.clone(),
+        ),
+    };
+    let d = if v.cross.is_some() { 0 } else { 4 };
+    let ratio = match var > 0.0 {
+        true => format!("MM is {:.2}× the VaR", mm / var),
+        false => "the book gains in the tail".into(),
+    };
+    Line::from(format!(
+        "VaR 99% 1 day (HS) {} {unit} (${:.0})   {ratio}",
+        num(var, d),
+        hs.usd.var_99
     ))
 }
 

@@ -30,11 +30,12 @@ pub enum SortBy {
     Vega,
     Theta,
     LiqDown,
+    Var,
     Age,
 }
 
 /// The orders `s` cycles through (`S` backwards), with their names.
-pub const SORTS: [(SortBy, &str); 11] = [
+pub const SORTS: [(SortBy, &str); 12] = [
     (SortBy::Health, "health (worst first)"),
     (SortBy::MmRatio, "mm_ratio (highest first)"),
     (SortBy::Label, "account"),
@@ -45,6 +46,7 @@ pub const SORTS: [(SortBy, &str); 11] = [
     (SortBy::Vega, "|vega| (largest first)"),
     (SortBy::Theta, "|theta| (largest first)"),
     (SortBy::LiqDown, "liquidation down (closest first)"),
+    (SortBy::Var, "VaR 99 % in USD (largest first)"),
     (SortBy::Age, "data age (oldest first)"),
 ];
 
@@ -159,6 +161,7 @@ fn sort_rows(rows: &mut [(&AccountSnapshot, Health)], sort: SortBy, ctx: &Ctx) {
             SortBy::LiqDown => (ctx.results.desk.get(&v.key()))
                 .and_then(|d| d.liquidation.down_move)
                 .map_or(f64::NEG_INFINITY, |m| -m.abs()),
+            SortBy::Var => (ctx.results.var_of(v, 0)).map_or(f64::NEG_INFINITY, |f| f.usd.var_99),
             SortBy::Age => v.data_age_ms.map_or(f64::INFINITY, |a| a as f64),
             SortBy::Health | SortBy::Label => 0.0,
         };
@@ -193,11 +196,12 @@ enum Col {
     Stress,
     LiqDown,
     LiqUp,
+    Var,
     LocalExch,
     Age,
 }
 
-const COLUMNS: [Column<Col>; 21] = [
+const COLUMNS: [Column<Col>; 22] = [
     col(Col::Account, "account", 20, 1),
     col(Col::Currency, "ccy", 4, 3),
     col(Col::Exchange, "exch", 7, 6),
@@ -217,6 +221,7 @@ const COLUMNS: [Column<Col>; 21] = [
     col(Col::Stress, "stress P&L", 10, 5),
     col(Col::LiqDown, "liq down", 8, 2),
     col(Col::LiqUp, "liq up", 7, 4),
+    col(Col::Var, "VaR99 $", 8, 5),
     col(Col::LocalExch, "local-exch", 10, 5),
     col(Col::Age, "age", 6, 2),
 ];
@@ -230,7 +235,14 @@ fn bar(ratio: Option<f64>) -> String {
     format!("{}{}", "█".repeat(full), "·".repeat(10 - full))
 }
 
-fn cell_text(c: Col, v: &AccountSnapshot, h: Health, d: Option<&DeskFigures>) -> String {
+/// `var`: the account's HS VaR 99 % in USD, once computed.
+fn cell_text(
+    c: Col,
+    v: &AccountSnapshot,
+    h: Health,
+    d: Option<&DeskFigures>,
+    var: Option<f64>,
+) -> String {
     if let Some(text) = v.cross.as_ref().and_then(|x| cross_cell(c, v, x)) {
         return text;
     }
@@ -260,6 +272,7 @@ fn cell_text(c: Col, v: &AccountSnapshot, h: Health, d: Option<&DeskFigures>) ->
             .map_or("…".into(), |(_, p)| num(*p, 3)),
         Col::LiqDown => d.map_or("…".into(), |d| move_pct(d.liquidation.down_move)),
         Col::LiqUp => d.map_or("…".into(), |d| move_pct(d.liquidation.up_move)),
+        Col::Var => var.map_or("…".into(), compact),
         Col::LocalExch => v.exchange.maintenance_margin.map_or("—".into(), |x| {
             format!("{:+.4}", r.margin.maintenance_margin - x)
         }),
@@ -520,9 +533,10 @@ fn account_row<'a>(
     theme: &Theme,
 ) -> Row<'a> {
     let d = ctx.results.desk.get(&v.key());
+    let var = ctx.results.var_of(v, 0).map(|f| f.usd.var_99);
     let style = if v.stale { theme.stale } else { theme.text };
     Row::new(cols.iter().map(|c| {
-        let cell = Cell::from(cell_text(c.id, v, *h, d));
+        let cell = Cell::from(cell_text(c.id, v, *h, d, var));
         match c.id {
             Col::Health | Col::Bar => cell.style(health_style(*h, theme)),
             _ => cell,
@@ -534,7 +548,15 @@ fn account_row<'a>(
 pub fn render(f: &mut Frame, area: Rect, st: &State, ctx: &Ctx) {
     let theme = ctx.theme;
     let p = place(area, st, ctx);
-    let cols = fitting(&COLUMNS, area.width.saturating_sub(2));
+    // The column the desk is sorted by is shown whatever the width.
+    let mut columns = COLUMNS;
+    for c in columns
+        .iter_mut()
+        .filter(|c| c.id == Col::Var && st.sort == SortBy::Var)
+    {
+        c.priority = 1;
+    }
+    let cols = fitting(&columns, area.width.saturating_sub(2));
     let header = Row::new(cols.iter().map(|c| Cell::from(c.header))).style(theme.header);
     // Only the rows on screen are built: 500 accounts cost what 40 do.
     let window = &p.lines[p.offset..p.lines.len().min(p.offset + p.visible)];

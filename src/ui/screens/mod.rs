@@ -7,5 +7,7 @@ pub mod alerts;
 pub mod desk;
 pub mod help;
 pub mod matrix;
+pub mod risk;
 pub mod stress;
+pub mod var;
 pub mod whatif;
