@@ -7,6 +7,8 @@ use margintop::engine::Desk;
 use margintop::margin::config::load_models;
 use margintop::model::{Account, Instrument};
 use margintop::pricing::{greeks, OptionType};
+use margintop::risk::history::History;
+use margintop::risk::Settings;
 use margintop::synthetic::{books, chain, quote, NOW};
 
 fn black76(c: &mut Criterion) {
@@ -134,5 +136,42 @@ fn holders(desk: &Desk, name: &str) -> usize {
         .count()
 }
 
-criterion_group!(benches, black76, desk_ticks);
+/// VaR and ES (HS and FHS over 1,000 days, MC with 10,000 paths) of the
+/// whole desk, and of one 221-position book alone, on one core.
+fn var(c: &mut Criterion) {
+    let desk = desk();
+    let history = History::shipped();
+    let settings = Settings::default();
+    let inputs = desk.var_inputs();
+    println!(
+        "VaR: {} accounts, {} instruments held",
+        inputs.holders.len(),
+        inputs.instruments.len()
+    );
+    let mut g = c.benchmark_group("var");
+    g.sample_size(10);
+    g.bench_function("desk_100_accounts_hs_fhs_mc", |b| {
+        b.iter(|| inputs.clone().var(&history, settings))
+    });
+    let mut one = inputs.clone();
+    let (btc, _) =
+        (one.instruments.keys().cloned()).partition::<Vec<String>, _>(|n| n.starts_with("BTC"));
+    one.holders.truncate(1);
+    one.holders[0].books[0].positions = btc
+        .iter()
+        .filter(|n| n.ends_with("-C") || n.ends_with("-P"))
+        .take(221)
+        .map(|n| (n.clone(), -1.0))
+        .collect();
+    println!(
+        "one book: {} positions",
+        one.holders[0].books[0].positions.len()
+    );
+    g.bench_function("one_book_221_positions_hs_fhs_mc", |b| {
+        b.iter(|| one.clone().var(&history, settings))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, black76, desk_ticks, var);
 criterion_main!(benches);

@@ -247,6 +247,84 @@ pub fn futures_ref_term(inst: &Instrument, ref_price: f64) -> f64 {
     }
 }
 
+/// One unit's P&L in many scenarios from one resolved state: what does
+/// not change between scenarios (the value at that state, ln(F/K), √T) is
+/// computed once, since VaR reprices every instrument thousands of times.
+/// The same P&L as `scenario_pnl` for a price move of e^r − 1.
+#[derive(Clone, Copy, Debug)]
+pub struct Repricer {
+    kind: Kind,
+    settlement: Settlement,
+    forward: f64,
+    /// ln(F/K) and √T of an option.
+    ln_fk: f64,
+    sqrt_t: f64,
+    /// The option's value at the resolved state, in quote units.
+    base: f64,
+}
+
+impl Repricer {
+    pub fn new(inst: &Instrument, r: &Resolved) -> Repricer {
+        let (ln_fk, base) = match inst.kind {
+            Kind::Option {
+                option_type,
+                strike,
+                ..
+            } => {
+                let v0 = pricing::price(option_type, r.forward, strike, r.t, r.sigma);
+                let base = match inst.settlement {
+                    Settlement::Inverse => v0 / r.forward,
+                    Settlement::Linear => v0,
+                };
+                ((r.forward / strike).ln(), base)
+            }
+            _ => (0.0, 0.0),
+        };
+        Repricer {
+            kind: inst.kind,
+            settlement: inst.settlement,
+            forward: r.forward,
+            ln_fk,
+            sqrt_t: r.t.sqrt(),
+            base,
+        }
+    }
+
+    /// The P&L after the underlying's log return `log_move`, the option's
+    /// volatility then being `sigma`.
+    #[inline]
+    pub fn pnl(&self, log_move: f64, sigma: f64) -> f64 {
+        let grown = log_move.exp();
+        let f1 = self.forward * grown;
+        match self.kind {
+            Kind::Option {
+                option_type,
+                strike,
+                ..
+            } => {
+                let v1 = match self.sqrt_t > 0.0 {
+                    true => pricing::price_with_total_vol(
+                        option_type,
+                        f1,
+                        strike,
+                        self.ln_fk + log_move,
+                        sigma * self.sqrt_t,
+                    ),
+                    false => pricing::price(option_type, f1, strike, 0.0, sigma),
+                };
+                match self.settlement {
+                    Settlement::Inverse => v1 / f1 - self.base,
+                    Settlement::Linear => v1 - self.base,
+                }
+            }
+            _ => match self.settlement {
+                Settlement::Inverse => (grown - 1.0) / (grown * self.forward),
+                Settlement::Linear => self.forward * (grown - 1.0),
+            },
+        }
+    }
+}
+
 /// P&L of one unit when the underlying moves by `price_move` (a fraction)
 /// and the option's volatility becomes `shocked_sigma`, measured from the
 /// resolved state (which may itself be shocked, for liquidation distance).
@@ -272,5 +350,40 @@ pub fn scenario_pnl(inst: &Instrument, r: &Resolved, price_move: f64, shocked_si
             Settlement::Inverse => price_move / ((1.0 + price_move) * r.forward),
             Settlement::Linear => r.forward * price_move,
         },
+    }
+}
+
+#[cfg(test)]
+mod repricer_tests {
+    use super::*;
+
+    #[test]
+    fn the_repricer_gives_scenario_pnl() {
+        let names = [
+            "BTC-30SEP22-60000-C",
+            "BTC-30SEP22-20000-P",
+            "BTC_USDC-30SEP22-30000-C",
+            "BTC-PERPETUAL",
+            "BTC_USDC-PERPETUAL",
+        ];
+        for name in names {
+            let inst = Instrument::parse(name).unwrap();
+            let r = Resolved {
+                forward: 30_220.5,
+                sigma: 0.677,
+                t: 0.33,
+                mark: 0.01,
+                index: 30_000.0,
+                expired: false,
+            };
+            let rep = Repricer::new(&inst, &r);
+            for (lr, s) in [(-0.3f64, 0.9), (0.0, 0.677), (0.12, 0.5), (-0.05, 0.00677)] {
+                let got = rep.pnl(lr, s);
+                let want = scenario_pnl(&inst, &r, lr.exp() - 1.0, s);
+                let close = (got - want).abs() <= 1e-12 * want.abs() + 1e-15;
+                assert!(close, "{name} {lr} {s}: {got} vs {want}");
+            }
+            assert_eq!(rep.pnl(0.0, r.sigma), 0.0, "{name}: no move, no P&L");
+        }
     }
 }

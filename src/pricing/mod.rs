@@ -5,5 +5,7 @@ pub mod black76;
 pub mod implied_vol;
 pub mod normal;
 
-pub use black76::{coin_price, greeks, price, years_between, Greeks, OptionType, MS_PER_YEAR};
+pub use black76::{
+    coin_price, greeks, price, price_with_total_vol, years_between, Greeks, OptionType, MS_PER_YEAR,
+};
 pub use implied_vol::{implied_vol, implied_vol_coin, IvError};

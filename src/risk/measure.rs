@@ -34,10 +34,17 @@ pub struct Measures {
 
 /// The scenarios of the `level` tail: the largest losses, largest first
 /// (ties in scenario order, so the result never depends on sorting noise).
+/// The tail of a lower level starts with that of a higher one.
 pub fn tail(pnl: &[f64], level: Level) -> Vec<usize> {
+    let k = level.tail(pnl.len()).min(pnl.len());
     let mut order: Vec<usize> = (0..pnl.len()).collect();
-    order.sort_by(|&a, &b| pnl[a].total_cmp(&pnl[b]).then(a.cmp(&b)));
-    order.truncate(level.tail(pnl.len()).min(pnl.len()));
+    let by_loss = |a: &usize, b: &usize| pnl[*a].total_cmp(&pnl[*b]).then(a.cmp(b));
+    // Only the tail needs an order: select it, then sort it.
+    if k > 0 && k < order.len() {
+        order.select_nth_unstable_by(k - 1, by_loss);
+    }
+    order.truncate(k);
+    order.sort_unstable_by(by_loss);
     order
 }
 
@@ -48,25 +55,41 @@ pub fn var(pnl: &[f64], level: Level) -> Option<f64> {
 
 /// ES at `level`: the mean of the k largest losses.
 pub fn es(pnl: &[f64], level: Level) -> Option<f64> {
-    let t = tail(pnl, level);
-    (!t.is_empty()).then(|| -t.iter().map(|&i| pnl[i]).sum::<f64>() / t.len() as f64)
+    mean_loss(pnl, &tail(pnl, level))
+}
+
+fn mean_loss(pnl: &[f64], tail: &[usize]) -> Option<f64> {
+    (!tail.is_empty()).then(|| -tail.iter().map(|&i| pnl[i]).sum::<f64>() / tail.len() as f64)
+}
+
+/// VaR 99 %, ES 97.5 % and ES 99 % of the P&Ls (None: no scenarios),
+/// and the ES 97.5 % tail (for contributions).
+pub fn measures_and_tail(pnl: &[f64]) -> Option<(Measures, Vec<usize>)> {
+    let t975 = tail(pnl, P975);
+    let t99 = &t975[..P99.tail(pnl.len()).min(t975.len())];
+    let m = Measures {
+        var_99: -pnl[*t99.last()?],
+        es_975: mean_loss(pnl, &t975)?,
+        es_99: mean_loss(pnl, t99)?,
+    };
+    Some((m, t975))
 }
 
 /// VaR 99 %, ES 97.5 % and ES 99 % of the P&Ls (None: no scenarios).
 pub fn measures(pnl: &[f64]) -> Option<Measures> {
-    Some(Measures {
-        var_99: var(pnl, P99)?,
-        es_975: es(pnl, P975)?,
-        es_99: es(pnl, P99)?,
-    })
+    measures_and_tail(pnl).map(|(m, _)| m)
 }
 
-/// A part's contribution to the ES of the whole at `level`: the mean of
-/// the part's loss over the whole's tail scenarios. The parts of a whole
-/// add up to its ES.
+/// A part's contribution to the ES of a whole whose tail is `tail`: the
+/// mean of the part's loss over those scenarios. The parts of a whole add
+/// up to its ES.
+pub fn contribution_over(tail: &[usize], part: &[f64]) -> f64 {
+    -tail.iter().map(|&i| part[i]).sum::<f64>() / tail.len().max(1) as f64
+}
+
+/// A part's contribution to the ES of the whole at `level`.
 pub fn contribution(whole: &[f64], part: &[f64], level: Level) -> f64 {
-    let t = tail(whole, level);
-    -t.iter().map(|&i| part[i]).sum::<f64>() / t.len().max(1) as f64
+    contribution_over(&tail(whole, level), part)
 }
 
 #[cfg(test)]
@@ -95,6 +118,22 @@ mod tests {
         assert_eq!(m.es_975, (976..=1000).sum::<i32>() as f64 / 25.0);
         assert!(m.es_99 >= m.var_99);
         assert_eq!(measures(&[]), None);
+    }
+
+    #[test]
+    fn the_tail_is_the_same_as_a_full_sort_ties_in_scenario_order() {
+        let pnl: Vec<f64> = (0..997)
+            .map(|i| ((i * 7919 % 503) as f64 - 250.0).round())
+            .collect();
+        let mut full: Vec<usize> = (0..pnl.len()).collect();
+        full.sort_by(|&a, &b| pnl[a].total_cmp(&pnl[b]).then(a.cmp(&b)));
+        for level in [P99, P975] {
+            let k = level.tail(pnl.len());
+            assert_eq!(tail(&pnl, level), full[..k].to_vec());
+        }
+        let (m, t) = measures_and_tail(&pnl).unwrap();
+        assert_eq!(t, full[..P975.tail(997)].to_vec());
+        assert_eq!(m.var_99, -pnl[full[P99.tail(997) - 1]]);
     }
 
     #[test]

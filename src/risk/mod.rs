@@ -19,7 +19,7 @@ pub mod window;
 use crate::margin::account::Instruments;
 use crate::model::market::MarketState;
 use history::{day_of, Day, History};
-use measure::{contribution, measures, Measures, P975};
+use measure::{contribution_over, measures, measures_and_tail, Measures};
 use nalgebra::DMatrix;
 use revalue::{book_pnl, price_table, usd_index, usd_pnl, Book};
 use scenarios::{correlation, ewma_covariance, Draws, Scenarios};
@@ -194,23 +194,24 @@ pub fn desk_var(holders: Vec<Holder>, m: &Market, history: &History, s: Settings
         let mut usd_by_holder = Vec::new();
         for (h, holder) in holders.iter().enumerate() {
             let got = holder_pnl(holder, &table, m.market, &factors, set);
-            results[h][k] = got.clone().and_then(|(own, usd, each)| {
-                let none = || "no scenarios in the window".to_string();
-                let positions_es = (holder.books.first().filter(|_| !holder.in_usd()))
-                    .map(|b| {
-                        (b.positions.iter().zip(&each))
-                            .map(|((n, _), p)| (n.clone(), contribution(&own, p, P975)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                Ok(Figures {
-                    own: measures(&own).ok_or_else(none)?,
-                    usd: measures(&usd).ok_or_else(none)?,
-                    positions_es,
-                    pnl: own,
-                })
-            });
-            usd_by_holder.push(got.ok().map(|(_, usd, _)| usd));
+            let none = || "no scenarios in the window".to_string();
+            let (figures, usd) = match got {
+                Ok((own, usd)) => {
+                    let f = (measures_and_tail(&own).ok_or_else(none)).and_then(|(m, tail)| {
+                        let positions_es = positions_es(holder, &table, &tail);
+                        Ok(Figures {
+                            own: m,
+                            usd: measures(&usd).ok_or_else(none)?,
+                            positions_es,
+                            pnl: own,
+                        })
+                    });
+                    (f, Some(usd))
+                }
+                Err(e) => (Err(e), None),
+            };
+            results[h][k] = figures;
+            usd_by_holder.push(usd);
         }
         desk[k] = desk_figures(&usd_by_holder, &results, k, set.len());
     }
@@ -242,9 +243,23 @@ fn needed_indices(holders: &[Holder], instruments: &Instruments) -> BTreeSet<Str
     out
 }
 
-/// A holder's P&L per scenario in its unit and in USD, and each position's
-/// (in its book's currency).
-type HolderPnl = (Vec<f64>, Vec<f64>, Vec<Vec<f64>>);
+/// A holder's P&L per scenario in its unit and in USD.
+type HolderPnl = (Vec<f64>, Vec<f64>);
+
+/// Each position's share of a single book's ES: its mean loss over the
+/// book's tail scenarios (a cross account's positions are in other units
+/// than its USD figures: none).
+fn positions_es(holder: &Holder, table: &revalue::PnlTable, tail: &[usize]) -> Vec<(String, f64)> {
+    let Some(b) = holder.books.first().filter(|_| !holder.in_usd()) else {
+        return Vec::new();
+    };
+    (b.positions.iter())
+        .filter_map(|(name, size)| {
+            let row = revalue::row(table, name).ok()?;
+            Some((name.clone(), size * contribution_over(tail, row)))
+        })
+        .collect()
+}
 
 fn holder_pnl(
     holder: &Holder,
@@ -256,15 +271,13 @@ fn holder_pnl(
     let n = set.len();
     let mut own = vec![0.0; n];
     let mut usd = vec![0.0; n];
-    let mut each = Vec::new();
     for b in &holder.books {
-        let (pnl, positions) = book_pnl(b, table, n)?;
+        let pnl = book_pnl(b, table, n)?;
         let in_usd = usd_pnl(b, &pnl, market, factors, set)?;
         for t in 0..n {
             usd[t] += in_usd[t];
             own[t] += pnl[t];
         }
-        each.extend(positions);
     }
     if holder.in_usd() {
         own.clone_from(&usd);
@@ -273,7 +286,7 @@ fn holder_pnl(
     if !own.iter().chain(&usd).all(|v| v.is_finite()) {
         return Err("the P&L could not be computed (equity or a price is not known)".into());
     }
-    Ok((own, usd, each))
+    Ok((own, usd))
 }
 
 fn desk_figures(
@@ -287,14 +300,15 @@ fn desk_figures(
         return None;
     }
     let total: Vec<f64> = (0..n).map(|t| valued.iter().map(|p| p[t]).sum()).collect();
+    let (usd, tail) = measures_and_tail(&total)?;
     Some(DeskFigures {
-        usd: measures(&total)?,
+        usd,
         sum_of_accounts_var_99_usd: (results.iter())
             .filter_map(|r| r[k].as_ref().ok())
             .map(|f| f.usd.var_99)
             .sum(),
         contributions: (usd_by_holder.iter())
-            .map(|p| p.as_ref().map_or(0.0, |p| contribution(&total, p, P975)))
+            .map(|p| p.as_ref().map_or(0.0, |p| contribution_over(&tail, p)))
             .collect(),
     })
 }

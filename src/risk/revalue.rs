@@ -6,7 +6,7 @@ use super::scenarios::Scenarios;
 use super::window::Factor;
 use crate::margin::account::Instruments;
 use crate::model::market::MarketState;
-use crate::model::valuation::{resolve, scenario_pnl, Shock};
+use crate::model::valuation::{resolve, Repricer, Shock};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One unit's P&L of each instrument in each scenario, in the instrument's
@@ -56,11 +56,12 @@ fn unit_pnls(
         at(&inst.index_name).ok_or_else(|| format!("no price history for {}", inst.index_name))?;
     let vol = at(&format!("{}.iv", inst.index_name));
     let r = resolve(inst, market, now_ms, Shock::NONE)?;
+    let unit = Repricer::new(inst, &r);
     Ok((scenarios.iter())
         .map(|x| {
             let vol_move = vol.map_or(0.0, |v| x[v]);
             let sigma = r.sigma * (1.0 + vol_move).max(0.01);
-            scenario_pnl(inst, &r, x[price].exp() - 1.0, sigma)
+            unit.pnl(x[price], sigma)
         })
         .collect())
 }
@@ -86,27 +87,24 @@ pub fn usd_index(currency: &str) -> String {
     format!("{}_usd", currency.to_ascii_lowercase())
 }
 
-/// The book's P&L in each scenario in its currency, and each position's.
-pub fn book_pnl(
-    book: &Book,
-    table: &PnlTable,
-    n: usize,
-) -> Result<(Vec<f64>, Vec<Vec<f64>>), String> {
-    let mut total = vec![0.0; n];
-    let mut each = Vec::with_capacity(book.positions.len());
-    for (name, size) in &book.positions {
-        let row = match (table.rows.get(name), table.unpriced.get(name)) {
-            (Some(row), _) => row,
-            (None, Some(why)) => return Err(why.clone()),
-            (None, None) => return Err(format!("{name} was not priced")),
-        };
-        let pos: Vec<f64> = row.iter().map(|u| size * u).collect();
-        for (t, p) in total.iter_mut().zip(&pos) {
-            *t += p;
-        }
-        each.push(pos);
+/// A position's unit P&L row, or why it has none.
+pub fn row<'a>(table: &'a PnlTable, name: &str) -> Result<&'a [f64], String> {
+    match (table.rows.get(name), table.unpriced.get(name)) {
+        (Some(row), _) => Ok(row),
+        (None, Some(why)) => Err(why.clone()),
+        (None, None) => Err(format!("{name} was not priced")),
     }
-    Ok((total, each))
+}
+
+/// The book's P&L in each scenario, in its currency.
+pub fn book_pnl(book: &Book, table: &PnlTable, n: usize) -> Result<Vec<f64>, String> {
+    let mut total = vec![0.0; n];
+    for (name, size) in &book.positions {
+        for (t, u) in total.iter_mut().zip(row(table, name)?) {
+            *t += size * u;
+        }
+    }
+    Ok(total)
 }
 
 /// The book's P&L in USD: a coin's equity is revalued with its index,
