@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod exchange;
+pub mod history_store;
 pub mod margin;
 pub mod model;
 pub mod monitor;

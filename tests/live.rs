@@ -1009,3 +1009,49 @@ async fn a_cross_accounts_unconfigured_wallets_are_found_and_followed() {
         "an empty wallet stays out"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_var_history_is_extended_from_the_exchange_and_cached() {
+    use margintop::history_store::{load, refresh};
+    use margintop::risk::history::{parse_date, History, Origin, Series};
+    let server = Server::start(Faults::default()).await;
+    let dir = std::env::temp_dir().join(format!("margintop-history-{}", std::process::id()));
+    let path = dir.join("history.csv");
+    // 2026-06-01 08:00 UTC: the shipped prices end on 2026-01-05.
+    let now = 1_780_300_800_000;
+    let (h, problem) = refresh(&server.url(), now, Some(&path)).await;
+    assert_eq!(problem, None);
+    assert_eq!(h.origin, Origin::Fetched);
+    let day = |s: &str| parse_date(s).unwrap();
+    let btc = h.get(&Series::Price("BTC".into())).unwrap();
+    let eth = h.get(&Series::Price("ETH".into())).unwrap();
+    for d in ["2026-01-06", "2026-03-15", "2026-05-31"] {
+        let n = i64::from(day(d));
+        assert_eq!(btc[&day(d)], deribit_server::history_close("BTC", n), "{d}");
+        assert_eq!(eth[&day(d)], deribit_server::history_close("ETH", n), "{d}");
+    }
+    // Today's candle is still open; the shipped days are kept as they are.
+    assert!(!btc.contains_key(&day("2026-06-01")));
+    assert_eq!(btc[&day("2017-08-17")], 4285.08);
+    // BTC's volatility index over more than one page (the shipped one ends
+    // on 2026-04-20 and keeps its closes); ETH has none.
+    let dvol = h.get(&Series::Vol("BTC".into())).unwrap();
+    for d in ["2026-04-21", "2026-05-01", "2026-05-31"] {
+        assert_eq!(
+            dvol[&day(d)],
+            deribit_server::history_dvol(i64::from(day(d))),
+            "{d}"
+        );
+    }
+    assert_eq!(dvol[&day("2022-11-09")], 114.72);
+    assert!(h.get(&Series::Vol("ETH".into())).is_none());
+    // The cache holds the fetched days: read back, the same history.
+    let mut again = History::shipped();
+    assert_eq!(load(&mut again, &path), Ok(0));
+    assert!(again.series == h.series, "the cache lost or changed days");
+    // A server that cannot be reached: the cached history, and why.
+    let (h2, problem) = refresh("ws://127.0.0.1:9", now + 86_400_000 * 3, Some(&path)).await;
+    assert!(problem.unwrap().contains("history not extended"));
+    assert!(h2.series == h.series, "the cached days are kept");
+    std::fs::remove_dir_all(&dir).ok();
+}

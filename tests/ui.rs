@@ -1230,3 +1230,30 @@ fn sorted_by_var_the_desk_shows_the_var_column_at_80_columns() {
         .unwrap();
     assert!(row.contains(&margintop::ui::format::compact(var)), "{row}");
 }
+
+#[test]
+fn var_is_due_again_when_the_books_move_or_a_fetched_history_arrives() {
+    let (engine, snap) = sample();
+    let mut results = margintop::ui::results::Results::default();
+    assert!(results.var_due(&snap).is_some(), "never computed");
+    results.var = Some(var_of_sample(&engine, &snap));
+    assert!(results.var_due(&snap).is_none(), "current");
+    assert!(!results.var_outdated(&snap));
+    // A position changes size: the books differ.
+    let mut moved = snap.clone();
+    let v = &mut moved.accounts[0];
+    let mut book = (*v.book).clone();
+    book.positions[0].size += 1.0;
+    v.book = std::sync::Arc::new(book);
+    assert!(results.var_due(&moved).is_some());
+    assert!(results.var_outdated(&moved), "shown as recomputing");
+    // The index moves 1.5 %.
+    let mut moved = snap.clone();
+    for p in moved.indices.values_mut() {
+        *p *= 1.015;
+    }
+    assert!(results.var_due(&moved).is_some());
+    // A history fetched from the exchange replaces the shipped one.
+    results.history = margintop::risk::history::Origin::Fetched;
+    assert!(results.var_due(&snap).is_some());
+}

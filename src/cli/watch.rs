@@ -124,6 +124,9 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             mouse: args.mouse || config.ui.mouse,
             scenarios,
             var: config.var.settings(),
+            history_url: (!use_demo)
+                .then(|| config.accounts.first().map(|a| a.url().to_string()))
+                .flatten(),
         };
         let result =
             ui_terminal::run(mon.snapshots.clone(), mon.queries.clone(), opts, crash).await;

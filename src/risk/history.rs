@@ -25,8 +25,9 @@ pub enum Series {
 }
 
 /// Where the history came from, for the screen and the report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Origin {
+    #[default]
     Shipped,
     /// Shipped, extended with days fetched from the exchange.
     Fetched,
@@ -64,13 +65,14 @@ impl History {
         self.series.get(s)
     }
 
-    /// Add days (from the exchange); a day already known is replaced.
+    /// Add days (from the exchange, or its cache); a day already known
+    /// keeps its close, so that the shipped history never changes.
     pub fn extend(&mut self, s: Series, days: impl IntoIterator<Item = (Day, f64)>) {
         let closes = self.series.entry(s).or_default();
         let before = closes.len();
         for (d, v) in days {
             if v.is_finite() && v > 0.0 {
-                closes.insert(d, v);
+                closes.entry(d).or_insert(v);
             }
         }
         if closes.len() > before {

@@ -324,6 +324,13 @@ impl Analyst {
         });
     }
 
+    /// Use `history` from the next VaR run on (fetched from the exchange).
+    pub fn set_history(&mut self, history: Arc<History>) {
+        if let Some((h, _)) = &mut self.var {
+            *h = history;
+        }
+    }
+
     /// Compute the desk's VaR and ES when `due` (one job at a time, on a
     /// blocking thread: it revalues every instrument in every scenario).
     pub fn var(&mut self, due: Option<VarBasis>) {

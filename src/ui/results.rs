@@ -4,6 +4,7 @@
 use super::analysis::{books_of, Analysis, DeskFigures, Done, VarBasis, VarFigures};
 use crate::engine::live::{AccountSnapshot, Snapshot};
 use crate::model::AccountKey;
+use crate::risk::history::Origin;
 use crate::risk::Figures;
 use std::collections::HashMap;
 
@@ -22,6 +23,8 @@ pub struct Results {
     pub chain: Vec<String>,
     /// The desk's VaR and ES, the latest computed.
     pub var: Option<Box<VarFigures>>,
+    /// The history the next VaR run uses (fetched replaces shipped).
+    pub history: Origin,
 }
 
 /// VaR is recomputed at least this often, and sooner when a book changes
@@ -76,7 +79,8 @@ impl Results {
             (was.indices.iter()).any(|(n, q)| n == name && (p / q - 1.0).abs() > DUE_MOVE)
         });
         let old = now.pricing_ms - was.pricing_ms > VAR_DUE_AFTER_MS;
-        (moved || old || was.books != now.books).then_some(now)
+        let newer_history = v.history != self.history;
+        (moved || old || newer_history || was.books != now.books).then_some(now)
     }
 
     /// The VaR figures are from other books or another market than the

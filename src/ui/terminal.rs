@@ -38,6 +38,9 @@ pub struct UiOptions {
     pub scenarios: Vec<StressScenario>,
     /// How VaR and ES are computed ([var]).
     pub var: crate::risk::Settings,
+    /// Where to extend the shipped VaR history from (live mode; None: the
+    /// demo and replays use the shipped history only).
+    pub history_url: Option<String>,
 }
 
 /// Puts the terminal back as it was; used on every way out.
@@ -127,6 +130,7 @@ pub async fn run(
     let history = Arc::new(crate::risk::history::History::shipped());
     let var = Some((history, opts.var));
     let (mut analyst, mut done) = Analyst::new(queries, opts.scenarios.clone(), var);
+    let mut fetched = fetch_history(opts.history_url.clone());
     let min_gap = Duration::from_secs(1) / opts.fps.max(1);
     let mut signals = Signals::new();
     let mut dirty = true;
@@ -155,6 +159,16 @@ pub async fn run(
                 app.record(&snap);
                 analyst.desk(app.world.results.desk_due(&snap));
                 analyst.account(app.request());
+                analyst.var(app.world.results.var_due(&snap));
+                dirty = true;
+            }
+            Some((history, problem)) = fetched.recv() => {
+                app.world.results.history = history.origin;
+                analyst.set_history(Arc::new(history));
+                if problem.is_some() {
+                    app.message = problem;
+                }
+                let snap = snapshots.borrow().clone();
                 analyst.var(app.world.results.var_due(&snap));
                 dirty = true;
             }
@@ -199,6 +213,23 @@ pub async fn run(
     }
     stop.store(true, Ordering::Relaxed);
     Ok(())
+}
+
+/// The VaR history extended from the exchange at `url` (and the cache), in
+/// the background; nothing ever arrives without a URL.
+fn fetch_history(
+    url: Option<String>,
+) -> mpsc::Receiver<(crate::risk::history::History, Option<String>)> {
+    let (tx, rx) = mpsc::channel(1);
+    if let Some(url) = url {
+        tokio::spawn(async move {
+            let now = crate::exchange::feed::now_ms();
+            let path = crate::history_store::cache_path();
+            let got = crate::history_store::refresh(&url, now, path.as_deref()).await;
+            let _ = tx.send(got).await;
+        });
+    }
+    rx
 }
 
 /// SIGTERM, SIGHUP (an SSH drop), SIGINT and SIGQUIT (`kill -INT`, not the

@@ -182,6 +182,69 @@ fn option_mark(i: usize) -> f64 {
         * drift(i).powi(8)
 }
 
+/// The close this server gives `coin`'s perpetual on day `d` (days since
+/// 1970): a slow drift, different per coin.
+pub fn history_close(coin: &str, d: i64) -> f64 {
+    let base = if coin == "BTC" { 90_000.0 } else { 3_000.0 };
+    base * (1.0 + 0.001 * (d % 17) as f64)
+}
+
+/// BTC's volatility index close on day `d`; ETH has none here.
+pub fn history_dvol(d: i64) -> f64 {
+    40.0 + (d % 11) as f64
+}
+
+/// The daily candles from the start to the end timestamp, as Deribit
+/// shapes `get_tradingview_chart_data`'s result.
+fn chart_reply(id: &Value, p: &Value) -> Value {
+    let coin = p["instrument_name"]
+        .as_str()
+        .unwrap_or("")
+        .split('-')
+        .next()
+        .unwrap_or("");
+    let days = candle_days(p);
+    let close: Vec<f64> = days.iter().map(|d| history_close(coin, *d)).collect();
+    let ticks: Vec<i64> = days.iter().map(|d| d * 86_400_000).collect();
+    json!({"jsonrpc": "2.0", "id": id, "usIn": 1, "usOut": 2, "usDiff": 1, "testnet": false,
+        "result": {"volume": vec![1.5; days.len()], "ticks": ticks, "status": "ok",
+            "open": close, "low": close, "high": close, "cost": vec![100.0; days.len()], "close": close}})
+}
+
+/// Volatility index candles, at most 100 a page from the end backwards
+/// with a continuation, as `get_volatility_index_data` answers; a currency
+/// without an index is refused as Deribit does (−32602).
+fn vol_reply(id: &Value, p: &Value) -> Value {
+    if p["currency"] != "BTC" {
+        return json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": "Invalid params",
+            "data": {"reason": "wrong format", "param": "currency"}}});
+    }
+    let days = candle_days(p);
+    let page = &days[days.len().saturating_sub(100)..];
+    let data: Vec<Value> = page
+        .iter()
+        .map(|d| {
+            let c = history_dvol(*d);
+            json!([d * 86_400_000, c, c, c, c])
+        })
+        .collect();
+    let continuation = (page.len() < days.len()).then(|| (page[0] - 1) * 86_400_000);
+    json!({"jsonrpc": "2.0", "id": id, "usIn": 1, "usOut": 2, "usDiff": 1, "testnet": false,
+        "result": {"data": data, "continuation": continuation}})
+}
+
+fn candle_days(p: &Value) -> Vec<i64> {
+    let from = p["start_timestamp"]
+        .as_i64()
+        .unwrap_or(0)
+        .div_euclid(86_400_000);
+    let to = p["end_timestamp"]
+        .as_i64()
+        .unwrap_or(0)
+        .div_euclid(86_400_000);
+    (from..=to).collect()
+}
+
 /// The perpetual's session reference before any settlement in the stream.
 pub const PERP_SETTLEMENT: f64 = 29_945.69;
 
@@ -365,6 +428,8 @@ async fn connection(ws: Ws, st: Arc<Mutex<State>>) {
                         let _ = tx.send(Message::text(r.to_string())).await;
                         fixture("heartbeat_test_request.json")
                     }
+                    "public/get_tradingview_chart_data" => chart_reply(&id, &msg["params"]),
+                    "public/get_volatility_index_data" => vol_reply(&id, &msg["params"]),
                     "public/test" => {
                         st.lock().unwrap().stats.test_requests_answered += 1;
                         reply(&id, fixture("public_test_response.json"))

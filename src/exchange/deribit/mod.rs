@@ -1,6 +1,7 @@
 //! Deribit API v2: protocol envelope, message normalization, WebSocket client.
 
 pub mod client;
+pub mod history;
 pub mod margin_models;
 pub mod normalize;
 pub mod protocol;
