@@ -52,7 +52,8 @@ fn too_few_rows_give_no_fit() {
     let _ = Smile([0.0; 4]);
 }
 
-use margintop::demo::market::{civil, expiries, SimMarket};
+use margintop::demo::market::{expiries, SimMarket};
+use margintop::model::instrument::civil;
 use margintop::model::instrument::days_from_civil;
 use margintop::model::Kind;
 use margintop::pricing::{implied_vol_coin, years_between};

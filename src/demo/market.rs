@@ -10,7 +10,7 @@
 //! forward — so the demo's marks are the risk core's own.
 
 use super::smile::{self, Smile};
-use crate::model::instrument::days_from_civil;
+use crate::model::instrument::civil;
 use crate::model::{Instrument, Kind, Quote};
 use crate::pricing::{self, years_between};
 
@@ -294,21 +294,6 @@ pub fn expiries(now_ms: i64) -> Vec<(i64, String)> {
         .filter(|d| at8(*d) > now_ms)
         .map(|d| (at8(d), label(d)))
         .collect()
-}
-
-/// (year, month, day) of a day number (inverse of `days_from_civil`).
-pub fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    debug_assert_eq!(days_from_civil(y, m, d), days);
-    (y, m, d)
 }
 
 /// Deribit's expiry label, e.g. "4FEB26".

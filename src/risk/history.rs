@@ -3,6 +3,7 @@
 //! in (`history/README.md` says where they come from); live mode may add
 //! newer days fetched from the exchange.
 
+use crate::model::instrument::{civil, days_from_civil};
 use std::collections::BTreeMap;
 
 /// Days since 1970-01-01 (UTC).
@@ -114,37 +115,13 @@ pub fn parse_date(s: &str) -> Option<Day> {
         return None;
     }
     let (y, m, d) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    ((1..=12).contains(&m) && (1..=31).contains(&d)).then(|| days_from_civil(y, m, d))
+    ((1..=12).contains(&m) && (1..=31).contains(&d)).then(|| days_from_civil(y, m, d) as Day)
 }
 
 /// The date of a day number, "YYYY-MM-DD".
 pub fn date(day: Day) -> String {
-    let (y, m, d) = civil_from_days(day);
+    let (y, m, d) = civil(i64::from(day));
     format!("{y:04}-{m:02}-{d:02}")
-}
-
-// Gregorian calendar arithmetic (the proleptic calendar, as Unix time uses).
-fn days_from_civil(y: i32, m: u32, d: u32) -> Day {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy as i32;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: Day) -> (i32, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i32::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]
