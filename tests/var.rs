@@ -64,11 +64,15 @@ fn holder(label: &str, size: f64, balance: f64) -> Holder {
 }
 
 fn run(holders: Vec<Holder>, s: Settings) -> DeskVar {
+    run_at(NOW, holders, s)
+}
+
+fn run_at(now_ms: i64, holders: Vec<Holder>, s: Settings) -> DeskVar {
     let (insts, m) = market();
     let mkt = Market {
         instruments: &insts,
         market: &m,
-        now_ms: NOW,
+        now_ms,
     };
     desk_var(
         holders,
@@ -167,4 +171,15 @@ fn the_correlation_matrix_is_in_the_documented_order() {
     // BTC's price and its implied vol move against each other.
     assert!(c[(0, 1)] < 0.0 && c[(0, 1)] == c[(1, 0)], "{c}");
     assert!(!v.repaired);
+}
+
+#[test]
+fn before_the_history_begins_there_is_no_var_not_a_zero() {
+    // 2016-01-01: the shipped BTC closes begin on 2017-08-17.
+    let v = run_at(1_451_606_400_000, vec![holder("a", 1_000_000.0, 1.0)], Settings::default());
+    assert!(v.days.is_empty());
+    for r in &v.results[0] {
+        assert!(r.as_ref().unwrap_err().contains("no day of history"), "{r:?}");
+    }
+    assert!(v.desk.iter().all(Option::is_none));
 }

@@ -180,7 +180,9 @@ pub fn desk_var(holders: Vec<Holder>, m: &Market, history: &History, s: Settings
         s.horizon_days,
     );
     let cov = ewma_covariance(&w);
-    let (mc, repaired) = scenarios::mc(&cov, s.paths, s.seed, s.draws);
+    // Without a single day of history there is no covariance to draw from.
+    let paths = if w.is_empty() { 0 } else { s.paths };
+    let (mc, repaired) = scenarios::mc(&cov, paths, s.seed, s.draws);
     let sets: [Scenarios; 3] = [scenarios::hs(&w), scenarios::fhs(&w), mc];
     let names: BTreeSet<String> = (holders.iter().flat_map(|h| &h.books))
         .flat_map(|b| b.positions.iter().map(|(n, _)| n.clone()))
@@ -193,21 +195,8 @@ pub fn desk_var(holders: Vec<Holder>, m: &Market, history: &History, s: Settings
         let table = price_table(&names, m.instruments, m.market, m.now_ms, &factors, set);
         let mut usd_by_holder = Vec::new();
         for (h, holder) in holders.iter().enumerate() {
-            let got = holder_pnl(holder, &table, m.market, &factors, set);
-            let none = || "no scenarios in the window".to_string();
-            let (figures, usd) = match got {
-                Ok((own, usd)) => {
-                    let f = (measures_and_tail(&own).ok_or_else(none)).and_then(|(m, tail)| {
-                        let positions_es = positions_es(holder, &table, &tail);
-                        Ok(Figures {
-                            own: m,
-                            usd: measures(&usd).ok_or_else(none)?,
-                            positions_es,
-                            pnl: own,
-                        })
-                    });
-                    (f, Some(usd))
-                }
+            let (figures, usd) = match holder_pnl(holder, &table, m.market, &factors, set) {
+                Ok((own, usd)) => (holder_figures(holder, &table, own, &usd), Some(usd)),
                 Err(e) => (Err(e), None),
             };
             results[h][k] = figures;
@@ -245,6 +234,23 @@ fn needed_indices(holders: &[Holder], instruments: &Instruments) -> BTreeSet<Str
 
 /// A holder's P&L per scenario in its unit and in USD.
 type HolderPnl = (Vec<f64>, Vec<f64>);
+
+/// A holder's figures from its P&L in its unit (`own`) and in USD.
+fn holder_figures(
+    holder: &Holder,
+    table: &revalue::PnlTable,
+    own: Vec<f64>,
+    usd: &[f64],
+) -> Result<Figures, String> {
+    let none = || "no scenarios: no day of history has every factor".to_string();
+    let (m, tail) = measures_and_tail(&own).ok_or_else(none)?;
+    Ok(Figures {
+        own: m,
+        usd: measures(usd).ok_or_else(none)?,
+        positions_es: positions_es(holder, table, &tail),
+        pnl: own,
+    })
+}
 
 /// Each position's share of a single book's ES: its mean loss over the
 /// book's tail scenarios (a cross account's positions are in other units
