@@ -400,3 +400,50 @@ fn report_var_adds_var_to_every_account_and_the_desk() {
     assert!(table.contains(&format!("{hs:.4}")), "{table}");
     assert!(table.contains("== desk VaR/ES in USD, 403 days 2021-03-25..2022-06-01"));
 }
+
+#[test]
+fn check_warns_when_var_passes_its_share_of_the_margin_balance() {
+    let r = json_report(&["report", "--replay", &sample(), "--json", "--var"]);
+    let share = |name: &str| {
+        let a = (r["accounts"].as_array().unwrap().iter())
+            .find(|a| a["account"] == name)
+            .unwrap();
+        a["var"]["hs"]["var_99"].as_f64().unwrap() / a["margin_balance"].as_f64().unwrap()
+    };
+    let (over, under) = (share("sm-hedged-future"), share("pm-covered-call"));
+    assert!(under < 0.2 && over > 0.2, "{under} {over}");
+    let dir = std::env::temp_dir().join(format!("margintop-check-var-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.toml");
+    std::fs::write(&cfg, "[check]\nwarn_var_ratio = 0.2\n").unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let (code, out, err) = margintop(&["check", "--replay", &sample(), "--config", cfg]);
+    assert_eq!(code, 1, "{out}{err}");
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .to_string()
+    };
+    let want = format!(
+        "VaR 99% (HS) is {:.0}% of the margin balance (limit 20%)",
+        over * 100.0
+    );
+    assert!(line("sm-hedged-future").contains(&want), "{out}");
+    assert!(!line("pm-covered-call").contains("VaR"), "{out}");
+    // Without the limit, check computes no VaR.
+    let (_, plain, _) = margintop(&["check", "--replay", &sample()]);
+    assert!(!plain.contains("VaR"), "{plain}");
+    std::fs::write(dir.join("bad.toml"), "[check]\nwarn_var_ratio = -1\n").unwrap();
+    let bad = dir.join("bad.toml");
+    let (code, _, err) = margintop(&[
+        "check",
+        "--replay",
+        &sample(),
+        "--config",
+        bad.to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("check.warn_var_ratio = -1"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -176,10 +176,17 @@ fn the_correlation_matrix_is_in_the_documented_order() {
 #[test]
 fn before_the_history_begins_there_is_no_var_not_a_zero() {
     // 2016-01-01: the shipped BTC closes begin on 2017-08-17.
-    let v = run_at(1_451_606_400_000, vec![holder("a", 1_000_000.0, 1.0)], Settings::default());
+    let v = run_at(
+        1_451_606_400_000,
+        vec![holder("a", 1_000_000.0, 1.0)],
+        Settings::default(),
+    );
     assert!(v.days.is_empty());
     for r in &v.results[0] {
-        assert!(r.as_ref().unwrap_err().contains("no day of history"), "{r:?}");
+        assert!(
+            r.as_ref().unwrap_err().contains("no day of history"),
+            "{r:?}"
+        );
     }
     assert!(v.desk.iter().all(Option::is_none));
 }

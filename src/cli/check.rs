@@ -7,7 +7,12 @@ use margintop::engine::live::{AccountSnapshot, Snapshot};
 use margintop::engine::Desk;
 use margintop::exchange::feed::{now_ms, LinkState};
 use margintop::monitor;
-use margintop::report::{build_report, Freshness, Health, Report, ReportOptions, Thresholds};
+use margintop::report::var::add_var;
+use margintop::report::{
+    build_report, AccountReport, Freshness, Health, Report, ReportOptions, Thresholds,
+};
+use margintop::risk::history::History;
+use margintop::risk::Settings;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,6 +47,8 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         critical_mm_ratio: config.check.critical_mm_ratio,
     };
     let runtime = super::runtime;
+    // VaR is computed only when a limit on it is set.
+    let var = config.check.warn_var_ratio.map(|_| config.var.settings());
     let report = match (&args.replay, args.speed) {
         (Some(file), Some(speed)) => {
             let lines = super::read_lines(file, config.engine.max_line_bytes)?;
@@ -51,6 +58,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
                 &args.risk,
                 config.engine.stale_after_ms,
                 thresholds,
+                var,
             ))?
         }
         (Some(file), None) => replay_report(
@@ -58,7 +66,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
             &args.risk,
             config.engine.stale_after_ms,
             thresholds,
-            None,
+            var,
         )?,
         (None, _) => {
             let base = path
@@ -74,6 +82,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
                 &args.risk,
                 thresholds,
                 timeout,
+                var,
             ))?
         }
     };
@@ -81,28 +90,47 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         let why: String = report.warnings.iter().map(|w| format!("; {w}")).collect();
         return Err(format!("no account data arrived{why}"));
     }
+    let limit = config.check.warn_var_ratio;
     if args.json {
         print(&report, true)?;
     } else {
-        let lines: String = report.accounts.iter().map(|a| line(a) + "\n").collect();
+        let lines: String = (report.accounts.iter())
+            .map(|a| {
+                line(a) + &var_over(a, limit).map_or(String::new(), |w| format!(" — {w}")) + "\n"
+            })
+            .collect();
         super::out(&lines)?;
         for w in &report.warnings {
             eprintln!("warning: {w}");
         }
     }
-    Ok(report
-        .accounts
-        .iter()
-        .map(|a| a.health.exit_code())
-        .max()
-        .unwrap_or(3))
+    // A VaR over its limit is a warning (exit 1) at least.
+    let code = |a: &AccountReport| match var_over(a, limit) {
+        Some(_) => a.health.exit_code().max(1),
+        None => a.health.exit_code(),
+    };
+    Ok(report.accounts.iter().map(code).max().unwrap_or(3))
+}
+
+/// "VaR 99% is 62% of the margin balance (limit 50%)" when the account's
+/// HS VaR over its margin balance reaches `limit`.
+fn var_over(a: &AccountReport, limit: Option<f64>) -> Option<String> {
+    let (limit, hs, mb) = (limit?, a.var.as_ref()?.hs.as_ref()?, a.margin_balance?);
+    let share = hs.var_99 / mb;
+    (mb > 0.0 && share >= limit).then(|| {
+        format!(
+            "VaR 99% (HS) is {:.0}% of the margin balance (limit {:.0}%)",
+            share * 100.0,
+            limit * 100.0
+        )
+    })
 }
 
 fn pct(v: Option<f64>) -> String {
     v.map_or("n/a".into(), |r| format!("{:.1}%", r * 100.0))
 }
 
-fn line(a: &margintop::report::AccountReport) -> String {
+fn line(a: &AccountReport) -> String {
     let num = |v: Option<f64>| v.map_or("n/a".into(), |x| format!("{x:.4}"));
     // Why the account is not current or not known, when it is not: the
     // exchange's refusal, else why stale and what is not known.
@@ -186,6 +214,7 @@ async fn live(
     risk: &RiskArgs,
     thresholds: Thresholds,
     timeout: Duration,
+    var: Option<Settings>,
 ) -> Result<Report, String> {
     let models = risk.models()?;
     let scenarios = risk.scenarios()?;
@@ -216,6 +245,9 @@ async fn live(
     let fresh = freshness(&engine.ingest.desk, &last);
     let mut report = build_report(&engine.ingest.desk, &fresh, now_ms(), &opts);
     report.warnings = last.warnings.clone();
+    if let Some(s) = var {
+        add_var(&mut report, &engine.ingest.desk, &History::shipped(), s);
+    }
     if let Some(r) = risk.model.as_ref() {
         report
             .warnings
@@ -231,6 +263,7 @@ async fn replay_paced(
     risk: &RiskArgs,
     stale_after_ms: i64,
     thresholds: Thresholds,
+    var: Option<Settings>,
 ) -> Result<Report, String> {
     if speed.is_nan() || speed < 0.0 {
         return Err("--speed must be 0 (as fast as possible) or positive".into());
@@ -255,6 +288,9 @@ async fn replay_paced(
     };
     let mut report = build_report(&engine.ingest.desk, &fresh, as_of, &opts);
     report.warnings = last.warnings.clone();
+    if let Some(s) = var {
+        add_var(&mut report, &engine.ingest.desk, &History::shipped(), s);
+    }
     Ok(report)
 }
 

@@ -158,6 +158,9 @@ pub struct CheckConfig {
     pub timeout_ms: u64,
     pub warn_mm_ratio: f64,
     pub critical_mm_ratio: f64,
+    /// HS VaR 99 % over the margin balance at or above which an account is
+    /// a warning (None: VaR is not checked).
+    pub warn_var_ratio: Option<f64>,
 }
 
 impl Default for CheckConfig {
@@ -166,6 +169,7 @@ impl Default for CheckConfig {
             timeout_ms: 20_000,
             warn_mm_ratio: 0.5,
             critical_mm_ratio: 0.8,
+            warn_var_ratio: None,
         }
     }
 }
@@ -443,6 +447,13 @@ impl Config {
         }
         self.validate_ranges()?;
         self.var.validate()?;
+        if let Some(x) = self.check.warn_var_ratio {
+            if !(x > 0.0 && x.is_finite()) {
+                return Err(format!(
+                    "check.warn_var_ratio = {x} must be a positive fraction (0.5 = 50 %)"
+                ));
+            }
+        }
         let (warn, critical) = (self.check.warn_mm_ratio, self.check.critical_mm_ratio);
         if warn > critical {
             return Err(
