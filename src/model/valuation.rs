@@ -294,7 +294,13 @@ impl Repricer {
     /// volatility then being `sigma`.
     #[inline]
     pub fn pnl(&self, log_move: f64, sigma: f64) -> f64 {
-        let grown = log_move.exp();
+        self.pnl_grown(log_move, log_move.exp(), sigma)
+    }
+
+    /// `pnl` with `grown` = e^log_move given (shared by every instrument
+    /// on the same index in a scenario).
+    #[inline]
+    pub fn pnl_grown(&self, log_move: f64, grown: f64, sigma: f64) -> f64 {
         let f1 = self.forward * grown;
         match self.kind {
             Kind::Option {

@@ -18,6 +18,29 @@ pub struct PnlTable {
     pub unpriced: BTreeMap<String, String>,
 }
 
+/// Each factor's moves across the scenarios, with what every instrument
+/// on it shares: a price factor's growth e^r, a vol factor's multiplier
+/// max(1 + v, 0.01). Computed once per scenario set, not per instrument.
+struct Columns {
+    log: Vec<Vec<f64>>,
+    shared: Vec<Vec<f64>>,
+}
+
+impl Columns {
+    fn new(factors: &[Factor], scenarios: &Scenarios) -> Columns {
+        let log: Vec<Vec<f64>> = (0..factors.len())
+            .map(|f| scenarios.iter().map(|x| x[f]).collect())
+            .collect();
+        let shared = (factors.iter().zip(&log))
+            .map(|(f, col)| match f.is_vol() {
+                true => col.iter().map(|v| (1.0 + v).max(0.01)).collect(),
+                false => col.iter().map(|r| r.exp()).collect(),
+            })
+            .collect();
+        Columns { log, shared }
+    }
+}
+
 /// Price every instrument of `names` in every scenario.
 pub fn price_table(
     names: &BTreeSet<String>,
@@ -27,9 +50,10 @@ pub fn price_table(
     factors: &[Factor],
     scenarios: &Scenarios,
 ) -> PnlTable {
+    let columns = Columns::new(factors, scenarios);
     let mut table = PnlTable::default();
     for name in names {
-        match unit_pnls(name, instruments, market, now_ms, factors, scenarios) {
+        match unit_pnls(name, instruments, market, now_ms, factors, &columns) {
             Ok(row) => {
                 table.rows.insert(name.clone(), row);
             }
@@ -47,7 +71,7 @@ fn unit_pnls(
     market: &MarketState,
     now_ms: i64,
     factors: &[Factor],
-    scenarios: &Scenarios,
+    columns: &Columns,
 ) -> Result<Vec<f64>, String> {
     let inst =
         (instruments.get(name)).ok_or_else(|| format!("{name} is not a known instrument"))?;
@@ -57,13 +81,15 @@ fn unit_pnls(
     let vol = at(&format!("{}.iv", inst.index_name));
     let r = resolve(inst, market, now_ms, Shock::NONE)?;
     let unit = Repricer::new(inst, &r);
-    Ok((scenarios.iter())
-        .map(|x| {
-            let vol_move = vol.map_or(0.0, |v| x[v]);
-            let sigma = r.sigma * (1.0 + vol_move).max(0.01);
-            unit.pnl(x[price], sigma)
-        })
-        .collect())
+    let (log, growth) = (&columns.log[price], &columns.shared[price]);
+    Ok(match vol {
+        Some(v) => (log.iter().zip(growth).zip(&columns.shared[v]))
+            .map(|((lr, g), m)| unit.pnl_grown(*lr, *g, r.sigma * m))
+            .collect(),
+        None => (log.iter().zip(growth))
+            .map(|(lr, g)| unit.pnl_grown(*lr, *g, r.sigma))
+            .collect(),
+    })
 }
 
 /// A book to revalue: positions held constant, cash unchanged in its own
