@@ -1,9 +1,10 @@
 //! Full revaluations for the screens: liquidation distance, stress, other
-//! models and what-if trades. They cost milliseconds per account, so they
-//! run on a blocking thread from a copy of the account's inputs that the
-//! engine hands out (`Query::Inputs`), never on the engine's tick path nor
-//! on the draw path. The revaluation itself is `margin::analysis` (pure); `Analyst`
-//! paces the jobs.
+//! models and what-if trades, and the desk's VaR and ES. They cost
+//! milliseconds per account (VaR up to a second for a large desk), so they
+//! run on a blocking thread from a copy of the inputs that the engine hands
+//! out (`Query::Inputs`, `Query::Var`), never on the engine's tick path nor
+//! on the draw path. The revaluation itself is `margin::analysis` and
+//! `risk` (pure); `Analyst` paces the jobs.
 
 use super::revalued::Revalued;
 use crate::engine::live::{Query, Snapshot};
