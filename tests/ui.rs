@@ -1155,7 +1155,7 @@ fn the_var_screen_shows_the_computed_figures_and_marks_var_on_the_histogram() {
     let lines: Vec<&str> = text.lines().collect();
     let at = lines
         .iter()
-        .position(|l| l.contains("HS P&L over the window"))
+        .position(|l| l.contains("HS P&L in BTC: V ="))
         .unwrap();
     let inside = |l: &str| -> Vec<char> { l.chars().skip(1).take_while(|c| *c != '│').collect() };
     let marker = (lines[at + 1..].iter())
@@ -1256,4 +1256,37 @@ fn var_is_due_again_when_the_books_move_or_a_fetched_history_arrives() {
     // A history fetched from the exchange replaces the shipped one.
     results.history = margintop::risk::history::Origin::Fetched;
     assert!(results.var_due(&snap).is_some());
+}
+
+#[test]
+fn the_next_method_key_steps_the_var_screens_through_hs_fhs_and_mc() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let (engine, snap) = sample();
+    let mut app = App::new(false);
+    app.world.results.var = Some(var_of_sample(&engine, &snap));
+    app.open = Some(AccountKey::new("pm-vol-seller", "BTC"));
+    app.screen = Screen::Var;
+    let var = app.world.results.var.clone().unwrap();
+    let h = var.var.holder("pm-vol-seller", "BTC", false).unwrap();
+    for (name, m) in [("HS", 0), ("FHS", 1), ("MC", 2), ("HS", 0)] {
+        let text = render(&mut app, &snap, &theme(), 160, 48);
+        let title = text
+            .lines()
+            .find(|l| l.contains("P&L in BTC: V ="))
+            .unwrap();
+        assert!(title.contains(&format!(" {name} P&L")), "{title}");
+        // The largest share of ES is that method's.
+        let f = var.var.results[h][m].as_ref().unwrap();
+        let top = f.positions_es.iter().map(|p| p.1).fold(f64::MIN, f64::max);
+        assert!(text.contains(&format!("{top:.4}")), "{name}: {top}");
+        assert_eq!(
+            text.contains("worst days"),
+            m != 2,
+            "MC paths have no dates"
+        );
+        let _ = app.key(KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE), &snap);
+    }
+    app.screen = Screen::DeskRisk;
+    let text = render(&mut app, &snap, &theme(), 160, 48);
+    assert!(text.contains("ES 97.5 % (FHS"), "{text}");
 }

@@ -9,7 +9,7 @@ use super::context::Ctx;
 use super::keymap::{Action, KeyMap};
 use super::prompt::Prompt;
 use super::results::Results;
-use super::screens::{account, alerts, desk, help, matrix, stress, whatif};
+use super::screens::{account, alerts, desk, help, matrix, stress, var, whatif};
 use super::theme::{ColorDepth, Theme};
 use super::trends::Trends;
 use crate::engine::live::Snapshot;
@@ -83,6 +83,8 @@ pub struct Screens {
     pub matrix: matrix::State,
     pub stress: stress::State,
     pub whatif: whatif::State,
+    /// The VaR method the VaR and desk risk screens detail.
+    pub var_method: var::Method,
     pub alerts: alerts::State,
     pub help: help::State,
 }
@@ -245,6 +247,7 @@ impl App {
         // Moves belong to the screen shown; orders to the desk, wherever.
         let handled = match (self.screen, action) {
             (_, Action::Sort | Action::SortBack | Action::Group) => s.desk.act(action, area, &ctx),
+            (Screen::Var | Screen::DeskRisk, Action::NextModel) => s.var_method.act(action),
             (_, Action::NextModel) => s.matrix.act(action),
             (Screen::Overview, _) => s.desk.act(action, area, &ctx),
             (Screen::Account, _) => s.account.act(action, &ctx),

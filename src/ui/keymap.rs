@@ -135,7 +135,7 @@ pub const ACTIONS: [(Action, &str, &str, &[&str]); 26] = [
     (
         Action::NextModel,
         "next_model",
-        "matrix: show the next model's matrix",
+        "matrix: the next model's matrix; VaR screens: the next method (HS, FHS, MC)",
         &["n"],
     ),
     (

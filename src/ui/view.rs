@@ -43,8 +43,8 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, banner: &str) {
         Screen::Matrix => matrix::render(f, main, &s.matrix, &ctx),
         Screen::Stress => stress::render(f, main, &s.stress, &ctx),
         Screen::WhatIf => whatif::render(f, main, &s.whatif, &ctx),
-        Screen::Var => var::render(f, main, &ctx),
-        Screen::DeskRisk => risk::render(f, main, &ctx),
+        Screen::Var => var::render(f, main, s.var_method, &ctx),
+        Screen::DeskRisk => risk::render(f, main, s.var_method, &ctx),
         Screen::Alerts => alerts::render(f, main, &s.alerts, &ctx),
         Screen::Help => help::render(f, main, &s.help, &ctx),
     }

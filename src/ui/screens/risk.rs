@@ -12,9 +12,9 @@ use ratatui::style::Style;
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
-const METHOD_NAMES: [&str; 3] = ["HS", "FHS", "MC"];
+use super::var::{Method, METHOD_NAMES};
 
-pub fn render(f: &mut Frame, area: Rect, ctx: &Ctx) {
+pub fn render(f: &mut Frame, area: Rect, method: Method, ctx: &Ctx) {
     let Some(var) = ctx.results.var.as_deref() else {
         let text = "desk VaR and ES: revaluing every book in every historical day and MC path…";
         return f.render_widget(
@@ -29,12 +29,12 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &Ctx) {
     if middle.width >= corr_w + 50 {
         let [left, right] =
             Layout::horizontal([Constraint::Min(0), Constraint::Length(corr_w)]).areas(middle);
-        contributions(f, left, var, ctx);
+        contributions(f, left, var, method, ctx);
         correlations(f, right, var, ctx.theme);
     } else {
         let [upper, lower] =
             Layout::vertical([Constraint::Min(0), Constraint::Length(n + 3)]).areas(middle);
-        contributions(f, upper, var, ctx);
+        contributions(f, upper, var, method, ctx);
         correlations(f, lower, var, ctx.theme);
     }
 }
@@ -78,10 +78,11 @@ fn methods(f: &mut Frame, area: Rect, var: &VarFigures, ctx: &Ctx) {
     );
 }
 
-/// Accounts by their share of the desk's HS ES 97.5 %, largest first.
-fn contributions(f: &mut Frame, area: Rect, var: &VarFigures, ctx: &Ctx) {
+/// Accounts by their share of the desk's ES 97.5 %, largest first.
+fn contributions(f: &mut Frame, area: Rect, var: &VarFigures, method: Method, ctx: &Ctx) {
     let v = &var.var;
-    let Some(desk) = v.desk[0].as_ref() else {
+    let m = method.0 % METHOD_NAMES.len();
+    let Some(desk) = v.desk[m].as_ref() else {
         return f.render_widget(Paragraph::new("no account could be revalued"), area);
     };
     let mut order: Vec<usize> = (0..v.holders.len()).collect();
@@ -114,11 +115,13 @@ fn contributions(f: &mut Frame, area: Rect, var: &VarFigures, ctx: &Ctx) {
         Constraint::Length(11),
         Constraint::Length(7),
     ];
-    let title = " accounts' share of the desk's ES 97.5 % (HS), largest first ";
+    let title = format!(
+        " accounts' share of the desk's ES 97.5 % ({}, {}: next method) ",
+        method.name(),
+        ctx.key(crate::ui::keymap::Action::NextModel)
+    );
     f.render_widget(
-        Table::new(rows, w)
-            .header(header)
-            .block(bordered(title.into())),
+        Table::new(rows, w).header(header).block(bordered(title)),
         area,
     );
 }

@@ -9,15 +9,35 @@ use crate::risk::{Figures, METHODS};
 use crate::ui::analysis::VarFigures;
 use crate::ui::context::Ctx;
 use crate::ui::format::{bordered, no_account, num};
+use crate::ui::keymap::Action;
 use crate::ui::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table};
 use ratatui::Frame;
 
-const METHOD_NAMES: [&str; 3] = ["HS", "FHS", "MC"];
+pub const METHOD_NAMES: [&str; 3] = ["HS", "FHS", "MC"];
 
-pub fn render(f: &mut Frame, area: Rect, ctx: &Ctx) {
+/// Which method's distribution, worst days and shares are drawn (the
+/// next-model key steps through HS, FHS and MC).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Method(pub usize);
+
+impl Method {
+    pub fn act(&mut self, action: Action) -> bool {
+        if action != Action::NextModel {
+            return false;
+        }
+        self.0 = (self.0 + 1) % METHOD_NAMES.len();
+        true
+    }
+
+    pub fn name(self) -> &'static str {
+        METHOD_NAMES[self.0 % METHOD_NAMES.len()]
+    }
+}
+
+pub fn render(f: &mut Frame, area: Rect, method: Method, ctx: &Ctx) {
     let Some(v) = ctx.open_account() else {
         return no_account(f, area, ctx.open);
     };
@@ -39,22 +59,30 @@ pub fn render(f: &mut Frame, area: Rect, ctx: &Ctx) {
     let title = title(v, var, ctx, unit);
     let [top, lower] = Layout::vertical([Constraint::Length(8), Constraint::Min(0)]).areas(area);
     summary(f, top, title, window(var), v, &figures, unit, ctx.theme);
-    let Some(hs) = figures[0] else {
+    let m = method.0 % METHOD_NAMES.len();
+    let Some(chosen) = figures[m] else {
         let why = (var.var.holder(&v.label, &v.currency, v.cross.is_some()))
-            .and_then(|h| var.var.results[h][0].as_ref().err().cloned())
+            .and_then(|h| var.var.results[h][m].as_ref().err().cloned())
             .unwrap_or_else(|| "not computed for this account".into());
+        let title = format!(" {} P&L ", method.name());
         return f.render_widget(
-            Paragraph::new(format!("no VaR: {why}")).block(bordered(" HS P&L ".into())),
+            Paragraph::new(format!("no VaR: {why}")).block(bordered(title)),
             lower,
         );
     };
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(lower);
-    histogram(f, left, hs, unit, ctx.theme);
+    let next = ctx.key(Action::NextModel);
+    histogram(f, left, chosen, method, &next, unit, ctx.theme);
     let [days, parts] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
-    worst_days(f, days, hs, &var.var.days, unit);
-    contributions(f, parts, hs, unit);
+    // MC paths have no dates: the worst days are the history's.
+    if m == 2 {
+        contributions(f, right, chosen, method, unit);
+        return;
+    }
+    worst_days(f, days, chosen, method, &var.var.days, unit);
+    contributions(f, parts, chosen, method, unit);
 }
 
 /// Whose figures, in what, over what horizon; marked first when out of
@@ -157,11 +185,20 @@ pub fn bin_of(x: f64, lo: f64, hi: f64, width: usize) -> usize {
     (at.max(0.0) as usize).min(width - 1)
 }
 
-/// The HS P&L as a histogram, losses on the left; the line under it marks
-/// −VaR 99 % (V) and −ES 97.5 % (E).
-fn histogram(f: &mut Frame, area: Rect, hs: &Figures, unit: &str, theme: &Theme) {
+/// A method's P&L as a histogram, losses on the left; the line under it
+/// marks −VaR 99 % (V) and −ES 97.5 % (E).
+fn histogram(
+    f: &mut Frame,
+    area: Rect,
+    fig: &Figures,
+    method: Method,
+    next: &str,
+    unit: &str,
+    theme: &Theme,
+) {
     let block = bordered(format!(
-        " HS P&L over the window, in {unit}: V = −VaR 99 %, E = −ES 97.5 % "
+        " {} P&L in {unit}: V = −VaR 99 %, E = −ES 97.5 % ({next}: next method) ",
+        method.name()
     ));
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -169,13 +206,13 @@ fn histogram(f: &mut Frame, area: Rect, hs: &Figures, unit: &str, theme: &Theme)
         inner.width as usize,
         inner.height.saturating_sub(2) as usize,
     );
-    if w < 4 || h == 0 || hs.pnl.is_empty() {
+    if w < 4 || h == 0 || fig.pnl.is_empty() {
         return;
     }
-    let lo = hs.pnl.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = hs.pnl.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let lo = fig.pnl.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = fig.pnl.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let mut counts = vec![0usize; w];
-    for &p in &hs.pnl {
+    for &p in &fig.pnl {
         counts[bin_of(p, lo, hi, w)] += 1;
     }
     let top = counts.iter().copied().max().unwrap_or(1).max(1);
@@ -193,8 +230,8 @@ fn histogram(f: &mut Frame, area: Rect, hs: &Figures, unit: &str, theme: &Theme)
         })
         .collect();
     let mut marks = vec![' '; w];
-    marks[bin_of(-hs.own.es_975, lo, hi, w)] = 'E';
-    marks[bin_of(-hs.own.var_99, lo, hi, w)] = 'V';
+    marks[bin_of(-fig.own.es_975, lo, hi, w)] = 'E';
+    marks[bin_of(-fig.own.var_99, lo, hi, w)] = 'V';
     lines.push(Line::from(Span::styled(
         marks.into_iter().collect::<String>(),
         theme.loss,
@@ -207,29 +244,35 @@ fn histogram(f: &mut Frame, area: Rect, hs: &Figures, unit: &str, theme: &Theme)
 }
 
 /// The window's worst days for this book, by date.
-fn worst_days(f: &mut Frame, area: Rect, hs: &Figures, days: &[i32], unit: &str) {
+fn worst_days(f: &mut Frame, area: Rect, fig: &Figures, method: Method, days: &[i32], unit: &str) {
     let d = if unit == "USD" { 0 } else { 4 };
-    let mut order: Vec<usize> = (0..hs.pnl.len().min(days.len())).collect();
-    order.sort_by(|&a, &b| hs.pnl[a].total_cmp(&hs.pnl[b]));
+    let mut order: Vec<usize> = (0..fig.pnl.len().min(days.len())).collect();
+    order.sort_by(|&a, &b| fig.pnl[a].total_cmp(&fig.pnl[b]));
     let rows: Vec<Row> = (order.iter().take(area.height.saturating_sub(3) as usize))
-        .map(|&i| Row::new([date(days[i]), num(hs.pnl[i], d)]))
+        .map(|&i| Row::new([date(days[i]), num(fig.pnl[i], d)]))
         .collect();
     let table = Table::new(rows, [Constraint::Length(11), Constraint::Min(10)])
         .header(Row::new(["day", "P&L"]))
-        .block(bordered(" worst days (HS, today's book) ".into()));
+        .block(bordered(format!(
+            " worst days ({}, today's book) ",
+            method.name()
+        )));
     f.render_widget(table, area);
 }
 
-/// Each position's share of the HS ES 97.5 %, largest first.
-fn contributions(f: &mut Frame, area: Rect, hs: &Figures, unit: &str) {
+/// Each position's share of the ES 97.5 %, largest first.
+fn contributions(f: &mut Frame, area: Rect, fig: &Figures, method: Method, unit: &str) {
     let d = if unit == "USD" { 0 } else { 4 };
-    let mut parts = hs.positions_es.clone();
+    let mut parts = fig.positions_es.clone();
     parts.sort_by(|a, b| b.1.total_cmp(&a.1));
     let rows: Vec<Row> = (parts.into_iter())
         .map(|(name, c)| Row::new([name, num(c, d)]))
         .collect();
     let table = Table::new(rows, [Constraint::Min(20), Constraint::Length(12)])
         .header(Row::new(["position", "ES share"]))
-        .block(bordered(" positions' share of ES 97.5 % (HS) ".into()));
+        .block(bordered(format!(
+            " positions' share of ES 97.5 % ({}) ",
+            method.name()
+        )));
     f.render_widget(table, area);
 }
