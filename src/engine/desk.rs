@@ -181,10 +181,6 @@ impl Desk {
         for id in 0..self.account_count() {
             let a = self.account(id);
             let equity = self.risk(id).equity;
-            // An empty wallet loses nothing: it would only fill the lists.
-            if a.positions.is_empty() && equity == 0.0 {
-                continue;
-            }
             let currency = match a.collateral {
                 Collateral::Cross => "USD".to_string(),
                 Collateral::Segregated => a.currency.clone(),

@@ -67,10 +67,11 @@ fn mean_loss(pnl: &[f64], tail: &[usize]) -> Option<f64> {
 pub fn measures_and_tail(pnl: &[f64]) -> Option<(Measures, Vec<usize>)> {
     let t975 = tail(pnl, P975);
     let t99 = &t975[..P99.tail(pnl.len()).min(t975.len())];
+    // + 0.0: a book that never moves has a VaR of 0, not −0.
     let m = Measures {
-        var_99: -pnl[*t99.last()?],
-        es_975: mean_loss(pnl, &t975)?,
-        es_99: mean_loss(pnl, t99)?,
+        var_99: -pnl[*t99.last()?] + 0.0,
+        es_975: mean_loss(pnl, &t975)? + 0.0,
+        es_99: mean_loss(pnl, t99)? + 0.0,
     };
     Some((m, t975))
 }
@@ -134,6 +135,15 @@ mod tests {
         let (m, t) = measures_and_tail(&pnl).unwrap();
         assert_eq!(t, full[..P975.tail(997)].to_vec());
         assert_eq!(m.var_99, -pnl[full[P99.tail(997) - 1]]);
+    }
+
+    #[test]
+    fn a_book_that_never_moves_has_zero_var_not_minus_zero() {
+        let m = measures(&[0.0; 100]).unwrap();
+        assert!(
+            m.var_99.is_sign_positive() && m.es_975.is_sign_positive(),
+            "{m:?}"
+        );
     }
 
     #[test]

@@ -85,7 +85,15 @@ fn contributions(f: &mut Frame, area: Rect, var: &VarFigures, method: Method, ct
     let Some(desk) = v.desk[m].as_ref() else {
         return f.render_widget(Paragraph::new("no account could be revalued"), area);
     };
-    let mut order: Vec<usize> = (0..v.holders.len()).collect();
+    // An empty wallet loses nothing: it would only fill the list.
+    let empty = |h: &crate::risk::Holder| {
+        h.books
+            .iter()
+            .all(|b| b.positions.is_empty() && b.equity == 0.0)
+    };
+    let mut order: Vec<usize> = (0..v.holders.len())
+        .filter(|&i| !empty(&v.holders[i]))
+        .collect();
     order.sort_by(|&a, &b| desk.contributions[b].total_cmp(&desk.contributions[a]));
     let es = desk.usd.es_975;
     let rows: Vec<Row> = (order.into_iter())

@@ -77,7 +77,7 @@ pub fn render(f: &mut Frame, area: Rect, method: Method, ctx: &Ctx) {
     let [days, parts] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
     // MC paths have no dates: the worst days are the history's.
-    if m == 2 {
+    if METHODS[m] == crate::risk::Method::Mc {
         contributions(f, right, chosen, method, unit);
         return;
     }
