@@ -1,4 +1,4 @@
-//! VaR and ES (RISK.md), checked against values computed here from the
+//! VaR and ES (docs/risk.md), checked against values computed here from the
 //! shipped CSV files by hand: closed-form P&Ls of linear books over the
 //! historical returns, the analytic normal VaR, and desk identities.
 

@@ -1,4 +1,4 @@
-//! VaR and ES from a set of scenario P&Ls (RISK.md §3), and the Euler
+//! VaR and ES from a set of scenario P&Ls (docs/risk.md §3), and the Euler
 //! allocation of ES to the parts of a book.
 
 use serde::Serialize;

@@ -1,5 +1,5 @@
 //! Value-at-Risk and Expected Shortfall over correlated risk factors
-//! (RISK.md): how much each account, and the desk as a whole, can lose
+//! (docs/risk.md): how much each account, and the desk as a whole, can lose
 //! over a day given how BTC, ETH and their volatilities have moved
 //! together. Pure like the rest of the risk core: the history and the
 //! time are passed in.

@@ -1,4 +1,4 @@
-//! Books revalued in every scenario (RISK.md §2): full Black-76
+//! Books revalued in every scenario (docs/risk.md §2): full Black-76
 //! revaluation, no time step. Each instrument is priced once per scenario,
 //! per unit of size, and the table is shared by every book that holds it.
 

@@ -1,4 +1,4 @@
-//! The scenario sets of the three methods (RISK.md §4): historical moves
+//! The scenario sets of the three methods (docs/risk.md §4): historical moves
 //! as they happened (HS), rescaled to today's volatility (FHS), and
 //! correlated Monte Carlo draws from the EWMA covariance (MC).
 

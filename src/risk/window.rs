@@ -1,5 +1,5 @@
 //! The risk factors a desk needs and their moves over the history window
-//! (RISK.md §1): one price factor per index held, named after the index,
+//! (docs/risk.md §1): one price factor per index held, named after the index,
 //! then one volatility factor per index (`<index>.iv`); the window is the
 //! most recent days on which every factor has a move.
 
@@ -36,7 +36,7 @@ pub fn coin_of(index: &str) -> String {
 /// The coin whose volatility index stands in when a coin has none.
 const VOL_PROXY: &str = "BTC";
 
-/// The factors of `indices` in the order of RISK.md §1 (prices sorted by
+/// The factors of `indices` in the order of docs/risk.md §1 (prices sorted by
 /// name, then the vols in the same order), and the indices left out for
 /// want of a price history.
 pub fn factors(indices: &BTreeSet<String>, history: &History) -> (Vec<Factor>, Vec<String>) {
