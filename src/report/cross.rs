@@ -4,7 +4,7 @@
 
 use super::{
     checked, verdict, AccountReport, ExchangeReport, GreeksReport, Health, IndexGreeksReport,
-    ReportOptions, Standing, StressReport,
+    ReportOptions, Standing,
 };
 use crate::margin::analysis::{analyse_cross, CrossAnalysis};
 use crate::margin::cross::{exchange_totals, is_stable, usd_rate, CrossTotals};
@@ -91,7 +91,7 @@ pub fn cross_report(
         true => checked(name, v, w),
         false => None,
     };
-    let stress = stress(&analysis, known);
+    let stress = analysis.scenario_rows(known);
     let liquidation = match known {
         true => analysis.liquidation.clone(),
         false => Liquidation::default(),
@@ -189,23 +189,6 @@ fn exchange_report(totals: Option<UsdTotals>, inputs: &CrossInputs) -> ExchangeR
         initial_margin_usd: totals.map(|t| t.initial_margin),
         equity_usd: totals.map(|t| t.equity),
     }
-}
-
-/// Each scenario revalues positions and collateral together, in USD.
-fn stress(a: &CrossAnalysis, known: bool) -> Vec<StressReport> {
-    let finite = |v: f64| (known && v.is_finite()).then_some(v);
-    (a.stress.iter())
-        .map(|s| StressReport {
-            name: s.name.clone(),
-            price_move: s.price_move,
-            moves: s.moves.clone(),
-            vol_move: s.vol_move,
-            pnl: finite(s.after.equity_usd - a.totals.equity_usd),
-            margin_balance: finite(s.after.margin_balance_usd),
-            maintenance_margin: finite(s.after.maintenance_margin_usd),
-            mm_ratio: s.after.mm_ratio().and_then(finite),
-        })
-        .collect()
 }
 
 /// Greeks that add up across wallets, in USD: delta and net delta at each

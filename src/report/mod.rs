@@ -159,21 +159,8 @@ pub struct PositionReport {
     pub theta: f64,
 }
 
-#[derive(Clone, Debug, Serialize)]
-pub struct StressReport {
-    pub name: String,
-    /// The move of the account's underlying (the scenario's generic move
-    /// when the book holds several underlyings: see `moves`).
-    pub price_move: f64,
-    /// The move of each underlying coin, when the book holds several.
-    pub moves: BTreeMap<String, f64>,
-    pub vol_move: f64,
-    pub pnl: Option<f64>,
-    /// Margin under the account's own model in the scenario.
-    pub margin_balance: Option<f64>,
-    pub maintenance_margin: Option<f64>,
-    pub mm_ratio: Option<f64>,
-}
+/// A stress scenario's object of the report: the core's line, as is.
+pub type StressReport = crate::margin::analysis::ScenarioRow;
 
 /// Report settings.
 pub struct ReportOptions<'a> {
@@ -341,22 +328,10 @@ fn shape(
             None
         }
     };
-    let stress = (a.stress.iter())
-        .map(|s| {
-            let r = &s.result;
-            let known = |v: f64| v.is_finite().then_some(v).filter(|_| risk.complete);
-            StressReport {
-                name: s.name.clone(),
-                price_move: s.price_move,
-                moves: s.moves.clone(),
-                vol_move: s.vol_move,
-                pnl: checked(&s.name, r.pnl, &mut warnings),
-                margin_balance: known(r.margin_balance),
-                maintenance_margin: known(r.maintenance_margin),
-                mm_ratio: r.mm_ratio.filter(|v| v.is_finite() && risk.complete),
-            }
-        })
-        .collect();
+    let stress = a.scenario_rows();
+    for s in stress.iter().filter(|s| s.pnl.is_none()) {
+        warnings.push(format!("{} could not be computed", s.name));
+    }
     let sums = &book.sums;
     AccountReport {
         account: acct.label.clone(),

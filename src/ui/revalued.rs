@@ -5,9 +5,9 @@
 //! valued read as None, never as a figure.
 
 use crate::margin::account::PositionRisk;
-use crate::margin::analysis::{AccountAnalysis, CrossAnalysis, ExpiryGreeks};
+pub use crate::margin::analysis::ScenarioRow;
+use crate::margin::analysis::{shown, AccountAnalysis, CrossAnalysis, ExpiryGreeks};
 use crate::margin::liquidation::Liquidation;
-use std::collections::BTreeMap;
 
 /// One account revalued.
 #[derive(Clone, Debug)]
@@ -44,26 +44,6 @@ pub struct Figures {
     pub liquidation: Liquidation,
     /// The largest stress loss.
     pub worst_stress: Option<f64>,
-}
-
-/// One stress scenario's line.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ScenarioRow {
-    pub name: String,
-    /// The move of the account's underlying (the generic move when the book
-    /// holds several: see `moves`).
-    pub price_move: f64,
-    /// Each underlying coin's move, when the book holds several.
-    pub moves: BTreeMap<String, f64>,
-    pub vol_move: f64,
-    pub pnl: Option<f64>,
-    pub maintenance_margin: Option<f64>,
-    pub mm_ratio: Option<f64>,
-}
-
-/// A finite value that may be shown (`known`: what it leans on was valued).
-fn shown(known: bool, v: f64) -> Option<f64> {
-    (known && v.is_finite()).then_some(v)
 }
 
 impl Revalued {
@@ -129,34 +109,8 @@ impl Revalued {
     /// Each scenario's P&L and margin after it, in the account's money.
     pub fn stress(&self) -> Vec<ScenarioRow> {
         match self {
-            Revalued::Own(a) => {
-                let known = |v| shown(a.risk.complete, v);
-                (a.stress.iter())
-                    .map(|s| ScenarioRow {
-                        name: s.name.clone(),
-                        price_move: s.price_move,
-                        moves: s.moves.clone(),
-                        vol_move: s.vol_move,
-                        pnl: shown(true, s.result.pnl),
-                        maintenance_margin: known(s.result.maintenance_margin),
-                        mm_ratio: s.result.mm_ratio.and_then(known),
-                    })
-                    .collect()
-            }
-            Revalued::Cross { account, .. } => {
-                let known = |v| shown(account.totals.complete, v);
-                (account.stress.iter())
-                    .map(|s| ScenarioRow {
-                        name: s.name.clone(),
-                        price_move: s.price_move,
-                        moves: s.moves.clone(),
-                        vol_move: s.vol_move,
-                        pnl: known(s.after.equity_usd - account.totals.equity_usd),
-                        maintenance_margin: known(s.after.maintenance_margin_usd),
-                        mm_ratio: s.after.mm_ratio().and_then(known),
-                    })
-                    .collect()
-            }
+            Revalued::Own(a) => a.scenario_rows(),
+            Revalued::Cross { account, .. } => account.scenario_rows(account.totals.complete),
             Revalued::Unknown => Vec::new(),
         }
     }

@@ -37,6 +37,26 @@ pub struct CrossAnalysis {
     pub coin_down: BTreeMap<String, f64>,
 }
 
+impl CrossAnalysis {
+    /// Each scenario's line in USD, positions and collateral moved
+    /// together; `known`: the totals may be shown.
+    pub fn scenario_rows(&self, known: bool) -> Vec<super::ScenarioRow> {
+        let shown = |v| super::shown(known, v);
+        (self.stress.iter())
+            .map(|s| super::ScenarioRow {
+                name: s.name.clone(),
+                price_move: s.price_move,
+                moves: s.moves.clone(),
+                vol_move: s.vol_move,
+                pnl: shown(s.after.equity_usd - self.totals.equity_usd),
+                margin_balance: shown(s.after.margin_balance_usd),
+                maintenance_margin: shown(s.after.maintenance_margin_usd),
+                mm_ratio: s.after.mm_ratio().and_then(shown),
+            })
+            .collect()
+    }
+}
+
 pub fn analyse_cross(inputs: &CrossInputs, scenarios: &[StressScenario]) -> CrossAnalysis {
     let mut wallets = wallets(inputs);
     let (instruments, market, now) = (&inputs.instruments, &inputs.market, inputs.now_ms);

@@ -35,6 +35,49 @@ pub struct ScenarioOutcome {
     pub result: StressResult,
 }
 
+/// One scenario's line as screens and reports show it: figures that lean
+/// on what could not be valued, or that are not finite, are None.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ScenarioRow {
+    pub name: String,
+    /// The move of the account's underlying (the scenario's generic move
+    /// when the book holds several underlyings: see `moves`).
+    pub price_move: f64,
+    /// The move of each underlying coin, when the book holds several.
+    pub moves: BTreeMap<String, f64>,
+    pub vol_move: f64,
+    pub pnl: Option<f64>,
+    /// Margin under the account's own model in the scenario.
+    pub margin_balance: Option<f64>,
+    pub maintenance_margin: Option<f64>,
+    pub mm_ratio: Option<f64>,
+}
+
+/// A finite value that may be shown (`known`: what it leans on was valued).
+pub(crate) fn shown(known: bool, v: f64) -> Option<f64> {
+    (known && v.is_finite()).then_some(v)
+}
+
+impl AccountAnalysis {
+    /// Each scenario's line, in the account's currency. The P&L stands on
+    /// the valued positions alone; the margin after it needs all of them.
+    pub fn scenario_rows(&self) -> Vec<ScenarioRow> {
+        let known = |v| shown(self.risk.complete, v);
+        (self.stress.iter())
+            .map(|s| ScenarioRow {
+                name: s.name.clone(),
+                price_move: s.price_move,
+                moves: s.moves.clone(),
+                vol_move: s.vol_move,
+                pnl: shown(true, s.result.pnl),
+                margin_balance: known(s.result.margin_balance),
+                maintenance_margin: known(s.result.maintenance_margin),
+                mm_ratio: s.result.mm_ratio.and_then(known),
+            })
+            .collect()
+    }
+}
+
 /// An account revalued in full under its own model.
 #[derive(Clone, Debug)]
 pub struct AccountAnalysis {
