@@ -7,7 +7,7 @@
 
 use super::instrument::{Instrument, Kind, Settlement};
 use super::market::{positive_finite, MarketState};
-use crate::pricing::{self, implied_vol_coin, OptionType};
+use crate::pricing::{self, implied_vol_coin, lanes, OptionType};
 
 /// Everything needed to price an instrument now, after any shock.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -256,9 +256,10 @@ pub struct Repricer {
     kind: Kind,
     settlement: Settlement,
     forward: f64,
-    /// ln(F/K) and √T of an option.
+    /// ln(F/K), √T and σ of an option.
     ln_fk: f64,
     sqrt_t: f64,
+    sigma: f64,
     /// The option's value at the resolved state, in quote units.
     base: f64,
 }
@@ -286,7 +287,60 @@ impl Repricer {
             forward: r.forward,
             ln_fk,
             sqrt_t: r.t.sqrt(),
+            sigma: r.sigma,
             base,
+        }
+    }
+
+    /// `pnl_grown` in many scenarios at once, the option's volatility
+    /// being σ·`moves.vol[i]` (each ≥ 0.01), into `out`. Options with time
+    /// and volatility left go through the vectorized Black-76.
+    pub fn pnl_many(&self, moves: &lanes::Moves, out: &mut [f64]) {
+        match self.lanes() {
+            Some(option) => {
+                lanes::values(&option, moves, out);
+                self.pnl_from_values(moves, out);
+            }
+            None => {
+                let scenarios = (moves.log.iter().zip(moves.grown)).zip(moves.vol);
+                for (o, ((lr, g), m)) in out.iter_mut().zip(scenarios) {
+                    *o = self.pnl_grown(*lr, *g, self.sigma * m);
+                }
+            }
+        }
+    }
+
+    /// The inputs of the vectorized Black-76: an option with time and
+    /// volatility left. Options whose inputs are equal but for the type
+    /// can be priced together (`lanes::call_and_put_values`).
+    pub fn lanes(&self) -> Option<lanes::Inputs> {
+        match self.kind {
+            Kind::Option {
+                option_type,
+                strike,
+                ..
+            } if self.sqrt_t > 0.0 && self.sigma > 0.0 => Some(lanes::Inputs {
+                option_type,
+                strike,
+                forward: self.forward,
+                ln_fk: self.ln_fk,
+                total_vol: self.sigma * self.sqrt_t,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The P&L in quote units from the option's USD values after `moves`
+    /// (from `lanes`), in place.
+    pub fn pnl_from_values(&self, moves: &lanes::Moves, values: &mut [f64]) {
+        match self.settlement {
+            Settlement::Inverse => {
+                let inv_forward = 1.0 / self.forward;
+                for (v, ig) in values.iter_mut().zip(moves.inv_grown) {
+                    *v = *v * (inv_forward * ig) - self.base;
+                }
+            }
+            Settlement::Linear => values.iter_mut().for_each(|v| *v -= self.base),
         }
     }
 
@@ -390,6 +444,53 @@ mod repricer_tests {
                 assert!(close, "{name} {lr} {s}: {got} vs {want}");
             }
             assert_eq!(rep.pnl(0.0, r.sigma), 0.0, "{name}: no move, no P&L");
+        }
+    }
+
+    #[test]
+    fn many_scenarios_at_once_give_the_one_at_a_time_pnl() {
+        let r = Resolved {
+            forward: 30_220.5,
+            sigma: 0.677,
+            t: 0.33,
+            mark: 0.01,
+            index: 30_000.0,
+            expired: false,
+        };
+        let log: Vec<f64> = (0..97).map(|i| -0.5 + 0.01 * i as f64).collect();
+        let grown: Vec<f64> = log.iter().map(|x| x.exp()).collect();
+        let mult: Vec<f64> = (0..97).map(|i| 0.5 + 0.02 * (i % 50) as f64).collect();
+        let inv_grown: Vec<f64> = grown.iter().map(|g| 1.0 / g).collect();
+        let inv_mult: Vec<f64> = mult.iter().map(|m| 1.0 / m).collect();
+        let expired = Resolved { t: 0.0, ..r };
+        let names = [
+            "BTC-30SEP22-25000-P",
+            "BTC_USDC-30SEP22-30000-C",
+            "BTC-PERPETUAL",
+        ];
+        for (name, r) in (names.iter().map(|n| (n, r))).chain([(&names[0], expired)]) {
+            let rep = Repricer::new(&Instrument::parse(name).unwrap(), &r);
+            let mut out = vec![f64::NAN; log.len()];
+            let moves = lanes::Moves {
+                log: &log,
+                grown: &grown,
+                inv_grown: &inv_grown,
+                vol: &mult,
+                inv_vol: &inv_mult,
+            };
+            rep.pnl_many(&moves, &mut out);
+            for i in 0..log.len() {
+                let want = rep.pnl_grown(log[i], grown[i], r.sigma * mult[i]);
+                // Both are differences of values up to F (linear, USD)
+                // or 1 coin (inverse): rounding is relative to those.
+                let scale = if name.contains("USDC") {
+                    r.forward
+                } else {
+                    1.0
+                };
+                let close = (out[i] - want).abs() <= 1e-14 * scale;
+                assert!(close, "{name} #{i}: {} vs {want}", out[i]);
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod black76;
 pub mod implied_vol;
+pub mod lanes;
 pub mod normal;
 
 pub use black76::{

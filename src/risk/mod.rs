@@ -21,7 +21,7 @@ use crate::model::market::MarketState;
 use history::{day_of, Day, History};
 use measure::{contribution_over, measures, measures_and_tail, Measures};
 use nalgebra::DMatrix;
-use revalue::{book_pnl, price_table, usd_index, usd_pnl, Book};
+use revalue::{book_pnls, unit_pnl, usd_index, usd_pnl, Book, Columns, Units};
 use scenarios::{correlation, ewma_covariance, Draws, Scenarios};
 use std::collections::BTreeSet;
 use window::{factors, window, Factor};
@@ -191,12 +191,19 @@ pub fn desk_var(holders: Vec<Holder>, m: &Market, history: &History, s: Settings
         .map(|_| std::array::from_fn(|_| Err(String::new())))
         .collect();
     let mut desk: [Option<DeskFigures>; 3] = Default::default();
+    let units = Units::new(&names, m.instruments, m.market, m.now_ms, &factors);
+    let books: Vec<&Book> = holders.iter().flat_map(|h| &h.books).collect();
     for (k, set) in sets.iter().enumerate() {
-        let table = price_table(&names, m.instruments, m.market, m.now_ms, &factors, set);
+        let columns = Columns::new(&factors, set);
+        let mut pnls = book_pnls(&units, &columns, &books).into_iter();
         let mut usd_by_holder = Vec::new();
         for (h, holder) in holders.iter().enumerate() {
-            let (figures, usd) = match holder_pnl(holder, &table, m.market, &factors, set) {
-                Ok((own, usd)) => (holder_figures(holder, &table, own, &usd), Some(usd)),
+            let own = pnls.by_ref().take(holder.books.len()).collect();
+            let (figures, usd) = match holder_pnl(holder, own, m.market, &factors, set) {
+                Ok((own, usd)) => {
+                    let figures = holder_figures(holder, &units, &columns, own, &usd);
+                    (figures, Some(usd))
+                }
                 Err(e) => (Err(e), None),
             };
             results[h][k] = figures;
@@ -238,7 +245,8 @@ type HolderPnl = (Vec<f64>, Vec<f64>);
 /// A holder's figures from its P&L in its unit (`own`) and in USD.
 fn holder_figures(
     holder: &Holder,
-    table: &revalue::PnlTable,
+    units: &Units,
+    columns: &Columns,
     own: Vec<f64>,
     usd: &[f64],
 ) -> Result<Figures, String> {
@@ -247,29 +255,32 @@ fn holder_figures(
     Ok(Figures {
         own: m,
         usd: measures(usd).ok_or_else(none)?,
-        positions_es: positions_es(holder, table, &tail),
+        positions_es: positions_es(holder, units, &columns.picked(&tail)),
         pnl: own,
     })
 }
 
 /// Each position's share of a single book's ES: its mean loss over the
-/// book's tail scenarios (a cross account's positions are in other units
-/// than its USD figures: none).
-fn positions_es(holder: &Holder, table: &revalue::PnlTable, tail: &[usize]) -> Vec<(String, f64)> {
+/// book's tail scenarios, which `tail` holds (a cross account's positions
+/// are in other units than its USD figures: none).
+fn positions_es(holder: &Holder, units: &Units, tail: &Columns) -> Vec<(String, f64)> {
     let Some(b) = holder.books.first().filter(|_| !holder.in_usd()) else {
         return Vec::new();
     };
+    let all: Vec<usize> = (0..tail.len()).collect();
     (b.positions.iter())
         .filter_map(|(name, size)| {
-            let row = revalue::row(table, name).ok()?;
-            Some((name.clone(), size * contribution_over(tail, row)))
+            let row = unit_pnl(units, tail, name).ok()?;
+            Some((name.clone(), size * contribution_over(&all, &row)))
         })
         .collect()
 }
 
+/// A holder's P&L per scenario in its unit and in USD, from each of its
+/// books' P&L in the book's currency.
 fn holder_pnl(
     holder: &Holder,
-    table: &revalue::PnlTable,
+    books: Vec<Result<Vec<f64>, String>>,
     market: &MarketState,
     factors: &[Factor],
     set: &Scenarios,
@@ -277,8 +288,8 @@ fn holder_pnl(
     let n = set.len();
     let mut own = vec![0.0; n];
     let mut usd = vec![0.0; n];
-    for b in &holder.books {
-        let pnl = book_pnl(b, table, n)?;
+    for (b, pnl) in holder.books.iter().zip(books) {
+        let pnl = pnl?;
         let in_usd = usd_pnl(b, &pnl, market, factors, set)?;
         for t in 0..n {
             usd[t] += in_usd[t];
