@@ -310,9 +310,11 @@ async fn check_config(
     );
     std::fs::write(dir.join("config.toml"), cfg).unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_margintop"));
+    // The VaR history cache goes to the test's directory, not the user's.
     cmd.arg("check")
         .arg("--config")
         .arg(dir.join("config.toml"))
+        .env("XDG_CACHE_HOME", dir.join("cache"))
         .args(args);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
@@ -1008,6 +1010,20 @@ async fn a_cross_accounts_unconfigured_wallets_are_found_and_followed() {
         desk_view(&snap, "desk", "SOL").is_none(),
         "an empty wallet stays out"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_check_takes_its_var_history_from_the_exchange() {
+    let server = Server::start(Faults::default()).await;
+    let extra = "[check]\nwarn_var_ratio = 100.0\n[var]\npaths = 1000\n";
+    let (code, out, err) = check(&server.url(), SECRET, extra, &["--json"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let window = &report["accounts"][0]["var"]["window"];
+    // Fetched up to yesterday (and cached); the window itself ends the day
+    // before the market's own time, which on this server is in 2022.
+    assert_eq!(window["history"], "fetched", "{window}");
+    assert_eq!(window["to"], "2022-06-01", "{window}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

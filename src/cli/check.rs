@@ -246,7 +246,9 @@ async fn live(
     let mut report = build_report(&engine.ingest.desk, &fresh, now_ms(), &opts);
     report.warnings = last.warnings.clone();
     if let Some(s) = var {
-        add_var(&mut report, &engine.ingest.desk, &History::shipped(), s);
+        let (history, problem) = live_history(config).await;
+        report.warnings.extend(problem);
+        add_var(&mut report, &engine.ingest.desk, &history, s);
     }
     if let Some(r) = risk.model.as_ref() {
         report
@@ -254,6 +256,19 @@ async fn live(
             .push(format!("every account valued with {r}"));
     }
     Ok(report)
+}
+
+/// The VaR history of a live check, as the dashboards have it: the
+/// shipped days and the cache, extended from the first account's exchange
+/// up to yesterday (and cached); on failure what could be had, and why.
+async fn live_history(config: &Config) -> (History, Option<String>) {
+    match config.accounts.first() {
+        Some(a) => {
+            let path = margintop::history_store::cache_path();
+            margintop::history_store::refresh(a.url(), now_ms(), path.as_deref()).await
+        }
+        None => (History::shipped(), None),
+    }
 }
 
 /// Play a recording through the live engine at `speed`, then report.
