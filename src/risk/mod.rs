@@ -10,6 +10,7 @@
 //! - `revalue`: every instrument priced once per scenario, books summed;
 //! - `measure`: VaR, ES and Euler contributions.
 
+pub mod backtest;
 pub mod coverage;
 pub mod history;
 pub mod measure;
