@@ -23,6 +23,10 @@ struct Cli {
 enum Command {
     /// Replay a recording and print the risk report at its end.
     Report(cli::report::ReportArgs),
+    /// Replay a recording, walk each account's book through the last T days
+    /// of history and test whether its VaR (HS, FHS) and its maintenance
+    /// margin under every loaded model would have held (README, "Backtests").
+    Backtest(cli::backtest::BacktestArgs),
     /// Connect (or replay), wait for a complete snapshot, print one line per
     /// account and exit 0 healthy, 1 warning, 2 critical or stale, 3 on a
     /// configuration or connection error. For scripts and cron.
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Report(args)) => cli::report::run(args).map(|()| 0),
+        Some(Command::Backtest(args)) => cli::backtest::run(args).map(|()| 0),
         Some(Command::Check(args)) => cli::check::run(args),
         Some(Command::Record(args)) => cli::record::run(args).map(|()| 0),
         Some(Command::Bench(args)) => cli::bench::run(args).map(|()| 0),

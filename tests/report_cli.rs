@@ -447,3 +447,120 @@ fn check_warns_when_var_passes_its_share_of_the_margin_balance() {
     assert!(err.contains("check.warn_var_ratio = -1"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A configuration whose VaR window fits the sample's history (it is
+/// dated 2022-06-02; BTC's DVOL starts in 2021-03).
+fn short_window_config(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("margintop-bt-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(&path, "[var]\nwindow_days = 250\nbacktest_days = 150\n").unwrap();
+    path
+}
+
+#[test]
+fn report_backtest_adds_the_documented_fields() {
+    let cfg = short_window_config("json");
+    let cfg = cfg.to_str().unwrap();
+    let r = json_report(&[
+        "report",
+        "--replay",
+        &sample(),
+        "--json",
+        "--backtest",
+        "--config",
+        cfg,
+    ]);
+    for a in r["accounts"].as_array().unwrap() {
+        let b = &a["backtest"];
+        assert_eq!(b["days"], 150, "{b}");
+        assert_eq!(b["alpha"], 0.99);
+        assert_eq!(b["to"], "2022-06-01", "the day before the recording's");
+        assert!(b["from"].as_str().unwrap() < "2022-01-05");
+        for m in ["hs", "fhs"] {
+            let t = &b[m];
+            let x = t["exceptions"].as_u64().unwrap();
+            assert!(x <= 150);
+            for key in ["lr_pof", "p_pof", "lr_ind", "p_ind", "lr_cc", "p_cc"] {
+                assert!(t[key].as_f64().unwrap() >= 0.0, "{m}.{key}");
+            }
+            // Conditional coverage is the sum of the two ratios.
+            let sum = t["lr_pof"].as_f64().unwrap() + t["lr_ind"].as_f64().unwrap();
+            assert!((t["lr_cc"].as_f64().unwrap() - sum).abs() < 1e-12);
+            // The zone follows the count: for T = 150 at 99 %, binomial
+            // CDF(3) = 0.9353 < 0.95 ≤ CDF(4) = 0.9820, and CDF(7) = 0.99985
+            // < 0.9999 ≤ CDF(8): yellow from 4, red from 8.
+            let zone = match x {
+                0..=3 => "green",
+                4..=7 => "yellow",
+                _ => "red",
+            };
+            assert_eq!(t["zone"], zone, "{m}: {x} exceptions");
+        }
+        // The account's own model at its own maintenance margin, and the
+        // two other shipped models beside it.
+        let own = &b["margin"];
+        assert_eq!(own["model"], a["margin_model"]);
+        assert_eq!(own["maintenance_margin"], a["maintenance_margin"]);
+        let others: Vec<&str> = (b["margin_by_model"].as_array().unwrap().iter())
+            .map(|m| m["model"].as_str().unwrap())
+            .collect();
+        assert_eq!(others.len(), 2, "{others:?}");
+        assert!(!others.contains(&a["margin_model"].as_str().unwrap()));
+        for m in std::iter::once(own).chain(b["margin_by_model"].as_array().unwrap()) {
+            let x = m["exceptions"].as_f64().unwrap();
+            assert!((m["share"].as_f64().unwrap() - x / 150.0).abs() < 1e-12);
+            assert_eq!(x == 0.0, m["worst_excess"].as_f64().unwrap() == 0.0, "{m}");
+        }
+    }
+    std::fs::remove_dir_all(std::path::Path::new(cfg).parent().unwrap()).ok();
+}
+
+#[test]
+fn the_backtest_command_prints_a_table_in_words() {
+    let cfg = short_window_config("table");
+    let cfg = cfg.to_str().unwrap();
+    let args = [
+        "backtest",
+        "--replay",
+        &sample(),
+        "--config",
+        cfg,
+        "--account",
+        "pm-vol-seller",
+    ];
+    let (code, out, err) = margintop(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("pm-vol-seller (BTC)"), "{out}");
+    assert!(!out.contains("pm-covered-call"), "one account only");
+    assert!(
+        out.contains("150 days, ") && out.contains("1.5 exceptions expected"),
+        "{out}"
+    );
+    for row in ["HS ", "FHS ", "deribit_pm", "deribit_sm", "span16"] {
+        assert!(out.contains(row), "{row}: {out}");
+    }
+    assert!(
+        out.contains("consistent with 99 %") || out.contains("understates"),
+        "{out}"
+    );
+    // JSON: the report's shape, with the one account.
+    let json = json_report(&[&args[..], &["--json", "--days", "100"]].concat());
+    assert_eq!(json["accounts"].as_array().unwrap().len(), 1);
+    assert_eq!(json["accounts"][0]["backtest"]["days"], 100);
+    // An account the recording does not have is an error, not an empty table.
+    let (code, _, err) = margintop(&["backtest", "--replay", &sample(), "--account", "nobody"]);
+    assert_eq!(code, 3);
+    assert!(err.contains("no account \"nobody\""), "{err}");
+    std::fs::remove_dir_all(std::path::Path::new(cfg).parent().unwrap()).ok();
+}
+
+#[test]
+fn a_window_longer_than_the_history_says_so() {
+    let (code, out, err) = margintop(&["backtest", "--replay", &sample()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("no backtest") && out.contains("1000-day window"),
+        "{out}"
+    );
+}

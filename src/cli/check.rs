@@ -1,6 +1,6 @@
 //! `margintop check`: one line per account and an exit status, for scripts.
 
-use super::report::{print, replay_report};
+use super::report::{print, replay_report, Extras};
 use super::RiskArgs;
 use margintop::config::Config;
 use margintop::engine::live::{AccountSnapshot, Snapshot};
@@ -66,7 +66,10 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
             &args.risk,
             config.engine.stale_after_ms,
             thresholds,
-            var,
+            Extras {
+                var,
+                backtest: None,
+            },
         )?,
         (None, _) => {
             let base = path

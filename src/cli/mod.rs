@@ -1,9 +1,11 @@
 //! The subcommands, and the options they share.
 
+pub mod backtest;
 pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod links;
+pub mod progress;
 pub mod record;
 pub mod report;
 pub mod watch;

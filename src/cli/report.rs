@@ -3,6 +3,7 @@
 use super::RiskArgs;
 use margintop::config::Config;
 use margintop::engine::{Desk, Ingest};
+use margintop::report::backtest::add_backtest;
 use margintop::report::var::add_var;
 use margintop::report::{build_report, render_table, Freshness, Report, ReportOptions, Thresholds};
 use margintop::risk::history::History;
@@ -10,7 +11,7 @@ use margintop::risk::Settings;
 use std::path::PathBuf;
 
 /// The sample recording shipped with margintop (config/samples/README.md).
-const SAMPLE: &str = include_str!("../../config/samples/deribit_2022-06-02.jsonl");
+pub const SAMPLE: &str = include_str!("../../config/samples/deribit_2022-06-02.jsonl");
 
 #[derive(clap::Args, Default)]
 pub struct ReportArgs {
@@ -29,11 +30,25 @@ pub struct ReportArgs {
     /// shipped history, as the config's [var] section says (README, "VaR and ES").
     #[arg(long)]
     pub var: bool,
+    /// Add each account's backtest: its VaR (HS, FHS) walked through the last
+    /// [var] backtest_days of the shipped history, and every loaded margin
+    /// model's coverage of the same daily losses (`margintop backtest`).
+    #[arg(long)]
+    pub backtest: bool,
     #[command(flatten)]
     pub risk: RiskArgs,
     /// Account data older than this (milliseconds, recording clock) is stale.
     #[arg(long, default_value_t = 60_000)]
     pub stale_after_ms: i64,
+}
+
+/// What a report adds to the replay's figures on request.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Extras {
+    /// VaR and ES (`--var`).
+    pub var: Option<Settings>,
+    /// Backtests over this many days (`--backtest`), VaR as `Settings` says.
+    pub backtest: Option<(Settings, usize)>,
 }
 
 /// Replay `lines` as fast as possible and build the report at their end.
@@ -42,8 +57,36 @@ pub fn replay_report(
     risk: &RiskArgs,
     stale_after_ms: i64,
     thresholds: Thresholds,
-    var: Option<Settings>,
+    extras: Extras,
 ) -> Result<Report, String> {
+    let (mut report, ingest) = replay_desk(lines, risk, stale_after_ms, thresholds)?;
+    // The shipped history only: a report never touches the network.
+    let history = History::shipped();
+    if let Some(settings) = extras.var {
+        add_var(&mut report, &ingest.desk, &history, settings);
+    }
+    if let Some((settings, days)) = extras.backtest {
+        let mut bar = super::progress::Bar::new("backtest");
+        add_backtest(
+            &mut report,
+            &ingest.desk,
+            &history,
+            settings,
+            days,
+            &mut |d, n| bar.show(d, n),
+        );
+    }
+    Ok(report)
+}
+
+/// Replay `lines` as fast as possible: the report at their end, and the
+/// engine's state there.
+pub fn replay_desk(
+    lines: impl Iterator<Item = String>,
+    risk: &RiskArgs,
+    stale_after_ms: i64,
+    thresholds: Thresholds,
+) -> Result<(Report, Ingest), String> {
     let models = risk.models()?;
     let scenarios = risk.scenarios()?;
     let mut ingest = Ingest::new(Desk::new(models, 0), risk.model.clone());
@@ -67,11 +110,7 @@ pub fn replay_report(
     };
     let mut report = build_report(&ingest.desk, &fresh, as_of, &opts);
     report.warnings = ingest.stats.warnings();
-    // The shipped history only: a report never touches the network.
-    if let Some(settings) = var {
-        add_var(&mut report, &ingest.desk, &History::shipped(), settings);
-    }
-    Ok(report)
+    Ok((report, ingest))
 }
 
 pub fn print(report: &Report, json: bool) -> Result<(), String> {
@@ -99,7 +138,10 @@ pub fn run(args: ReportArgs) -> Result<(), String> {
         &args.risk,
         args.stale_after_ms,
         thresholds,
-        args.var.then(|| config.var.settings()),
+        Extras {
+            var: args.var.then(|| config.var.settings()),
+            backtest: (args.backtest).then(|| (config.var.settings(), config.var.backtest_days)),
+        },
     )?;
     print(&report, args.json)
 }

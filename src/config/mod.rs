@@ -39,6 +39,8 @@ pub struct VarConfig {
     /// normal, or student_t (with `nu` degrees of freedom).
     pub distribution: String,
     pub nu: f64,
+    /// Test days (T) of a backtest.
+    pub backtest_days: usize,
 }
 
 impl Default for VarConfig {
@@ -51,6 +53,7 @@ impl Default for VarConfig {
             seed: s.seed,
             distribution: "normal".into(),
             nu: 5.0,
+            backtest_days: 500,
         }
     }
 }
@@ -76,6 +79,7 @@ impl VarConfig {
             ("var.window_days", self.window_days as u64, 30, 5_000),
             ("var.horizon_days", u64::from(self.horizon_days), 1, 30),
             ("var.paths", self.paths as u64, 100, 1_000_000),
+            ("var.backtest_days", self.backtest_days as u64, 1, 5_000),
         ];
         for (name, v, lo, hi) in ints {
             if !(lo..=hi).contains(&v) {

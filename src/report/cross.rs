@@ -145,6 +145,7 @@ pub fn cross_report(
         liquidation,
         currencies: currencies(&analysis, inputs, known),
         var: None,
+        backtest: None,
         warnings,
     }
 }

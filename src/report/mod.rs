@@ -1,6 +1,7 @@
 //! The risk report (docs/report.md): built from a desk, printed as JSON or
 //! as a readable table.
 
+pub mod backtest;
 mod cross;
 pub mod health;
 mod table;
@@ -88,6 +89,9 @@ pub struct AccountReport {
     /// VaR and ES (`--var`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub var: Option<var::VarReport>,
+    /// Backtests of the VaR models and the margin models (`--backtest`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backtest: Option<backtest::BacktestReport>,
     pub warnings: Vec<String>,
 }
 
@@ -402,6 +406,7 @@ fn shape(
         liquidation: a.liquidation.clone(),
         currencies: Vec::new(),
         var: None,
+        backtest: None,
         warnings,
     }
 }
@@ -483,6 +488,7 @@ fn unknown_model(inputs: &AccountInputs, fresh: Freshness) -> AccountReport {
         liquidation: Liquidation::default(),
         currencies: Vec::new(),
         var: None,
+        backtest: None,
         warnings: vec![format!("unknown margin model {:?}", acct.model)],
     }
 }

@@ -81,7 +81,8 @@ pub fn walk(
     );
     if full.len() <= w || test_days == 0 {
         return Err(format!(
-            "{} days of history have every factor: a backtest needs more than the {w}-day window",
+            "{} days of history have every factor: a backtest needs more than the {w}-day \
+             window ([var] window_days)",
             full.len()
         ));
     }
