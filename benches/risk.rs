@@ -9,7 +9,8 @@ use margintop::model::{Account, Instrument};
 use margintop::pricing::lanes::{values, Inputs, Moves};
 use margintop::pricing::{greeks, OptionType};
 use margintop::risk::history::History;
-use margintop::risk::Settings;
+use margintop::risk::backtest::walk;
+use margintop::risk::{Market, Settings};
 use margintop::synthetic::{books, chain, quote, NOW};
 
 fn black76(c: &mut Criterion) {
@@ -201,6 +202,24 @@ fn var(c: &mut Criterion) {
     );
     g.bench_function("one_book_221_positions_hs_fhs_mc", |b| {
         b.iter(|| one.clone().var(&history, settings))
+    });
+    // Issue 14's case: one 50-position book (the desk's first) walked over
+    // T = 500 days, HS and FHS each day from the W = 1000 before it.
+    let mut book = inputs.clone();
+    book.holders.truncate(1);
+    println!(
+        "backtest book: {} positions",
+        book.holders[0].books[0].positions.len()
+    );
+    g.bench_function("backtest_one_book_50_positions_t500_w1000", |b| {
+        b.iter(|| {
+            let m = Market {
+                instruments: &book.instruments,
+                market: &book.market,
+                now_ms: book.now_ms,
+            };
+            walk(book.holders.clone(), &m, &history, settings, 500, &mut |_, _| {}).unwrap()
+        })
     });
     g.finish();
 }
