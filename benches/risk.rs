@@ -8,8 +8,8 @@ use margintop::margin::config::load_models;
 use margintop::model::{Account, Instrument};
 use margintop::pricing::lanes::{values, Inputs, Moves};
 use margintop::pricing::{greeks, OptionType};
-use margintop::risk::history::History;
 use margintop::risk::backtest::walk;
+use margintop::risk::history::History;
 use margintop::risk::{Market, Settings};
 use margintop::synthetic::{books, chain, quote, NOW};
 
@@ -218,7 +218,15 @@ fn var(c: &mut Criterion) {
                 market: &book.market,
                 now_ms: book.now_ms,
             };
-            walk(book.holders.clone(), &m, &history, settings, 500, &mut |_, _| {}).unwrap()
+            walk(
+                book.holders.clone(),
+                &m,
+                &history,
+                settings,
+                500,
+                &mut |_, _| {},
+            )
+            .unwrap()
         })
     });
     g.finish();

@@ -610,7 +610,7 @@ mod keys {
             "Esc leaves help for where you were"
         );
         let mut seen = vec![app.screen];
-        for _ in 0..7 {
+        for _ in 0..8 {
             press(&mut app, &snap, KeyCode::Tab);
             seen.push(app.screen);
         }
@@ -622,6 +622,7 @@ mod keys {
                 Screen::Stress,
                 Screen::WhatIf,
                 Screen::Var,
+                Screen::Backtest,
                 Screen::DeskRisk,
                 Screen::Alerts,
                 Screen::Overview
@@ -632,6 +633,7 @@ mod keys {
         press(&mut app, &snap, KeyCode::Esc);
         assert_eq!(app.screen, Screen::Overview);
         for (c, s) in [
+            ('b', Screen::Backtest),
             ('m', Screen::Matrix),
             ('t', Screen::Stress),
             ('w', Screen::WhatIf),
@@ -1289,4 +1291,99 @@ fn the_next_method_key_steps_the_var_screens_through_hs_fhs_and_mc() {
     app.screen = Screen::DeskRisk;
     let text = render(&mut app, &snap, &theme(), 160, 48);
     assert!(text.contains("ES 97.5 % (FHS"), "{text}");
+}
+
+/// The sample account's backtest as the background job hands it over: a
+/// 250-day window (the sample is dated 2022-06-02, when BTC's DVOL had 403
+/// days of history) and 150 test days.
+fn backtest_of_sample(
+    engine: &Engine<Vec<u8>>,
+    snap: &Snapshot,
+    label: &str,
+) -> Box<margintop::ui::validation::Backtest> {
+    use margintop::ui::validation::{compute, Basis};
+    let v = snap.accounts.iter().find(|v| v.label == label).unwrap();
+    let desk = &engine.ingest.desk;
+    let id = desk.find_account(label, "BTC").unwrap();
+    let settings = margintop::risk::Settings {
+        window_days: 250,
+        ..margintop::risk::Settings::default()
+    };
+    let inputs = Some(desk.inputs(id, &[]));
+    let b = compute(
+        desk.var_inputs(),
+        inputs,
+        Basis::of(v),
+        &History::shipped(),
+        settings,
+        150,
+    );
+    Box::new(b)
+}
+
+#[test]
+fn backtest_screen_at_80x24_and_160x48() {
+    let (engine, snap) = sample();
+    let mut app = App::new(false);
+    app.world.results.backtest = Some(backtest_of_sample(&engine, &snap, "pm-vol-seller"));
+    app.open = Some(AccountKey::new("pm-vol-seller", "BTC"));
+    app.screen = Screen::Backtest;
+    assert_eq!(
+        app.backtest_due(&snap),
+        None,
+        "the book shown is the one walked"
+    );
+    for (w, h) in [(80, 24), (160, 48)] {
+        let text = render(&mut app, &snap, &theme(), w, h);
+        assert!(text.contains("150 days") || w == 80, "{text}");
+        insta::assert_snapshot!(format!("backtest_{w}x{h}"), text);
+    }
+    // Another account's backtest is not shown as this one's: it is due.
+    app.open = Some(AccountKey::new("pm-covered-call", "BTC"));
+    assert!(app.backtest_due(&snap).is_some());
+    let text = render(&mut app, &snap, &theme(), 160, 48);
+    assert!(text.contains("walking the book"), "{text}");
+}
+
+#[test]
+fn the_backtest_chart_marks_exactly_the_exception_days() {
+    use margintop::ui::screens::backtest::series;
+    let (engine, snap) = sample();
+    let b = backtest_of_sample(&engine, &snap, "pm-vol-seller");
+    let walk = b.walk.as_ref().unwrap();
+    let tracks = walk.results[0].as_ref().unwrap();
+    for m in 0..2 {
+        let s = series(tracks, m);
+        let track = &tracks.methods[m];
+        // Independently: the days whose loss exceeds that day's VaR.
+        let days: Vec<f64> = (0..tracks.pnl.len())
+            .filter(|&i| -tracks.pnl[i] > track.var[i])
+            .map(|i| i as f64)
+            .collect();
+        let marked: Vec<f64> = s.exceptions.iter().map(|p| p.0).collect();
+        assert_eq!(marked, days, "method {m}");
+        for (x, y) in &s.exceptions {
+            assert_eq!(
+                *y, tracks.pnl[*x as usize],
+                "a marker sits on its day's P&L"
+            );
+            assert!(-y > track.var[*x as usize]);
+        }
+        assert_eq!(s.pnl.len(), 150);
+        assert_eq!(s.minus_var[7].1, -track.var[7]);
+    }
+    // The screen draws one marker cell per exception day at least as far
+    // as the chart's width allows, in the legend's count.
+    let mut app = App::new(false);
+    let n = tracks.methods[0].coverage.exceptions;
+    app.world.results.backtest = Some(b);
+    app.open = Some(AccountKey::new("pm-vol-seller", "BTC"));
+    app.screen = Screen::Backtest;
+    let text = render(&mut app, &snap, &theme(), 160, 48);
+    assert!(text.contains(&format!("exception ({n})")), "{text}");
+    let cells = text.matches('█').count();
+    assert!(
+        n == 0 || (1..=n).contains(&cells),
+        "{cells} marker cells for {n} exceptions"
+    );
 }

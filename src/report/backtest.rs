@@ -7,7 +7,7 @@ use super::{AccountReport, Report};
 use crate::engine::Desk;
 use crate::margin::analysis::under_each_model;
 use crate::risk::backtest::{walk, Tracks, Walk, ALPHA, WALKED};
-use crate::risk::coverage::{margin_coverage, Coverage, MarginCoverage};
+use crate::risk::coverage::{margin_coverage, Coverage, MarginCoverage, Zone};
 use crate::risk::history::{date, History};
 use crate::risk::{Market, Settings};
 use serde::Serialize;
@@ -220,12 +220,10 @@ pub fn render(report: &Report) -> String {
     out
 }
 
-/// The zone in words: a colour alone says nothing on a monochrome terminal
-/// or in a log.
-pub fn zone_words(zone: &str) -> &'static str {
-    match zone {
-        "green" => "green: consistent with 99 %",
-        "yellow" => "yellow: more exceptions than 99 % explains",
-        _ => "red: the model understates the risk",
-    }
+/// A zone's name in words (`Zone::meaning`).
+fn zone_words(zone: &str) -> &'static str {
+    [Zone::Green, Zone::Yellow, Zone::Red]
+        .into_iter()
+        .find(|z| z.name() == zone)
+        .map_or("unknown zone", Zone::meaning)
 }

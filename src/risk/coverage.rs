@@ -48,6 +48,16 @@ impl Zone {
             Zone::Red => "red",
         }
     }
+
+    /// The zone in words for a 99 % VaR: a colour alone says nothing on a
+    /// monochrome terminal or in a log.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Zone::Green => "green: consistent with 99 %",
+            Zone::Yellow => "yellow: more exceptions than 99 % explains",
+            Zone::Red => "red: the model understates the risk",
+        }
+    }
 }
 
 /// The tests of an exception sequence (true = exception on that day).

@@ -7,6 +7,7 @@
 //! `risk` (pure); `Analyst` paces the jobs.
 
 use super::revalued::Revalued;
+use super::validation::{compute, Backtest, Basis};
 use crate::engine::live::{Query, Snapshot};
 use crate::margin::analysis::{
     analyse_account, analyse_cross, under_each_model, with_trades, ModelFigures, Trade,
@@ -204,6 +205,8 @@ pub enum Done {
     Chain(Vec<String>),
     /// A desk round finished (the next may start).
     DeskRound(Duration),
+    /// The open account's backtest (validation screen).
+    Backtest(Box<Backtest>),
 }
 
 /// Most accounts revalued in one round of the overview's columns.
@@ -223,6 +226,9 @@ pub struct Analyst {
     chain_asked: bool,
     var: Option<(Arc<History>, Settings)>,
     var_busy: bool,
+    backtest_busy: bool,
+    /// Test days of a backtest ([var] backtest_days).
+    pub backtest_days: usize,
 }
 
 impl Analyst {
@@ -244,6 +250,8 @@ impl Analyst {
             chain_asked: false,
             var,
             var_busy: false,
+            backtest_busy: false,
+            backtest_days: 500,
         };
         (analyst, rx)
     }
@@ -258,6 +266,7 @@ impl Analyst {
             }
             Done::Chain(names) => self.chain_asked = !names.is_empty(),
             Done::Var(_) => self.var_busy = false,
+            Done::Backtest(_) => self.backtest_busy = false,
             Done::Desk(..) => {}
         }
     }
@@ -365,6 +374,32 @@ impl Analyst {
             };
             if let Ok(v) = tokio::task::spawn_blocking(job).await {
                 let _ = done.send(Done::Var(Box::new(v)));
+            }
+        });
+    }
+
+    /// Walk the open account's book through history when `due` (one job
+    /// at a time, on a blocking thread).
+    pub fn backtest(&mut self, due: Option<Basis>) {
+        let (Some((history, settings)), Some(basis)) = (&self.var, due) else {
+            return;
+        };
+        if self.backtest_busy {
+            return;
+        }
+        self.backtest_busy = true;
+        let (queries, done) = (self.queries.clone(), self.done.clone());
+        let (history, settings, days) = (history.clone(), *settings, self.backtest_days);
+        tokio::spawn(async move {
+            let (reply, rx) = oneshot::channel();
+            if queries.send(Query::Var { reply }).await.is_err() {
+                return; // the engine has stopped
+            }
+            let Ok(inputs) = rx.await else { return };
+            let account = ask(&queries, &basis.key, Vec::new()).await;
+            let job = move || compute(inputs, account, basis, &history, settings, days);
+            if let Ok(b) = tokio::task::spawn_blocking(job).await {
+                let _ = done.send(Done::Backtest(Box::new(b)));
             }
         });
     }

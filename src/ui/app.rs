@@ -28,19 +28,21 @@ pub enum Screen {
     Stress,
     WhatIf,
     Var,
+    Backtest,
     DeskRisk,
     Alerts,
     Help,
 }
 
 /// The order of Tab.
-const CYCLE: [Screen; 8] = [
+const CYCLE: [Screen; 9] = [
     Screen::Overview,
     Screen::Account,
     Screen::Matrix,
     Screen::Stress,
     Screen::WhatIf,
     Screen::Var,
+    Screen::Backtest,
     Screen::DeskRisk,
     Screen::Alerts,
 ];
@@ -50,7 +52,12 @@ impl Screen {
     pub fn needs_account(self) -> bool {
         matches!(
             self,
-            Screen::Account | Screen::Matrix | Screen::Stress | Screen::WhatIf | Screen::Var
+            Screen::Account
+                | Screen::Matrix
+                | Screen::Stress
+                | Screen::WhatIf
+                | Screen::Var
+                | Screen::Backtest
         )
     }
 }
@@ -201,6 +208,17 @@ impl App {
         })
     }
 
+    /// What the validation screen needs walked (None: not shown, or
+    /// its backtest is of the book shown).
+    pub fn backtest_due(&self, snap: &Snapshot) -> Option<crate::ui::validation::Basis> {
+        if self.screen != Screen::Backtest {
+            return None;
+        }
+        let key = self.open.as_ref()?;
+        let v = snap.accounts.iter().find(|v| &v.key() == key)?;
+        self.world.results.backtest_due(v)
+    }
+
     /// Take in a finished job.
     pub fn absorb(&mut self, done: Done) {
         self.world.results.absorb(done, self.open.as_ref());
@@ -247,7 +265,9 @@ impl App {
         // Moves belong to the screen shown; orders to the desk, wherever.
         let handled = match (self.screen, action) {
             (_, Action::Sort | Action::SortBack | Action::Group) => s.desk.act(action, area, &ctx),
-            (Screen::Var | Screen::DeskRisk, Action::NextModel) => s.var_method.act(action),
+            (Screen::Var | Screen::Backtest | Screen::DeskRisk, Action::NextModel) => {
+                s.var_method.act(action)
+            }
             (_, Action::NextModel) => s.matrix.act(action),
             (Screen::Overview, _) => s.desk.act(action, area, &ctx),
             (Screen::Account, _) => s.account.act(action, &ctx),
@@ -255,7 +275,7 @@ impl App {
             (Screen::WhatIf, _) => s.whatif.act(action),
             (Screen::Alerts, _) => s.alerts.act(action, &ctx),
             (Screen::Help, _) => s.help.act(action, area, &ctx),
-            (Screen::Matrix | Screen::Var | Screen::DeskRisk, _) => false,
+            (Screen::Matrix | Screen::Var | Screen::Backtest | Screen::DeskRisk, _) => false,
         };
         if handled {
             return Effect::Redraw;
@@ -285,6 +305,7 @@ impl App {
             Action::Stress => self.go(Screen::Stress, selected),
             Action::WhatIf => self.go(Screen::WhatIf, selected),
             Action::Var => self.go(Screen::Var, selected),
+            Action::Backtest => self.go(Screen::Backtest, selected),
             Action::DeskRisk => self.go(Screen::DeskRisk, selected),
             Action::Alerts => self.go(Screen::Alerts, selected),
             Action::Filter => {

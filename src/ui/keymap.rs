@@ -21,6 +21,7 @@ pub enum Action {
     Stress,
     WhatIf,
     Var,
+    Backtest,
     DeskRisk,
     Alerts,
     Sort,
@@ -50,7 +51,7 @@ impl Action {
 }
 
 /// Every action: its name in the config, what it does, its default keys.
-pub const ACTIONS: [(Action, &str, &str, &[&str]); 26] = [
+pub const ACTIONS: [(Action, &str, &str, &[&str]); 27] = [
     (Action::Up, "up", "previous row", &["Up", "k"]),
     (Action::Down, "down", "next row", &["Down", "j"]),
     (Action::PageUp, "page_up", "page up", &["PageUp"]),
@@ -105,6 +106,12 @@ pub const ACTIONS: [(Action, &str, &str, &[&str]); 26] = [
         "var",
         "VaR and ES of the open account: HS, FHS, MC beside its margin",
         &["v"],
+    ),
+    (
+        Action::Backtest,
+        "backtest",
+        "backtest of the open account: its VaR and margins against real days",
+        &["b"],
     ),
     (
         Action::DeskRisk,

@@ -16,6 +16,7 @@ pub mod screens;
 pub mod terminal;
 pub mod theme;
 pub mod trends;
+pub mod validation;
 pub mod view;
 
 pub use app::{App, Screen};

@@ -2,6 +2,7 @@
 //! account's analysis, the desk's costly columns, the instrument chain.
 
 use super::analysis::{books_of, Analysis, DeskFigures, Done, VarBasis, VarFigures};
+use super::validation::{Backtest, Basis};
 use crate::engine::live::{AccountSnapshot, Snapshot};
 use crate::model::AccountKey;
 use crate::risk::history::Origin;
@@ -25,6 +26,8 @@ pub struct Results {
     pub var: Option<Box<VarFigures>>,
     /// The history the next VaR run uses (fetched replaces shipped).
     pub history: Origin,
+    /// The open account's backtest (validation screen).
+    pub backtest: Option<Box<Backtest>>,
 }
 
 /// VaR is recomputed at least this often, and sooner when a book changes
@@ -46,6 +49,7 @@ impl Results {
             }
             Done::Chain(names) if !names.is_empty() => self.chain = names,
             Done::Var(v) => self.var = Some(v),
+            Done::Backtest(b) => self.backtest = Some(b),
             _ => {}
         }
     }
@@ -81,6 +85,25 @@ impl Results {
         let old = now.pricing_ms - was.pricing_ms > VAR_DUE_AFTER_MS;
         let newer_history = v.history != self.history;
         (moved || old || newer_history || was.books != now.books).then_some(now)
+    }
+
+    /// The backtest of `v`'s book, when the last one is of another
+    /// account or book (None: it is current, or the book is not complete).
+    pub fn backtest_due(&self, v: &AccountSnapshot) -> Option<Basis> {
+        if !v.complete || v.positions.is_empty() {
+            return None;
+        }
+        let now = Basis::of(v);
+        match &self.backtest {
+            Some(b) if b.basis == now => None,
+            _ => Some(now),
+        }
+    }
+
+    /// The backtest of `v`'s book as it is now (None: none yet, or of
+    /// another account or book).
+    pub fn backtest_of(&self, v: &AccountSnapshot) -> Option<&Backtest> {
+        (self.backtest.as_deref()).filter(|b| b.basis == Basis::of(v))
     }
 
     /// The VaR figures are from other books or another market than the

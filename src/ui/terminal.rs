@@ -41,6 +41,8 @@ pub struct UiOptions {
     /// Where to extend the shipped VaR history from (live mode; None: the
     /// demo and replays use the shipped history only).
     pub history_url: Option<String>,
+    /// Test days of the validation screen's backtest ([var] backtest_days).
+    pub backtest_days: usize,
 }
 
 /// Puts the terminal back as it was; used on every way out.
@@ -130,6 +132,7 @@ pub async fn run(
     let history = Arc::new(crate::risk::history::History::shipped());
     let var = Some((history, opts.var));
     let (mut analyst, mut done) = Analyst::new(queries, opts.scenarios.clone(), var);
+    analyst.backtest_days = opts.backtest_days;
     let mut fetched = fetch_history(opts.history_url.clone());
     let min_gap = Duration::from_secs(1) / opts.fps.max(1);
     let mut signals = Signals::new();
@@ -160,6 +163,7 @@ pub async fn run(
                 analyst.desk(app.world.results.desk_due(&snap));
                 analyst.account(app.request());
                 analyst.var(app.world.results.var_due(&snap));
+                analyst.backtest(app.backtest_due(&snap));
                 dirty = true;
             }
             Some((history, problem)) = fetched.recv() => {
@@ -177,6 +181,7 @@ pub async fn run(
                 app.absorb(d);
                 let snap = snapshots.borrow().clone();
                 analyst.var(app.world.results.var_due(&snap));
+                analyst.backtest(app.backtest_due(&snap));
                 dirty = true;
             }
             Some(e) = input.recv() => {
@@ -195,6 +200,7 @@ pub async fn run(
                     analyst.chain();
                 }
                 analyst.account(app.request());
+                analyst.backtest(app.backtest_due(&snap));
                 match effect {
                     Effect::Quit => break,
                     Effect::Crash => {

@@ -7,7 +7,7 @@ use super::app::{main_area, App, Screen};
 use super::context::Ctx;
 use super::keymap::Action;
 use super::prompt::Prompt;
-use super::screens::{account, alerts, desk, help, matrix, risk, stress, var, whatif};
+use super::screens::{account, alerts, backtest, desk, help, matrix, risk, stress, var, whatif};
 use crate::engine::live::Snapshot;
 use crate::exchange::feed::LinkState;
 use crate::model::instrument::Settlement;
@@ -44,6 +44,7 @@ pub fn draw(f: &mut Frame, app: &App, snap: &Snapshot, banner: &str) {
         Screen::Stress => stress::render(f, main, &s.stress, &ctx),
         Screen::WhatIf => whatif::render(f, main, &s.whatif, &ctx),
         Screen::Var => var::render(f, main, s.var_method, &ctx),
+        Screen::Backtest => backtest::render(f, main, s.var_method, &ctx),
         Screen::DeskRisk => risk::render(f, main, s.var_method, &ctx),
         Screen::Alerts => alerts::render(f, main, &s.alerts, &ctx),
         Screen::Help => help::render(f, main, &s.help, &ctx),

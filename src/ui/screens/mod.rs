@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod alerts;
+pub mod backtest;
 pub mod desk;
 pub mod help;
 pub mod matrix;
