@@ -83,13 +83,17 @@ fn fhs_returns(window: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-#[test]
-fn exceptions_are_the_days_beyond_the_rolling_quantile() {
+/// The long perpetual, priced the morning after the history's last day.
+fn perpetual_book() -> (
+    Holder,
+    margintop::margin::account::Instruments,
+    MarketState,
+    i64,
+) {
     let now = i64::from(D0 + DAYS) * 86_400_000 + 8 * 3_600_000;
     let mut m = MarketState::default();
     m.set_index("btc_usd", F, now);
     future_quote(&mut m, PERP, F, F, now);
-    let insts = instruments(&[PERP]);
     let holder = Holder {
         label: "a".into(),
         currency: "BTC".into(),
@@ -99,6 +103,12 @@ fn exceptions_are_the_days_beyond_the_rolling_quantile() {
             equity: 0.0,
         }],
     };
+    (holder, instruments(&[PERP]), m, now)
+}
+
+#[test]
+fn exceptions_are_the_days_beyond_the_rolling_quantile() {
+    let (holder, insts, m, now) = perpetual_book();
     let market = Market {
         instruments: &insts,
         market: &m,
@@ -154,24 +164,11 @@ fn exceptions_are_the_days_beyond_the_rolling_quantile() {
 
 #[test]
 fn a_history_no_longer_than_the_window_is_an_error_not_a_pass() {
-    let now = i64::from(D0 + DAYS) * 86_400_000;
-    let mut m = MarketState::default();
-    m.set_index("btc_usd", F, now);
-    future_quote(&mut m, PERP, F, F, now);
-    let insts = instruments(&[PERP]);
+    let (holder, insts, m, now) = perpetual_book();
     let market = Market {
         instruments: &insts,
         market: &m,
         now_ms: now,
-    };
-    let holder = Holder {
-        label: "a".into(),
-        currency: "BTC".into(),
-        books: vec![Book {
-            currency: "BTC".into(),
-            positions: vec![(PERP.into(), SIZE)],
-            equity: 0.0,
-        }],
     };
     let s = Settings {
         window_days: 1000,

@@ -61,13 +61,7 @@ pub fn add_backtest(
     days: usize,
     progress: &mut dyn FnMut(usize, usize),
 ) {
-    let wanted: Vec<(String, String)> = (report.accounts.iter())
-        .map(|a| (a.account.clone(), a.currency.clone()))
-        .collect();
-    let mut inputs = desk.var_inputs();
-    inputs
-        .holders
-        .retain(|h| wanted.contains(&(h.label.clone(), h.currency.clone())));
+    let inputs = super::var::inputs_of(report, desk);
     let m = Market {
         instruments: &inputs.instruments,
         market: &inputs.market,

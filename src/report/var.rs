@@ -5,7 +5,7 @@ use super::Report;
 use crate::engine::Desk;
 use crate::risk::history::{date, History, Origin};
 use crate::risk::measure::Measures;
-use crate::risk::{DeskFigures, DeskVar, Figures, Settings, METHODS};
+use crate::risk::{DeskFigures, DeskInputs, DeskVar, Figures, Settings, METHODS};
 use serde::Serialize;
 
 #[derive(Clone, Debug, Serialize)]
@@ -78,14 +78,7 @@ pub struct DeskReport {
 
 /// Add `var` to every account of `report` and `desk` at its top.
 pub fn add_var(report: &mut Report, desk: &Desk, history: &History, settings: Settings) {
-    let wanted: Vec<(String, String)> = (report.accounts.iter())
-        .map(|a| (a.account.clone(), a.currency.clone()))
-        .collect();
-    let mut inputs = desk.var_inputs();
-    inputs
-        .holders
-        .retain(|h| wanted.contains(&(h.label.clone(), h.currency.clone())));
-    let v = inputs.var(history, settings);
+    let v = inputs_of(report, desk).var(history, settings);
     let window = window_report(&v, history);
     for a in report.accounts.iter_mut() {
         let at = (v.holders.iter()).position(|h| h.label == a.account && h.currency == a.currency);
@@ -122,6 +115,18 @@ pub fn add_var(report: &mut Report, desk: &Desk, history: &History, settings: Se
             .push(format!("VaR: no price history for {index}"));
     }
     report.desk = Some(desk_report(&v, window));
+}
+
+/// The desk's books as VaR sees them, only those of `report`'s accounts.
+pub(super) fn inputs_of(report: &Report, desk: &Desk) -> DeskInputs {
+    let wanted: Vec<(String, String)> = (report.accounts.iter())
+        .map(|a| (a.account.clone(), a.currency.clone()))
+        .collect();
+    let mut inputs = desk.var_inputs();
+    inputs
+        .holders
+        .retain(|h| wanted.contains(&(h.label.clone(), h.currency.clone())));
+    inputs
 }
 
 fn window_report(v: &DeskVar, history: &History) -> WindowReport {
