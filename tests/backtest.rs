@@ -177,3 +177,34 @@ fn a_history_no_longer_than_the_window_is_an_error_not_a_pass() {
     let err = walk(vec![holder], &market, &history(), s, T, &mut |_, _| {}).unwrap_err();
     assert!(err.contains("1000-day window"), "{err}");
 }
+
+#[test]
+fn a_book_on_an_index_without_history_fails_alone() {
+    let (btc, _, mut m, now) = perpetual_book();
+    const SOL: &str = "SOL_USDC-PERPETUAL";
+    m.set_index("sol_usdc", 150.0, now);
+    future_quote(&mut m, SOL, 150.0, 150.0, now);
+    let insts = instruments(&[PERP, SOL]);
+    let sol = Holder {
+        label: "b".into(),
+        currency: "USDC".into(),
+        books: vec![Book {
+            currency: "USDC".into(),
+            positions: vec![(SOL.into(), 10.0)],
+            equity: 1_000.0,
+        }],
+    };
+    let market = Market {
+        instruments: &insts,
+        market: &m,
+        now_ms: now,
+    };
+    let s = Settings {
+        window_days: W,
+        ..Settings::default()
+    };
+    let walked = walk(vec![btc, sol], &market, &history(), s, T, &mut |_, _| {}).unwrap();
+    assert!(walked.results[0].is_ok(), "the BTC book is walked");
+    let why = walked.results[1].as_ref().unwrap_err();
+    assert!(why.contains("sol_usdc"), "{why}");
+}

@@ -67,10 +67,9 @@ pub fn walk(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Walk, String> {
     let indices = needed_indices(&holders, m.instruments);
-    let (factors, missing) = factors(&indices, history);
-    if let Some(index) = missing.first() {
-        return Err(format!("no price history for {index}"));
-    }
+    // An index without history fails only the books that need it (their
+    // instruments, or their coin's USD value, cannot be revalued).
+    let (factors, _missing) = factors(&indices, history);
     let w = s.window_days;
     let full = window(
         history,
