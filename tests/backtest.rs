@@ -106,23 +106,32 @@ fn perpetual_book() -> (
     (holder, instruments(&[PERP]), m, now)
 }
 
-#[test]
-fn exceptions_are_the_days_beyond_the_rolling_quantile() {
-    let (holder, insts, m, now) = perpetual_book();
+/// Walk `holders` over T test days with a `window_days` window.
+fn walk_at(
+    holders: Vec<Holder>,
+    insts: &margintop::margin::account::Instruments,
+    m: &MarketState,
+    now: i64,
+    window_days: usize,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<margintop::risk::backtest::Walk, String> {
     let market = Market {
-        instruments: &insts,
-        market: &m,
+        instruments: insts,
+        market: m,
         now_ms: now,
     };
     let s = Settings {
-        window_days: W,
+        window_days,
         ..Settings::default()
     };
+    walk(holders, &market, &history(), s, T, progress)
+}
+
+#[test]
+fn exceptions_are_the_days_beyond_the_rolling_quantile() {
+    let (holder, insts, m, now) = perpetual_book();
     let mut calls = 0;
-    let walked = walk(vec![holder], &market, &history(), s, T, &mut |_, _| {
-        calls += 1
-    })
-    .unwrap();
+    let walked = walk_at(vec![holder], &insts, &m, now, W, &mut |_, _| calls += 1).unwrap();
     assert!(calls >= 2, "progress is reported");
 
     // Every day but the first has a return; the last T are tested.
@@ -165,16 +174,7 @@ fn exceptions_are_the_days_beyond_the_rolling_quantile() {
 #[test]
 fn a_history_no_longer_than_the_window_is_an_error_not_a_pass() {
     let (holder, insts, m, now) = perpetual_book();
-    let market = Market {
-        instruments: &insts,
-        market: &m,
-        now_ms: now,
-    };
-    let s = Settings {
-        window_days: 1000,
-        ..Settings::default()
-    };
-    let err = walk(vec![holder], &market, &history(), s, T, &mut |_, _| {}).unwrap_err();
+    let err = walk_at(vec![holder], &insts, &m, now, 1000, &mut |_, _| {}).unwrap_err();
     assert!(err.contains("1000-day window"), "{err}");
 }
 
@@ -194,16 +194,7 @@ fn a_book_on_an_index_without_history_fails_alone() {
             equity: 1_000.0,
         }],
     };
-    let market = Market {
-        instruments: &insts,
-        market: &m,
-        now_ms: now,
-    };
-    let s = Settings {
-        window_days: W,
-        ..Settings::default()
-    };
-    let walked = walk(vec![btc, sol], &market, &history(), s, T, &mut |_, _| {}).unwrap();
+    let walked = walk_at(vec![btc, sol], &insts, &m, now, W, &mut |_, _| {}).unwrap();
     assert!(walked.results[0].is_ok(), "the BTC book is walked");
     let why = walked.results[1].as_ref().unwrap_err();
     assert!(why.contains("sol_usdc"), "{why}");

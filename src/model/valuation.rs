@@ -417,6 +417,16 @@ pub fn scenario_pnl(inst: &Instrument, r: &Resolved, price_move: f64, shocked_si
 mod repricer_tests {
     use super::*;
 
+    /// A resolved option state the tests reprice from.
+    const STATE: Resolved = Resolved {
+        forward: 30_220.5,
+        sigma: 0.677,
+        t: 0.33,
+        mark: 0.01,
+        index: 30_000.0,
+        expired: false,
+    };
+
     #[test]
     fn the_repricer_gives_scenario_pnl() {
         let names = [
@@ -428,14 +438,7 @@ mod repricer_tests {
         ];
         for name in names {
             let inst = Instrument::parse(name).unwrap();
-            let r = Resolved {
-                forward: 30_220.5,
-                sigma: 0.677,
-                t: 0.33,
-                mark: 0.01,
-                index: 30_000.0,
-                expired: false,
-            };
+            let r = STATE;
             let rep = Repricer::new(&inst, &r);
             for (lr, s) in [(-0.3f64, 0.9), (0.0, 0.677), (0.12, 0.5), (-0.05, 0.00677)] {
                 let got = rep.pnl(lr, s);
@@ -449,14 +452,7 @@ mod repricer_tests {
 
     #[test]
     fn many_scenarios_at_once_give_the_one_at_a_time_pnl() {
-        let r = Resolved {
-            forward: 30_220.5,
-            sigma: 0.677,
-            t: 0.33,
-            mark: 0.01,
-            index: 30_000.0,
-            expired: false,
-        };
+        let r = STATE;
         let log: Vec<f64> = (0..97).map(|i| -0.5 + 0.01 * i as f64).collect();
         let grown: Vec<f64> = log.iter().map(|x| x.exp()).collect();
         let mult: Vec<f64> = (0..97).map(|i| 0.5 + 0.02 * (i % 50) as f64).collect();
