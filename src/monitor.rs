@@ -185,6 +185,8 @@ pub fn engine_settings(config: &Config) -> EngineSettings {
         stale_after_ms: e.stale_after_ms,
         equity_tolerance: e.equity_tolerance,
         equity_divergence_ms: e.equity_divergence_ms,
+        mm_tolerance: e.mm_tolerance,
+        mm_divergence_ms: e.mm_divergence_ms,
         resync: ResyncTiming {
             after_settlement_ms: e.settlement_resync_delay_ms,
             retry_ms: e.expired_retry_ms,

@@ -450,6 +450,18 @@ fn sample_cross_with(
 
 /// The desk rows of the cross account after the engine took in `lines`.
 fn rows(lines: Vec<margintop::exchange::recording::RecordLine>) -> Vec<(String, Health)> {
+    let snap = engine_snapshot(lines);
+    let t = Thresholds::default();
+    (snap.accounts.iter())
+        .filter(|v| v.label == "pm-vol-seller")
+        .map(|v| (v.currency.clone(), v.health(&t)))
+        .collect()
+}
+
+/// The engine's snapshot after it took in `lines`, at the last line's time.
+fn engine_snapshot(
+    lines: Vec<margintop::exchange::recording::RecordLine>,
+) -> margintop::engine::live::Snapshot {
     use margintop::engine::live::{Engine, EngineSettings};
     use margintop::exchange::feed::Feed;
     let ingest = Ingest::new(Desk::new(load_models(None).unwrap(), 0), None);
@@ -464,12 +476,35 @@ fn rows(lines: Vec<margintop::exchange::recording::RecordLine>) -> Vec<(String, 
     for l in lines {
         engine.apply(Feed::Line(l));
     }
-    let snap = engine.snapshot(last);
-    let t = Thresholds::default();
-    (snap.accounts.iter())
+    engine.snapshot(last)
+}
+
+/// A cross account's maintenance margin is tracked on its USD totals,
+/// against the exchange's `total_maintenance_margin_usd`, and every wallet
+/// row carries the account's tracking.
+#[test]
+fn a_cross_accounts_mm_is_tracked_on_its_usd_totals() {
+    let local_mm_usd = |snap: &margintop::engine::live::Snapshot| {
+        let v = (snap.accounts.iter())
+            .find(|v| v.label == "pm-vol-seller")
+            .unwrap();
+        v.cross.as_ref().unwrap().maintenance_margin_usd
+    };
+    let local = local_mm_usd(&engine_snapshot(sample_cross(500_000.0)));
+    assert!(local > 0.0);
+    // The exchange asks 25 % more: a gap of −20 % of its figure.
+    let lines = sample_cross_with(500_000.0, true, Some((local * 1.25, 1e6)));
+    let snap = engine_snapshot(lines);
+    assert_eq!(local_mm_usd(&snap), local);
+    let wallets: Vec<_> = (snap.accounts.iter())
         .filter(|v| v.label == "pm-vol-seller")
-        .map(|v| (v.currency.clone(), v.health(&t)))
-        .collect()
+        .collect();
+    assert_eq!(wallets.len(), 2);
+    for v in wallets {
+        let t = v.mm_tracking.expect("tracked");
+        assert_eq!(t.reports, 1, "{}: {t:?}", v.currency);
+        assert!((t.last + 0.2).abs() < 1e-12, "{}: {t:?}", v.currency);
+    }
 }
 
 #[test]

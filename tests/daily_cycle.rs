@@ -258,6 +258,19 @@ impl Recording {
         self.lines.push(v.to_string());
     }
 
+    /// Make the last line's exchange maintenance margin this.
+    fn set_last_mm(&mut self, mm: f64) {
+        let last = self.lines.pop().unwrap();
+        let mut v: Value = serde_json::from_str(&last).unwrap();
+        let msg = &mut v["msg"];
+        let data = match msg.get("result") {
+            Some(_) => &mut msg["result"],
+            None => &mut msg["params"]["data"],
+        };
+        data["maintenance_margin"] = json!(mm);
+        self.lines.push(v.to_string());
+    }
+
     fn summary(&mut self, t: i64, ledger: &Ledger) {
         let mut s =
             read_json("deribit/private_get_account_summary_response.json")["result"].clone();
@@ -570,4 +583,88 @@ fn a_lasting_equity_difference_with_the_exchange_is_flagged() {
     let (local, exchange) = equities(&engine.ingest);
     assert!((local - exchange).abs() < 1e-9, "{local} vs {exchange}");
     assert_eq!(divergence(&mut engine, t2), None);
+}
+
+/// The local maintenance margin is compared with the exchange's at each of
+/// its reports: the account keeps the gap now, its mean size and its
+/// largest size since start, and a gap beyond the tolerance that lasts is
+/// flagged until they agree again.
+#[test]
+fn the_local_mm_is_tracked_against_the_exchanges_reports() {
+    use margintop::engine::live::{Engine, EngineSettings};
+    let start = SETTLE_0928 + 3_600_000;
+    let ledger = Ledger {
+        balance: 1.0,
+        futures: vec![future(PERP, -10_000.0, mark_of(PERP, start), None)],
+        options: Vec::new(),
+    };
+    let refs = [(PERP, mark_of(PERP, start))];
+    let settings = EngineSettings {
+        stale_after_ms: 3_600_000,
+        recording_clock: true,
+        mm_tolerance: 0.05,
+        mm_divergence_ms: 60_000,
+        ..EngineSettings::default()
+    };
+    let mut engine: Engine<Vec<u8>> = Engine::new(ingest(), settings, Default::default(), None);
+    let mut rec = Recording::new();
+    let mut fed = 0;
+    // Each round: the market at t, then the exchange's report of
+    // `local / (1 + gap)`, i.e. a gap of exactly `gap` of the larger figure
+    // (the exchange's) for gap ≤ 0.
+    let mut round = |engine: &mut Engine<Vec<u8>>, t: i64, gap: f64, first: bool| {
+        rec.market(t, &ledger, &refs, &[PERP]);
+        if first {
+            // The summary names the margin model: the local MM follows it.
+            rec.positions(t, &ledger);
+            rec.summary(t, &ledger);
+        }
+        fed = feed(&mut engine.ingest, &rec, fed);
+        let id = engine.ingest.desk.find_account("desk", "BTC").unwrap();
+        let local = engine.ingest.desk.risk(id).margin.maintenance_margin;
+        assert!(local > 0.0);
+        rec.portfolio(t, &ledger);
+        rec.set_last_mm(local / (1.0 + gap));
+        fed = feed(&mut engine.ingest, &rec, fed);
+    };
+    let look = |engine: &mut Engine<Vec<u8>>, now: i64| {
+        let snap = engine.snapshot(now);
+        let v = &snap.accounts[0];
+        (v.mm_tracking.expect("tracked"), v.mm_divergence)
+    };
+    round(&mut engine, start, 0.0, true);
+    let (t0, d) = look(&mut engine, start);
+    assert_eq!((t0.reports, d), (1, None));
+    assert!(t0.last.abs() < 1e-12, "{t0:?}");
+    // The exchange asks 10 % more than the local model for a while.
+    let t1 = start + 1_000;
+    round(&mut engine, t1, -0.10, false);
+    let (s, d) = look(&mut engine, t1);
+    assert_eq!((s.reports, d), (2, None), "not yet lasting");
+    // A snapshot without a new report counts nothing again.
+    let (s, _) = look(&mut engine, t1 + 500);
+    assert_eq!(s.reports, 2);
+    let t2 = t1 + 30_000;
+    round(&mut engine, t2, -0.04, false);
+    let (s, d) = look(&mut engine, t2);
+    assert_eq!(d, None, "4 % is within the tolerance: the divergence ends");
+    let t3 = t2 + 1_000;
+    round(&mut engine, t3, -0.20, false);
+    assert_eq!(look(&mut engine, t3).1, None);
+    let (_, d) = look(&mut engine, t3 + 59_000);
+    assert_eq!(d, None, "not yet lasting");
+    let (s3, d) = look(&mut engine, t3 + 60_000);
+    let d = d.expect("flagged after 60 s");
+    assert_eq!(d.since, t3);
+    assert!((d.gap + 0.20).abs() < 1e-9, "{d:?}");
+    // Gaps 0, 10 %, 4 %, 20 %: mean size 8.5 %, largest 20 %, now −20 %.
+    assert_eq!(s3.reports, 4);
+    assert!((s3.last + 0.20).abs() < 1e-9, "{s3:?}");
+    assert!((s3.mean_abs - 0.085).abs() < 1e-9, "{s3:?}");
+    assert!((s3.max_abs - 0.20).abs() < 1e-9, "{s3:?}");
+    assert!((s.max_abs - 0.10).abs() < 1e-9, "{s:?}");
+    // They agree again: the flag goes.
+    let t4 = t3 + 61_000;
+    round(&mut engine, t4, 0.0, false);
+    assert_eq!(look(&mut engine, t4).1, None);
 }

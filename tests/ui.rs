@@ -106,6 +106,47 @@ fn turn_critical(snap: &mut Snapshot, label: &str) {
     v.book = std::sync::Arc::new(book);
 }
 
+/// The account screen says how far the local MM has been from the
+/// exchange's reports (now, mean size, largest size) and, when the gap
+/// lasts, says so over its numbers.
+#[test]
+fn the_account_screen_shows_the_mm_gap_with_the_exchange() {
+    use margintop::engine::live::Divergence;
+    use margintop::engine::tracking::MmTracking;
+    let mut snap = sample_snapshot();
+    let v = (snap.accounts.iter_mut())
+        .find(|v| v.label == "pm-vol-seller")
+        .unwrap();
+    let mut book = (*v.book).clone();
+    book.exchange.maintenance_margin = Some(1.5);
+    v.book = std::sync::Arc::new(book);
+    v.mm_tracking = Some(MmTracking {
+        reports: 12,
+        last: -0.0731,
+        mean_abs: 0.004,
+        max_abs: 0.0731,
+        as_of: 0,
+    });
+    // 08:30:00 UTC.
+    let since = 1_654_000_000_000 / 86_400_000 * 86_400_000 + 30_600_000;
+    v.mm_divergence = Some(Divergence {
+        gap: -0.0731,
+        since,
+    });
+    let mut app = App::new(false);
+    app.open = Some(AccountKey::new("pm-vol-seller", "BTC"));
+    app.screen = Screen::Account;
+    let text = render(&mut app, &snap, &theme(), 160, 48);
+    assert!(
+        text.contains("exchange: IM —  MM 1.5000   MM gap now -7.31% mean 0.40% max 7.31%"),
+        "{text}"
+    );
+    assert!(
+        text.contains("▲ local MM differs from the exchange's by -7.3% since 08:30:00 UTC"),
+        "{text}"
+    );
+}
+
 fn theme() -> Theme {
     Theme::builtin("dark", ColorDepth::TrueColor).unwrap()
 }

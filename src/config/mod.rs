@@ -107,6 +107,11 @@ pub struct EngineConfig {
     pub queue_capacity: usize,
     pub equity_tolerance: f64,
     pub equity_divergence_ms: i64,
+    /// Local and exchange maintenance margin may differ by this share of
+    /// the larger of the two ...
+    pub mm_tolerance: f64,
+    /// ... for this long before the difference is shown and alerted.
+    pub mm_divergence_ms: i64,
     pub settlement_resync_delay_ms: i64,
     pub expired_retry_ms: i64,
     pub resync_interval_ms: i64,
@@ -122,6 +127,8 @@ impl Default for EngineConfig {
             queue_capacity: 65_536,
             equity_tolerance: 0.005,
             equity_divergence_ms: 30_000,
+            mm_tolerance: 0.05,
+            mm_divergence_ms: 60_000,
             settlement_resync_delay_ms: 5_000,
             expired_retry_ms: 30_000,
             resync_interval_ms: 600_000,
@@ -319,7 +326,7 @@ impl Config {
         const DAY_MS: i64 = 86_400_000;
         let (e, c, k) = (&self.engine, &self.connection, &self.check);
         let wide = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        let ints: [(&str, i64, i64, i64); 16] = [
+        let ints: [(&str, i64, i64, i64); 17] = [
             ("engine.stale_after_ms", e.stale_after_ms, 1, DAY_MS),
             ("engine.clock_step_ms", e.clock_step_ms, 1, 60_000),
             (
@@ -334,6 +341,7 @@ impl Config {
                 0,
                 DAY_MS,
             ),
+            ("engine.mm_divergence_ms", e.mm_divergence_ms, 0, DAY_MS),
             (
                 "engine.settlement_resync_delay_ms",
                 e.settlement_resync_delay_ms,
@@ -409,6 +417,7 @@ impl Config {
             ("check.warn_mm_ratio", k.warn_mm_ratio),
             ("check.critical_mm_ratio", k.critical_mm_ratio),
             ("engine.equity_tolerance", e.equity_tolerance),
+            ("engine.mm_tolerance", e.mm_tolerance),
         ];
         for (name, v) in fractions {
             if !(v > 0.0 && v <= 1.0) {

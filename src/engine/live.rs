@@ -6,6 +6,7 @@
 use super::desk::{Leg, Matrix};
 use super::ingest::{describe_refusals, Ingest, Refusal};
 use super::resync::{Resync, ResyncTiming};
+use super::tracking::{MmTracking, Pair, Tracker};
 use super::AccountId;
 use crate::exchange::feed::{now_ms, Command, Feed, LinkState};
 use crate::exchange::recording::Recorder;
@@ -149,6 +150,12 @@ pub struct AccountSnapshot {
     /// Local equity has differed from the exchange's beyond the tolerance
     /// for longer than the allowed time.
     pub equity_divergence: Option<Divergence>,
+    /// Local maintenance margin against the exchange's since start (a
+    /// cross account's: its USD totals), None before the first report.
+    pub mm_tracking: Option<MmTracking>,
+    /// The MM gap (a share, `tracking::gap_share`) has exceeded the
+    /// tolerance for longer than the allowed time.
+    pub mm_divergence: Option<Divergence>,
     /// The totals of the cross-collateral account this wallet belongs to:
     /// its health is the account's, not the wallet's.
     pub cross: Option<CrossView>,
@@ -210,10 +217,44 @@ impl CrossView {
     }
 }
 
+/// What a comparison of maintenance margins is kept under: a wallet, or
+/// a cross account (its USD totals, whichever wallet stands for it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Tracked {
+    Wallet(AccountId),
+    Cross(String),
+}
+
+/// The local and the exchange's maintenance margin of a current account,
+/// when the exchange has reported one: a cross account's USD totals (on
+/// the wallet standing for it), else the wallet's own.
+fn mm_pair(v: &AccountSnapshot) -> Option<Pair> {
+    let current = match &v.cross {
+        Some(c) => c.complete && !c.stale,
+        None => v.complete,
+    };
+    if !current || v.stale || v.folded_into_cross() {
+        return None;
+    }
+    let (local, exchange) = match &v.cross {
+        Some(c) => (c.maintenance_margin_usd, c.exchange?.maintenance_margin),
+        None => (
+            v.risk.margin.maintenance_margin,
+            v.exchange.maintenance_margin?,
+        ),
+    };
+    Some(Pair {
+        local,
+        exchange,
+        as_of: v.exchange.as_of,
+    })
+}
+
 /// A lasting difference between the local and the exchange's equity.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Divergence {
-    /// Local minus exchange equity, account currency.
+    /// Local minus exchange: equity in the account's currency, maintenance
+    /// margin as a share of the larger of the two.
     pub gap: f64,
     /// Local time since which it has exceeded the tolerance.
     pub since: i64,
@@ -341,6 +382,11 @@ pub struct EngineSettings {
     pub equity_tolerance: f64,
     /// ... for this long before the difference is shown and alerted.
     pub equity_divergence_ms: i64,
+    /// Local and exchange maintenance margin may differ by this share of
+    /// the larger of the two ...
+    pub mm_tolerance: f64,
+    /// ... for this long before the difference is shown and alerted.
+    pub mm_divergence_ms: i64,
     pub resync: ResyncTiming,
 }
 
@@ -352,6 +398,8 @@ impl Default for EngineSettings {
             market_of: HashMap::new(),
             equity_tolerance: 0.005,
             equity_divergence_ms: 30_000,
+            mm_tolerance: 0.05,
+            mm_divergence_ms: 60_000,
             resync: ResyncTiming::default(),
         }
     }
@@ -383,6 +431,8 @@ pub struct Engine<W: Write> {
     resync: Resync,
     /// Accounts whose equity differs from the exchange's, since when (local).
     diverging: HashMap<AccountId, i64>,
+    /// Local against exchange maintenance margin, per wallet or cross account.
+    mm: Tracker<Tracked>,
     /// Subaccount labels started for each parent.
     children: HashMap<String, BTreeSet<String>>,
     /// Subaccounts no longer listed: their rows are gone from snapshots.
@@ -418,6 +468,7 @@ impl<W: Write> Engine<W> {
             queries: None,
             privates: HashMap::new(),
             diverging: HashMap::new(),
+            mm: Tracker::default(),
             children: HashMap::new(),
             removed: HashSet::new(),
             retired: HashSet::new(),
@@ -697,12 +748,13 @@ impl<W: Write> Engine<W> {
             }
         }
         self.track_divergence(now);
-        let desk = &self.ingest.desk;
         let mut views: Vec<(AccountId, AccountSnapshot)> = (self.books.iter().enumerate())
             .filter(|(_, b)| !self.removed.contains(&b.label))
             .map(|(id, b)| (id, self.view(id, b, now)))
             .collect();
         self.fold_cross(&mut views);
+        self.track_mm(&mut views, now);
+        let desk = &self.ingest.desk;
         let accounts = views.into_iter().map(|(_, v)| v).collect();
         Snapshot {
             as_of: now,
@@ -823,7 +875,29 @@ impl<W: Write> Engine<W> {
             stale,
             stale_reason,
             equity_divergence,
+            mm_tracking: None,
+            mm_divergence: None,
             cross: None,
+        }
+    }
+
+    /// Compare each account's local maintenance margin with the exchange's
+    /// newest report, and give every view its account's tracking. The
+    /// local figure is the one at this snapshot, at most a snapshot
+    /// interval after the report.
+    fn track_mm(&mut self, views: &mut [(AccountId, AccountSnapshot)], now: i64) {
+        let s = &self.settings;
+        for (id, v) in views.iter_mut() {
+            let key = match &v.cross {
+                Some(_) => Tracked::Cross(v.label.clone()),
+                None => Tracked::Wallet(*id),
+            };
+            if let Some(pair) = mm_pair(v) {
+                self.mm.observe(&key, pair, s.mm_tolerance, now);
+            }
+            v.mm_tracking = self.mm.tracking(&key);
+            v.mm_divergence = (self.mm.divergence(&key, s.mm_divergence_ms, now))
+                .map(|(gap, since)| Divergence { gap, since });
         }
     }
 

@@ -40,6 +40,8 @@ pub struct Alerts {
     warnings: HashSet<String>,
     /// Accounts whose local equity lastingly differs from the exchange's.
     diverging: HashSet<AccountKey>,
+    /// Accounts whose local MM lastingly differs from the exchange's.
+    mm_diverging: HashSet<AccountKey>,
 }
 
 /// States worth an alert when entered.
@@ -62,30 +64,24 @@ fn why(v: &AccountSnapshot, h: Health) -> String {
 }
 
 impl Alerts {
-    /// A lasting difference between local and exchange equity starts or ends.
+    /// A lasting difference between local and exchange equity or
+    /// maintenance margin starts or ends.
     fn divergence(&mut self, v: &AccountSnapshot, new: &mut Vec<(Level, String)>) {
-        let key = v.key();
-        let name = format!("{} [{}]", v.label, v.currency);
-        match (&v.equity_divergence, self.diverging.contains(&key)) {
-            (Some(d), false) => {
-                self.diverging.insert(key);
-                let text = format!(
-                    "{name}: local equity differs from the exchange's by {:+.6} {} (since {} UTC)",
-                    d.gap,
-                    v.currency,
-                    crate::report::health::time_of_day_utc(d.since)
-                );
-                new.push((Level::Warning, text));
-            }
-            (None, true) => {
-                self.diverging.remove(&key);
-                new.push((
-                    Level::Info,
-                    format!("{name}: equity agrees with the exchange again"),
-                ));
-            }
-            _ => {}
-        }
+        let name = v.key().name();
+        let equity = v.equity_divergence.map(|d| {
+            let since = crate::report::health::time_of_day_utc(d.since);
+            let gap = format!("{:+.6} {}", d.gap, v.currency);
+            format!("{name}: local equity differs from the exchange's by {gap} (since {since} UTC)")
+        });
+        let back = format!("{name}: equity agrees with the exchange again");
+        flag(&mut self.diverging, v.key(), equity, back, new);
+        let mm = v.mm_divergence.map(|d| {
+            let since = crate::report::health::time_of_day_utc(d.since);
+            let gap = format!("{:+.1}%", d.gap * 100.0);
+            format!("{name}: local MM differs from the exchange's by {gap} (since {since} UTC)")
+        });
+        let back = format!("{name}: MM agrees with the exchange again");
+        flag(&mut self.mm_diverging, v.key(), mm, back, new);
     }
 
     /// Compare `snap` with what was seen before and log the changes.
@@ -175,6 +171,28 @@ impl Alerts {
     }
 }
 
+/// Raise `raised` (a warning) when `key` enters the flagged set, and say
+/// `cleared` when it leaves it.
+fn flag(
+    flagged: &mut HashSet<AccountKey>,
+    key: AccountKey,
+    raised: Option<String>,
+    cleared: String,
+    new: &mut Vec<(Level, String)>,
+) {
+    match (raised, flagged.contains(&key)) {
+        (Some(text), false) => {
+            flagged.insert(key);
+            new.push((Level::Warning, text));
+        }
+        (None, true) => {
+            flagged.remove(&key);
+            new.push((Level::Info, cleared));
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,6 +234,8 @@ mod tests {
             stale,
             stale_reason: None,
             equity_divergence: None,
+            mm_tracking: None,
+            mm_divergence: None,
             cross: None,
         }
     }
@@ -259,6 +279,35 @@ mod tests {
                 (Level::Critical, "link a down: eof"),
                 (Level::Warning, "a [BTC] is Stale (mm_ratio 90.0%)"),
                 (Level::Critical, "a [BTC] is Critical (mm_ratio 90.0%)"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lasting_mm_gap_is_raised_once_and_cleared() {
+        use crate::engine::live::Divergence;
+        let t = Thresholds::default();
+        let mut alerts = Alerts::default();
+        let mut off = view(0.1, false);
+        // 09:00:00 UTC on some day.
+        let since = 1_700_000_000_000 / 86_400_000 * 86_400_000 + 9 * 3_600_000;
+        off.mm_divergence = Some(Divergence { gap: -0.063, since });
+        alerts.observe(&snap(vec![view(0.1, false)], LinkState::Live, 1), &t);
+        alerts.observe(&snap(vec![off.clone()], LinkState::Live, 2), &t);
+        alerts.observe(&snap(vec![off], LinkState::Live, 3), &t);
+        alerts.observe(&snap(vec![view(0.1, false)], LinkState::Live, 4), &t);
+        let log: Vec<(Level, &str)> = alerts
+            .newest()
+            .map(|a| (a.level, a.text.as_str()))
+            .collect();
+        assert_eq!(
+            log,
+            [
+                (Level::Info, "a [BTC]: MM agrees with the exchange again"),
+                (
+                    Level::Warning,
+                    "a [BTC]: local MM differs from the exchange's by -6.3% (since 09:00:00 UTC)"
+                ),
             ]
         );
     }

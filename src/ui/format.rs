@@ -123,19 +123,29 @@ pub fn trouble(v: &AccountSnapshot) -> Option<String> {
 }
 
 /// An account's trouble other than staleness (which the account screens
-/// say over their numbers): the exchange's refusal, or a lasting equity
-/// difference with the exchange.
+/// say over their numbers): the exchange's refusal, or a lasting equity or
+/// maintenance margin difference with the exchange.
 pub fn not_stale_trouble(v: &AccountSnapshot) -> Option<String> {
     if let Some(e) = v.error() {
         return Some(format!("‼ {e}"));
     }
-    v.equity_divergence.map(|d| {
+    let since = |ms| crate::report::health::time_of_day_utc(ms);
+    let equity = v.equity_divergence.map(|d| {
         format!(
             "▲ local equity differs from the exchange's by {:+.6} {} since {} UTC",
             d.gap,
             v.currency,
-            crate::report::health::time_of_day_utc(d.since)
+            since(d.since)
         )
+    });
+    equity.or_else(|| {
+        v.mm_divergence.map(|d| {
+            format!(
+                "▲ local MM differs from the exchange's by {:+.1}% since {} UTC",
+                d.gap * 100.0,
+                since(d.since)
+            )
+        })
     })
 }
 

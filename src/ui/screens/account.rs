@@ -160,15 +160,33 @@ fn summary_lines(
         liquidation_line(v, analysis, ctx.trends),
         Line::from(sigma_basis(v, ctx.trends)),
         var_line(v, ctx),
-        Line::from(format!(
-            "exchange says: IM {}  MM {}",
-            opt_num(v.exchange.initial_margin, 4),
-            opt_num(v.exchange.maintenance_margin, 4)
-        )),
+        exchange_line(v),
     ]
     .into_iter()
     .chain(r.notes.first().map(|n| Line::from(format!("! {n}"))))
     .collect()
+}
+
+/// "exchange: IM 7.3769  MM 5.9015   MM gap now +0.01% mean 0.00% max 0.02%":
+/// the exchange's figures and how far the local MM has been from its MM
+/// (the size of the gap on average and at most, since start).
+fn exchange_line(v: &AccountSnapshot) -> Line<'static> {
+    let figures = format!(
+        "exchange: IM {}  MM {}",
+        opt_num(v.exchange.initial_margin, 4),
+        opt_num(v.exchange.maintenance_margin, 4)
+    );
+    let gap = v.mm_tracking.map_or(String::new(), |t| {
+        // A gap that rounds to nothing reads +0.00%, whatever its sign.
+        let now = Some(t.last * 100.0).filter(|g| g.abs() >= 0.005);
+        format!(
+            "   MM gap now {:+.2}% mean {:.2}% max {:.2}%",
+            now.unwrap_or(0.0),
+            t.mean_abs * 100.0,
+            t.max_abs * 100.0
+        )
+    });
+    Line::from(figures + &gap)
 }
 
 /// "liquidation: down −23.1 % at 71234 (4.2 σ/day) · up none within +400 %"
