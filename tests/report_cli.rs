@@ -555,6 +555,73 @@ fn the_backtest_command_prints_a_table_in_words() {
     std::fs::remove_dir_all(std::path::Path::new(cfg).parent().unwrap()).ok();
 }
 
+/// The 2026 sample's market is the real chain of that morning: every
+/// option ticker carries the snapshot's mark, IV, forward and index.
+#[test]
+fn the_2026_sample_quotes_the_real_chain() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let chain = std::fs::read_to_string(format!(
+        "{root}/tests/fixtures/data/deribit_options_snapshot_20260101T091835Z.csv"
+    ))
+    .unwrap();
+    let mut lines = chain.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: std::collections::HashMap<String, Vec<String>> = lines
+        .map(|l| l.split(',').map(str::to_string).collect::<Vec<_>>())
+        .map(|r| (r[col("instrument_name")].clone(), r))
+        .collect();
+    let sample =
+        std::fs::read_to_string(format!("{root}/config/samples/deribit_2026-01-01.jsonl")).unwrap();
+    let mut options = 0;
+    for line in sample.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let data = &v["msg"]["params"]["data"];
+        let Some(row) = data["instrument_name"].as_str().and_then(|n| rows.get(n)) else {
+            continue;
+        };
+        let num = |name: &str| row[col(name)].parse::<f64>().unwrap();
+        assert_eq!(data["mark_price"].as_f64().unwrap(), num("mark_price"));
+        let iv = data["mark_iv"].as_f64().unwrap() / 100.0;
+        assert!((iv - num("implied_volatility")).abs() < 1e-9);
+        assert_eq!(
+            data["underlying_price"].as_f64().unwrap(),
+            num("futures_price")
+        );
+        assert_eq!(data["index_price"].as_f64().unwrap(), num("index_price"));
+        options += 1;
+    }
+    assert_eq!(options, 9);
+}
+
+/// With no recording given, `backtest` walks the 2026 sample, which the
+/// shipped history covers at the defaults: 500 test days, 1000-day window.
+#[test]
+fn the_backtest_command_runs_on_its_sample_at_the_defaults() {
+    let (code, out, err) = margintop(&["backtest"]);
+    assert_eq!(code, 0, "{err}");
+    for account in ["pm-vol-seller", "pm-calendar", "sm-covered-call"] {
+        assert!(
+            out.contains(&format!("{account} (BTC)")),
+            "{account}: {out}"
+        );
+    }
+    assert_eq!(out.matches("500 days, ").count(), 3, "{out}");
+    assert!(!out.contains("no backtest"), "{out}");
+    let path = format!(
+        "{}/config/samples/deribit_2026-01-01.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let json = json_report(&["backtest", "--replay", &path, "--json"]);
+    for a in json["accounts"].as_array().unwrap() {
+        let b = &a["backtest"];
+        assert_eq!(b["days"], 500, "{b}");
+        assert!(b["from"].is_string() && b["to"].is_string(), "{b}");
+        assert!(b["hs"]["exceptions"].as_u64().is_some(), "{b}");
+        assert!(b["fhs"]["exceptions"].as_u64().is_some(), "{b}");
+    }
+}
+
 #[test]
 fn a_window_longer_than_the_history_says_so() {
     let (code, out, err) = margintop(&["backtest", "--replay", &sample()]);

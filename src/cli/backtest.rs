@@ -1,13 +1,18 @@
 //! `margintop backtest`: replay a recording, then walk its accounts' books
 //! through history (docs/risk.md §6) and print the tests.
 
-use super::report::{replay_desk, SAMPLE};
+use super::report::replay_desk;
 use super::RiskArgs;
 use margintop::config::Config;
 use margintop::report::backtest::{add_backtest, render};
 use margintop::report::Thresholds;
 use margintop::risk::history::History;
 use std::path::PathBuf;
+
+/// The recording backtested when none is given: dated 2026-01-01, so that
+/// the shipped history covers the default window and test days before it
+/// (the report's 2022 sample has only 403 days of DVOL before it).
+pub const SAMPLE: &str = include_str!("../../config/samples/deribit_2026-01-01.jsonl");
 
 #[derive(clap::Args, Default)]
 pub struct BacktestArgs {
@@ -16,7 +21,7 @@ pub struct BacktestArgs {
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Recording to replay (JSON lines, docs/recording.md): the books are
-    /// those at its end. Default: the shipped sample.
+    /// those at its end. Default: the shipped 2026-01-01 sample.
     #[arg(long, value_name = "FILE")]
     pub replay: Option<PathBuf>,
     /// Only this account (its label).

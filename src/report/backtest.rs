@@ -195,9 +195,9 @@ pub fn render(report: &Report) -> String {
                 zone_words(t.zone)
             ));
         }
+        let mm = format!("MM ({})", a.currency);
         out.push_str(&format!(
-            "  margin model     MM ({:<4})     days not covered   worst excess\n",
-            a.currency
+            "  margin model     {mm:<12}  days not covered   worst excess\n"
         ));
         for m in b.margin.iter().chain(&b.margin_by_model) {
             out.push_str(&format!(
