@@ -204,14 +204,15 @@ fn var(c: &mut Criterion) {
         b.iter(|| one.clone().var(&history, settings))
     });
     // Issue 14's case: one 50-position book (the desk's first) walked over
-    // T = 500 days, HS and FHS each day from the W = 1000 before it.
+    // T = 500 days, HS, FHS and MC (the default [var] backtest_paths) each
+    // day from the W = 1000 before it.
     let mut book = inputs.clone();
     book.holders.truncate(1);
     println!(
         "backtest book: {} positions",
         book.holders[0].books[0].positions.len()
     );
-    g.bench_function("backtest_one_book_50_positions_t500_w1000", |b| {
+    g.bench_function("backtest_one_book_50_positions_t500_w1000_hs_fhs_mc", |b| {
         b.iter(|| {
             let m = Market {
                 instruments: &book.instruments,
@@ -222,7 +223,7 @@ fn var(c: &mut Criterion) {
                 book.holders.clone(),
                 &m,
                 &history,
-                settings,
+                margintop::config::VarConfig::default().backtest().0,
                 500,
                 &mut |_, _| {},
             )

@@ -1393,7 +1393,7 @@ fn the_backtest_chart_marks_exactly_the_exception_days() {
     let b = backtest_of_sample(&engine, &snap, "pm-vol-seller");
     let walk = b.walk.as_ref().unwrap();
     let tracks = walk.results[0].as_ref().unwrap();
-    for m in 0..2 {
+    for m in 0..3 {
         let s = series(tracks, m);
         let track = &tracks.methods[m];
         // Independently: the days whose loss exceeds that day's VaR.

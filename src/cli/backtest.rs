@@ -46,7 +46,8 @@ pub fn run(args: BacktestArgs) -> Result<(), String> {
         Some(path) => super::read_lines(path, config.engine.max_line_bytes)?,
         None => SAMPLE.lines().map(str::to_string).collect(),
     };
-    let days = args.days.unwrap_or(config.var.backtest_days);
+    let (settings, days) = config.var.backtest();
+    let days = args.days.unwrap_or(days);
     if days == 0 {
         return Err("--days must be at least 1".into());
     }
@@ -71,7 +72,7 @@ pub fn run(args: BacktestArgs) -> Result<(), String> {
         &mut report,
         &ingest.desk,
         &History::shipped(),
-        config.var.settings(),
+        settings,
         days,
         &mut |d, n| bar.show(d, n),
     );

@@ -140,7 +140,7 @@ pub fn run(args: ReportArgs) -> Result<(), String> {
         thresholds,
         Extras {
             var: args.var.then(|| config.var.settings()),
-            backtest: (args.backtest).then(|| (config.var.settings(), config.var.backtest_days)),
+            backtest: (args.backtest).then(|| config.var.backtest()),
         },
     )?;
     print(&report, args.json)

@@ -124,7 +124,7 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             mouse: args.mouse || config.ui.mouse,
             scenarios,
             var: config.var.settings(),
-            backtest_days: config.var.backtest_days,
+            backtest: config.var.backtest(),
             history_url: (!use_demo)
                 .then(|| config.accounts.first().map(|a| a.url().to_string()))
                 .flatten(),

@@ -41,6 +41,8 @@ pub struct VarConfig {
     pub nu: f64,
     /// Test days (T) of a backtest.
     pub backtest_days: usize,
+    /// MC paths of each backtest day's VaR.
+    pub backtest_paths: usize,
 }
 
 impl Default for VarConfig {
@@ -54,6 +56,7 @@ impl Default for VarConfig {
             distribution: "normal".into(),
             nu: 5.0,
             backtest_days: 500,
+            backtest_paths: 2_000,
         }
     }
 }
@@ -74,12 +77,27 @@ impl VarConfig {
         }
     }
 
+    /// A backtest's settings (MC with `backtest_paths`) and test days.
+    pub fn backtest(&self) -> (crate::risk::Settings, usize) {
+        let s = crate::risk::Settings {
+            paths: self.backtest_paths,
+            ..self.settings()
+        };
+        (s, self.backtest_days)
+    }
+
     fn validate(&self) -> Result<(), String> {
         let ints = [
             ("var.window_days", self.window_days as u64, 30, 5_000),
             ("var.horizon_days", u64::from(self.horizon_days), 1, 30),
             ("var.paths", self.paths as u64, 100, 1_000_000),
             ("var.backtest_days", self.backtest_days as u64, 1, 5_000),
+            (
+                "var.backtest_paths",
+                self.backtest_paths as u64,
+                100,
+                1_000_000,
+            ),
         ];
         for (name, v, lo, hi) in ints {
             if !(lo..=hi).contains(&v) {

@@ -44,6 +44,7 @@ pub struct BacktestReport {
     pub alpha: f64,
     pub hs: Option<TestReport>,
     pub fhs: Option<TestReport>,
+    pub mc: Option<TestReport>,
     /// The account's own model.
     pub margin: Option<MarginReport>,
     /// The other loaded models.
@@ -104,6 +105,7 @@ fn add_to(a: &mut AccountReport, w: &Walk, desk: &Desk) {
         alpha: ALPHA,
         hs: test(0),
         fhs: test(1),
+        mc: test(2),
         margin: own,
         margin_by_model: others,
     });
@@ -184,7 +186,7 @@ pub fn render(report: &Report) -> String {
             expected
         ));
         out.push_str("  model  exceptions  p(Kupiec)  p(indep.)  p(cond.)  zone\n");
-        for (name, t) in [("HS", &b.hs), ("FHS", &b.fhs)] {
+        for (name, t) in [("HS", &b.hs), ("FHS", &b.fhs), ("MC", &b.mc)] {
             let Some(t) = t else { continue };
             out.push_str(&format!(
                 "  {name:<5}  {:>10}  {:>9.3}  {:>9.3}  {:>8.3}  {}\n",

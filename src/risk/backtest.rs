@@ -8,18 +8,20 @@
 //! rescales each window to the volatility of its own end, so every test
 //! day needs W revaluations of its own: they go through the shared
 //! per-instrument pricing (`revalue::book_pnls`) a batch of days at a time.
+//! MC draws its paths on each test day from that window's covariance, with
+//! the same seed every day (so the days differ only by their covariance).
 
 use super::coverage::{coverage, Coverage};
 use super::history::{day_of, Day, History};
 use super::measure::{var, P99};
 use super::revalue::{book_pnls, Book, Columns, Units};
-use super::scenarios::{fhs, hs, Scenarios};
+use super::scenarios::{ewma_covariance, fhs, hs, mc, Scenarios};
 use super::window::{factors, window, Factor, Window};
 use super::{holder_pnl, needed_indices, Holder, Market, Method, Settings};
 use std::collections::BTreeSet;
 
-/// The methods walked (MC would redraw 10,000 paths every day).
-pub const WALKED: [Method; 2] = [Method::Hs, Method::Fhs];
+/// The methods walked, in the order of `Tracks::methods`.
+pub const WALKED: [Method; 3] = [Method::Hs, Method::Fhs, Method::Mc];
 
 /// Test days whose FHS scenarios are revalued together: large enough to
 /// share each instrument's setup, small enough to keep memory bounded
@@ -42,7 +44,7 @@ pub struct Track {
 #[derive(Clone, Debug)]
 pub struct Tracks {
     pub pnl: Vec<f64>,
-    pub methods: [Track; 2],
+    pub methods: [Track; 3],
 }
 
 #[derive(Clone, Debug)]
@@ -91,6 +93,7 @@ pub fn walk(
         .collect();
     let units = Units::new(&names, m.instruments, m.market, m.now_ms, &factors);
     let walker = Walker {
+        s,
         holders: &holders,
         units: &units,
         factors: &factors,
@@ -99,24 +102,37 @@ pub fn walk(
         w,
     };
     let hs = walker.hs_series();
+    // Progress counts FHS's test days, then MC's.
+    let n = full.len() - first;
     let mut fhs_var = vec![Vec::new(); holders.len()];
     for start in (first..full.len()).step_by(FHS_BATCH) {
         let end = (start + FHS_BATCH).min(full.len());
-        progress(start - first, full.len() - first);
+        progress(start - first, 2 * n);
         for (h, vars) in walker.fhs_vars(start..end).into_iter().enumerate() {
             fhs_var[h].extend(vars);
         }
     }
-    progress(full.len() - first, full.len() - first);
-    let results = (hs.into_iter().zip(fhs_var))
-        .map(|(series, fhs_var)| {
+    let mut mc_var = vec![Vec::with_capacity(n); holders.len()];
+    for t in first..full.len() {
+        progress(n + t - first, 2 * n);
+        for (h, v) in walker.mc_vars(t).into_iter().enumerate() {
+            mc_var[h].push(v);
+        }
+    }
+    progress(2 * n, 2 * n);
+    let results = (hs.into_iter().zip(fhs_var).zip(mc_var))
+        .map(|((series, fhs_var), mc_var)| {
             let series = series?;
             let pnl = series[first..].to_vec();
             let hs_var = (first..full.len())
                 .map(|t| var(&series[t - w..t], P99).unwrap_or(f64::NAN))
                 .collect();
             Ok(Tracks {
-                methods: [track(&pnl, hs_var), track(&pnl, fhs_var)],
+                methods: [
+                    track(&pnl, hs_var),
+                    track(&pnl, fhs_var),
+                    track(&pnl, mc_var),
+                ],
                 pnl,
             })
         })
@@ -144,6 +160,7 @@ fn track(pnl: &[f64], var: Vec<f64>) -> Track {
 }
 
 struct Walker<'a> {
+    s: Settings,
     holders: &'a [Holder],
     units: &'a Units,
     factors: &'a [Factor],
@@ -172,6 +189,16 @@ impl Walker<'_> {
                     .collect(),
                 Err(_) => vec![f64::NAN; days.len()],
             })
+            .collect()
+    }
+
+    /// Each holder's MC VaR on test day `t` (an index in `full`): the
+    /// configured paths, from the covariance of the window before it.
+    fn mc_vars(&self, t: usize) -> Vec<f64> {
+        let cov = ewma_covariance(&self.window_before(t));
+        let (set, _) = mc(&cov, self.s.paths, self.s.seed, self.s.draws);
+        (self.pnl_by_holder(&set).into_iter())
+            .map(|p| p.ok().and_then(|p| var(&p, P99)).unwrap_or(f64::NAN))
             .collect()
     }
 

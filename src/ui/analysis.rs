@@ -227,8 +227,8 @@ pub struct Analyst {
     var: Option<(Arc<History>, Settings)>,
     var_busy: bool,
     backtest_busy: bool,
-    /// Test days of a backtest ([var] backtest_days).
-    pub backtest_days: usize,
+    /// A backtest's settings and test days (`VarConfig::backtest`).
+    pub backtest: (Settings, usize),
 }
 
 impl Analyst {
@@ -251,7 +251,7 @@ impl Analyst {
             var,
             var_busy: false,
             backtest_busy: false,
-            backtest_days: 500,
+            backtest: crate::config::VarConfig::default().backtest(),
         };
         (analyst, rx)
     }
@@ -381,7 +381,7 @@ impl Analyst {
     /// Walk the open account's book through history when `due` (one job
     /// at a time, on a blocking thread).
     pub fn backtest(&mut self, due: Option<Basis>) {
-        let (Some((history, settings)), Some(basis)) = (&self.var, due) else {
+        let (Some((history, _)), Some(basis)) = (&self.var, due) else {
             return;
         };
         if self.backtest_busy {
@@ -389,7 +389,7 @@ impl Analyst {
         }
         self.backtest_busy = true;
         let (queries, done) = (self.queries.clone(), self.done.clone());
-        let (history, settings, days) = (history.clone(), *settings, self.backtest_days);
+        let ((settings, days), history) = (self.backtest, history.clone());
         tokio::spawn(async move {
             let (reply, rx) = oneshot::channel();
             if queries.send(Query::Var { reply }).await.is_err() {

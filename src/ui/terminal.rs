@@ -41,8 +41,8 @@ pub struct UiOptions {
     /// Where to extend the shipped VaR history from (live mode; None: the
     /// demo and replays use the shipped history only).
     pub history_url: Option<String>,
-    /// Test days of the validation screen's backtest ([var] backtest_days).
-    pub backtest_days: usize,
+    /// The validation screen's backtest settings and test days.
+    pub backtest: (crate::risk::Settings, usize),
 }
 
 /// Puts the terminal back as it was; used on every way out.
@@ -132,7 +132,7 @@ pub async fn run(
     let history = Arc::new(crate::risk::history::History::shipped());
     let var = Some((history, opts.var));
     let (mut analyst, mut done) = Analyst::new(queries, opts.scenarios.clone(), var);
-    analyst.backtest_days = opts.backtest_days;
+    analyst.backtest = opts.backtest;
     let mut fetched = fetch_history(opts.history_url.clone());
     let min_gap = Duration::from_secs(1) / opts.fps.max(1);
     let mut signals = Signals::new();

@@ -20,8 +20,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Row, Table};
 use ratatui::Frame;
 
-/// The walked methods (HS, FHS): the next-model key steps between them.
-const WALKED: usize = 2;
+/// The walked methods' names, in the walk's order: the next-model key
+/// steps between them.
+const WALKED: [&str; 3] = ["HS", "FHS", "MC"];
 
 pub fn render(f: &mut Frame, area: Rect, method: Method, ctx: &Ctx) {
     let Some(v) = ctx.open_account() else {
@@ -44,10 +45,10 @@ pub fn render(f: &mut Frame, area: Rect, method: Method, ctx: &Ctx) {
         Ok(Some(Err(why))) | Err(why) => return unavailable(f, area, why),
         Ok(None) => return unavailable(f, area, "the account has no book to walk"),
     };
-    let m = method.0 % WALKED;
-    let name = ["HS", "FHS"][m];
+    let m = method.0 % WALKED.len();
+    let name = WALKED[m];
     let [top, chart_area] = Layout::vertical([
-        Constraint::Length(5 + b.margins.len() as u16),
+        Constraint::Length(6 + b.margins.len() as u16),
         Constraint::Min(6),
     ])
     .areas(area);
@@ -99,7 +100,7 @@ fn zone_style(zone: Zone, theme: &Theme) -> Style {
 fn tests_table(f: &mut Frame, area: Rect, title: String, t: &Tracks, theme: &Theme) {
     let header = Row::new(["", "exc", "exp", "p pof", "p ind", "p cc", "zone"]).style(theme.header);
     // Kupiec, Christoffersen independence, conditional coverage p-values.
-    let rows = (["HS", "FHS"].iter().zip(&t.methods)).map(|(name, m)| {
+    let rows = (WALKED.iter().zip(&t.methods)).map(|(name, m)| {
         let c: &Coverage = &m.coverage;
         // The zone in words; on a narrow screen its one word.
         let zone = match area.width >= 70 {
