@@ -9,6 +9,8 @@
 //! up to n" into one latency per ticker: from the feeder's send to the
 //! first snapshot that includes it.
 
+pub mod replay;
+
 use crate::config::ConnectionConfig;
 use crate::engine::live::{self, Engine, EngineSettings, Snapshot};
 use crate::engine::{Desk, Ingest};

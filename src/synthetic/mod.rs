@@ -2,6 +2,8 @@
 //! accounts holding parts of it. Deterministic; the numbers are plausible,
 //! not real (the real chains are in tests/fixtures/data).
 
+pub mod desk;
+
 use crate::model::Kind;
 use crate::model::{Instrument, Quote};
 use serde_json::{json, Value};

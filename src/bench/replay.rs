@@ -1,0 +1,184 @@
+//! `margintop bench --replay FILE`: where the time of `report --replay
+//! --json` goes, phase by phase, on one core. Each phase is timed on its
+//! own over the same recording, best of `repeat` runs.
+
+use crate::engine::{Desk, Ingest};
+use crate::margin::account::value_account;
+use crate::margin::book::PreparedModel;
+use crate::margin::liquidation::liquidation_distance;
+use crate::margin::stress::{parse_scenarios, stress_result, StressScenario, BUILTIN_SCENARIOS};
+use crate::report::{build_report, Freshness, ReportOptions, Thresholds};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// The phases' times (best of the runs).
+#[derive(Clone, Debug, Default)]
+pub struct Breakdown {
+    pub lines: usize,
+    pub bytes: usize,
+    pub accounts: usize,
+    /// Every line to a `serde_json::Value` (what the replay parses today).
+    pub parse: Duration,
+    /// Every line through the engine: parse, validate, apply, revalue.
+    pub ingest: Duration,
+    /// The report, as `report --replay` builds it (all of the below).
+    pub report: Duration,
+    /// Of the report: each account's margin alone ...
+    pub margin: Duration,
+    /// ... its stress scenarios ...
+    pub stress: Duration,
+    /// ... and its liquidation distance.
+    pub liquidation: Duration,
+    /// The report to pretty JSON.
+    pub json: Duration,
+}
+
+impl Breakdown {
+    /// Ingest, report and JSON: the work of `report --replay --json` after
+    /// reading the file.
+    pub fn total(&self) -> Duration {
+        self.ingest + self.report + self.json
+    }
+}
+
+impl std::fmt::Display for Breakdown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let total = ms(self.total());
+        let share = |d: Duration| 100.0 * ms(d) / total;
+        writeln!(
+            f,
+            "recording: {} lines, {:.1} MB, {} accounts; one core, best of the runs",
+            self.lines,
+            self.bytes as f64 / 1e6,
+            self.accounts
+        )?;
+        writeln!(
+            f,
+            "report --replay --json      {:>9.1} ms  (ingest + report + json)",
+            total
+        )?;
+        let mb_s = self.bytes as f64 / 1e6 / self.ingest.as_secs_f64();
+        let rows = [
+            ("ingest", self.ingest, format!("{mb_s:.0} MB/s")),
+            ("  of which JSON parsing", self.parse, String::new()),
+            ("report", self.report, String::new()),
+            ("  margin", self.margin, String::new()),
+            ("  stress", self.stress, String::new()),
+            ("  liquidation", self.liquidation, String::new()),
+            ("json", self.json, String::new()),
+        ];
+        for (name, d, note) in rows {
+            writeln!(
+                f,
+                "  {name:<25} {:>9.1} ms {:>5.1} %  {note}",
+                ms(d),
+                share(d)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Time each phase of replaying `lines` into a report, best of `repeat`.
+pub fn run(lines: &[String], repeat: usize) -> Result<Breakdown, String> {
+    let models = crate::margin::config::load_models(None).map_err(|e| e.to_string())?;
+    let scenarios = parse_scenarios(BUILTIN_SCENARIOS, "built-in scenarios")?;
+    let mut b = Breakdown {
+        lines: lines.len(),
+        bytes: lines.iter().map(|l| l.len() + 1).sum(),
+        ..Breakdown::default()
+    };
+    let best = |slot: &mut Duration, d: Duration, first: bool| {
+        if first || d < *slot {
+            *slot = d;
+        }
+    };
+    for run in 0..repeat.max(1) {
+        let first = run == 0;
+        let t = Instant::now();
+        for l in lines {
+            std::hint::black_box(serde_json::from_str::<Value>(l).ok());
+        }
+        best(&mut b.parse, t.elapsed(), first);
+
+        let t = Instant::now();
+        let mut ingest = Ingest::new(Desk::new(models.clone(), 0), None);
+        for l in lines {
+            ingest.line(l);
+        }
+        best(&mut b.ingest, t.elapsed(), first);
+        let as_of = ingest
+            .stats
+            .last_t
+            .ok_or("the recording holds no entries")?;
+        let desk = &ingest.desk;
+        b.accounts = desk.account_count();
+
+        let opts = ReportOptions {
+            scenarios: &scenarios,
+            thresholds: Thresholds::default(),
+        };
+        let fresh = |id| Some(Freshness::from_update(ingest.inputs_t(id), as_of, 60_000));
+        let t = Instant::now();
+        let report = build_report(desk, &fresh, as_of, &opts);
+        best(&mut b.report, t.elapsed(), first);
+
+        let t = Instant::now();
+        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        std::hint::black_box(text);
+        best(&mut b.json, t.elapsed(), first);
+
+        let [margin, stress, liquidation] = parts(desk, &scenarios);
+        best(&mut b.margin, margin, first);
+        best(&mut b.stress, stress, first);
+        best(&mut b.liquidation, liquidation, first);
+    }
+    Ok(b)
+}
+
+/// Every account's margin, stress and liquidation distance, each timed
+/// alone (the report computes the same, in `analyse_account`).
+fn parts(desk: &Desk, scenarios: &[StressScenario]) -> [Duration; 3] {
+    let mut times = [Duration::ZERO; 3];
+    for id in 0..desk.account_count() {
+        let inputs = desk.inputs(id, &[]);
+        let Some(config) = inputs.model().cloned() else {
+            continue;
+        };
+        let (acct, now) = (&inputs.account, inputs.now_ms);
+        let mut model = PreparedModel::new(config, &acct.currency);
+        let t = Instant::now();
+        let (risk, book) =
+            value_account(acct, &inputs.instruments, &inputs.market, &mut model, now);
+        times[0] += t.elapsed();
+        let t = Instant::now();
+        for s in scenarios {
+            let r = stress_result(
+                acct,
+                &inputs.instruments,
+                &inputs.market,
+                &mut model,
+                now,
+                s,
+            );
+            std::hint::black_box(r);
+        }
+        times[1] += t.elapsed();
+        if risk.complete && !book.positions.is_empty() {
+            let index = book.positions.first().map(|p| p.index_price);
+            let t = Instant::now();
+            let l = liquidation_distance(
+                acct,
+                &inputs.instruments,
+                &inputs.market,
+                &mut model,
+                now,
+                index,
+            );
+            std::hint::black_box(l);
+            times[2] += t.elapsed();
+        }
+    }
+    times
+}

@@ -1,0 +1,97 @@
+//! The speed work (issue 15) must not move a figure: `report --replay
+//! --json` on a desk recording is compared with the report the code wrote
+//! before that work began (tests/fixtures/speed, README there): every
+//! number to 1e-9 relative, liquidation moves to 1e-6, everything else
+//! exactly.
+
+use serde_json::Value;
+use std::process::Command;
+
+const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/speed");
+
+/// How far `got` may be from `want` at this path of the report.
+fn tolerance(path: &str, want: f64) -> f64 {
+    let liquidation = path.contains("liquidation");
+    let moves = liquidation && path.ends_with("_move");
+    match (liquidation, moves) {
+        (true, true) => 1e-6,
+        (true, false) => 1e-6 * want.abs().max(1.0),
+        _ => 1e-9 * want.abs().max(1e-3),
+    }
+}
+
+fn compare(path: &str, got: &Value, want: &Value, out: &mut Vec<String>) {
+    match (got, want) {
+        (Value::Number(g), Value::Number(w)) => {
+            let (g, w) = (g.as_f64().unwrap(), w.as_f64().unwrap());
+            if (g - w).abs() > tolerance(path, w) {
+                out.push(format!("{path}: {g} vs {w}"));
+            }
+        }
+        (Value::Object(g), Value::Object(w)) => {
+            let keys: std::collections::BTreeSet<&String> = g.keys().chain(w.keys()).collect();
+            for k in keys {
+                match (g.get(k), w.get(k)) {
+                    (Some(a), Some(b)) => compare(&format!("{path}.{k}"), a, b, out),
+                    _ => out.push(format!("{path}.{k}: present on one side only")),
+                }
+            }
+        }
+        (Value::Array(g), Value::Array(w)) if g.len() == w.len() => {
+            for (i, (a, b)) in g.iter().zip(w).enumerate() {
+                compare(&format!("{path}[{i}]"), a, b, out);
+            }
+        }
+        _ if got == want => {}
+        _ => out.push(format!("{path}: {got} vs {want}")),
+    }
+}
+
+#[test]
+fn the_desk_report_is_the_one_before_the_speed_work() {
+    let out = Command::new(env!("CARGO_BIN_EXE_margintop"))
+        .args([
+            "report",
+            "--replay",
+            &format!("{DIR}/desk_12x20.jsonl"),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let text = std::fs::read_to_string(format!("{DIR}/desk_12x20.report.json")).unwrap();
+    let want: Value = serde_json::from_str(&text).unwrap();
+    let accounts = want["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 12);
+    let mut differences = Vec::new();
+    compare("report", &got, &want, &mut differences);
+    assert!(
+        differences.is_empty(),
+        "{} differences, first: {:#?}",
+        differences.len(),
+        &differences[..differences.len().min(10)]
+    );
+}
+
+/// The comparison can fail: a figure moved by more than its tolerance is
+/// reported with its path.
+#[test]
+fn a_moved_figure_is_found() {
+    let want: Value = serde_json::json!({"accounts": [{"mm_ratio": 0.5,
+        "liquidation": {"down_move": -0.2, "down_price": 50_000.0}}]});
+    let mut got = want.clone();
+    got["accounts"][0]["liquidation"]["down_move"] = serde_json::json!(-0.2 + 5e-7);
+    let mut out = Vec::new();
+    compare("report", &got, &want, &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    got["accounts"][0]["mm_ratio"] = serde_json::json!(0.5 + 1e-6);
+    got["accounts"][0]["liquidation"]["down_move"] = serde_json::json!(-0.2 + 2e-6);
+    compare("report", &got, &want, &mut out);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert!(out[0].starts_with("report.accounts[0].liquidation.down_move"));
+}
