@@ -148,3 +148,100 @@ fn option_books_match_a_dense_scan() {
         );
     }
 }
+
+/// Instruments of the random books: the perpetual and calls and puts
+/// around the money on two expiries.
+const RANDOM_POOL: [&str; 7] = [
+    "BTC-PERPETUAL",
+    "BTC-30SEP22-40000-C",
+    "BTC-30SEP22-22000-P",
+    "BTC-30SEP22-30000-C",
+    "BTC-30DEC22-30000-P",
+    "BTC-30DEC22-50000-C",
+    "BTC-30DEC22-18000-P",
+];
+
+fn random_market() -> MarketState {
+    let (_, mut market, _) = setup("deribit_pm", &[], 1.0);
+    for (name, iv, forward) in [
+        ("BTC-30SEP22-30000-C", 0.65, 30_200.0),
+        ("BTC-30DEC22-30000-P", 0.72, 30_600.0),
+        ("BTC-30DEC22-50000-C", 0.8, 30_600.0),
+        ("BTC-30DEC22-18000-P", 0.9, 30_600.0),
+    ] {
+        option_quote(&mut market, name, 0.05, iv, forward, 30_000.0, NOW);
+    }
+    market
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(16))]
+
+    /// Random books under all three models: the desk-wide search (accounts
+    /// stepping together, sharing prices) finds exactly what each
+    /// account's own search finds, and that is within one step of the
+    /// first crossing of a dense scan.
+    #[test]
+    fn the_desk_search_finds_the_first_crossing_of_a_dense_scan(
+        books in proptest::collection::vec(
+            (0usize..3, proptest::collection::vec((0usize..7, -30.0f64..30.0), 1..5), 1.0f64..30.0),
+            3..6,
+        )
+    ) {
+        use margintop::margin::inputs::AccountInputs;
+        use margintop::margin::liquidation::joint_distances;
+        let market = random_market();
+        let models = std::sync::Arc::new(margintop::margin::config::load_models(None).unwrap());
+        let instruments = instruments(&RANDOM_POOL);
+        let names = ["deribit_pm", "deribit_sm", "span16"];
+        let inputs: Vec<AccountInputs> = books
+            .iter()
+            .map(|(m, positions, balance)| {
+                let mut acct = Account::new("r", "BTC", names[*m]);
+                acct.balance = *balance;
+                for (i, size) in positions {
+                    // The perpetual in USD, options in BTC.
+                    let size = if *i == 0 { size * 5_000.0 } else { *size };
+                    acct.set_position(RANDOM_POOL[*i], size, Some(30_000.0));
+                }
+                AccountInputs {
+                    account: acct,
+                    instruments: instruments.clone(),
+                    market: market.clone(),
+                    models: models.clone(),
+                    now_ms: NOW,
+                }
+            })
+            .collect();
+        let refs: Vec<&AccountInputs> = inputs.iter().collect();
+        let joint = joint_distances(&refs);
+        for (i, joint) in inputs.iter().zip(joint) {
+            let acct = &i.account;
+            let mut model = PreparedModel::new(builtin(&acct.model), "BTC");
+            let own = liquidation_distance(acct, &instruments, &market, &mut model, NOW, Some(30_000.0));
+            proptest::prop_assert_eq!(joint, Some((own.down_move, own.up_move)));
+            let mut shortfall = |m: f64| {
+                let shock = Shock::price_move(m);
+                let book = value_book(acct, &instruments, &market, &mut model, NOW, &|_| shock);
+                let risk = account_risk(acct, &model, &book.sums, &book.notes, NOW);
+                risk.margin.maintenance_margin - risk.margin_balance
+            };
+            let limits = builtin(&acct.model).liquidation_search();
+            for (limit, got) in [(-limits.down, own.down_move), (limits.up, own.up_move)] {
+                let steps = 2_000;
+                let dense = (0..=steps)
+                    .map(|k| limit * k as f64 / steps as f64)
+                    .find(|m| shortfall(*m) >= 0.0);
+                let step = limit.abs() / steps as f64;
+                match (dense, got) {
+                    (Some(d), Some(g)) => proptest::prop_assert!(
+                        (d - g).abs() <= step + 1e-6,
+                        "{}: {} vs scan {}", acct.model, g, d
+                    ),
+                    (None, None) => {}
+                    other => proptest::prop_assert!(false, "{}: {:?}", acct.model, other),
+                }
+            }
+        }
+    }
+}

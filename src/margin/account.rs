@@ -3,11 +3,11 @@
 //! This is the reference path: it recomputes everything from positions and
 //! market state. The engine's incremental path must agree with it.
 
-use super::book::{contribution, BookSums, Contribution, PreparedModel};
+use super::book::{fill_contribution, unit_vector, BookSums, Contribution, PreparedModel};
 use super::config::MarginBalanceRule;
 use super::notes::{complete, Note, Omission};
 use super::requirement::{requirement, Breakdown};
-use crate::model::valuation::{resolve, Shock};
+use crate::model::valuation::{unit_value, Base, Resolved, Shock, UnitValue};
 use crate::model::{Account, Instrument, MarketState};
 use std::collections::HashMap;
 
@@ -43,40 +43,156 @@ pub fn value_book(
     now_ms: i64,
     shock: &dyn Fn(&Instrument) -> Shock,
 ) -> ValuedBook {
-    let mut book = ValuedBook::default();
-    for pos in &account.positions {
-        let Some(inst) = instruments.get(&pos.instrument) else {
-            (book.notes).push(Note::left_out(&pos.instrument, Omission::UnknownInstrument));
-            continue;
-        };
-        if !pos.size.is_finite() {
-            (book.notes).push(Note::left_out(&pos.instrument, Omission::SizeNotANumber));
-            continue;
-        }
-        let inst_shock = shock(inst);
-        let resolved = match resolve(inst, market, now_ms, inst_shock) {
-            Ok(r) => r,
-            Err(e) => {
-                let why = Omission::Unpriced(e.to_string());
-                book.notes.push(Note::left_out(&pos.instrument, why));
-                continue;
-            }
-        };
-        if resolved.expired && inst_shock == Shock::NONE {
-            book.notes.push(Note::past_expiry(inst));
-        }
-        let c = contribution(inst, &resolved, pos.size, pos.session_ref_price, model);
-        book.sums.apply(&c, 1.0);
-        book.positions.push(PositionRisk {
-            instrument: inst.name.clone(),
-            size: pos.size,
-            mark_price: resolved.mark,
-            index_price: resolved.index,
-            expiry_ms: inst.expiry_ms(),
-            contribution: c,
-        });
+    let book = PreparedBook::new(account, instruments, market, now_ms, false);
+    book.value(model, shock, true)
+}
+
+/// Instruments priced at one shock (inputs, unit value, unit scenario
+/// vector), shared by every book valued at that shock under one model and
+/// currency: a desk-wide search prices each instrument once per step.
+#[derive(Default)]
+pub struct SharedPrices {
+    priced: HashMap<String, (Resolved, UnitValue, Option<Vec<f64>>)>,
+}
+
+impl SharedPrices {
+    pub fn clear(&mut self) {
+        self.priced.clear();
     }
-    book
+}
+
+/// An account's positions with their instruments found and their quotes
+/// read, once, for valuations under many shocks (a liquidation search):
+/// what no shock changes is not redone for each.
+pub struct PreparedBook<'a> {
+    entries: Vec<Entry<'a>>,
+}
+
+enum Entry<'a> {
+    Priced {
+        inst: &'a Instrument,
+        size: f64,
+        session_ref_price: Option<f64>,
+        base: Base,
+    },
+    /// Left out whatever the shock: the note says why.
+    LeftOut(Note),
+}
+
+impl<'a> PreparedBook<'a> {
+    /// `many`: also compute ahead what every shocked option value needs.
+    pub fn new(
+        account: &'a Account,
+        instruments: &'a Instruments,
+        market: &MarketState,
+        now_ms: i64,
+        many: bool,
+    ) -> PreparedBook<'a> {
+        let entries = (account.positions.iter())
+            .map(|pos| {
+                let Some(inst) = instruments.get(&pos.instrument) else {
+                    return Entry::LeftOut(Note::left_out(
+                        &pos.instrument,
+                        Omission::UnknownInstrument,
+                    ));
+                };
+                if !pos.size.is_finite() {
+                    return Entry::LeftOut(Note::left_out(
+                        &pos.instrument,
+                        Omission::SizeNotANumber,
+                    ));
+                }
+                match Base::of(inst, market, now_ms) {
+                    Ok(base) => Entry::Priced {
+                        inst,
+                        size: pos.size,
+                        session_ref_price: pos.session_ref_price,
+                        base: if many { base.for_many(inst) } else { base },
+                    },
+                    Err(e) => Entry::LeftOut(Note::left_out(
+                        &pos.instrument,
+                        Omission::Unpriced(e.to_string()),
+                    )),
+                }
+            })
+            .collect();
+        PreparedBook { entries }
+    }
+
+    /// The book after `shock`; `positions`: also list each position's risk
+    /// (a search needs only the sums).
+    pub fn value(
+        &self,
+        model: &mut PreparedModel,
+        shock: &dyn Fn(&Instrument) -> Shock,
+        positions: bool,
+    ) -> ValuedBook {
+        self.value_shared(model, shock, positions, None)
+    }
+
+    /// `value`, taking each instrument's shocked price from `shared` (and
+    /// adding those it lacks): every book valued with the same `shared`
+    /// must be under the same model and currency, at the same shock.
+    pub fn value_shared(
+        &self,
+        model: &mut PreparedModel,
+        shock: &dyn Fn(&Instrument) -> Shock,
+        positions: bool,
+        mut shared: Option<&mut SharedPrices>,
+    ) -> ValuedBook {
+        let mut book = ValuedBook::default();
+        let mut own = None;
+        for e in &self.entries {
+            let (inst, size, session_ref_price, base) = match e {
+                Entry::LeftOut(note) => {
+                    book.notes.push(note.clone());
+                    continue;
+                }
+                Entry::Priced {
+                    inst,
+                    size,
+                    session_ref_price,
+                    base,
+                } => (*inst, *size, *session_ref_price, base),
+            };
+            let inst_shock = shock(inst);
+            let mut price = || {
+                let r = base.shocked(inst, inst_shock);
+                (r, unit_value(inst, &r), unit_vector(inst, &r, model))
+            };
+            let (resolved, unit, vector) = match shared.as_deref_mut() {
+                Some(s) => &*s.priced.entry(inst.name.clone()).or_insert_with(price),
+                None => &*own.insert(price()),
+            };
+            if resolved.expired && inst_shock == Shock::NONE {
+                book.notes.push(Note::past_expiry(inst));
+            }
+            let mut c = Contribution::default();
+            let vector = vector.as_deref();
+            fill_contribution(
+                &mut c,
+                inst,
+                resolved,
+                unit,
+                size,
+                session_ref_price,
+                model,
+                vector,
+            );
+            book.sums.apply(&c, 1.0);
+            if positions {
+                book.positions.push(PositionRisk {
+                    instrument: inst.name.clone(),
+                    size,
+                    mark_price: resolved.mark,
+                    index_price: resolved.index,
+                    expiry_ms: inst.expiry_ms(),
+                    contribution: c,
+                });
+            }
+        }
+        book
+    }
 }
 
 /// An account's money, margin and Greeks.

@@ -11,7 +11,12 @@ use super::config::{
 use crate::model::valuation::{scenario_pnl, Resolved};
 use crate::model::{Instrument, Kind, Settlement};
 use crate::pricing::black76::price_with_total_vol;
+use crate::pricing::lanes::{self, Inputs, Moves};
 use crate::pricing::OptionType;
+
+/// Scenarios an option is revalued on in one vectorized pass (every
+/// model's grid has fewer; a longer one takes the scalar path).
+const LANES_MAX: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
@@ -117,6 +122,13 @@ pub struct Grid {
     pub pnl_offset: f64,
     /// Cap on an offsetting gain in USD (0 = none).
     pub max_offsetable_pnl_usd: f64,
+    /// Each scenario's forward growth 1 + price move, its reciprocal and
+    /// its log, in the layout the vectorized Black-76 reads, then the
+    /// unmoved state's (1, 1, 0): the base value comes from the same
+    /// kernel, so an unmoved scenario's P&L is exactly zero.
+    grown: Vec<f64>,
+    inv_grown: Vec<f64>,
+    ln_growth: Vec<f64>,
 }
 
 impl Grid {
@@ -171,6 +183,15 @@ impl Grid {
             }
         }
         Grid {
+            grown: (scenarios.iter().map(|s| 1.0 + s.price_move))
+                .chain([1.0])
+                .collect(),
+            inv_grown: (scenarios.iter().map(|s| 1.0 / (1.0 + s.price_move)))
+                .chain([1.0])
+                .collect(),
+            ln_growth: (scenarios.iter().map(|s| s.ln_growth))
+                .chain([0.0])
+                .collect(),
             scenarios,
             vol_shock: VolShock::new(&model.vol_shock, pair),
             pnl_offset: currency.pnl_offset,
@@ -221,6 +242,44 @@ impl Grid {
             Settlement::Inverse => value / f,
             Settlement::Linear => value,
         };
+        let n = self.scenarios.len();
+        let inputs = Inputs {
+            option_type: opt,
+            strike: k,
+            forward: f0,
+            ln_fk,
+            total_vol: r.sigma * sqrt_t,
+        };
+        // The vectorized kernel needs a positive volatility in every scenario.
+        let positive = inputs.total_vol > 0.0 && sigmas.iter().all(|s| *s > 0.0);
+        if positive && inputs.total_vol.is_finite() && n < LANES_MAX {
+            // The scenarios, then the unmoved state (vol multiplier 1).
+            let mut vol = [1.0; LANES_MAX];
+            let mut inv_vol = [1.0; LANES_MAX];
+            for (i, sc) in self.scenarios.iter().enumerate() {
+                let sigma = sigmas[vol_slot(sc.vol)];
+                vol[i] = sigma / r.sigma;
+                inv_vol[i] = r.sigma / sigma;
+            }
+            let moves = Moves {
+                log: &self.ln_growth,
+                grown: &self.grown,
+                inv_grown: &self.inv_grown,
+                vol: &vol[..=n],
+                inv_vol: &inv_vol[..=n],
+            };
+            let mut v1 = [0.0; LANES_MAX];
+            lanes::values(&inputs, &moves, &mut v1[..=n]);
+            let v0 = native(v1[n], f0);
+            for (i, (slot, sc)) in out.iter_mut().zip(&self.scenarios).enumerate() {
+                let v1 = match inst.settlement {
+                    Settlement::Inverse => v1[i] * self.inv_grown[i] / f0,
+                    Settlement::Linear => v1[i],
+                };
+                *slot = sc.weight * (v1 - v0);
+            }
+            return;
+        }
         let v0 = native(
             price_with_total_vol(opt, f0, k, ln_fk, r.sigma * sqrt_t),
             f0,

@@ -7,11 +7,13 @@
 //! bisection. A liquidation point between two scan points that both look
 //! safe can be missed only if the curve dips and recovers within one step.
 
-use super::account::{account_risk, value_book, Instruments};
+use super::account::{account_risk, Instruments, PreparedBook, SharedPrices};
 use super::book::PreparedModel;
+use super::inputs::AccountInputs;
 use crate::model::valuation::Shock;
 use crate::model::{Account, Instrument, MarketState};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Where liquidation starts when every index the book holds moves together
 /// by the same fraction. With several indices the prices are per index, in
@@ -52,8 +54,25 @@ pub fn liquidation_distance(
     now_ms: i64,
     index_price: Option<f64>,
 ) -> Liquidation {
+    let m = (account, instruments, market);
+    liquidation_with(m, model, now_ms, index_price, None)
+}
+
+/// The joint move's (down, up) distances, when already found.
+pub type Joint = (Option<f64>, Option<f64>);
+
+/// `liquidation_distance`, with the joint move's distances taken from
+/// `joint` when given (`joint_distances` found them for the whole desk).
+pub fn liquidation_with(
+    (account, instruments, market): (&Account, &Instruments, &MarketState),
+    model: &mut PreparedModel,
+    now_ms: i64,
+    index_price: Option<f64>,
+    joint: Option<Joint>,
+) -> Liquidation {
     let indices = held_indices(account, instruments);
-    let (down, up) = search(account, instruments, market, model, now_ms, None);
+    let (down, up) =
+        joint.unwrap_or_else(|| search(account, instruments, market, model, now_ms, None));
     let single = (indices.len() <= 1).then_some(index_price).flatten();
     let price = |m: Option<f64>, p: Option<f64>| m.and_then(|m| p.map(|p| p * (1.0 + m)));
     let by_index = match indices.len() {
@@ -106,19 +125,141 @@ fn search(
     only: Option<&str>,
 ) -> (Option<f64>, Option<f64>) {
     let limits = model.config.liquidation_search();
+    // Every position's quote is read once; each step only moves it.
+    let prepared = PreparedBook::new(account, instruments, market, now_ms, true);
     let mut shortfall = |m: f64| {
         let moved = Shock::price_move(m);
         let shock = |inst: &Instrument| match only {
             Some(name) if inst.index_name != name => Shock::NONE,
             _ => moved,
         };
-        let book = value_book(account, instruments, market, model, now_ms, &shock);
+        let book = prepared.value(model, &shock, false);
         let risk = account_risk(account, model, &book.sums, &book.notes, now_ms);
         risk.margin.maintenance_margin - risk.margin_balance
     };
     let down = find_side(&mut shortfall, -limits.down, limits.steps);
     let up = find_side(&mut shortfall, limits.up, limits.steps);
     (down, up)
+}
+
+/// One account of a desk-wide search.
+struct Member<'a> {
+    account: &'a Account,
+    book: PreparedBook<'a>,
+    model: PreparedModel,
+    now_ms: i64,
+}
+
+impl Member<'_> {
+    /// MM minus margin balance after every index moves by `m`.
+    fn shortfall(&mut self, m: f64, shared: Option<&mut SharedPrices>) -> f64 {
+        let moved = Shock::price_move(m);
+        let book = (self.book).value_shared(&mut self.model, &|_| moved, false, shared);
+        let risk = account_risk(
+            self.account,
+            &self.model,
+            &book.sums,
+            &book.notes,
+            self.now_ms,
+        );
+        risk.margin.maintenance_margin - risk.margin_balance
+    }
+}
+
+/// The joint move's liquidation distances of many accounts (None for an
+/// account whose model is not loaded). Accounts under one model and
+/// currency step through the search grid together, so an instrument that
+/// several of them hold is priced once per step; each then narrows its
+/// own bracket. The steps and the bisection are `find_side`'s, so the
+/// figures are those of `liquidation_distance`.
+pub fn joint_distances(all: &[&AccountInputs]) -> Vec<Option<Joint>> {
+    let mut members: Vec<Option<Member>> = (all.iter())
+        .map(|i| {
+            let config = i.model()?.clone();
+            Some(Member {
+                account: &i.account,
+                book: PreparedBook::new(&i.account, &i.instruments, &i.market, i.now_ms, true),
+                model: PreparedModel::new(config, &i.account.currency),
+                now_ms: i.now_ms,
+            })
+        })
+        .collect();
+    let mut groups: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (n, i) in all.iter().enumerate() {
+        if members[n].is_some() {
+            let key = (i.account.model.as_str(), i.account.currency.as_str());
+            groups.entry(key).or_default().push(n);
+        }
+    }
+    let mut out: Vec<Option<Joint>> = (members.iter())
+        .map(|m| m.as_ref().map(|_| (None, None)))
+        .collect();
+    for group in groups.values() {
+        let Some(first) = members[group[0]].as_ref() else {
+            continue;
+        };
+        let limits = first.model.config.liquidation_search();
+        for (side, limit) in [(0, -limits.down), (1, limits.up)] {
+            let found = lockstep(&mut members, group, limit, limits.steps);
+            for (n, at) in found {
+                if let Some(j) = out[n].as_mut() {
+                    *if side == 0 { &mut j.0 } else { &mut j.1 } = at;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `find_side` for every account of `group` at once: the first grid step
+/// at which each breaches, priced once per instrument and step, then each
+/// account's own bisection. Returns (account, move) for the breaches.
+fn lockstep(
+    members: &mut [Option<Member>],
+    group: &[usize],
+    limit: f64,
+    steps: usize,
+) -> Vec<(usize, Option<f64>)> {
+    let mut found = Vec::new();
+    let mut active: Vec<usize> = Vec::new();
+    for &n in group {
+        match member(members, n).shortfall(0.0, None) >= 0.0 {
+            true => found.push((n, Some(0.0))),
+            false => active.push(n),
+        }
+    }
+    let mut brackets = Vec::new();
+    let mut shared = SharedPrices::default();
+    let mut safe = 0.0;
+    for i in 1..=steps {
+        if active.is_empty() {
+            break;
+        }
+        let m = limit * i as f64 / steps as f64;
+        shared.clear();
+        active.retain(|&n| {
+            let breach = member(members, n).shortfall(m, Some(&mut shared)) >= 0.0;
+            if breach {
+                brackets.push((n, safe, m));
+            }
+            !breach
+        });
+        safe = m;
+    }
+    for (n, safe, breach) in brackets {
+        let one = member(members, n);
+        found.push((
+            n,
+            Some(bisect(&mut |x| one.shortfall(x, None), safe, breach)),
+        ));
+    }
+    found.extend(active.into_iter().map(|n| (n, None)));
+    found
+}
+
+/// The member at `n` (every grouped account has one).
+fn member<'s, 'a>(members: &'s mut [Option<Member<'a>>], n: usize) -> &'s mut Member<'a> {
+    members[n].as_mut().expect("grouped accounts have a member")
 }
 
 /// First move from 0 toward `limit` where `shortfall ≥ 0`.

@@ -59,76 +59,150 @@ pub fn resolve(
     now_ms: i64,
     shock: Shock,
 ) -> Result<Resolved, ValuationError> {
-    let shift = shock.price;
-    let quote = market
-        .quotes
-        .get(&inst.name)
-        .ok_or_else(|| format!("no mark for {}", inst.name))?;
-    let quote_mark = finite_non_negative(quote.mark_price)
-        .ok_or_else(|| format!("bad mark price for {}", inst.name))?;
-    let quote_index = quote.index_price.and_then(positive_finite);
-    let index_now = market
-        .index(&inst.index_name)
-        .and_then(positive_finite)
-        .or(quote_index)
-        .ok_or_else(|| format!("no index price {} for {}", inst.index_name, inst.name))?;
-    // The index has moved since the quote: move the instrument with it.
-    let drift = quote_index.map_or(1.0, |q| index_now / q);
-    match inst.kind {
-        Kind::Option {
-            option_type,
-            strike,
-            expiry_ms,
-        } => {
-            let quote_forward = quote
-                .underlying_price
-                .and_then(positive_finite)
-                .unwrap_or(index_now / drift);
-            let t_raw = pricing::years_between(now_ms, expiry_ms);
-            let t = t_raw.max(0.0);
-            let sigma = option_sigma(
-                inst,
+    Ok(Base::of(inst, market, now_ms)?.shocked(inst, shock))
+}
+
+/// What `resolve` needs that no shock changes: the quote's figures read,
+/// checked and moved with the index since the quote, once. A search that
+/// revalues a book under many shocks resolves each position from this.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Base {
+    /// The mark as quoted (quote units), and the index now.
+    quote_mark: f64,
+    index_now: f64,
+    /// The index now over the index at the quote (1 without one).
+    drift: f64,
+    /// Years to expiry, as computed (negative past expiry; None: perpetual).
+    t_raw: Option<f64>,
+    option: Option<OptionBase>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct OptionBase {
+    option_type: OptionType,
+    strike: f64,
+    quote_forward: f64,
+    sigma: f64,
+    /// The model's value at the quote's forward and volatility, when
+    /// computed ahead (`Base::for_many`).
+    model_at_quote: Option<f64>,
+}
+
+impl Base {
+    pub fn of(
+        inst: &Instrument,
+        market: &MarketState,
+        now_ms: i64,
+    ) -> Result<Base, ValuationError> {
+        let quote = market
+            .quotes
+            .get(&inst.name)
+            .ok_or_else(|| format!("no mark for {}", inst.name))?;
+        let quote_mark = finite_non_negative(quote.mark_price)
+            .ok_or_else(|| format!("bad mark price for {}", inst.name))?;
+        let quote_index = quote.index_price.and_then(positive_finite);
+        let index_now = market
+            .index(&inst.index_name)
+            .and_then(positive_finite)
+            .or(quote_index)
+            .ok_or_else(|| format!("no index price {} for {}", inst.index_name, inst.name))?;
+        // The index has moved since the quote: move the instrument with it.
+        let drift = quote_index.map_or(1.0, |q| index_now / q);
+        match inst.kind {
+            Kind::Option {
                 option_type,
                 strike,
-                quote_forward,
-                t,
-                quote_mark,
-                quote.mark_iv,
-            )?;
-            let forward = quote_forward * drift * shift;
-            let shocked_sigma = sigma * shock.vol;
-            // Keep the exchange's mark and add the model's change since the
-            // quote, so an unmoved market shows exactly the exchange's mark.
-            let mark = if forward == quote_forward && shocked_sigma == sigma {
-                quote_mark
-            } else {
-                let model_now =
-                    native_option_value(inst, option_type, forward, strike, t, shocked_sigma);
-                let model_at_quote =
-                    native_option_value(inst, option_type, quote_forward, strike, t, sigma);
-                (quote_mark + model_now - model_at_quote).max(0.0)
-            };
-            Ok(Resolved {
-                forward,
-                sigma: shocked_sigma,
-                t,
-                mark,
-                index: index_now * shift,
-                expired: t_raw <= 0.0,
-            })
+                expiry_ms,
+            } => {
+                let quote_forward = quote
+                    .underlying_price
+                    .and_then(positive_finite)
+                    .unwrap_or(index_now / drift);
+                let t_raw = pricing::years_between(now_ms, expiry_ms);
+                let t = t_raw.max(0.0);
+                let sigma = option_sigma(
+                    inst,
+                    option_type,
+                    strike,
+                    quote_forward,
+                    t,
+                    quote_mark,
+                    quote.mark_iv,
+                )?;
+                Ok(Base {
+                    quote_mark,
+                    index_now,
+                    drift,
+                    t_raw: Some(t_raw),
+                    option: Some(OptionBase {
+                        option_type,
+                        strike,
+                        quote_forward,
+                        sigma,
+                        model_at_quote: None,
+                    }),
+                })
+            }
+            Kind::Future { .. } | Kind::Perpetual => {
+                let mark = positive_finite(quote_mark)
+                    .ok_or_else(|| format!("future {} has a zero mark", inst.name))?;
+                Ok(Base {
+                    quote_mark: mark,
+                    index_now,
+                    drift,
+                    t_raw: inst.expiry_ms().map(|e| pricing::years_between(now_ms, e)),
+                    option: None,
+                })
+            }
         }
-        Kind::Future { .. } | Kind::Perpetual => {
-            let mark = positive_finite(quote_mark)
-                .ok_or_else(|| format!("future {} has a zero mark", inst.name))?;
-            let t_raw = inst.expiry_ms().map(|e| pricing::years_between(now_ms, e));
-            Ok(Resolved {
-                forward: mark * drift * shift,
+    }
+
+    /// The same, with what every shocked value needs computed once.
+    pub fn for_many(mut self, inst: &Instrument) -> Base {
+        let t = self.t_raw.unwrap_or(0.0).max(0.0);
+        if let Some(o) = self.option.as_mut() {
+            let v = native_option_value(inst, o.option_type, o.quote_forward, o.strike, t, o.sigma);
+            o.model_at_quote = Some(v);
+        }
+        self
+    }
+
+    /// The instrument's inputs after `shock` (`inst` is the one `of` read).
+    pub fn shocked(&self, inst: &Instrument, shock: Shock) -> Resolved {
+        let shift = shock.price;
+        let (drift, index) = (self.drift, self.index_now * shift);
+        let Some(o) = &self.option else {
+            let t_raw = self.t_raw;
+            return Resolved {
+                forward: self.quote_mark * drift * shift,
                 sigma: 0.0,
                 t: t_raw.map_or(0.0, |t| t.max(0.0)),
-                mark: mark * drift * shift,
-                index: index_now * shift,
+                mark: self.quote_mark * drift * shift,
+                index,
                 expired: t_raw.is_some_and(|t| t <= 0.0),
-            })
+            };
+        };
+        let t_raw = self.t_raw.unwrap_or(0.0);
+        let t = t_raw.max(0.0);
+        let forward = o.quote_forward * drift * shift;
+        let shocked_sigma = o.sigma * shock.vol;
+        // Keep the exchange's mark and add the model's change since the
+        // quote, so an unmoved market shows exactly the exchange's mark.
+        let mark = if forward == o.quote_forward && shocked_sigma == o.sigma {
+            self.quote_mark
+        } else {
+            let value = |f, sigma| native_option_value(inst, o.option_type, f, o.strike, t, sigma);
+            let model_now = value(forward, shocked_sigma);
+            let at_quote = (o.model_at_quote).unwrap_or_else(|| value(o.quote_forward, o.sigma));
+            (self.quote_mark + model_now - at_quote).max(0.0)
+        };
+        Resolved {
+            forward,
+            sigma: shocked_sigma,
+            t,
+            mark,
+            index,
+            expired: t_raw <= 0.0,
         }
     }
 }

@@ -13,10 +13,11 @@ pub use health::{time_of_day_utc, verdict, Health, Standing, Thresholds};
 pub use table::render_table;
 
 use crate::engine::{AccountId, Desk};
-use crate::margin::analysis::{analyse_account, AccountAnalysis};
+use crate::margin::analysis::{analyse_account_with, AccountAnalysis};
 use crate::margin::book::IndexSums;
 use crate::margin::inputs::{AccountInputs, CrossInputs};
 use crate::margin::liquidation::Liquidation;
+use crate::margin::liquidation::{joint_distances, Joint};
 use crate::margin::requirement::Breakdown;
 use crate::margin::stress::StressScenario;
 use crate::model::Collateral;
@@ -230,16 +231,24 @@ pub fn build_report(
     as_of: i64,
     opts: &ReportOptions,
 ) -> Report {
-    let mut accounts = Vec::new();
+    let mut segregated: Vec<(AccountInputs, Freshness)> = Vec::new();
     let mut cross: BTreeMap<&str, Vec<AccountId>> = BTreeMap::new();
     for id in 0..desk.account_count() {
         let a = desk.account(id);
         match a.collateral {
             Collateral::Cross => cross.entry(a.label.as_str()).or_default().push(id),
-            Collateral::Segregated => accounts
-                .extend(freshness(id).map(|f| account_report(&desk.inputs(id, &[]), f, opts))),
+            Collateral::Segregated => {
+                segregated.extend(freshness(id).map(|f| (desk.inputs(id, &[]), f)));
+            }
         }
     }
+    // Liquidation distances for the whole desk at once: accounts holding
+    // the same instruments share their pricing at each step of the search.
+    let all: Vec<&AccountInputs> = segregated.iter().map(|(i, _)| i).collect();
+    let joint = joint_distances(&all);
+    let mut accounts: Vec<AccountReport> = (segregated.iter().zip(joint))
+        .map(|((inputs, f), joint)| account_report_with(inputs, f.clone(), opts, joint))
+        .collect();
     // A cross account is one entry, whatever number of wallets it has.
     for ids in cross.into_values() {
         let wallets: Vec<(AccountInputs, Freshness)> = (ids.into_iter())
@@ -281,7 +290,17 @@ pub fn account_report(
     fresh: Freshness,
     opts: &ReportOptions,
 ) -> AccountReport {
-    match analyse_account(inputs, opts.scenarios) {
+    account_report_with(inputs, fresh, opts, None)
+}
+
+/// `account_report`, with the joint liquidation distances already found.
+fn account_report_with(
+    inputs: &AccountInputs,
+    fresh: Freshness,
+    opts: &ReportOptions,
+    joint: Option<Joint>,
+) -> AccountReport {
+    match analyse_account_with(inputs, opts.scenarios, joint) {
         Some(a) => shape(inputs, &a, fresh, opts),
         None => unknown_model(inputs, fresh),
     }

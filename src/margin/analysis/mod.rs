@@ -17,7 +17,7 @@ pub use whatif::{with_trades, Trade};
 use super::account::{value_account, AccountRisk, Instruments, ValuedBook};
 use super::book::PreparedModel;
 use super::inputs::AccountInputs;
-use super::liquidation::{liquidation_distance, Liquidation};
+use super::liquidation::{liquidation_with, Joint, Liquidation};
 use super::stress::{stress_result, StressResult, StressScenario};
 use crate::model::Account;
 use std::collections::BTreeMap;
@@ -97,6 +97,16 @@ pub fn analyse_account(
     inputs: &AccountInputs,
     scenarios: &[StressScenario],
 ) -> Option<AccountAnalysis> {
+    analyse_account_with(inputs, scenarios, None)
+}
+
+/// `analyse_account`, with the joint move's liquidation distances already
+/// found (`liquidation::joint_distances`, for a whole desk at once).
+pub fn analyse_account_with(
+    inputs: &AccountInputs,
+    scenarios: &[StressScenario],
+    joint: Option<Joint>,
+) -> Option<AccountAnalysis> {
     let AccountInputs {
         account: acct,
         instruments,
@@ -110,7 +120,8 @@ pub fn analyse_account(
     let (risk, book) = value_account(acct, instruments, market, &mut model, now);
     let index_price = book.positions.first().map(|p| p.index_price);
     let liquidation = if risk.complete && !book.positions.is_empty() {
-        liquidation_distance(acct, instruments, market, &mut model, now, index_price)
+        let m = (acct, instruments, market);
+        liquidation_with(m, &mut model, now, index_price, joint)
     } else {
         Liquidation::default()
     };
