@@ -239,3 +239,43 @@ fn accounts_sharing_a_model_are_valued_when_quotes_come_after_positions() {
         );
     }
 }
+
+/// A replay that defers repricing to its end (`Desk::defer_pricing`) ends
+/// where one that reprices on every message does: the speed fixture's desk
+/// recording fed both ways gives every account the same equity, margin and
+/// Greeks.
+#[test]
+fn deferred_repricing_ends_where_eager_repricing_does() {
+    use margintop::engine::Ingest;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/speed/desk_12x20.jsonl"
+    );
+    let text = std::fs::read_to_string(path).unwrap();
+    let fed = |defer: bool| {
+        let mut ingest = Ingest::new(Desk::new(load_models(None).unwrap(), 0), None);
+        ingest.desk.defer_pricing(defer);
+        for line in text.lines() {
+            ingest.line(line);
+        }
+        ingest.desk.defer_pricing(false);
+        ingest
+    };
+    let (eager, deferred) = (fed(false), fed(true));
+    assert_eq!(eager.desk.account_count(), 12);
+    for id in 0..eager.desk.account_count() {
+        let (a, b) = (eager.desk.risk(id), deferred.desk.risk(id));
+        let close = |x: f64, y: f64| (x - y).abs() <= 1e-9 * x.abs().max(1e-6);
+        let pairs = [
+            (a.equity, b.equity),
+            (a.margin.initial_margin, b.margin.initial_margin),
+            (a.margin.maintenance_margin, b.margin.maintenance_margin),
+            (eager.desk.sums(id).gamma, deferred.desk.sums(id).gamma),
+            (eager.desk.sums(id).vega, deferred.desk.sums(id).vega),
+        ];
+        for (x, y) in pairs {
+            assert!(close(x, y), "account {id}: {x} vs {y}");
+        }
+        assert!(a.margin.maintenance_margin > 0.0);
+    }
+}

@@ -104,9 +104,11 @@ pub fn run(lines: &[String], repeat: usize) -> Result<Breakdown, String> {
 
         let t = Instant::now();
         let mut ingest = Ingest::new(Desk::new(models.clone(), 0), None);
+        ingest.desk.defer_pricing(true);
         for l in lines {
             ingest.line(l);
         }
+        ingest.desk.defer_pricing(false);
         best(&mut b.ingest, t.elapsed(), first);
         let as_of = ingest
             .stats

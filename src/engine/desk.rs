@@ -131,6 +131,12 @@ pub struct Desk {
     pub market: MarketState,
     now_ms: i64,
     clock_step_ms: i64,
+    /// Price changes are queued (`pending`) instead of repriced at once,
+    /// until `settle` (a replay that reports only at its end).
+    deferred: bool,
+    /// Instruments whose price changed while deferred, once each.
+    pending: Vec<InstrumentId>,
+    is_pending: Vec<bool>,
 }
 
 impl Desk {
@@ -145,6 +151,37 @@ impl Desk {
             market: MarketState::default(),
             now_ms,
             clock_step_ms: 1000,
+            deferred: false,
+            pending: Vec::new(),
+            is_pending: Vec::new(),
+        }
+    }
+
+    /// Defer repricing (`on`), or reprice what is queued and stop deferring.
+    /// A replay whose report values every account from its inputs at the
+    /// end needs no revaluation per message: it defers, and settles once.
+    pub fn defer_pricing(&mut self, on: bool) {
+        self.deferred = on;
+        if !on {
+            self.settle();
+        }
+    }
+
+    /// Reprice every instrument whose price changed while deferred.
+    pub fn settle(&mut self) {
+        for id in std::mem::take(&mut self.pending) {
+            self.is_pending[id] = false;
+            self.reprice(id);
+        }
+    }
+
+    /// Reprice an instrument now, or queue it while deferred.
+    fn price_changed(&mut self, id: InstrumentId) {
+        if !self.deferred {
+            return self.reprice(id);
+        }
+        if !std::mem::replace(&mut self.is_pending[id], true) {
+            self.pending.push(id);
         }
     }
 
@@ -236,6 +273,7 @@ impl Desk {
             error: None,
             holders: Vec::new(),
         });
+        self.is_pending.push(false);
         self.reprice(id);
         id
     }
@@ -358,7 +396,7 @@ impl Desk {
     pub fn set_clock(&mut self, now_ms: i64) {
         self.now_ms = now_ms;
         for id in 0..self.slots.len() {
-            self.reprice(id);
+            self.price_changed(id);
         }
     }
 
@@ -375,7 +413,7 @@ impl Desk {
         }
         let ids = self.by_index.get(index_name).cloned().unwrap_or_default();
         for id in ids {
-            self.reprice(id);
+            self.price_changed(id);
         }
     }
 
@@ -388,7 +426,7 @@ impl Desk {
             return;
         }
         if let Some(&id) = self.by_name.get(name) {
-            self.reprice(id);
+            self.price_changed(id);
         }
     }
 
@@ -432,7 +470,7 @@ impl Desk {
             }
         }
         if changed {
-            self.reprice(id);
+            self.price_changed(id);
         }
     }
 
@@ -473,8 +511,10 @@ impl Desk {
         self.rebuild_account(id);
     }
 
-    /// Accounts whose risk may have changed since the last call.
+    /// Accounts whose risk may have changed since the last call (what is
+    /// queued is repriced first).
     pub fn take_dirty(&mut self) -> Vec<AccountId> {
+        self.settle();
         let mut out = Vec::new();
         for (id, a) in self.accounts.iter_mut().enumerate() {
             if std::mem::take(&mut a.dirty) {
