@@ -50,14 +50,30 @@ pub fn value_book(
 /// Instruments priced at one shock (inputs, unit value, unit scenario
 /// vector), shared by every book valued at that shock under one model and
 /// currency: a desk-wide search prices each instrument once per step.
+/// Instruments are numbered (`PreparedBook::number`) so that a lookup is
+/// an index, not a hash of the name.
 #[derive(Default)]
 pub struct SharedPrices {
-    priced: HashMap<String, (Resolved, UnitValue, Option<Vec<f64>>)>,
+    slots: Vec<Option<Priced>>,
+    filled: Vec<usize>,
 }
 
+type Priced = (Resolved, UnitValue, Option<Vec<f64>>);
+
 impl SharedPrices {
+    /// Room for instruments numbered below `count`.
+    pub fn new(count: usize) -> SharedPrices {
+        SharedPrices {
+            slots: vec![None; count],
+            filled: Vec::new(),
+        }
+    }
+
+    /// Forget every price (the next step's shock is another).
     pub fn clear(&mut self) {
-        self.priced.clear();
+        for k in self.filled.drain(..) {
+            self.slots[k] = None;
+        }
     }
 }
 
@@ -74,6 +90,8 @@ enum Entry<'a> {
         size: f64,
         session_ref_price: Option<f64>,
         base: Base,
+        /// The instrument's number in a `SharedPrices` (None: not numbered).
+        number: Option<usize>,
     },
     /// Left out whatever the shock: the note says why.
     LeftOut(Note),
@@ -108,6 +126,7 @@ impl<'a> PreparedBook<'a> {
                         size: pos.size,
                         session_ref_price: pos.session_ref_price,
                         base: if many { base.for_many(inst) } else { base },
+                        number: None,
                     },
                     Err(e) => Entry::LeftOut(Note::left_out(
                         &pos.instrument,
@@ -117,6 +136,17 @@ impl<'a> PreparedBook<'a> {
             })
             .collect();
         PreparedBook { entries }
+    }
+
+    /// Number the book's instruments in `numbers` (by name, adding those it
+    /// lacks), for `value_shared`.
+    pub fn number(&mut self, numbers: &mut HashMap<String, usize>) {
+        for e in &mut self.entries {
+            if let Entry::Priced { inst, number, .. } = e {
+                let next = numbers.len();
+                *number = Some(*numbers.entry(inst.name.clone()).or_insert(next));
+            }
+        }
     }
 
     /// The book after `shock`; `positions`: also list each position's risk
@@ -142,8 +172,11 @@ impl<'a> PreparedBook<'a> {
     ) -> ValuedBook {
         let mut book = ValuedBook::default();
         let mut own = None;
+        // One buffer for every position: a search values books thousands
+        // of times, and a fresh contribution allocates twice.
+        let mut c = Contribution::default();
         for e in &self.entries {
-            let (inst, size, session_ref_price, base) = match e {
+            let (inst, size, session_ref_price, base, number) = match e {
                 Entry::LeftOut(note) => {
                     book.notes.push(note.clone());
                     continue;
@@ -153,21 +186,32 @@ impl<'a> PreparedBook<'a> {
                     size,
                     session_ref_price,
                     base,
-                } => (*inst, *size, *session_ref_price, base),
+                    number,
+                } => (*inst, *size, *session_ref_price, base, *number),
             };
             let inst_shock = shock(inst);
             let mut price = || {
                 let r = base.shocked(inst, inst_shock);
                 (r, unit_value(inst, &r), unit_vector(inst, &r, model))
             };
-            let (resolved, unit, vector) = match shared.as_deref_mut() {
-                Some(s) => &*s.priced.entry(inst.name.clone()).or_insert_with(price),
+            let slot = match (shared.as_deref_mut(), number) {
+                (Some(s), Some(k)) if k < s.slots.len() => {
+                    Some((&mut s.slots[k], &mut s.filled, k))
+                }
+                _ => None,
+            };
+            let (resolved, unit, vector) = match slot {
+                Some((slot, filled, k)) => {
+                    if slot.is_none() {
+                        filled.push(k);
+                    }
+                    &*slot.get_or_insert_with(price)
+                }
                 None => &*own.insert(price()),
             };
             if resolved.expired && inst_shock == Shock::NONE {
                 book.notes.push(Note::past_expiry(inst));
             }
-            let mut c = Contribution::default();
             let vector = vector.as_deref();
             fill_contribution(
                 &mut c,
@@ -187,7 +231,7 @@ impl<'a> PreparedBook<'a> {
                     mark_price: resolved.mark,
                     index_price: resolved.index,
                     expiry_ms: inst.expiry_ms(),
-                    contribution: c,
+                    contribution: c.clone(),
                 });
             }
         }

@@ -184,6 +184,10 @@ pub fn joint_distances(all: &[&AccountInputs]) -> Vec<Option<Joint>> {
             })
         })
         .collect();
+    let mut numbers = std::collections::HashMap::new();
+    for m in members.iter_mut().flatten() {
+        m.book.number(&mut numbers);
+    }
     let mut groups: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     for (n, i) in all.iter().enumerate() {
         if members[n].is_some() {
@@ -200,7 +204,7 @@ pub fn joint_distances(all: &[&AccountInputs]) -> Vec<Option<Joint>> {
         };
         let limits = first.model.config.liquidation_search();
         for (side, limit) in [(0, -limits.down), (1, limits.up)] {
-            let found = lockstep(&mut members, group, limit, limits.steps);
+            let found = lockstep(&mut members, group, limit, limits.steps, numbers.len());
             for (n, at) in found {
                 if let Some(j) = out[n].as_mut() {
                     *if side == 0 { &mut j.0 } else { &mut j.1 } = at;
@@ -219,6 +223,7 @@ fn lockstep(
     group: &[usize],
     limit: f64,
     steps: usize,
+    instruments: usize,
 ) -> Vec<(usize, Option<f64>)> {
     let mut found = Vec::new();
     let mut active: Vec<usize> = Vec::new();
@@ -229,7 +234,7 @@ fn lockstep(
         }
     }
     let mut brackets = Vec::new();
-    let mut shared = SharedPrices::default();
+    let mut shared = SharedPrices::new(instruments);
     let mut safe = 0.0;
     for i in 1..=steps {
         if active.is_empty() {
