@@ -1,7 +1,7 @@
 //! Stress scenarios: full revaluation of a book under a named or custom
 //! (price move, vol move), with moves per underlying where they differ.
 
-use super::account::{account_risk, value_book, Instruments};
+use super::account::{account_risk, Instruments, PreparedBook};
 use super::book::PreparedModel;
 use crate::model::valuation::Shock;
 use crate::model::{Account, Instrument, MarketState};
@@ -91,20 +91,37 @@ pub fn stress_result(
     now_ms: i64,
     s: &StressScenario,
 ) -> StressResult {
-    let base = value_book(account, instruments, market, model, now_ms, &|_| {
-        Shock::NONE
-    });
+    let one = std::slice::from_ref(s);
+    stress_results(account, instruments, market, model, now_ms, one)[0]
+}
+
+/// `stress_result` for each scenario: the account's quotes are read and
+/// its unshocked state valued once for all of them.
+pub fn stress_results(
+    account: &Account,
+    instruments: &Instruments,
+    market: &MarketState,
+    model: &mut PreparedModel,
+    now_ms: i64,
+    scenarios: &[StressScenario],
+) -> Vec<StressResult> {
+    let book = PreparedBook::new(account, instruments, market, now_ms, true);
+    let base = book.value(model, &|_| Shock::NONE, false);
     let base = account_risk(account, model, &base.sums, &base.notes, now_ms);
-    let shock = |inst: &Instrument| Shock {
-        price: 1.0 + s.move_for(&inst.base),
-        vol: 1.0 + s.vol_move,
-    };
-    let book = value_book(account, instruments, market, model, now_ms, &shock);
-    let after = account_risk(account, model, &book.sums, &book.notes, now_ms);
-    StressResult {
-        pnl: after.equity - base.equity,
-        margin_balance: after.margin_balance,
-        maintenance_margin: after.margin.maintenance_margin,
-        mm_ratio: after.mm_ratio,
-    }
+    (scenarios.iter())
+        .map(|s| {
+            let shock = |inst: &Instrument| Shock {
+                price: 1.0 + s.move_for(&inst.base),
+                vol: 1.0 + s.vol_move,
+            };
+            let after = book.value(model, &shock, false);
+            let after = account_risk(account, model, &after.sums, &after.notes, now_ms);
+            StressResult {
+                pnl: after.equity - base.equity,
+                margin_balance: after.margin_balance,
+                maintenance_margin: after.margin.maintenance_margin,
+                mm_ratio: after.mm_ratio,
+            }
+        })
+        .collect()
 }

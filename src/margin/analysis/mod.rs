@@ -18,7 +18,7 @@ use super::account::{value_account, AccountRisk, Instruments, ValuedBook};
 use super::book::PreparedModel;
 use super::inputs::AccountInputs;
 use super::liquidation::{liquidation_with, Joint, Liquidation};
-use super::stress::{stress_result, StressResult, StressScenario};
+use super::stress::{stress_results, StressResult, StressScenario};
 use crate::model::Account;
 use std::collections::BTreeMap;
 
@@ -126,23 +126,21 @@ pub fn analyse_account_with(
         Liquidation::default()
     };
     let bases = held_bases(acct, instruments);
-    let stress = (scenarios.iter())
-        .map(|s| {
-            let result = stress_result(acct, instruments, market, &mut model, now, s);
-            ScenarioOutcome {
-                name: s.name.clone(),
-                price_move: match &bases[..] {
-                    [one] => s.move_for(one),
-                    [] => s.move_for(&acct.currency),
-                    _ => s.price_move,
-                },
-                moves: match bases.len() {
-                    0 | 1 => BTreeMap::new(),
-                    _ => bases.iter().map(|b| (b.clone(), s.move_for(b))).collect(),
-                },
-                vol_move: s.vol_move,
-                result,
-            }
+    let results = stress_results(acct, instruments, market, &mut model, now, scenarios);
+    let stress = (scenarios.iter().zip(results))
+        .map(|(s, result)| ScenarioOutcome {
+            name: s.name.clone(),
+            price_move: match &bases[..] {
+                [one] => s.move_for(one),
+                [] => s.move_for(&acct.currency),
+                _ => s.price_move,
+            },
+            moves: match bases.len() {
+                0 | 1 => BTreeMap::new(),
+                _ => bases.iter().map(|b| (b.clone(), s.move_for(b))).collect(),
+            },
+            vol_move: s.vol_move,
+            result,
         })
         .collect();
     let matrices = risk_matrices(inputs, &config, &book);
