@@ -256,10 +256,12 @@ impl Grid {
             // The scenarios, then the unmoved state (vol multiplier 1).
             let mut vol = [1.0; LANES_MAX];
             let mut inv_vol = [1.0; LANES_MAX];
+            // Three vol moves, so three ratios: no division per scenario.
+            let ratio = sigmas.map(|s| s / r.sigma);
+            let inverse = sigmas.map(|s| r.sigma / s);
             for (i, sc) in self.scenarios.iter().enumerate() {
-                let sigma = sigmas[vol_slot(sc.vol)];
-                vol[i] = sigma / r.sigma;
-                inv_vol[i] = r.sigma / sigma;
+                vol[i] = ratio[vol_slot(sc.vol)];
+                inv_vol[i] = inverse[vol_slot(sc.vol)];
             }
             let moves = Moves {
                 log: &self.ln_growth,
