@@ -95,3 +95,82 @@ fn a_moved_figure_is_found() {
     assert_eq!(out.len(), 2, "{out:?}");
     assert!(out[0].starts_with("report.accounts[0].liquidation.down_move"));
 }
+
+/// The desk generator writes what the fixture is: the same bytes for the
+/// same shape (so the reference keeps its meaning), the accounts' four
+/// lines each and, per round, a ticker per held instrument and both
+/// indices' ticks.
+#[test]
+fn the_desk_generator_is_deterministic_and_shaped_as_documented() {
+    use margintop::synthetic::desk::{recording, Shape};
+    let shape = Shape {
+        accounts: 12,
+        options: 20,
+        rounds: 2,
+    };
+    let lines = recording(&shape).unwrap();
+    let fixture = std::fs::read_to_string(format!("{DIR}/desk_12x20.jsonl")).unwrap();
+    assert_eq!(lines.join("\n") + "\n", fixture);
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let account_lines = parsed.iter().filter(|l| l["acct"] != "market").count();
+    assert_eq!(account_lines, 12 * 4);
+    let channel = |l: &Value| l["msg"]["params"]["channel"].as_str().map(str::to_string);
+    let channels: Vec<String> = parsed.iter().filter_map(channel).collect();
+    let index_ticks = channels
+        .iter()
+        .filter(|c| c.starts_with("deribit_price_index."))
+        .count();
+    assert_eq!(index_ticks, 2 * 2);
+    // Every position's instrument gets one ticker per round.
+    let mut held = std::collections::BTreeSet::new();
+    for l in &parsed {
+        for p in l["msg"]["result"].as_array().into_iter().flatten() {
+            held.insert(format!(
+                "ticker.{}.100ms",
+                p["instrument_name"].as_str().unwrap()
+            ));
+        }
+    }
+    for c in channels.iter().filter(|c| c.starts_with("ticker.")) {
+        assert!(held.contains(c), "{c} is held by nobody");
+    }
+    assert_eq!(channels.len() - index_ticks, 2 * held.len());
+}
+
+/// `margintop bench --replay` times the phases of a report on a recording.
+#[test]
+fn the_replay_bench_reports_each_phase() {
+    let out = Command::new(env!("CARGO_BIN_EXE_margintop"))
+        .args([
+            "bench",
+            "--replay",
+            &format!("{DIR}/desk_12x20.jsonl"),
+            "--repeat",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("508 lines") && text.contains("12 accounts"),
+        "{text}"
+    );
+    for phase in [
+        "ingest",
+        "JSON parsing",
+        "margin",
+        "stress",
+        "liquidation",
+        "json",
+    ] {
+        assert!(text.contains(phase), "{phase}: {text}");
+    }
+}
