@@ -531,19 +531,25 @@ fn data_age_ignores_instruments_past_expiry() {
     assert_eq!(name, PERP);
 }
 
-/// Local and exchange equity are compared: a difference above the
-/// tolerance that lasts longer than the allowed time is shown on the
-/// account (and alerted by the screens); it ends when they agree again.
-#[test]
-fn a_lasting_equity_difference_with_the_exchange_is_flagged() {
-    use margintop::engine::live::{Engine, EngineSettings};
+/// An hour after a settlement: a ledger short the perpetual, and its
+/// session reference.
+fn short_perpetual() -> (i64, Ledger, [(&'static str, f64); 1]) {
     let start = SETTLE_0928 + 3_600_000;
     let ledger = Ledger {
         balance: 1.0,
         futures: vec![future(PERP, -10_000.0, mark_of(PERP, start), None)],
         options: Vec::new(),
     };
-    let refs = [(PERP, mark_of(PERP, start))];
+    (start, ledger, [(PERP, mark_of(PERP, start))])
+}
+
+/// Local and exchange equity are compared: a difference above the
+/// tolerance that lasts longer than the allowed time is shown on the
+/// account (and alerted by the screens); it ends when they agree again.
+#[test]
+fn a_lasting_equity_difference_with_the_exchange_is_flagged() {
+    use margintop::engine::live::{Engine, EngineSettings};
+    let (start, ledger, refs) = short_perpetual();
     let mut rec = Recording::new();
     rec.market(start, &ledger, &refs, &[PERP]);
     rec.positions(start, &ledger);
@@ -592,13 +598,7 @@ fn a_lasting_equity_difference_with_the_exchange_is_flagged() {
 #[test]
 fn the_local_mm_is_tracked_against_the_exchanges_reports() {
     use margintop::engine::live::{Engine, EngineSettings};
-    let start = SETTLE_0928 + 3_600_000;
-    let ledger = Ledger {
-        balance: 1.0,
-        futures: vec![future(PERP, -10_000.0, mark_of(PERP, start), None)],
-        options: Vec::new(),
-    };
-    let refs = [(PERP, mark_of(PERP, start))];
+    let (start, ledger, refs) = short_perpetual();
     let settings = EngineSettings {
         stale_after_ms: 3_600_000,
         recording_clock: true,

@@ -9,6 +9,22 @@ use std::process::Command;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/speed");
 
+/// The reference desk recording.
+fn desk() -> String {
+    format!("{DIR}/desk_12x20.jsonl")
+}
+
+/// margintop's stdout with `args`; it must succeed.
+fn run(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_margintop"))
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// How far `got` may be from `want` at this path of the report.
 fn tolerance(path: &str, want: f64) -> f64 {
     let liquidation = path.contains("liquidation");
@@ -49,21 +65,8 @@ fn compare(path: &str, got: &Value, want: &Value, out: &mut Vec<String>) {
 
 #[test]
 fn the_desk_report_is_the_one_before_the_speed_work() {
-    let out = Command::new(env!("CARGO_BIN_EXE_margintop"))
-        .args([
-            "report",
-            "--replay",
-            &format!("{DIR}/desk_12x20.jsonl"),
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Value =
+        serde_json::from_str(&run(&["report", "--replay", &desk(), "--json"])).unwrap();
     let text = std::fs::read_to_string(format!("{DIR}/desk_12x20.report.json")).unwrap();
     let want: Value = serde_json::from_str(&text).unwrap();
     let accounts = want["accounts"].as_array().unwrap();
@@ -143,22 +146,7 @@ fn the_desk_generator_is_deterministic_and_shaped_as_documented() {
 /// `margintop bench --replay` times the phases of a report on a recording.
 #[test]
 fn the_replay_bench_reports_each_phase() {
-    let out = Command::new(env!("CARGO_BIN_EXE_margintop"))
-        .args([
-            "bench",
-            "--replay",
-            &format!("{DIR}/desk_12x20.jsonl"),
-            "--repeat",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = run(&["bench", "--replay", &desk(), "--repeat", "1"]);
     assert!(
         text.contains("508 lines") && text.contains("12 accounts"),
         "{text}"

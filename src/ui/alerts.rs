@@ -240,6 +240,13 @@ mod tests {
         }
     }
 
+    /// The log, newest first, as (level, text).
+    fn log_of(alerts: &Alerts) -> Vec<(Level, &str)> {
+        (alerts.newest())
+            .map(|a| (a.level, a.text.as_str()))
+            .collect()
+    }
+
     fn snap(views: Vec<AccountSnapshot>, link: LinkState, t: i64) -> Snapshot {
         Snapshot {
             as_of: t,
@@ -267,10 +274,7 @@ mod tests {
             &t,
         );
         alerts.observe(&snap(vec![view(0.2, false)], LinkState::Live, 5), &t);
-        let log: Vec<(Level, &str)> = alerts
-            .newest()
-            .map(|a| (a.level, a.text.as_str()))
-            .collect();
+        let log = log_of(&alerts);
         assert_eq!(
             log,
             [
@@ -296,10 +300,7 @@ mod tests {
         alerts.observe(&snap(vec![off.clone()], LinkState::Live, 2), &t);
         alerts.observe(&snap(vec![off], LinkState::Live, 3), &t);
         alerts.observe(&snap(vec![view(0.1, false)], LinkState::Live, 4), &t);
-        let log: Vec<(Level, &str)> = alerts
-            .newest()
-            .map(|a| (a.level, a.text.as_str()))
-            .collect();
+        let log = log_of(&alerts);
         assert_eq!(
             log,
             [
