@@ -217,7 +217,8 @@ pub fn joint_distances(all: &[&AccountInputs]) -> Vec<Option<Joint>> {
 
 /// `find_side` for every account of `group` at once: the first grid step
 /// at which each breaches, priced once per instrument and step, then each
-/// account's own bisection. Returns (account, move) for the breaches.
+/// account's own bisection. Returns (account, first breach) for every
+/// account of the group (None: no breach within the range).
 fn lockstep(
     members: &mut [Option<Member>],
     group: &[usize],
