@@ -264,9 +264,10 @@ fn big_book(m: &SimMarket, base: &str, n: usize) -> Vec<(String, f64)> {
         .iter()
         .filter(|i| i.base == base && i.is_option())
         .collect();
+    let stride = coprime_stride(listed.len());
     let mut out = Vec::new();
     for k in 0..n.min(listed.len()) {
-        let inst = listed[(k * 7 + 3) % listed.len()];
+        let inst = listed[(k * stride + 3) % listed.len()];
         let Kind::Option { strike, .. } = inst.kind else {
             continue;
         };
@@ -282,6 +283,21 @@ fn big_book(m: &SimMarket, base: &str, n: usize) -> Vec<(String, f64)> {
     out
 }
 
+/// The step through a chain of `len` instruments: 7 (which spreads the book
+/// over expiries and strikes), or the next number sharing no factor with
+/// `len`, so that `len` steps visit `len` distinct instruments. With 7 alone,
+/// a chain of 7·k listings (which the calendar produces on some days) would
+/// give a book of k instruments.
+fn coprime_stride(len: usize) -> usize {
+    let gcd = |mut a: usize, mut b: usize| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    (7..).find(|s| gcd(*s, len.max(1)) == 1).unwrap_or(1)
+}
+
 /// One position per instrument (sizes of repeats added).
 fn merge(list: Vec<(String, f64)>) -> Vec<(String, f64)> {
     let mut out: Vec<(String, f64)> = Vec::new();
@@ -293,4 +309,41 @@ fn merge(list: Vec<(String, f64)>) -> Vec<(String, f64)> {
     }
     out.retain(|(_, s)| *s != 0.0);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The desk books keep their size on every day of the calendar, whatever
+    /// the number of listed options that day (a chain of 7·k listings once
+    /// folded the 220-position book into 110).
+    #[test]
+    fn the_desk_books_have_their_size_on_every_day() {
+        let start = 1_767_225_600_000_i64; // 2026-01-01 00:00 UTC
+        for day in 0..730 {
+            let now = start + day * 86_400_000 + 9 * 3_600_000;
+            let m = SimMarket::new(7, now);
+            for (base, n) in [("BTC", 220), ("ETH", 60)] {
+                let listed = m
+                    .instruments
+                    .iter()
+                    .filter(|i| i.base == base && i.is_option())
+                    .count();
+                let book = merge(big_book(&m, base, n));
+                assert_eq!(
+                    book.len(),
+                    n.min(listed) + 1,
+                    "{base} on day {day}: {listed} options listed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_stride_shares_no_factor_with_the_chain() {
+        assert_eq!(coprime_stride(100), 7);
+        assert_eq!(coprime_stride(770), 9);
+        assert_eq!(coprime_stride(7 * 8 * 9 * 5), 11);
+    }
 }
