@@ -3,6 +3,8 @@
 //! own over the same recording, best of `repeat` runs.
 
 use crate::engine::{Desk, Ingest};
+use crate::exchange::deribit::hot;
+use crate::exchange::recording::RecordLine;
 use crate::margin::account::value_account;
 use crate::margin::book::PreparedModel;
 use crate::margin::liquidation::joint_distances;
@@ -17,8 +19,12 @@ pub struct Breakdown {
     pub lines: usize,
     pub bytes: usize,
     pub accounts: usize,
-    /// Every line to a `serde_json::Value` (what the replay parses today).
+    /// Every line read as the replay reads it: tickers and index ticks
+    /// straight to their events, the rest through a `serde_json::Value`.
     pub parse: Duration,
+    /// Every line to a `serde_json::Value` (how every line was read before
+    /// the fast path), for comparison.
+    pub value_parse: Duration,
     /// Every line through the engine: parse, validate, apply, revalue.
     pub ingest: Duration,
     /// The report, as `report --replay` builds it (all of the below).
@@ -58,10 +64,15 @@ impl std::fmt::Display for Breakdown {
             "report --replay --json      {:>9.1} ms  (ingest + report + json)",
             total
         )?;
-        let mb_s = self.bytes as f64 / 1e6 / self.ingest.as_secs_f64();
+        let mb_s = |d: Duration| format!("{:.0} MB/s", self.bytes as f64 / 1e6 / d.as_secs_f64());
         let rows = [
-            ("ingest", self.ingest, format!("{mb_s:.0} MB/s")),
-            ("  of which JSON parsing", self.parse, String::new()),
+            ("ingest", self.ingest, mb_s(self.ingest)),
+            ("  of which JSON parsing", self.parse, mb_s(self.parse)),
+            (
+                "  (all lines as Value)",
+                self.value_parse,
+                mb_s(self.value_parse),
+            ),
             ("report", self.report, String::new()),
             ("  margin", self.margin, String::new()),
             ("  stress", self.stress, String::new()),
@@ -98,9 +109,18 @@ pub fn run(lines: &[String], repeat: usize) -> Result<Breakdown, String> {
         let first = run == 0;
         let t = Instant::now();
         for l in lines {
-            std::hint::black_box(serde_json::from_str::<Value>(l).ok());
+            match hot::parse(l) {
+                Some(h) => drop(std::hint::black_box(h)),
+                None => drop(std::hint::black_box(RecordLine::parse(l))),
+            }
         }
         best(&mut b.parse, t.elapsed(), first);
+
+        let t = Instant::now();
+        for l in lines {
+            std::hint::black_box(serde_json::from_str::<Value>(l).ok());
+        }
+        best(&mut b.value_parse, t.elapsed(), first);
 
         let t = Instant::now();
         let mut ingest = Ingest::new(Desk::new(models.clone(), 0), None);

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod history;
+pub mod hot;
 pub mod margin_models;
 pub mod normalize;
 pub mod protocol;

@@ -8,6 +8,7 @@
 use crate::exchange::clean_text;
 use crate::model::{InstrumentSpec, Position, Quote};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// What a message tells the engine.
 #[derive(Clone, Debug, PartialEq)]
@@ -196,33 +197,62 @@ fn refused(method: &str, error: &Value) -> Option<Event> {
 }
 
 fn ticker(d: &Value) -> Result<Vec<Event>, String> {
-    let instrument = str_field(d, "instrument_name")?;
+    let num = |k: &str| d.get(k).and_then(Value::as_f64);
+    ticker_events(TickerFields {
+        instrument_name: Cow::Borrowed(
+            d.get("instrument_name")
+                .and_then(Value::as_str)
+                .ok_or("missing text field instrument_name")?,
+        ),
+        settlement_price: num("settlement_price"),
+        mark_price: num("mark_price"),
+        mark_iv: num("mark_iv"),
+        underlying_price: num("underlying_price"),
+        index_price: num("index_price"),
+        timestamp: d.get("timestamp").map(|t| t.as_i64().ok_or(())),
+    })
+}
+
+/// The fields of a ticker that margintop reads, however it was parsed
+/// (from a `Value`, or straight from the text by `hot`).
+pub(crate) struct TickerFields<'a> {
+    pub instrument_name: Cow<'a, str>,
+    pub settlement_price: Option<f64>,
+    pub mark_price: Option<f64>,
+    pub mark_iv: Option<f64>,
+    pub underlying_price: Option<f64>,
+    pub index_price: Option<f64>,
+    /// Err: present but not an integer.
+    pub timestamp: Option<Result<i64, ()>>,
+}
+
+pub(crate) fn ticker_events(d: TickerFields) -> Result<Vec<Event>, String> {
+    let instrument = clean_text(&d.instrument_name).into_owned();
     let mut events = Vec::new();
     // Options carry a settlement price too, but no session P&L hangs on it.
     let option = instrument.ends_with("-C") || instrument.ends_with("-P");
-    let settlement = d.get("settlement_price").and_then(Value::as_f64);
-    if let Some(price) = settlement.filter(|p| !option && p.is_finite() && *p > 0.0) {
+    if let Some(price) = (d.settlement_price).filter(|p| !option && p.is_finite() && *p > 0.0) {
         events.push(Event::Settlement {
             instrument: instrument.clone(),
             price,
         });
     }
-    let Some(mark) = d.get("mark_price").and_then(Value::as_f64) else {
+    let Some(mark) = d.mark_price else {
         // incremental_ticker changes may carry no mark: nothing to update.
         return Ok(events);
+    };
+    let Some(Ok(timestamp)) = d.timestamp else {
+        return Err("missing integer timestamp".into());
     };
     events.push(Event::Quote {
         instrument,
         quote: Quote {
             mark_price: mark,
             // Tickers send IV in percent.
-            mark_iv: d
-                .get("mark_iv")
-                .and_then(Value::as_f64)
-                .map(|iv| iv / 100.0),
-            underlying_price: d.get("underlying_price").and_then(Value::as_f64),
-            index_price: d.get("index_price").and_then(Value::as_f64),
-            timestamp: int(d, "timestamp")?,
+            mark_iv: d.mark_iv.map(|iv| iv / 100.0),
+            underlying_price: d.underlying_price,
+            index_price: d.index_price,
+            timestamp,
         },
     });
     Ok(events)
