@@ -14,6 +14,7 @@ pub mod history_store;
 pub mod margin;
 pub mod model;
 pub mod monitor;
+pub mod parallel;
 pub mod pricing;
 pub mod report;
 pub mod risk;

@@ -29,6 +29,9 @@ pub struct Breakdown {
     pub ingest: Duration,
     /// The report, as `report --replay` builds it (all of the below).
     pub report: Duration,
+    /// The same report on every core, and their number.
+    pub report_all_cores: Duration,
+    pub cores: usize,
     /// Of the report: each account's margin alone ...
     pub margin: Duration,
     /// ... its stress scenarios ...
@@ -79,6 +82,12 @@ impl std::fmt::Display for Breakdown {
             ("  liquidation", self.liquidation, String::new()),
             ("json", self.json, String::new()),
         ];
+        let cores = format!("report on {} cores", self.cores);
+        let rows = [
+            &rows[..],
+            &[(cores.as_str(), self.report_all_cores, String::new())],
+        ]
+        .concat();
         for (name, d, note) in rows {
             writeln!(
                 f,
@@ -91,8 +100,46 @@ impl std::fmt::Display for Breakdown {
     }
 }
 
-/// Time each phase of replaying `lines` into a report, best of `repeat`.
+/// Time each phase of replaying `lines` into a report, best of `repeat`,
+/// on one core; then the report again on every core.
 pub fn run(lines: &[String], repeat: usize) -> Result<Breakdown, String> {
+    let cores = crate::parallel::threads();
+    crate::parallel::set_threads(1);
+    let b = phases(lines, repeat);
+    crate::parallel::set_threads(0);
+    let mut b = b?;
+    b.cores = cores;
+    b.report_all_cores = all_cores(lines, repeat)?;
+    Ok(b)
+}
+
+/// The report's time on every core, best of `repeat`.
+fn all_cores(lines: &[String], repeat: usize) -> Result<Duration, String> {
+    let models = crate::margin::config::load_models(None).map_err(|e| e.to_string())?;
+    let scenarios = parse_scenarios(BUILTIN_SCENARIOS, "built-in scenarios")?;
+    let mut ingest = Ingest::new(Desk::new(models, 0), None);
+    ingest.desk.defer_pricing(true);
+    lines.iter().for_each(|l| ingest.line(l));
+    ingest.desk.defer_pricing(false);
+    let as_of = ingest
+        .stats
+        .last_t
+        .ok_or("the recording holds no entries")?;
+    let opts = ReportOptions {
+        scenarios: &scenarios,
+        thresholds: Thresholds::default(),
+    };
+    let fresh = |id| Some(Freshness::from_update(ingest.inputs_t(id), as_of, 60_000));
+    let mut fastest = Duration::MAX;
+    for _ in 0..repeat.max(1) {
+        let t = Instant::now();
+        std::hint::black_box(build_report(&ingest.desk, &fresh, as_of, &opts));
+        fastest = fastest.min(t.elapsed());
+    }
+    Ok(fastest)
+}
+
+fn phases(lines: &[String], repeat: usize) -> Result<Breakdown, String> {
     let models = crate::margin::config::load_models(None).map_err(|e| e.to_string())?;
     let scenarios = parse_scenarios(BUILTIN_SCENARIOS, "built-in scenarios")?;
     let mut b = Breakdown {

@@ -246,9 +246,10 @@ pub fn build_report(
     // the same instruments share their pricing at each step of the search.
     let all: Vec<&AccountInputs> = segregated.iter().map(|(i, _)| i).collect();
     let joint = joint_distances(&all);
-    let mut accounts: Vec<AccountReport> = (segregated.iter().zip(joint))
-        .map(|((inputs, f), joint)| account_report_with(inputs, f.clone(), opts, joint))
-        .collect();
+    let work: Vec<_> = segregated.iter().zip(joint).collect();
+    let mut accounts = crate::parallel::map(&work, |((inputs, f), joint)| {
+        account_report_with(inputs, f.clone(), opts, *joint)
+    });
     // A cross account is one entry, whatever number of wallets it has.
     for ids in cross.into_values() {
         let wallets: Vec<(AccountInputs, Freshness)> = (ids.into_iter())
