@@ -24,7 +24,7 @@ pub fn threads() -> usize {
 
 /// `f` of every item, in order. Items are handed out one at a time to
 /// whichever thread is free, so unequal items still share out well.
-pub fn map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub fn map<'s, T: Sync, R: Send>(items: &'s [T], f: impl Fn(&'s T) -> R + Sync) -> Vec<R> {
     let threads = threads().min(items.len());
     if threads <= 1 {
         return items.iter().map(f).collect();

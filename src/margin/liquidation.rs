@@ -4,7 +4,7 @@
 //!
 //! Option books make the margin curve non-monotone, so a bracket is first
 //! found by scanning outward from today on an even grid of the model's
-//! `steps`, then narrowed by bisection. The scan looks at every
+//! `steps`, then narrowed (`narrow`). The scan looks at every
 //! `COARSE_STRIDE`-th grid point first, and at the points in between only
 //! once one breaches, so the bracket is the fine grid's own first one. A
 //! liquidation point can be missed only if the curve crosses and recovers
@@ -43,7 +43,7 @@ pub struct IndexLiquidation {
     pub up_price: Option<f64>,
 }
 
-/// How close to the boundary bisection goes, as a fraction of the index.
+/// How close to the boundary the narrowing goes, as a fraction of the index.
 const MOVE_TOLERANCE: f64 = 1e-7;
 
 /// Grid points per coarse scan step. Most accounts never breach within a
@@ -193,7 +193,7 @@ impl Member<'_> {
 /// account whose model is not loaded). Accounts under one model and
 /// currency step through the search grid together, so an instrument that
 /// several of them hold is priced once per step; each then narrows its
-/// own bracket. The steps and the bisection are `find_side`'s, so the
+/// own bracket. The steps and the narrowing are `find_side`'s, so the
 /// figures are those of `liquidation_distance`. Each group's two sides
 /// are searched apart, on as many cores as there are.
 pub fn joint_distances(all: &[&AccountInputs]) -> Vec<Option<Joint>> {
@@ -264,7 +264,7 @@ fn search_group(all: &[&AccountInputs], group: &[usize], side: Side) -> Vec<(usi
 
 /// `find_side` for every account of `group` at once: the first grid step
 /// at which each breaches, priced once per instrument and step, then each
-/// account's own bisection. Returns (account, first breach) for every
+/// account's own narrowing. Returns (account, first breach) for every
 /// account of the group (None: no breach within the range).
 fn lockstep(
     members: &mut [Option<Member>],
@@ -274,11 +274,13 @@ fn lockstep(
     instruments: usize,
 ) -> Vec<(usize, Option<f64>)> {
     let mut found = Vec::new();
-    let mut active: Vec<usize> = Vec::new();
+    // Each active account's shortfall at the last grid point it passed.
+    let mut active: Vec<(usize, f64)> = Vec::new();
     for &n in group {
-        match member(members, n).shortfall(0.0, None) >= 0.0 {
+        let today = member(members, n).shortfall(0.0, None);
+        match today >= 0.0 {
             true => found.push((n, Some(0.0))),
-            false => active.push(n),
+            false => active.push((n, today)),
         }
     }
     let mut brackets = Vec::new();
@@ -290,21 +292,23 @@ fn lockstep(
         }
         let m = grid_point(limit, i, steps);
         shared.clear();
-        active.retain(|&n| {
-            let breach = member(members, n).shortfall(m, Some(&mut shared)) >= 0.0;
-            if breach {
-                brackets.push((n, safe, i));
+        active.retain_mut(|(n, last)| {
+            let here = member(members, *n).shortfall(m, Some(&mut shared));
+            if here >= 0.0 {
+                brackets.push((*n, (safe, *last), (i, here)));
             }
-            !breach
+            *last = here;
+            here < 0.0
         });
         safe = i;
     }
     for (n, safe, breach) in brackets {
         let one = member(members, n);
         let mut shortfall = |x| one.shortfall(x, None);
-        found.push((n, Some(refine(&mut shortfall, limit, steps, safe, breach))));
+        let grid = (limit, steps);
+        found.push((n, Some(refine(&mut shortfall, grid, safe, breach))));
     }
-    found.extend(active.into_iter().map(|n| (n, None)));
+    found.extend(active.into_iter().map(|(n, _)| (n, None)));
     found
 }
 
@@ -319,53 +323,108 @@ pub(crate) fn find_side(
     limit: f64,
     steps: usize,
 ) -> Option<f64> {
-    if shortfall(0.0) >= 0.0 {
+    let today = shortfall(0.0);
+    if today >= 0.0 {
         return Some(0.0);
     }
-    let mut safe = 0;
+    let mut safe = (0, today);
     for i in coarse_points(steps) {
-        if shortfall(grid_point(limit, i, steps)) >= 0.0 {
-            return Some(refine(shortfall, limit, steps, safe, i));
+        let here = shortfall(grid_point(limit, i, steps));
+        if here >= 0.0 {
+            return Some(refine(shortfall, (limit, steps), safe, (i, here)));
         }
-        safe = i;
+        safe = (i, here);
     }
     None
 }
 
+/// A grid point and the shortfall there.
+type Point = (usize, f64);
+
 /// The crossing between grid points `safe` (no breach) and `breach`: the
-/// first grid point between them that breaches, then bisection from the
+/// first grid point between them that breaches, then narrowing from the
 /// point before it, as a scan of every grid point would have bracketed it.
 fn refine(
     shortfall: &mut impl FnMut(f64) -> f64,
-    limit: f64,
-    steps: usize,
-    mut safe: usize,
-    breach: usize,
+    (limit, steps): (f64, usize),
+    mut safe: Point,
+    breach: Point,
 ) -> f64 {
-    let at = |i| grid_point(limit, i, steps);
-    for i in safe + 1..breach {
-        if shortfall(at(i)) >= 0.0 {
-            return bisect(shortfall, at(safe), at(i));
+    let at = |(i, value): Point| (grid_point(limit, i, steps), value);
+    for i in safe.0 + 1..breach.0 {
+        let here = shortfall(grid_point(limit, i, steps));
+        if here >= 0.0 {
+            return narrow(shortfall, at(safe), at((i, here)));
         }
-        safe = i;
+        safe = (i, here);
     }
-    bisect(shortfall, at(safe), at(breach))
+    narrow(shortfall, at(safe), at(breach))
 }
 
-/// Narrow [safe, breach] until it is shorter than the tolerance; returns the breach side.
-fn bisect(shortfall: &mut impl FnMut(f64) -> f64, mut safe: f64, mut breach: f64) -> f64 {
-    for _ in 0..100 {
-        if (breach - safe).abs() < MOVE_TOLERANCE {
+/// Narrow the bracket between `safe` (shortfall < 0) and `breach` (≥ 0),
+/// each a move and its shortfall, until it is shorter than the tolerance;
+/// returns its breach end. Regula falsi with Anderson and Björck's rule
+/// (so that both ends close in), and a bisection whenever three steps have
+/// not halved the bracket.
+fn narrow(shortfall: &mut impl FnMut(f64) -> f64, safe: (f64, f64), breach: (f64, f64)) -> f64 {
+    let ((mut a, mut fa), (mut b, mut fb)) = (safe, breach);
+    let mut kept = 0; // +1: `a` stayed last time, −1: `b` did.
+    let mut widths = [f64::INFINITY; 3];
+    for _ in 0..200 {
+        let width = (b - a).abs();
+        if width < MOVE_TOLERANCE {
             break;
         }
-        let mid = 0.5 * (safe + breach);
-        if shortfall(mid) >= 0.0 {
-            breach = mid;
+        // Three steps that have not halved the bracket: bisect.
+        let slow = width > 0.5 * widths[0];
+        widths = [widths[1], widths[2], width];
+        let secant = b - fb * (b - a) / (fb - fa);
+        let x = match secant.is_finite() && within(secant, a, b) && !slow {
+            // At least half the tolerance from either end: once the
+            // estimate is that close to the root, the step lands past it
+            // and closes the bracket.
+            true => nudge(secant, a, b, 0.5 * MOVE_TOLERANCE),
+            false => 0.5 * (a + b),
+        };
+        let fx = shortfall(x);
+        // The end that stays twice running has its value scaled down
+        // (Anderson–Björck), so the next secant lands past the boundary.
+        let scale = |replaced: f64| match 1.0 - fx / replaced {
+            m if m > 0.0 => m,
+            _ => 0.5,
+        };
+        if fx >= 0.0 {
+            if kept == 1 {
+                fa *= scale(fb);
+            }
+            (b, fb, kept) = (x, fx, 1);
         } else {
-            safe = mid;
+            if kept == -1 {
+                fb *= scale(fa);
+            }
+            // Not a number counts as safe, as it does in the scan.
+            (a, fa, kept) = (x, if fx.is_nan() { -1.0 } else { fx }, -1);
         }
     }
-    breach
+    b
+}
+
+/// `x` moved, if need be, to at least `gap` from `a` and from `b` (it lies
+/// between them, which are more than twice `gap` apart).
+fn nudge(x: f64, a: f64, b: f64, gap: f64) -> f64 {
+    let toward_b = (b - a).signum();
+    if (x - a).abs() < gap {
+        a + gap * toward_b
+    } else if (b - x).abs() < gap {
+        b - gap * toward_b
+    } else {
+        x
+    }
+}
+
+/// Whether `x` lies between `a` and `b` (either order).
+fn within(x: f64, a: f64, b: f64) -> bool {
+    a.min(b) < x && x < a.max(b)
 }
 
 #[cfg(test)]
@@ -392,7 +451,7 @@ mod tests {
     #[test]
     fn the_fine_grid_brackets_the_crossing_the_coarse_pass_found() {
         // Grid points 0.1 apart: 0.4 is the first coarse breach, 0.3 the
-        // first fine one, so bisection starts from [0.2, 0.3].
+        // first fine one, so narrowing starts from [0.2, 0.3].
         let mut calls = Vec::new();
         let mut f = |m: f64| {
             calls.push(m);
@@ -402,6 +461,45 @@ mod tests {
         assert!((got - 0.27).abs() < 1e-6, "{got}");
         assert_eq!(calls[..5], [0.0, 0.4, 0.1, 0.2, 0.3]);
         assert!(calls[5..].iter().all(|m| (0.2..=0.3).contains(m)));
+    }
+
+    /// The root within the tolerance, on its breach side, in few valuations
+    /// on smooth, kinked and discontinuous curves, rising or falling moves.
+    #[test]
+    fn narrowing_closes_on_the_boundary_from_the_breach_side() {
+        let root = 0.3;
+        type Curve = (&'static str, fn(f64) -> f64, usize);
+        let curves: [Curve; 5] = [
+            // Bisection takes 20 from a bracket of 0.1.
+            ("smooth", |m| (10.0 * m).exp() - 3f64.exp(), 8),
+            ("kinked", |m| (2.0 * (m - 0.3)).max(0.5 * (m - 0.3)), 20),
+            (
+                "steeply kinked",
+                |m| (8.0 * (m - 0.3)).max(0.5 * (m - 0.3)),
+                30,
+            ),
+            (
+                "flat then steep",
+                |m| if m < 0.3 { -1e-9 } else { m - 0.3 },
+                20,
+            ),
+            ("a step", |m| if m < 0.3 { -1.0 } else { 1.0 }, 20),
+        ];
+        for (name, f, most) in curves {
+            for (safe, breach) in [(0.25, 0.35), (0.35, 0.25)] {
+                // Falling moves: the curve mirrored about the root.
+                let g = |m: f64| if safe < breach { f(m) } else { f(0.6 - m) };
+                let mut calls = 0;
+                let mut counted = |m: f64| {
+                    calls += 1;
+                    g(m)
+                };
+                let got = narrow(&mut counted, (safe, g(safe)), (breach, g(breach)));
+                assert!((got - root).abs() < MOVE_TOLERANCE, "{name}: {got}");
+                assert!(g(got) >= 0.0, "{name}: {got} is not a breach");
+                assert!(calls <= most, "{name}: {calls} valuations");
+            }
+        }
     }
 
     #[test]
