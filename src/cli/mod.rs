@@ -107,7 +107,9 @@ pub fn out(text: &str) -> Result<(), String> {
 pub fn read_lines(path: &std::path::Path, cap: usize) -> Result<Vec<String>, String> {
     let file = std::fs::File::open(path)
         .map_err(|e| format!("cannot open recording {}: {e}", path.display()))?;
-    margintop::exchange::recording::read_capped_lines(std::io::BufReader::new(file), cap)
+    // A large buffer: a recording is tens of megabytes, read in one go.
+    let input = std::io::BufReader::with_capacity(1 << 20, file);
+    margintop::exchange::recording::read_capped_lines(input, cap)
         .map_err(|e| format!("cannot read recording {}: {e}", path.display()))
 }
 

@@ -93,9 +93,7 @@ pub fn replay_desk(
     // The report values every account from its inputs at the end: nothing
     // needs repricing per message.
     ingest.desk.defer_pricing(true);
-    for line in lines {
-        ingest.line(&line);
-    }
+    ingest.lines(lines);
     ingest.desk.defer_pricing(false);
     let as_of = ingest
         .stats

@@ -75,7 +75,7 @@ pub fn read_capped_lines(
         if chunk.is_empty() {
             break;
         }
-        let (take, end) = match chunk.iter().position(|&b| b == b'\n') {
+        let (take, end) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (i, true),
             None => (chunk.len(), false),
         };
