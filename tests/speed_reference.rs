@@ -162,3 +162,45 @@ fn the_replay_bench_reports_each_phase() {
         assert!(text.contains(phase), "{phase}: {text}");
     }
 }
+
+/// Stress results found for the whole desk at once (each instrument priced
+/// once per scenario for every account holding it) are each account's own,
+/// exactly; and the accounts holding only instruments others priced first
+/// still have their margin (a model builds its grid on first use).
+#[test]
+fn desk_wide_stress_equals_each_accounts_own() {
+    use margintop::engine::{Desk, Ingest};
+    use margintop::margin::book::PreparedModel;
+    use margintop::margin::stress::{
+        desk_stress_results, parse_scenarios, stress_results, BUILTIN_SCENARIOS,
+    };
+    let models = margintop::margin::config::load_models(None).unwrap();
+    let mut ingest = Ingest::new(Desk::new(models, 0), None);
+    ingest.lines(std::fs::read_to_string(desk()).unwrap().lines());
+    let desk = &ingest.desk;
+    let mut all: Vec<_> = (0..desk.account_count())
+        .map(|id| desk.inputs(id, &[]))
+        .collect();
+    // An account holding half of the first one's book: every price it
+    // needs is found already.
+    let mut half = all[0].clone();
+    half.account.label = "half".into();
+    let n = half.account.positions.len() / 2;
+    half.account.positions.truncate(n);
+    all.push(half);
+    let refs: Vec<_> = all.iter().collect();
+    let scenarios = parse_scenarios(BUILTIN_SCENARIOS, "built-in").unwrap();
+    let shared = desk_stress_results(&refs, &scenarios);
+    assert_eq!(shared.len(), 13);
+    for (i, shared) in all.iter().zip(shared) {
+        let mut model = PreparedModel::new(i.model().unwrap().clone(), &i.account.currency);
+        let (a, now) = (&i.account, i.now_ms);
+        let own = stress_results(a, &i.instruments, &i.market, &mut model, now, &scenarios);
+        assert_eq!(shared.unwrap(), own, "{}", a.label);
+        assert!(
+            own.iter().all(|r| r.maintenance_margin > 0.0),
+            "{}",
+            a.label
+        );
+    }
+}

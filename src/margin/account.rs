@@ -190,6 +190,11 @@ impl<'a> PreparedBook<'a> {
                 } => (*inst, *size, *session_ref_price, base, *number),
             };
             let inst_shock = shock(inst);
+            if shared.is_some() {
+                // The price may come from another book: this book's model
+                // must still build the grid its margin is read from.
+                model.grid(&inst.index_name);
+            }
             let mut price = || {
                 let r = base.shocked(inst, inst_shock);
                 (r, unit_value(inst, &r), unit_vector(inst, &r, model))

@@ -1,12 +1,13 @@
 //! Stress scenarios: full revaluation of a book under a named or custom
 //! (price move, vol move), with moves per underlying where they differ.
 
-use super::account::{account_risk, Instruments, PreparedBook};
+use super::account::{account_risk, AccountRisk, Instruments, PreparedBook, SharedPrices};
 use super::book::PreparedModel;
+use super::inputs::AccountInputs;
 use crate::model::valuation::Shock;
 use crate::model::{Account, Instrument, MarketState};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub const BUILTIN_SCENARIOS: &str = include_str!("../../config/scenarios.toml");
 
@@ -106,22 +107,127 @@ pub fn stress_results(
     scenarios: &[StressScenario],
 ) -> Vec<StressResult> {
     let book = PreparedBook::new(account, instruments, market, now_ms, true);
-    let base = book.value(model, &|_| Shock::NONE, false);
-    let base = account_risk(account, model, &base.sums, &base.notes, now_ms);
+    let mut stressed = Stressed {
+        account,
+        book,
+        model,
+        now_ms,
+    };
+    let base = stressed.risk(&|_| Shock::NONE, None);
     (scenarios.iter())
-        .map(|s| {
-            let shock = |inst: &Instrument| Shock {
-                price: 1.0 + s.move_for(&inst.base),
-                vol: 1.0 + s.vol_move,
-            };
-            let after = book.value(model, &shock, false);
-            let after = account_risk(account, model, &after.sums, &after.notes, now_ms);
-            StressResult {
-                pnl: after.equity - base.equity,
-                margin_balance: after.margin_balance,
-                maintenance_margin: after.margin.maintenance_margin,
-                mm_ratio: after.mm_ratio,
+        .map(|s| stressed.result(&base, s, None))
+        .collect()
+}
+
+/// `stress_results` for many accounts (None where the model is not
+/// loaded). Accounts under one model and currency are valued scenario by
+/// scenario together, so an instrument several of them hold is priced once
+/// per scenario; the figures are `stress_results`'s.
+pub fn desk_stress_results(
+    all: &[&AccountInputs],
+    scenarios: &[StressScenario],
+) -> Vec<Option<Vec<StressResult>>> {
+    let mut groups: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (n, i) in all.iter().enumerate() {
+        if i.model().is_some() {
+            let key = (i.account.model.as_str(), i.account.currency.as_str());
+            groups.entry(key).or_default().push(n);
+        }
+    }
+    let groups: Vec<Vec<usize>> = groups.into_values().collect();
+    let found = crate::parallel::map(&groups, |g| group_results(all, g, scenarios));
+    let mut out: Vec<Option<Vec<StressResult>>> = vec![None; all.len()];
+    for (group, results) in groups.iter().zip(found) {
+        for (&n, r) in group.iter().zip(results) {
+            out[n] = Some(r);
+        }
+    }
+    out
+}
+
+/// Each account of `group` (indices into `all`, one model and currency)
+/// under every scenario, in the group's order.
+fn group_results(
+    all: &[&AccountInputs],
+    group: &[usize],
+    scenarios: &[StressScenario],
+) -> Vec<Vec<StressResult>> {
+    let mut models: Vec<PreparedModel> = (group.iter())
+        .filter_map(|&n| {
+            Some(PreparedModel::new(
+                all[n].model()?.clone(),
+                &all[n].account.currency,
+            ))
+        })
+        .collect();
+    let mut numbers = HashMap::new();
+    let mut members: Vec<Stressed> = (group.iter().zip(models.iter_mut()))
+        .map(|(&n, model)| {
+            let i = all[n];
+            let mut book = PreparedBook::new(&i.account, &i.instruments, &i.market, i.now_ms, true);
+            book.number(&mut numbers);
+            Stressed {
+                account: &i.account,
+                book,
+                model,
+                now_ms: i.now_ms,
             }
         })
-        .collect()
+        .collect();
+    let mut shared = SharedPrices::new(numbers.len());
+    let bases: Vec<AccountRisk> = (members.iter_mut())
+        .map(|m| m.risk(&|_| Shock::NONE, Some(&mut shared)))
+        .collect();
+    let mut out = vec![Vec::with_capacity(scenarios.len()); members.len()];
+    for s in scenarios {
+        shared.clear();
+        for ((m, base), results) in members.iter_mut().zip(&bases).zip(&mut out) {
+            results.push(m.result(base, s, Some(&mut shared)));
+        }
+    }
+    out
+}
+
+/// An account's book read once, valued under many scenarios.
+struct Stressed<'a, 'm> {
+    account: &'a Account,
+    book: PreparedBook<'a>,
+    model: &'m mut PreparedModel,
+    now_ms: i64,
+}
+
+impl Stressed<'_, '_> {
+    fn risk(
+        &mut self,
+        shock: &dyn Fn(&Instrument) -> Shock,
+        shared: Option<&mut SharedPrices>,
+    ) -> AccountRisk {
+        let after = self.book.value_shared(self.model, shock, false, shared);
+        account_risk(
+            self.account,
+            self.model,
+            &after.sums,
+            &after.notes,
+            self.now_ms,
+        )
+    }
+
+    fn result(
+        &mut self,
+        base: &AccountRisk,
+        s: &StressScenario,
+        shared: Option<&mut SharedPrices>,
+    ) -> StressResult {
+        let shock = |inst: &Instrument| Shock {
+            price: 1.0 + s.move_for(&inst.base),
+            vol: 1.0 + s.vol_move,
+        };
+        let after = self.risk(&shock, shared);
+        StressResult {
+            pnl: after.equity - base.equity,
+            margin_balance: after.margin_balance,
+            maintenance_margin: after.margin.maintenance_margin,
+            mm_ratio: after.mm_ratio,
+        }
+    }
 }

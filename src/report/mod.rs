@@ -13,12 +13,13 @@ pub use health::{time_of_day_utc, verdict, Health, Standing, Thresholds};
 pub use table::render_table;
 
 use crate::engine::{AccountId, Desk};
-use crate::margin::analysis::{analyse_account_with, AccountAnalysis};
+use crate::margin::analysis::{analyse_account_with, AccountAnalysis, Found};
 use crate::margin::book::IndexSums;
 use crate::margin::inputs::{AccountInputs, CrossInputs};
+use crate::margin::liquidation::joint_distances;
 use crate::margin::liquidation::Liquidation;
-use crate::margin::liquidation::{joint_distances, Joint};
 use crate::margin::requirement::Breakdown;
+use crate::margin::stress::desk_stress_results;
 use crate::margin::stress::StressScenario;
 use crate::model::Collateral;
 use serde::Serialize;
@@ -246,9 +247,11 @@ pub fn build_report(
     // the same instruments share their pricing at each step of the search.
     let all: Vec<&AccountInputs> = segregated.iter().map(|(i, _)| i).collect();
     let joint = joint_distances(&all);
-    let work: Vec<_> = segregated.iter().zip(joint).collect();
-    let mut accounts = crate::parallel::map(&work, |((inputs, f), joint)| {
-        account_report_with(inputs, f.clone(), opts, *joint)
+    let stress = desk_stress_results(&all, opts.scenarios);
+    let found = (joint.into_iter().zip(stress)).map(|(joint, stress)| Found { joint, stress });
+    let work: Vec<_> = segregated.iter().zip(found).collect();
+    let mut accounts = crate::parallel::map(&work, |((inputs, f), found)| {
+        account_report_with(inputs, f.clone(), opts, found.clone())
     });
     // A cross account is one entry, whatever number of wallets it has.
     for ids in cross.into_values() {
@@ -291,7 +294,7 @@ pub fn account_report(
     fresh: Freshness,
     opts: &ReportOptions,
 ) -> AccountReport {
-    account_report_with(inputs, fresh, opts, None)
+    account_report_with(inputs, fresh, opts, Found::default())
 }
 
 /// `account_report`, with the joint liquidation distances already found.
@@ -299,9 +302,9 @@ fn account_report_with(
     inputs: &AccountInputs,
     fresh: Freshness,
     opts: &ReportOptions,
-    joint: Option<Joint>,
+    found: Found,
 ) -> AccountReport {
-    match analyse_account_with(inputs, opts.scenarios, joint) {
+    match analyse_account_with(inputs, opts.scenarios, found) {
         Some(a) => shape(inputs, &a, fresh, opts),
         None => unknown_model(inputs, fresh),
     }

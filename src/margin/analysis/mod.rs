@@ -97,15 +97,23 @@ pub fn analyse_account(
     inputs: &AccountInputs,
     scenarios: &[StressScenario],
 ) -> Option<AccountAnalysis> {
-    analyse_account_with(inputs, scenarios, None)
+    analyse_account_with(inputs, scenarios, Found::default())
 }
 
-/// `analyse_account`, with the joint move's liquidation distances already
-/// found (`liquidation::joint_distances`, for a whole desk at once).
+/// What a pass over a whole desk already found for one account: the joint
+/// move's liquidation distances (`liquidation::joint_distances`) and the
+/// stress results (`stress::desk_stress_results`).
+#[derive(Clone, Debug, Default)]
+pub struct Found {
+    pub joint: Option<Joint>,
+    pub stress: Option<Vec<StressResult>>,
+}
+
+/// `analyse_account`, with what a desk-wide pass already found.
 pub fn analyse_account_with(
     inputs: &AccountInputs,
     scenarios: &[StressScenario],
-    joint: Option<Joint>,
+    found: Found,
 ) -> Option<AccountAnalysis> {
     let AccountInputs {
         account: acct,
@@ -121,12 +129,14 @@ pub fn analyse_account_with(
     let index_price = book.positions.first().map(|p| p.index_price);
     let liquidation = if risk.complete && !book.positions.is_empty() {
         let m = (acct, instruments, market);
-        liquidation_with(m, &mut model, now, index_price, joint)
+        liquidation_with(m, &mut model, now, index_price, found.joint)
     } else {
         Liquidation::default()
     };
     let bases = held_bases(acct, instruments);
-    let results = stress_results(acct, instruments, market, &mut model, now, scenarios);
+    let results = found
+        .stress
+        .unwrap_or_else(|| stress_results(acct, instruments, market, &mut model, now, scenarios));
     let stress = (scenarios.iter().zip(results))
         .map(|(s, result)| ScenarioOutcome {
             name: s.name.clone(),
