@@ -126,14 +126,7 @@ fn all_cores(lines: &[String], repeat: usize) -> Result<Duration, String> {
     let mut fastest = Duration::MAX;
     for _ in 0..repeat.max(1) {
         let t = Instant::now();
-        let mut ingest = Ingest::new(Desk::new(models.clone(), 0), None);
-        ingest.desk.defer_pricing(true);
-        ingest.lines(lines);
-        ingest.desk.defer_pricing(false);
-        let as_of = ingest
-            .stats
-            .last_t
-            .ok_or("the recording holds no entries")?;
+        let (ingest, as_of) = Ingest::replay(models.clone(), None, lines)?;
         let fresh = |id| Some(Freshness::from_update(ingest.inputs_t(id), as_of, 60_000));
         let report = build_report(&ingest.desk, &fresh, as_of, &opts);
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
@@ -174,15 +167,8 @@ fn phases(lines: &[String], repeat: usize) -> Result<Breakdown, String> {
         best(&mut b.value_parse, t.elapsed(), first);
 
         let t = Instant::now();
-        let mut ingest = Ingest::new(Desk::new(models.clone(), 0), None);
-        ingest.desk.defer_pricing(true);
-        ingest.lines(lines);
-        ingest.desk.defer_pricing(false);
+        let (ingest, as_of) = Ingest::replay(models.clone(), None, lines)?;
         best(&mut b.ingest, t.elapsed(), first);
-        let as_of = ingest
-            .stats
-            .last_t
-            .ok_or("the recording holds no entries")?;
         let desk = &ingest.desk;
         b.accounts = desk.account_count();
 

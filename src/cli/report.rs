@@ -2,7 +2,7 @@
 
 use super::RiskArgs;
 use margintop::config::Config;
-use margintop::engine::{Desk, Ingest};
+use margintop::engine::Ingest;
 use margintop::report::backtest::add_backtest;
 use margintop::report::var::add_var;
 use margintop::report::{build_report, render_table, Freshness, Report, ReportOptions, Thresholds};
@@ -89,16 +89,7 @@ pub fn replay_desk(
 ) -> Result<(Report, Ingest), String> {
     let models = risk.models()?;
     let scenarios = risk.scenarios()?;
-    let mut ingest = Ingest::new(Desk::new(models, 0), risk.model.clone());
-    // The report values every account from its inputs at the end: nothing
-    // needs repricing per message.
-    ingest.desk.defer_pricing(true);
-    ingest.lines(lines);
-    ingest.desk.defer_pricing(false);
-    let as_of = ingest
-        .stats
-        .last_t
-        .ok_or("the recording holds no entries")?;
+    let (ingest, as_of) = Ingest::replay(models, risk.model.clone(), lines)?;
     let opts = ReportOptions {
         scenarios: &scenarios,
         thresholds,

@@ -10,6 +10,7 @@ use crate::exchange::deribit::hot::{self, HotLine};
 use crate::exchange::deribit::margin_models::{known_model, model_for};
 use crate::exchange::deribit::{normalize, Balance, Event};
 use crate::exchange::recording::{read_capped_lines, Dir, RecordLine, MAX_LINE_BYTES};
+use crate::margin::config::ModelConfig;
 use crate::model::{Account, Collateral, Instrument, Position, Quote};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -210,6 +211,23 @@ impl Ingest {
             let read = crate::parallel::map(&block, |l| read_line(l.as_ref()));
             read.into_iter().for_each(|r| self.apply_read(r));
         }
+    }
+
+    /// A new desk under `models` with every line applied, for a report at
+    /// the recording's end: repricing is deferred to then, since the report
+    /// values every account from its inputs. Returns it with the newest
+    /// local time the recording holds.
+    pub fn replay<S: AsRef<str> + Sync>(
+        models: BTreeMap<String, ModelConfig>,
+        model_override: Option<String>,
+        lines: impl IntoIterator<Item = S>,
+    ) -> Result<(Ingest, i64), String> {
+        let mut ingest = Ingest::new(Desk::new(models, 0), model_override);
+        ingest.desk.defer_pricing(true);
+        ingest.lines(lines);
+        ingest.desk.defer_pricing(false);
+        let as_of = (ingest.stats.last_t).ok_or("the recording holds no entries")?;
+        Ok((ingest, as_of))
     }
 
     /// Apply a line already read.

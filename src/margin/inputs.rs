@@ -71,3 +71,18 @@ impl CrossInputs {
         Some(cross)
     }
 }
+
+/// The accounts of `all` whose model is loaded, grouped by model and
+/// currency (ascending indices into `all`): the accounts a desk-wide pass
+/// may price together, since an instrument's shocked value and scenario
+/// vector are the same for all of them.
+pub fn by_model_and_currency(all: &[&AccountInputs]) -> Vec<Vec<usize>> {
+    let mut groups: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (n, i) in all.iter().enumerate() {
+        if i.model().is_some() {
+            let key = (i.account.model.as_str(), i.account.currency.as_str());
+            groups.entry(key).or_default().push(n);
+        }
+    }
+    groups.into_values().collect()
+}

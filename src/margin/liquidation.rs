@@ -12,11 +12,10 @@
 
 use super::account::{account_risk, Instruments, PreparedBook, SharedPrices};
 use super::book::PreparedModel;
-use super::inputs::AccountInputs;
+use super::inputs::{by_model_and_currency, AccountInputs};
 use crate::model::valuation::Shock;
 use crate::model::{Account, Instrument, MarketState};
 use serde::Serialize;
-use std::collections::BTreeMap;
 
 /// Where liquidation starts when every index the book holds moves together
 /// by the same fraction. With several indices the prices are per index, in
@@ -197,14 +196,8 @@ impl Member<'_> {
 /// figures are those of `liquidation_distance`. Each group's two sides
 /// are searched apart, on as many cores as there are.
 pub fn joint_distances(all: &[&AccountInputs]) -> Vec<Option<Joint>> {
-    let mut groups: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
-    for (n, i) in all.iter().enumerate() {
-        if i.model().is_some() {
-            let key = (i.account.model.as_str(), i.account.currency.as_str());
-            groups.entry(key).or_default().push(n);
-        }
-    }
-    let jobs: Vec<(&Vec<usize>, Side)> = (groups.values())
+    let groups = by_model_and_currency(all);
+    let jobs: Vec<(&Vec<usize>, Side)> = (groups.iter())
         .flat_map(|g| [(g, Side::Down), (g, Side::Up)])
         .collect();
     let found = crate::parallel::map(&jobs, |(group, side)| search_group(all, group, *side));

@@ -3,7 +3,7 @@
 
 use super::account::{account_risk, AccountRisk, Instruments, PreparedBook, SharedPrices};
 use super::book::PreparedModel;
-use super::inputs::AccountInputs;
+use super::inputs::{by_model_and_currency, AccountInputs};
 use crate::model::valuation::Shock;
 use crate::model::{Account, Instrument, MarketState};
 use serde::{Deserialize, Serialize};
@@ -127,14 +127,7 @@ pub fn desk_stress_results(
     all: &[&AccountInputs],
     scenarios: &[StressScenario],
 ) -> Vec<Option<Vec<StressResult>>> {
-    let mut groups: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
-    for (n, i) in all.iter().enumerate() {
-        if i.model().is_some() {
-            let key = (i.account.model.as_str(), i.account.currency.as_str());
-            groups.entry(key).or_default().push(n);
-        }
-    }
-    let groups: Vec<Vec<usize>> = groups.into_values().collect();
+    let groups = by_model_and_currency(all);
     let found = crate::parallel::map(&groups, |g| group_results(all, g, scenarios));
     let mut out: Vec<Option<Vec<StressResult>>> = vec![None; all.len()];
     for (group, results) in groups.iter().zip(found) {

@@ -16,11 +16,9 @@ use crate::engine::{AccountId, Desk};
 use crate::margin::analysis::{analyse_account_with, AccountAnalysis, Found};
 use crate::margin::book::IndexSums;
 use crate::margin::inputs::{AccountInputs, CrossInputs};
-use crate::margin::liquidation::joint_distances;
-use crate::margin::liquidation::Liquidation;
+use crate::margin::liquidation::{joint_distances, Liquidation};
 use crate::margin::requirement::Breakdown;
-use crate::margin::stress::desk_stress_results;
-use crate::margin::stress::StressScenario;
+use crate::margin::stress::{desk_stress_results, StressScenario};
 use crate::model::Collateral;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -243,8 +241,9 @@ pub fn build_report(
             }
         }
     }
-    // Liquidation distances for the whole desk at once: accounts holding
-    // the same instruments share their pricing at each step of the search.
+    // Liquidation distances and stress for the whole desk at once: accounts
+    // holding the same instruments share their pricing at each step of the
+    // search and in each scenario.
     let all: Vec<&AccountInputs> = segregated.iter().map(|(i, _)| i).collect();
     let joint = joint_distances(&all);
     let stress = desk_stress_results(&all, opts.scenarios);
@@ -297,7 +296,7 @@ pub fn account_report(
     account_report_with(inputs, fresh, opts, Found::default())
 }
 
-/// `account_report`, with the joint liquidation distances already found.
+/// `account_report`, with what the desk-wide passes already found.
 fn account_report_with(
     inputs: &AccountInputs,
     fresh: Freshness,
