@@ -5,6 +5,7 @@
 //! current incrementally; `exchange` turns Deribit messages into events;
 //! `report` renders what the core computed.
 
+pub mod alerting;
 pub mod bench;
 pub mod config;
 pub mod demo;

@@ -99,6 +99,7 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
         warn_mm_ratio: config.check.warn_mm_ratio,
         critical_mm_ratio: config.check.critical_mm_ratio,
     };
+    let alert_rules = config.alert_rules()?;
     let interactive =
         !args.plain && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     if interactive {
@@ -119,6 +120,7 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             fps: args.fps,
             banner: format!("margintop — {banner}"),
             thresholds,
+            alert_rules,
             demo: demo.is_some(),
             keys,
             mouse: args.mouse || config.ui.mouse,
@@ -143,6 +145,9 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
     let mut reader_gone = false;
     let start = tokio::time::Instant::now();
     let mut crashed = false;
+    // Alerts (built-in and configured) go to stderr as they happen, so that
+    // a log or journal keeps them apart from the table.
+    let mut alerts = margintop::ui::alerts::Alerts::with_rules(alert_rules);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -166,6 +171,9 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             }
         }
         let snap = mon.snapshots.borrow().clone();
+        for a in alerts.observe(&snap, &thresholds) {
+            eprintln!("{}", alert_line(&a));
+        }
         let mut out = String::new();
         if tty {
             out.push_str("\x1b[H\x1b[2J");
@@ -190,6 +198,12 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// An alert as one line of text: UTC time, level, what happened.
+fn alert_line(a: &margintop::ui::alerts::Alert) -> String {
+    let time = margintop::report::health::time_of_day_utc(a.at_ms);
+    format!("{time} {:<8} {}", a.level.name(), a.text)
 }
 
 /// One screenful: banner, then one row per account with a book, worst first.

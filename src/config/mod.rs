@@ -25,6 +25,10 @@ pub struct Config {
     pub var: VarConfig,
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
+    /// `[[alerts]]` rules as written; `alert_rules` reads and checks them
+    /// (apart, so that an error names the rule).
+    #[serde(default)]
+    pub alerts: Vec<toml::Table>,
 }
 
 /// The `[var]` section: how VaR and ES are computed (docs in
@@ -447,7 +451,13 @@ impl Config {
         Ok(())
     }
 
+    /// The `[[alerts]]` rules, read and checked.
+    pub fn alert_rules(&self) -> Result<Vec<crate::alerting::Rule>, String> {
+        crate::alerting::parse_rules(&self.alerts)
+    }
+
     fn validate(&self) -> Result<(), String> {
+        self.alert_rules()?;
         let mut labels = std::collections::HashSet::new();
         for a in &self.accounts {
             if a.label.trim().is_empty() {

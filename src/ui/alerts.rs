@@ -3,6 +3,7 @@
 //! liquidation or stale (and recovering), a link going down or coming back,
 //! a new problem with the input.
 
+use crate::alerting::{readings, Evaluator, LinkClock, Rule};
 use crate::engine::live::{AccountSnapshot, Snapshot};
 use crate::exchange::feed::LinkState;
 use crate::model::AccountKey;
@@ -12,12 +13,8 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 /// Entries kept (oldest dropped first).
 pub const KEPT: usize = 500;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    Info,
-    Warning,
-    Critical,
-}
+/// The built-in alerts and the configured rules' share one scale.
+pub use crate::alerting::Level;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Alert {
@@ -42,6 +39,9 @@ pub struct Alerts {
     diverging: HashSet<AccountKey>,
     /// Accounts whose local MM lastingly differs from the exchange's.
     mm_diverging: HashSet<AccountKey>,
+    /// The configured `[[alerts]]` rules, applied to every snapshot.
+    rules: Evaluator,
+    links_down: LinkClock,
 }
 
 /// States worth an alert when entered.
@@ -64,6 +64,14 @@ fn why(v: &AccountSnapshot, h: Health) -> String {
 }
 
 impl Alerts {
+    /// A log that also applies `rules` to every snapshot.
+    pub fn with_rules(rules: Vec<Rule>) -> Alerts {
+        Alerts {
+            rules: Evaluator::new(rules),
+            ..Alerts::default()
+        }
+    }
+
     /// A lasting difference between local and exchange equity or
     /// maintenance margin starts or ends.
     fn divergence(&mut self, v: &AccountSnapshot, new: &mut Vec<(Level, String)>) {
@@ -84,8 +92,9 @@ impl Alerts {
         flag(&mut self.mm_diverging, v.key(), mm, back, new);
     }
 
-    /// Compare `snap` with what was seen before and log the changes.
-    pub fn observe(&mut self, snap: &Snapshot, t: &Thresholds) {
+    /// Compare `snap` with what was seen before, log the changes and
+    /// return them.
+    pub fn observe(&mut self, snap: &Snapshot, t: &Thresholds) -> Vec<Alert> {
         let at_ms = snap.as_of;
         let mut new = Vec::new();
         for v in &snap.accounts {
@@ -149,12 +158,20 @@ impl Alerts {
                 new.push((Level::Warning, w.clone()));
             }
         }
-        for (level, text) in new {
+        let fired = self
+            .rules
+            .observe(at_ms, &readings(snap, &mut self.links_down));
+        new.extend(fired.into_iter().map(|f| (f.level, f.message)));
+        let new: Vec<Alert> = (new.into_iter())
+            .map(|(level, text)| Alert { at_ms, level, text })
+            .collect();
+        for alert in &new {
             if self.log.len() == KEPT {
                 self.log.pop_front();
             }
-            self.log.push_back(Alert { at_ms, level, text });
+            self.log.push_back(alert.clone());
         }
+        new
     }
 
     /// Newest first.

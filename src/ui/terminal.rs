@@ -30,6 +30,8 @@ pub struct UiOptions {
     pub fps: u32,
     pub banner: String,
     pub thresholds: Thresholds,
+    /// The configured `[[alerts]]` rules.
+    pub alert_rules: Vec<crate::alerting::Rule>,
     pub demo: bool,
     pub keys: KeyMap,
     /// Capture the mouse (wheel scrolls, click picks a desk row).
@@ -124,6 +126,7 @@ pub async fn run(
     app.world.keys = opts.keys.clone();
     app.world.theme = opts.theme.clone();
     app.world.thresholds = opts.thresholds;
+    app.world.alerts = crate::ui::alerts::Alerts::with_rules(opts.alert_rules.clone());
     app.mouse = opts.mouse;
     app.screens.stress.configured = opts.scenarios.len();
     if let Ok(size) = term.size() {

@@ -1,0 +1,114 @@
+//! Alert rules the user writes (`[[alerts]]` in the configuration), applied
+//! to every snapshot: conditions on an account's numbers or a link's state,
+//! with hysteresis and a repeat interval (`evaluate`). What they fire goes
+//! to the dashboards' alert log today.
+
+pub mod condition;
+pub mod evaluate;
+pub mod rules;
+
+pub use condition::{Condition, Metric};
+pub use evaluate::{Change, Evaluator, Fired, Reading, Subject};
+pub use rules::{parse_rules, Level, Rule};
+
+use crate::engine::live::{AccountSnapshot, Snapshot};
+use crate::exchange::feed::LinkState;
+use std::collections::HashMap;
+
+/// Every link speaks Deribit's protocol (live, demo or test server).
+const LINK_EXCHANGE: &str = "deribit";
+
+/// When each link last stopped being live, so that `link_down_s` can be
+/// read from snapshots that carry only the state.
+#[derive(Clone, Debug, Default)]
+pub struct LinkClock {
+    down_since: HashMap<String, i64>,
+}
+
+impl LinkClock {
+    /// Seconds `link` has been down at `now_ms` (0 while live; a link still
+    /// connecting for the first time counts as down from when first seen).
+    fn down_s(&mut self, link: &str, state: &LinkState, now_ms: i64) -> f64 {
+        if *state == LinkState::Live {
+            self.down_since.remove(link);
+            return 0.0;
+        }
+        let since = *self.down_since.entry(link.to_string()).or_insert(now_ms);
+        (now_ms - since).max(0) as f64 / 1000.0
+    }
+}
+
+/// The rules' inputs from a snapshot: each account's numbers (a cross
+/// wallet that does not stand for its account is left out: its account is
+/// judged once) and each link's time down.
+pub fn readings(snap: &Snapshot, links: &mut LinkClock) -> Vec<(Subject, Reading)> {
+    let mut out: Vec<(Subject, Reading)> = (snap.accounts.iter())
+        .filter(|v| !v.folded_into_cross())
+        .map(|v| (account_subject(v), account_reading(v)))
+        .collect();
+    for (link, state) in &snap.links {
+        let subject = Subject {
+            exchange: LINK_EXCHANGE.into(),
+            label: link.clone(),
+            currency: String::new(),
+        };
+        let mut r = Reading::default();
+        r.set(
+            Metric::LinkDownS,
+            Some(links.down_s(link, state, snap.as_of)),
+        );
+        out.push((subject, r));
+    }
+    out
+}
+
+fn account_subject(v: &AccountSnapshot) -> Subject {
+    Subject {
+        exchange: v.exchange_name.to_string(),
+        label: v.label.clone(),
+        currency: v.currency.clone(),
+    }
+}
+
+/// What an account's snapshot says of each metric it carries. Numbers of
+/// a stale or incomplete account are left out (they are not current), so
+/// only `stale` and `data_age_s` speak for it then.
+fn account_reading(v: &AccountSnapshot) -> Reading {
+    let standing = v.standing();
+    let mut r = Reading::default();
+    r.set(Metric::Stale, Some(if standing.stale { 1.0 } else { 0.0 }));
+    r.set(Metric::DataAgeS, v.data_age_ms.map(|ms| ms as f64 / 1000.0));
+    if standing.stale || standing.judged.is_none() {
+        return r;
+    }
+    r.set(Metric::MmRatio, v.judged_mm_ratio());
+    let im_ratio = match &v.cross {
+        Some(c) => c
+            .judged()
+            .and_then(|t| (t.margin_balance > 0.0).then(|| t.initial_margin / t.margin_balance)),
+        None => v.risk.im_ratio,
+    };
+    r.set(Metric::ImRatio, im_ratio);
+    r.set(Metric::HeadroomUsd, v.usd_figures().map(|(_, _, h)| h));
+    r.set(
+        Metric::MmGapPct,
+        v.mm_tracking.map(|t| t.last.abs() * 100.0),
+    );
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_counts_its_time_down_from_when_it_left_live() {
+        let mut clock = LinkClock::default();
+        let down = LinkState::Down("reset".into());
+        assert_eq!(clock.down_s("main", &LinkState::Live, 0), 0.0);
+        assert_eq!(clock.down_s("main", &down, 5_000), 0.0);
+        assert_eq!(clock.down_s("main", &down, 35_000), 30.0);
+        assert_eq!(clock.down_s("main", &LinkState::Live, 40_000), 0.0);
+        assert_eq!(clock.down_s("main", &down, 50_000), 0.0);
+    }
+}
