@@ -1,15 +1,19 @@
 //! Alert rules the user writes (`[[alerts]]` in the configuration), applied
 //! to every snapshot: conditions on an account's numbers or a link's state,
 //! with hysteresis and a repeat interval (`evaluate`). What they fire goes
-//! to the dashboards' alert log today.
+//! to the dashboards' alert log and, like the built-in alerts, to the
+//! configured sinks (`sinks`: the audit log).
 
+pub mod audit;
 pub mod condition;
 pub mod evaluate;
 pub mod rules;
+pub mod sinks;
 
 pub use condition::{Condition, Metric};
 pub use evaluate::{Change, Evaluator, Fired, Reading, Subject};
 pub use rules::{parse_rules, Level, Rule};
+pub use sinks::Sinks;
 
 use crate::engine::live::{AccountSnapshot, Snapshot};
 use crate::exchange::feed::LinkState;

@@ -121,6 +121,7 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             banner: format!("margintop — {banner}"),
             thresholds,
             alert_rules,
+            alerting: config.alerting.clone(),
             demo: demo.is_some(),
             keys,
             mouse: args.mouse || config.ui.mouse,
@@ -148,6 +149,10 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
     // Alerts (built-in and configured) go to stderr as they happen, so that
     // a log or journal keeps them apart from the table.
     let mut alerts = margintop::ui::alerts::Alerts::with_rules(alert_rules);
+    let (mut sinks, problem) = margintop::alerting::Sinks::new(&config.alerting);
+    if let Some(p) = problem {
+        eprintln!("margintop: {p}");
+    }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -171,8 +176,13 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             }
         }
         let snap = mon.snapshots.borrow().clone();
-        for a in alerts.observe(&snap, &thresholds) {
-            eprintln!("{}", alert_line(&a));
+        let new = alerts.observe(&snap, &thresholds);
+        for a in &new {
+            eprintln!("{}", alert_line(a));
+        }
+        let entries: Vec<_> = new.iter().map(|a| a.entry()).collect();
+        if let Some(p) = sinks.deliver(&entries) {
+            eprintln!("margintop: {p}");
         }
         let mut out = String::new();
         if tty {

@@ -29,6 +29,33 @@ pub struct Config {
     /// (apart, so that an error names the rule).
     #[serde(default)]
     pub alerts: Vec<toml::Table>,
+    #[serde(default)]
+    pub alerting: AlertingConfig,
+}
+
+/// The `[alerting]` section: where alerts go besides the alert screen.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertingConfig {
+    /// Write every alert to `alerts.jsonl` (README, "Alerts").
+    pub audit_log: bool,
+    /// Where; None: the platform's data directory.
+    pub audit_log_dir: Option<PathBuf>,
+    /// Rotate the log past this size.
+    pub audit_log_max_bytes: u64,
+    /// Ring the terminal bell when a warning or critical alert is raised.
+    pub bell: bool,
+}
+
+impl Default for AlertingConfig {
+    fn default() -> Self {
+        AlertingConfig {
+            audit_log: true,
+            audit_log_dir: None,
+            audit_log_max_bytes: 10_000_000,
+            bell: false,
+        }
+    }
 }
 
 /// The `[var]` section: how VaR and ES are computed (docs in
@@ -458,6 +485,12 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         self.alert_rules()?;
+        let max = self.alerting.audit_log_max_bytes;
+        if !(10_000..=10_000_000_000).contains(&max) {
+            return Err(format!(
+                "alerting.audit_log_max_bytes = {max} is outside 10000..=10000000000"
+            ));
+        }
         let mut labels = std::collections::HashSet::new();
         for a in &self.accounts {
             if a.label.trim().is_empty() {

@@ -3,7 +3,8 @@
 //! liquidation or stale (and recovering), a link going down or coming back,
 //! a new problem with the input.
 
-use crate::alerting::{readings, Evaluator, LinkClock, Rule};
+use crate::alerting::audit::Entry;
+use crate::alerting::{readings, Evaluator, Fired, LinkClock, Rule};
 use crate::engine::live::{AccountSnapshot, Snapshot};
 use crate::exchange::feed::LinkState;
 use crate::model::AccountKey;
@@ -22,6 +23,18 @@ pub struct Alert {
     pub at_ms: i64,
     pub level: Level,
     pub text: String,
+    /// What a configured rule measured (None: a built-in alert).
+    pub fired: Option<Fired>,
+}
+
+impl Alert {
+    /// The alert as the sinks take it.
+    pub fn entry(&self) -> Entry<'_> {
+        match &self.fired {
+            Some(f) => Entry::rule(f),
+            None => Entry::built_in(self.at_ms, self.level, &self.text),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -158,20 +171,44 @@ impl Alerts {
                 new.push((Level::Warning, w.clone()));
             }
         }
+        let mut new: Vec<Alert> = (new.into_iter())
+            .map(|(level, text)| Alert {
+                at_ms,
+                level,
+                text,
+                fired: None,
+            })
+            .collect();
         let fired = self
             .rules
             .observe(at_ms, &readings(snap, &mut self.links_down));
-        new.extend(fired.into_iter().map(|f| (f.level, f.message)));
-        let new: Vec<Alert> = (new.into_iter())
-            .map(|(level, text)| Alert { at_ms, level, text })
-            .collect();
-        for alert in &new {
-            if self.log.len() == KEPT {
-                self.log.pop_front();
+        new.extend(fired.into_iter().map(|f| Alert {
+            at_ms,
+            level: f.level,
+            text: f.message.clone(),
+            fired: Some(f),
+        }));
+        for a in &new {
+            self.note(a.at_ms, a.level, a.text.clone());
+            if let Some(last) = self.log.back_mut() {
+                last.fired.clone_from(&a.fired);
             }
-            self.log.push_back(alert.clone());
         }
         new
+    }
+
+    /// Log a problem of margintop's own (a sink that fails).
+    pub fn note(&mut self, at_ms: i64, level: Level, text: String) {
+        if self.log.len() == KEPT {
+            self.log.pop_front();
+        }
+        let fired = None;
+        self.log.push_back(Alert {
+            at_ms,
+            level,
+            text,
+            fired,
+        });
     }
 
     /// Newest first.

@@ -179,12 +179,13 @@ impl App {
     }
 
     /// Take in a new snapshot: alerts, trends, and the desk's selection
-    /// kept on a listed account.
-    pub fn record(&mut self, snap: &Snapshot) {
-        self.world.alerts.observe(snap, &self.world.thresholds);
+    /// kept on a listed account. Returns the alerts it raised.
+    pub fn record(&mut self, snap: &Snapshot) -> Vec<crate::ui::alerts::Alert> {
+        let new = self.world.alerts.observe(snap, &self.world.thresholds);
         self.world.trends.sample(snap);
         let ctx = (self.world).ctx(snap, self.open.as_ref(), self.prompt.as_ref(), &self.input);
         self.screens.desk.settle(main_area(self.size), &ctx);
+        new
     }
 
     /// The desk row under the cursor (None: an empty desk).

@@ -3,6 +3,7 @@
 //! on a thread; a frame drawn only when a snapshot or a key arrived, at
 //! most `fps` times a second, inside synchronized-output escapes.
 
+use super::alerts::{Alert, Level};
 use super::analysis::Analyst;
 use super::app::{App, Effect, Screen};
 use super::keymap::KeyMap;
@@ -30,8 +31,9 @@ pub struct UiOptions {
     pub fps: u32,
     pub banner: String,
     pub thresholds: Thresholds,
-    /// The configured `[[alerts]]` rules.
+    /// The configured `[[alerts]]` rules, and where alerts go ([alerting]).
     pub alert_rules: Vec<crate::alerting::Rule>,
+    pub alerting: crate::config::AlertingConfig,
     pub demo: bool,
     pub keys: KeyMap,
     /// Capture the mouse (wheel scrolls, click picks a desk row).
@@ -110,6 +112,22 @@ fn spawn_input(stop: Arc<AtomicBool>) -> mpsc::UnboundedReceiver<Event> {
     rx
 }
 
+/// Hand new alerts to the sinks (a sink's new problem goes to the alert
+/// log), and ring the bell for a warning or critical one when asked to.
+fn deliver(app: &mut App, sinks: &mut crate::alerting::Sinks, new: &[Alert], bell: bool) {
+    let entries: Vec<_> = new.iter().map(Alert::entry).collect();
+    if let Some(problem) = sinks.deliver(&entries) {
+        let at = new.first().map_or(0, |a| a.at_ms);
+        app.world.alerts.note(at, Level::Warning, problem);
+    }
+    if bell && new.iter().any(|a| a.level >= Level::Warning) {
+        use std::io::Write;
+        let mut out = stdout();
+        // The terminal's bell: BEL rings it even in the alternate screen.
+        let _ = out.write_all(b"\x07").and_then(|_| out.flush());
+    }
+}
+
 /// Run the dashboards until the user quits or the process is told to stop.
 /// `queries` reaches the engine for the full revaluations of the stress,
 /// what-if and matrix screens and the desk's liquidation columns.
@@ -127,6 +145,11 @@ pub async fn run(
     app.world.theme = opts.theme.clone();
     app.world.thresholds = opts.thresholds;
     app.world.alerts = crate::ui::alerts::Alerts::with_rules(opts.alert_rules.clone());
+    let (mut sinks, problem) = crate::alerting::Sinks::new(&opts.alerting);
+    if let Some(p) = problem {
+        let now = crate::exchange::feed::now_ms();
+        app.world.alerts.note(now, Level::Warning, p);
+    }
     app.mouse = opts.mouse;
     app.screens.stress.configured = opts.scenarios.len();
     if let Ok(size) = term.size() {
@@ -162,7 +185,8 @@ pub async fn run(
                     break; // the engine is gone
                 }
                 let snap = snapshots.borrow().clone();
-                app.record(&snap);
+                let new = app.record(&snap);
+                deliver(&mut app, &mut sinks, &new, opts.alerting.bell);
                 analyst.desk(app.world.results.desk_due(&snap));
                 analyst.account(app.request());
                 analyst.var(app.world.results.var_due(&snap));
