@@ -134,3 +134,54 @@ fn a_bad_rule_is_refused_at_start_with_its_name() {
     assert!(err.contains("0.9 means 90 %"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn the_command_hook_runs_per_alert_and_its_failures_never_stop_the_monitor() {
+    let dir = fresh_dir("hook");
+    let out = dir.join("hook.txt");
+    // The hook's own program is sh; the alert's text reaches it as $1.
+    let script = format!(
+        "printf '%s|%s\\n' \"$MARGINTOP_ALERT_RULE\" \"$1\" >> {}",
+        out.display()
+    );
+    let rules = format!(
+        r#"on_alert = ["sh", "-c", {script:?}, "hook", "{{account}} {{level}}"]
+
+[[alerts]]
+name = "holds margin"
+condition = "mm_ratio >= 0.05"
+level = "warning"
+"#
+    );
+    let path = config(&dir, &rules);
+    let (code, err) = run(&path, &["--demo", "--plain", "--duration-s", "6"]);
+    assert_eq!(code, Some(0), "{err}");
+    let fired = err
+        .lines()
+        .filter(|l| l.contains(": holds margin:"))
+        .count();
+    let ran = std::fs::read_to_string(&out).unwrap_or_default();
+    let by_rule: Vec<&str> = ran
+        .lines()
+        .filter(|l| l.starts_with("holds margin|"))
+        .collect();
+    assert_eq!(by_rule.len(), fired, "{ran}\n{err}");
+    assert!(
+        by_rule
+            .iter()
+            .all(|l| l.ends_with(" warning") && l.contains("|demo/")),
+        "{ran}"
+    );
+
+    // A command that fails is said on stderr; the monitor runs on to the end.
+    let path = config(
+        &dir,
+        &rules.replace("on_alert = [\"sh\"", "on_alert = [\"false\""),
+    );
+    let path_text = std::fs::read_to_string(&path).unwrap();
+    assert!(path_text.contains("[\"false\""), "{path_text}");
+    let (code, err) = run(&path, &["--demo", "--plain", "--duration-s", "4"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("on_alert: false failed"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod condition;
 pub mod evaluate;
+pub mod hook;
 pub mod rules;
 pub mod sinks;
 

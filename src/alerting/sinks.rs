@@ -1,12 +1,16 @@
-//! Where alerts go besides the alert screen: the audit log today. A sink
-//! that fails never stops the monitor; its problem is said once.
+//! Where alerts go besides the alert screen: the audit log and the
+//! command hook. A sink that fails never stops the monitor; its problem is
+//! said once.
 
 use super::audit::{AuditLog, Entry};
+use super::hook::Hook;
 use crate::config::AlertingConfig;
+use std::time::Duration;
 
 /// The configured sinks.
 pub struct Sinks {
     audit: Option<AuditLog>,
+    hook: Option<Hook>,
     /// The last problem said, so that a failing sink is not reported on
     /// every alert.
     said: Option<String>,
@@ -33,25 +37,49 @@ impl Sinks {
                 .map_err(|e| problem = Some(e))
                 .ok(),
         };
-        (Sinks { audit, said: None }, problem)
+        let hook = (!c.on_alert.is_empty()).then(|| {
+            Hook::start(
+                c.on_alert.clone(),
+                Duration::from_secs_f64(c.on_alert_timeout_s),
+            )
+        });
+        let sinks = Sinks {
+            audit,
+            hook,
+            said: None,
+        };
+        (sinks, problem)
     }
 
-    /// Hand `entries` to every sink; returns a problem not said before.
-    pub fn deliver(&mut self, entries: &[Entry]) -> Option<String> {
-        let result = match self.audit.as_mut() {
+    /// Let the sinks finish what they hold (at most a few seconds), and
+    /// return the problems not yet said.
+    pub fn finish(self) -> Vec<String> {
+        match self.hook {
+            Some(hook) => hook.finish(Duration::from_secs(3)),
+            None => Vec::new(),
+        }
+    }
+
+    /// Hand `entries` to every sink; returns the problems to say: the
+    /// hook's every one (each is an event), the audit log's once until it
+    /// works again.
+    pub fn deliver(&mut self, entries: &[Entry]) -> Vec<String> {
+        let mut out = match self.hook.as_mut() {
+            Some(hook) => hook.send(entries),
+            None => Vec::new(),
+        };
+        let written = match self.audit.as_mut() {
             Some(log) if !entries.is_empty() => log.write(entries),
             _ => Ok(()),
         };
-        match result {
-            Ok(()) => {
-                self.said = None;
-                None
-            }
-            Err(e) if self.said.as_ref() == Some(&e) => None,
+        match written {
+            Ok(()) => self.said = None,
+            Err(e) if self.said.as_ref() == Some(&e) => {}
             Err(e) => {
                 self.said = Some(e.clone());
-                Some(e)
+                out.push(e);
             }
         }
+        out
     }
 }

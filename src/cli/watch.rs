@@ -181,7 +181,7 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             eprintln!("{}", alert_line(a));
         }
         let entries: Vec<_> = new.iter().map(|a| a.entry()).collect();
-        if let Some(p) = sinks.deliver(&entries) {
+        for p in sinks.deliver(&entries) {
             eprintln!("margintop: {p}");
         }
         let mut out = String::new();
@@ -193,6 +193,9 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             reader_gone = true;
             break; // the terminal or pipe is gone
         }
+    }
+    for p in sinks.finish() {
+        eprintln!("margintop: {p}");
     }
     let last = mon.snapshots.borrow().clone();
     mon.stop().await;

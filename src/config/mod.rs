@@ -45,6 +45,10 @@ pub struct AlertingConfig {
     pub audit_log_max_bytes: u64,
     /// Ring the terminal bell when a warning or critical alert is raised.
     pub bell: bool,
+    /// A command run for each alert, without a shell (empty: none).
+    pub on_alert: Vec<String>,
+    /// How long the command may run before it is stopped.
+    pub on_alert_timeout_s: f64,
 }
 
 impl Default for AlertingConfig {
@@ -54,6 +58,8 @@ impl Default for AlertingConfig {
             audit_log_dir: None,
             audit_log_max_bytes: 10_000_000,
             bell: false,
+            on_alert: Vec::new(),
+            on_alert_timeout_s: 10.0,
         }
     }
 }
@@ -490,6 +496,20 @@ impl Config {
             return Err(format!(
                 "alerting.audit_log_max_bytes = {max} is outside 10000..=10000000000"
             ));
+        }
+        let timeout = self.alerting.on_alert_timeout_s;
+        if !(timeout.is_finite() && (0.1..=600.0).contains(&timeout)) {
+            return Err(format!(
+                "alerting.on_alert_timeout_s = {timeout} is outside 0.1..=600 seconds"
+            ));
+        }
+        if self
+            .alerting
+            .on_alert
+            .first()
+            .is_some_and(|p| p.trim().is_empty())
+        {
+            return Err("alerting.on_alert: the first element, the program, is empty".into());
         }
         let mut labels = std::collections::HashSet::new();
         for a in &self.accounts {

@@ -116,8 +116,8 @@ fn spawn_input(stop: Arc<AtomicBool>) -> mpsc::UnboundedReceiver<Event> {
 /// log), and ring the bell for a warning or critical one when asked to.
 fn deliver(app: &mut App, sinks: &mut crate::alerting::Sinks, new: &[Alert], bell: bool) {
     let entries: Vec<_> = new.iter().map(Alert::entry).collect();
-    if let Some(problem) = sinks.deliver(&entries) {
-        let at = new.first().map_or(0, |a| a.at_ms);
+    let at = crate::exchange::feed::now_ms();
+    for problem in sinks.deliver(&entries) {
         app.world.alerts.note(at, Level::Warning, problem);
     }
     if bell && new.iter().any(|a| a.level >= Level::Warning) {
