@@ -185,3 +185,118 @@ level = "warning"
     assert!(err.contains("on_alert: false failed"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// An HTTP endpoint on 127.0.0.1 that answers every POST with 200 and
+/// keeps the bodies, until `stop`.
+struct Endpoint {
+    port: u16,
+    bodies: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    worker: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Endpoint {
+    fn start() -> Endpoint {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = bodies.clone();
+        let worker = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                stream
+                    .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                    .ok();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                reader.read_line(&mut line).ok();
+                if line.starts_with("STOP") {
+                    return;
+                }
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    if reader.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).ok();
+                kept.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&body).into_owned());
+                let ok = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                (&stream).write_all(ok.as_bytes()).ok();
+            }
+        });
+        Endpoint {
+            port,
+            bodies,
+            worker: Some(worker),
+        }
+    }
+
+    fn stop(mut self) -> Vec<String> {
+        use std::io::Write;
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+            s.write_all(b"STOP\r\n").ok();
+        }
+        if let Some(w) = self.worker.take() {
+            w.join().unwrap();
+        }
+        let bodies = self.bodies.lock().unwrap();
+        bodies.clone()
+    }
+}
+
+#[test]
+fn the_webhook_receives_the_demo_crash_liquidations_in_order() {
+    let endpoint = Endpoint::start();
+    let dir = fresh_dir("webhook");
+    let url = format!("http://127.0.0.1:{}/T000/SECRETPART", endpoint.port);
+    let path = config(
+        &dir,
+        &format!(
+            "webhook_url = {url:?}\n\n[[alerts]]\nname = \"liquidation\"\ncondition = \"mm_ratio >= 1\"\nclear = \"mm_ratio < 0.95\"\nlevel = \"critical\"\n"
+        ),
+    );
+    let args = ["--demo", "--demo-crash", "--plain", "--duration-s", "14"];
+    let (code, err) = run(&path, &args);
+    let bodies = endpoint.stop();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!err.contains("SECRETPART"), "{err}");
+    let sent: Vec<serde_json::Value> = bodies
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    // Every alert stderr printed reached the endpoint, in the same order.
+    let printed: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.starts_with("margintop:"))
+        .collect();
+    let messages: Vec<&str> = sent
+        .iter()
+        .map(|v| v["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), printed.len(), "{err}");
+    for (m, line) in messages.iter().zip(&printed) {
+        assert!(line.ends_with(m), "{line} / {m}");
+    }
+    let times: Vec<i64> = sent.iter().map(|v| v["at_ms"].as_i64().unwrap()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    // The crash takes at least one account past mm_ratio 1: the rule said so.
+    let liquidations: Vec<&serde_json::Value> = (sent.iter())
+        .filter(|v| v["rule"] == "liquidation" && v["change"] == "raised")
+        .collect();
+    assert!(!liquidations.is_empty(), "{err}");
+    for v in liquidations {
+        assert!(
+            v["value"].as_f64().unwrap() >= 1.0 && v["level"] == "critical",
+            "{v}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ pub mod evaluate;
 pub mod hook;
 pub mod rules;
 pub mod sinks;
+pub mod webhook;
 
 pub use condition::{Condition, Metric};
 pub use evaluate::{Change, Evaluator, Fired, Reading, Subject};

@@ -1,9 +1,10 @@
-//! Where alerts go besides the alert screen: the audit log and the
-//! command hook. A sink that fails never stops the monitor; its problem is
+//! Where alerts go besides the alert screen: the audit log, the command
+//! hook and the webhook. A sink that fails never stops the monitor; its problem is
 //! said once.
 
 use super::audit::{AuditLog, Entry};
 use super::hook::Hook;
+use super::webhook::Webhook;
 use crate::config::AlertingConfig;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 pub struct Sinks {
     audit: Option<AuditLog>,
     hook: Option<Hook>,
+    webhook: Option<Webhook>,
     /// The last problem said, so that a failing sink is not reported on
     /// every alert.
     said: Option<String>,
@@ -46,6 +48,7 @@ impl Sinks {
         let sinks = Sinks {
             audit,
             hook,
+            webhook: c.webhook().map(Webhook::start),
             said: None,
         };
         (sinks, problem)
@@ -53,11 +56,20 @@ impl Sinks {
 
     /// Let the sinks finish what they hold (at most a few seconds), and
     /// return the problems not yet said.
-    pub fn finish(self) -> Vec<String> {
-        match self.hook {
-            Some(hook) => hook.finish(Duration::from_secs(3)),
+    pub fn finish(mut self) -> Vec<String> {
+        let grace = Duration::from_secs(3);
+        let start = std::time::Instant::now();
+        let mut out = match self.hook.take() {
+            Some(hook) => hook.finish(grace),
             None => Vec::new(),
+        };
+        if let Some(mut w) = self.webhook.take() {
+            while w.pending() > 0 && start.elapsed() < grace {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            out.extend(w.send(&[]));
         }
+        out
     }
 
     /// Hand `entries` to every sink; returns the problems to say: the
@@ -68,6 +80,9 @@ impl Sinks {
             Some(hook) => hook.send(entries),
             None => Vec::new(),
         };
+        if let Some(w) = self.webhook.as_mut() {
+            out.extend(w.send(entries));
+        }
         let written = match self.audit.as_mut() {
             Some(log) if !entries.is_empty() => log.write(entries),
             _ => Ok(()),

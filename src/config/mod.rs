@@ -49,6 +49,90 @@ pub struct AlertingConfig {
     pub on_alert: Vec<String>,
     /// How long the command may run before it is stopped.
     pub on_alert_timeout_s: f64,
+    /// Where to POST each alert (a secret: chat services put their key in
+    /// the path).
+    pub webhook_url: Option<Secret>,
+    /// "json" (the audit log's line) or "text" ({"text": …}).
+    pub webhook_format: String,
+    pub webhook_timeout_s: f64,
+    /// Attempts after the first failed one.
+    pub webhook_retries: u32,
+}
+
+impl AlertingConfig {
+    /// The webhook's settings (None: no webhook).
+    pub fn webhook(&self) -> Option<crate::alerting::webhook::Options> {
+        use crate::alerting::webhook::{Format, Options};
+        Some(Options {
+            url: self.webhook_url.clone()?,
+            format: match self.webhook_format.as_str() {
+                "text" => Format::Text,
+                _ => Format::Json,
+            },
+            timeout: std::time::Duration::from_secs_f64(self.webhook_timeout_s),
+            retries: self.webhook_retries,
+            backoff: std::time::Duration::from_millis(500),
+        })
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let max = self.audit_log_max_bytes;
+        if !(10_000..=10_000_000_000).contains(&max) {
+            return Err(format!(
+                "alerting.audit_log_max_bytes = {max} is outside 10000..=10000000000"
+            ));
+        }
+        let seconds = [
+            ("on_alert_timeout_s", self.on_alert_timeout_s),
+            ("webhook_timeout_s", self.webhook_timeout_s),
+        ];
+        for (key, v) in seconds {
+            if !(v.is_finite() && (0.1..=600.0).contains(&v)) {
+                return Err(format!("alerting.{key} = {v} is outside 0.1..=600 seconds"));
+            }
+        }
+        if self.on_alert.first().is_some_and(|p| p.trim().is_empty()) {
+            return Err("alerting.on_alert: the first element, the program, is empty".into());
+        }
+        if !["json", "text"].contains(&self.webhook_format.as_str()) {
+            return Err(format!(
+                "alerting.webhook_format = {:?}: json or text",
+                self.webhook_format
+            ));
+        }
+        if self.webhook_retries > 10 {
+            return Err(format!(
+                "alerting.webhook_retries = {} is outside 0..=10",
+                self.webhook_retries
+            ));
+        }
+        match &self.webhook_url {
+            Some(url) => check_webhook_url(url.expose()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An https:// URL, or http:// to this machine only: alerts name accounts
+/// and their risk, and do not cross a network in clear text.
+fn check_webhook_url(url: &str) -> Result<(), String> {
+    let shown = crate::alerting::webhook::redacted(url);
+    let host = shown
+        .split("://")
+        .nth(1)
+        .unwrap_or("")
+        .trim_end_matches("/…");
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let loopback = ["127.0.0.1", "localhost", "[::1]"].contains(&host);
+    match (url.starts_with("https://"), url.starts_with("http://")) {
+        _ if host.is_empty() => Err(format!("alerting.webhook_url ({shown}) has no host")),
+        (true, _) => Ok(()),
+        (false, true) if loopback => Ok(()),
+        (false, true) => Err(format!(
+            "alerting.webhook_url ({shown}): http:// only to this machine (127.0.0.1, localhost); use https://"
+        )),
+        _ => Err(format!("alerting.webhook_url ({shown}) must start with https://")),
+    }
 }
 
 impl Default for AlertingConfig {
@@ -60,6 +144,10 @@ impl Default for AlertingConfig {
             bell: false,
             on_alert: Vec::new(),
             on_alert_timeout_s: 10.0,
+            webhook_url: None,
+            webhook_format: "json".into(),
+            webhook_timeout_s: 10.0,
+            webhook_retries: 3,
         }
     }
 }
@@ -347,6 +435,12 @@ impl Secret {
     }
 }
 
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
@@ -491,26 +585,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         self.alert_rules()?;
-        let max = self.alerting.audit_log_max_bytes;
-        if !(10_000..=10_000_000_000).contains(&max) {
-            return Err(format!(
-                "alerting.audit_log_max_bytes = {max} is outside 10000..=10000000000"
-            ));
-        }
-        let timeout = self.alerting.on_alert_timeout_s;
-        if !(timeout.is_finite() && (0.1..=600.0).contains(&timeout)) {
-            return Err(format!(
-                "alerting.on_alert_timeout_s = {timeout} is outside 0.1..=600 seconds"
-            ));
-        }
-        if self
-            .alerting
-            .on_alert
-            .first()
-            .is_some_and(|p| p.trim().is_empty())
-        {
-            return Err("alerting.on_alert: the first element, the program, is empty".into());
-        }
+        self.alerting.validate()?;
         let mut labels = std::collections::HashSet::new();
         for a in &self.accounts {
             if a.label.trim().is_empty() {
@@ -654,7 +729,7 @@ fn check_private(_path: &Path) -> Result<(), String> {
 /// Keys whose values are secrets, wherever they are written.
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["secret", "token", "password", "api_key"]
+    ["secret", "token", "password", "api_key", "webhook_url"]
         .iter()
         .any(|s| key.contains(s))
 }
@@ -717,6 +792,30 @@ mod tests {
             let e = Config::parse(&text, "t").unwrap_err();
             assert!(!e.contains("PLANTED"), "{e}");
         }
+    }
+
+    #[test]
+    fn a_webhook_url_is_checked_and_never_shown_whole() {
+        let parse = |url: &str| {
+            let text = format!("[alerting]\nwebhook_url = \"{url}\"\n");
+            Config::parse(&text, "t")
+        };
+        let ok = parse("https://hooks.example.com/T000/PLANTED").unwrap();
+        assert!(!format!("{ok:?}").contains("PLANTED"));
+        assert!(parse("http://127.0.0.1:9000/PLANTED").is_ok());
+        for bad in [
+            "http://hooks.example.com/PLANTED",
+            "ftp://hooks.example.com/PLANTED",
+            "https:///PLANTED",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains("webhook_url") && !e.contains("PLANTED"), "{e}");
+        }
+        // A TOML error on the line quotes no secret either.
+        let e = Config::parse("[alerting]\nwebhook_url = \"https://h/PLANTED\nx", "t").unwrap_err();
+        assert!(!e.contains("PLANTED"), "{e}");
+        let e = Config::parse("[alerting]\nwebhook_format = \"xml\"\n", "t").unwrap_err();
+        assert!(e.contains("json or text"), "{e}");
     }
 
     #[test]
