@@ -189,26 +189,26 @@ impl Alerts {
             fired: Some(f),
         }));
         for a in &new {
-            self.note(a.at_ms, a.level, a.text.clone());
-            if let Some(last) = self.log.back_mut() {
-                last.fired.clone_from(&a.fired);
-            }
+            self.push(a.clone());
         }
         new
     }
 
     /// Log a problem of margintop's own (a sink that fails).
     pub fn note(&mut self, at_ms: i64, level: Level, text: String) {
-        if self.log.len() == KEPT {
-            self.log.pop_front();
-        }
-        let fired = None;
-        self.log.push_back(Alert {
+        self.push(Alert {
             at_ms,
             level,
             text,
-            fired,
+            fired: None,
         });
+    }
+
+    fn push(&mut self, alert: Alert) {
+        if self.log.len() == KEPT {
+            self.log.pop_front();
+        }
+        self.log.push_back(alert);
     }
 
     /// Newest first.
