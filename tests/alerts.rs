@@ -300,3 +300,50 @@ fn the_webhook_receives_the_demo_crash_liquidations_in_order() {
         );
     }
 }
+
+#[test]
+fn check_applies_the_rules_once_to_its_report() {
+    let dir = fresh_dir("check");
+    let rule =
+        "[[alerts]]\nname = \"half used\"\ncondition = \"mm_ratio >= 0.5\"\nlevel = \"critical\"\n";
+    let path = config(&dir, rule);
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/samples/deribit_2022-06-02.jsonl"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_margintop"))
+        .args(["check", "--replay", sample, "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let (stdout, err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    // The accounts whose own line shows mm_ratio of 50 % or more, and no other.
+    let over: Vec<&str> = (stdout.lines())
+        .filter(|l| {
+            let pct = l
+                .split("mm_ratio ")
+                .nth(1)
+                .and_then(|r| r.split('%').next());
+            pct.and_then(|p| p.parse::<f64>().ok())
+                .is_some_and(|p| p >= 50.0)
+        })
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert!(
+        !over.is_empty() && over.len() < stdout.lines().count(),
+        "{stdout}"
+    );
+    let alerted: Vec<&str> = (err.lines())
+        .filter_map(|l| l.strip_prefix("alert: critical "))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert_eq!(alerted, over, "{err}");
+    let log = std::fs::read_to_string(dir.join("alerts.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), over.len(), "{log}");
+    // The rule's alerts leave check's exit status as the health decides it.
+    assert_eq!(out.status.code(), Some(1), "{stdout}{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}

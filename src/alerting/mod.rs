@@ -21,8 +21,9 @@ use crate::engine::live::{AccountSnapshot, Snapshot};
 use crate::exchange::feed::LinkState;
 use std::collections::HashMap;
 
-/// Every link speaks Deribit's protocol (live, demo or test server).
-const LINK_EXCHANGE: &str = "deribit";
+/// Every link speaks Deribit's protocol (live, demo or test server), and
+/// every account of a report is a Deribit account.
+const EXCHANGE: &str = "deribit";
 
 /// When each link last stopped being live, so that `link_down_s` can be
 /// read from snapshots that carry only the state.
@@ -54,7 +55,7 @@ pub fn readings(snap: &Snapshot, links: &mut LinkClock) -> Vec<(Subject, Reading
         .collect();
     for (link, state) in &snap.links {
         let subject = Subject {
-            exchange: LINK_EXCHANGE.into(),
+            exchange: EXCHANGE.into(),
             label: link.clone(),
             currency: String::new(),
         };
@@ -66,6 +67,29 @@ pub fn readings(snap: &Snapshot, links: &mut LinkClock) -> Vec<(Subject, Reading
         out.push((subject, r));
     }
     out
+}
+
+/// The rules' inputs from a report (`check`): each account's numbers, left
+/// out while it is stale, as from a snapshot.
+pub fn report_readings(report: &crate::report::Report) -> Vec<(Subject, Reading)> {
+    (report.accounts.iter())
+        .map(|a| {
+            let subject = Subject {
+                exchange: EXCHANGE.into(),
+                label: a.account.clone(),
+                currency: a.currency.clone(),
+            };
+            let mut r = Reading::default();
+            r.set(Metric::Stale, Some(if a.stale { 1.0 } else { 0.0 }));
+            r.set(Metric::DataAgeS, a.data_age_ms.map(|ms| ms as f64 / 1000.0));
+            if !a.stale {
+                r.set(Metric::MmRatio, a.mm_ratio);
+                r.set(Metric::ImRatio, a.im_ratio);
+                r.set(Metric::HeadroomUsd, a.headroom_usd);
+            }
+            (subject, r)
+        })
+        .collect()
 }
 
 fn account_subject(v: &AccountSnapshot) -> Subject {

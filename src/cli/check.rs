@@ -93,6 +93,7 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         let why: String = report.warnings.iter().map(|w| format!("; {w}")).collect();
         return Err(format!("no account data arrived{why}"));
     }
+    alert(&config, &report)?;
     let limit = config.check.warn_var_ratio;
     if args.json {
         print(&report, true)?;
@@ -113,6 +114,28 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         None => a.health.exit_code(),
     };
     Ok(report.accounts.iter().map(code).max().unwrap_or(3))
+}
+
+/// Apply the configured rules to the report once and hand what they raise
+/// to the sinks (audit log, hook, webhook), each also on stderr. A check
+/// keeps no state between runs: a rule that holds raises on every run.
+fn alert(config: &Config, report: &Report) -> Result<(), String> {
+    use margintop::alerting::{audit::Entry, report_readings, Evaluator, Sinks};
+    let rules = config.alert_rules()?;
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let fired = Evaluator::new(rules).observe(report.as_of, &report_readings(report));
+    let (mut sinks, problem) = Sinks::new(&config.alerting);
+    let entries: Vec<Entry> = fired.iter().map(Entry::rule).collect();
+    for f in &fired {
+        eprintln!("alert: {} {}", f.level.name(), f.message);
+    }
+    let problems = problem.into_iter().chain(sinks.deliver(&entries));
+    for p in problems.chain(sinks.finish()).collect::<Vec<_>>() {
+        eprintln!("margintop: {p}");
+    }
+    Ok(())
 }
 
 /// "VaR 99% is 62% of the margin balance (limit 50%)" when the account's
