@@ -115,7 +115,7 @@ pub enum Cmp {
 }
 
 impl Cmp {
-    fn symbol(self) -> &'static str {
+    pub fn symbol(self) -> &'static str {
         match self {
             Cmp::Ge => ">=",
             Cmp::Gt => ">",

@@ -170,12 +170,15 @@ fn fired(rule: &Rule, subject: &Subject, change: Change, at_ms: i64, value: f64)
         Change::Repeated => " (still)",
         Change::Cleared => " cleared",
     };
+    // "desk-a [BTC]: near liquidation: mm_ratio 0.9312 >= 0.9": short
+    // enough for an 80-column alert screen.
     let message = format!(
-        "{}: {}{what}: {} {} (threshold {})",
+        "{}: {}{what}: {} {} {} {}",
         subject.name(),
         rule.name,
         crossed.metric.name(),
         format_value(value),
+        crossed.cmp.symbol(),
         crossed.threshold
     );
     Fired {
@@ -323,7 +326,7 @@ mod tests {
         );
         assert_eq!(
             f.message,
-            "desk-a [BTC]: near liquidation: mm_ratio 0.9500 (threshold 0.9)"
+            "desk-a [BTC]: near liquidation: mm_ratio 0.9500 >= 0.9"
         );
         let fired = e.observe(1000, &[account("desk-b", 0.95), account("desk-a", 0.5)]);
         let changes: Vec<_> = fired
@@ -336,5 +339,7 @@ mod tests {
         );
         assert_eq!(fired[1].level, Level::Info);
         assert_eq!(fired[1].threshold, 0.85);
+        let cleared = "desk-a [BTC]: near liquidation cleared: mm_ratio 0.5000 < 0.85";
+        assert_eq!(fired[1].message, cleared);
     }
 }
