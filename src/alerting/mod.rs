@@ -2,7 +2,8 @@
 //! to every snapshot: conditions on an account's numbers or a link's state,
 //! with hysteresis and a repeat interval (`evaluate`). What they fire goes
 //! to the dashboards' alert log and, like the built-in alerts, to the
-//! configured sinks (`sinks`: the audit log).
+//! configured sinks (`sinks`: the audit log, the command hook, the
+//! webhook).
 
 pub mod audit;
 pub mod condition;

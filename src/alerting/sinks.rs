@@ -1,6 +1,6 @@
 //! Where alerts go besides the alert screen: the audit log, the command
-//! hook and the webhook. A sink that fails never stops the monitor; its problem is
-//! said once.
+//! hook and the webhook. A sink that fails never stops the monitor: its
+//! problem is said, on the alert screen or stderr.
 
 use super::audit::{AuditLog, Entry};
 use super::hook::Hook;
