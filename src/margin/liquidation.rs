@@ -4,11 +4,11 @@
 //!
 //! Option books make the margin curve non-monotone, so a bracket is first
 //! found by scanning outward from today on an even grid of the model's
-//! `steps`, then narrowed (`narrow`). The scan looks at every
-//! `COARSE_STRIDE`-th grid point first, and at the points in between only
-//! once one breaches, so the bracket is the fine grid's own first one. A
-//! liquidation point can be missed only if the curve crosses and recovers
-//! between two coarse points that both look safe.
+//! `steps`, then narrowed (`narrow`). The scan can look at every
+//! `COARSE_STRIDE`-th grid point first and at the points in between only
+//! once one breaches; the stride is 1, every grid point, so a liquidation
+//! point is missed only if the curve crosses and recovers between two
+//! neighbouring grid points.
 
 use super::account::{account_risk, Instruments, PreparedBook, SharedPrices};
 use super::book::PreparedModel;
@@ -45,12 +45,12 @@ pub struct IndexLiquidation {
 /// How close to the boundary the narrowing goes, as a fraction of the index.
 const MOVE_TOLERANCE: f64 = 1e-7;
 
-/// Grid points per coarse scan step. Most accounts never breach within a
-/// side's range (+400 % for a short-put book), and the coarse pass spends a
-/// quarter of the fine scan's valuations on them; the price is that a
-/// crossing and recovery within 4 grid steps (3.2 % down, 13 % up at the
-/// default range) goes unseen where it went unseen within 1.
-const COARSE_STRIDE: usize = 4;
+/// Grid points per scan step: every point of the model's grid. A stride
+/// of 4 cost a quarter of the valuations on accounts that never breach,
+/// but missed a crossing that recovers within 4 grid steps (13 % up), and
+/// the property test against a dense scan found such books: the first
+/// crossing on the model's grid is what the search promises.
+const COARSE_STRIDE: usize = 1;
 
 /// The scan's grid points, coarse: every stride-th, and the last.
 fn coarse_points(steps: usize) -> impl Iterator<Item = usize> {
@@ -433,18 +433,16 @@ mod tests {
     }
 
     #[test]
-    fn the_coarse_pass_ends_on_the_last_grid_point() {
+    fn the_scan_visits_every_grid_point_to_the_last() {
         let points = |steps| coarse_points(steps).collect::<Vec<_>>();
-        assert_eq!(points(10), [4, 8, 10]);
-        assert_eq!(points(12), [4, 8, 12]);
-        assert_eq!(points(3), [3]);
-        assert_eq!(points(120).len(), 30);
+        assert_eq!(points(3), [1, 2, 3]);
+        assert_eq!(points(120), (1..=120).collect::<Vec<_>>());
     }
 
     #[test]
     fn the_fine_grid_brackets_the_crossing_the_coarse_pass_found() {
-        // Grid points 0.1 apart: 0.4 is the first coarse breach, 0.3 the
-        // first fine one, so narrowing starts from [0.2, 0.3].
+        // Grid points 0.1 apart: 0.3 is the first breach, so narrowing
+        // starts from [0.2, 0.3].
         let mut calls = Vec::new();
         let mut f = |m: f64| {
             calls.push(m);
@@ -452,8 +450,8 @@ mod tests {
         };
         let got = find_side(&mut f, 1.0, 10).unwrap();
         assert!((got - 0.27).abs() < 1e-6, "{got}");
-        assert_eq!(calls[..5], [0.0, 0.4, 0.1, 0.2, 0.3]);
-        assert!(calls[5..].iter().all(|m| (0.2..=0.3).contains(m)));
+        assert_eq!(calls[..4], [0.0, 0.1, 0.2, 0.3]);
+        assert!(calls[4..].iter().all(|m| (0.2..=0.3).contains(m)));
     }
 
     /// The root within the tolerance, on its breach side, in few valuations
