@@ -80,14 +80,8 @@ pub fn report_readings(report: &crate::report::Report) -> Vec<(Subject, Reading)
                 label: a.account.clone(),
                 currency: a.currency.clone(),
             };
-            let mut r = Reading::default();
-            r.set(Metric::Stale, Some(if a.stale { 1.0 } else { 0.0 }));
-            r.set(Metric::DataAgeS, a.data_age_ms.map(|ms| ms as f64 / 1000.0));
-            if !a.stale {
-                r.set(Metric::MmRatio, a.mm_ratio);
-                r.set(Metric::ImRatio, a.im_ratio);
-                r.set(Metric::HeadroomUsd, a.headroom_usd);
-            }
+            let current = (!a.stale).then_some([a.mm_ratio, a.im_ratio, a.headroom_usd]);
+            let r = base_reading(a.stale, a.data_age_ms, current);
             (subject, r)
         })
         .collect()
@@ -106,25 +100,41 @@ fn account_subject(v: &AccountSnapshot) -> Subject {
 /// only `stale` and `data_age_s` speak for it then.
 fn account_reading(v: &AccountSnapshot) -> Reading {
     let standing = v.standing();
-    let mut r = Reading::default();
-    r.set(Metric::Stale, Some(if standing.stale { 1.0 } else { 0.0 }));
-    r.set(Metric::DataAgeS, v.data_age_ms.map(|ms| ms as f64 / 1000.0));
-    if standing.stale || standing.judged.is_none() {
-        return r;
-    }
-    r.set(Metric::MmRatio, v.judged_mm_ratio());
-    let im_ratio = match &v.cross {
+    let current = !standing.stale && standing.judged.is_some();
+    let im_ratio = || match &v.cross {
         Some(c) => c
             .judged()
             .and_then(|t| (t.margin_balance > 0.0).then(|| t.initial_margin / t.margin_balance)),
         None => v.risk.im_ratio,
     };
-    r.set(Metric::ImRatio, im_ratio);
-    r.set(Metric::HeadroomUsd, v.usd_figures().map(|(_, _, h)| h));
-    r.set(
-        Metric::MmGapPct,
-        v.mm_tracking.map(|t| t.last.abs() * 100.0),
-    );
+    let numbers = current.then(|| {
+        let headroom_usd = v.usd_figures().map(|(_, _, h)| h);
+        [v.judged_mm_ratio(), im_ratio(), headroom_usd]
+    });
+    let mut r = base_reading(standing.stale, v.data_age_ms, numbers);
+    if current {
+        r.set(
+            Metric::MmGapPct,
+            v.mm_tracking.map(|t| t.last.abs() * 100.0),
+        );
+    }
+    r
+}
+
+/// What every account reading has: `stale` and `data_age_s` always, and
+/// mm_ratio, im_ratio and headroom_usd (in that order) only when current.
+fn base_reading(
+    stale: bool,
+    data_age_ms: Option<i64>,
+    current: Option<[Option<f64>; 3]>,
+) -> Reading {
+    let mut r = Reading::default();
+    r.set(Metric::Stale, Some(if stale { 1.0 } else { 0.0 }));
+    r.set(Metric::DataAgeS, data_age_ms.map(|ms| ms as f64 / 1000.0));
+    let metrics = [Metric::MmRatio, Metric::ImRatio, Metric::HeadroomUsd];
+    for (m, v) in metrics.into_iter().zip(current.into_iter().flatten()) {
+        r.set(m, v);
+    }
     r
 }
 
