@@ -13,6 +13,7 @@ pub mod engine;
 pub mod exchange;
 pub mod history_store;
 pub mod margin;
+pub mod metrics;
 pub mod model;
 pub mod monitor;
 pub mod parallel;

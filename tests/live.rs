@@ -162,6 +162,11 @@ async fn undisturbed_run_reaches_a_complete_snapshot() {
     assert_eq!(v.risk.balance, BALANCE);
     assert!(v.risk.margin.maintenance_margin > 0.0 && v.risk.mm_ratio.is_some());
     assert_eq!(snap.links.get("desk"), Some(&LinkState::Live));
+    assert_eq!(
+        snap.stats.connects.get("desk"),
+        Some(&1),
+        "live once, no reconnect"
+    );
     assert!(server.stats(|s| s.auths) >= 1);
     assert!(
         server.stats(|s| s.test_requests_answered) >= 1,
@@ -192,7 +197,7 @@ async fn fault_case(faults: Faults, connections: usize, snapshots: usize) -> Arc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_connection_recovers_to_the_same_state() {
-    fault_case(
+    let snap = fault_case(
         Faults {
             drop_after: Some(30),
             ..Faults::default()
@@ -201,6 +206,9 @@ async fn dropped_connection_recovers_to_the_same_state() {
         2,
     )
     .await;
+    // The metrics' reconnect counter reads this: live again after the drop.
+    let connects = snap.stats.connects.get("desk").copied().unwrap_or(0);
+    assert!(connects >= 2, "desk went live {connects} time(s)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

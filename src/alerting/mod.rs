@@ -101,15 +101,9 @@ fn account_subject(v: &AccountSnapshot) -> Subject {
 fn account_reading(v: &AccountSnapshot) -> Reading {
     let standing = v.standing();
     let current = !standing.stale && standing.judged.is_some();
-    let im_ratio = || match &v.cross {
-        Some(c) => c
-            .judged()
-            .and_then(|t| (t.margin_balance > 0.0).then(|| t.initial_margin / t.margin_balance)),
-        None => v.risk.im_ratio,
-    };
     let numbers = current.then(|| {
         let headroom_usd = v.usd_figures().map(|(_, _, h)| h);
-        [v.judged_mm_ratio(), im_ratio(), headroom_usd]
+        [v.judged_mm_ratio(), v.judged_im_ratio(), headroom_usd]
     });
     let mut r = base_reading(standing.stale, v.data_age_ms, numbers);
     if current {

@@ -41,13 +41,17 @@ pub struct WatchArgs {
     #[arg(long, default_value_t = 10)]
     pub fps: u32,
     /// Print a plain table once a second instead of the dashboards (also when
-    /// not on a terminal).
+    /// not on a terminal); alerts go to stderr, one line each.
     #[arg(long)]
     pub plain: bool,
     /// Capture the mouse: the wheel scrolls, a click picks a desk row, a
     /// second click opens it (also `[ui] mouse = true` in the config).
     #[arg(long)]
     pub mouse: bool,
+    /// Serve Prometheus metrics at http://ADDRESS/metrics, e.g.
+    /// 127.0.0.1:9184 (also `[metrics] listen` in the config).
+    #[arg(long, value_name = "ADDRESS")]
+    pub metrics: Option<String>,
 }
 
 pub fn run(args: WatchArgs) -> Result<(), String> {
@@ -100,6 +104,15 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
         critical_mm_ratio: config.check.critical_mm_ratio,
     };
     let alert_rules = config.alert_rules()?;
+    let metrics = match config.metrics.address(args.metrics.as_deref())? {
+        Some(addr) => Some(serve_metrics(addr, &mon).await?),
+        None => None,
+    };
+    let banner = match &metrics {
+        Some(m) => format!("{banner} · metrics on http://{}/metrics", m.addr),
+        None => banner,
+    };
+    let shared = metrics.as_ref().map(|m| m.source.analysed.clone());
     let interactive =
         !args.plain && std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     if interactive {
@@ -131,9 +144,13 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             history_url: (!use_demo)
                 .then(|| config.accounts.first().map(|a| a.url().to_string()))
                 .flatten(),
+            metrics: shared,
         };
         let result =
             ui_terminal::run(mon.snapshots.clone(), mon.queries.clone(), opts, crash).await;
+        if let Some(m) = metrics {
+            m.server.stop().await;
+        }
         mon.stop().await;
         if let Some(d) = demo {
             d.stop();
@@ -197,6 +214,9 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
     for p in sinks.finish() {
         eprintln!("margintop: {p}");
     }
+    if let Some(m) = metrics {
+        m.server.stop().await;
+    }
     let last = mon.snapshots.borrow().clone();
     mon.stop().await;
     if let Some(d) = demo {
@@ -211,6 +231,35 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// A running metrics endpoint and what it reads.
+struct Metrics {
+    server: margintop::metrics::MetricsServer,
+    source: margintop::metrics::Source,
+    addr: std::net::SocketAddr,
+}
+
+/// Serve `/metrics` on `addr` from the monitor's snapshots. An address
+/// off the loopback interface is served (it was written), with a word on
+/// stderr: every account's figures are readable by whoever reaches it.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    mon: &monitor::Monitor,
+) -> Result<Metrics, String> {
+    let source = margintop::metrics::Source::new(mon.snapshots.clone());
+    let server = margintop::metrics::MetricsServer::start(addr, source.clone()).await?;
+    if !addr.ip().is_loopback() {
+        eprintln!(
+            "margintop: metrics are served on {addr}, not only on this machine: anyone who reaches it reads every account's figures"
+        );
+    }
+    let addr = server.addr;
+    Ok(Metrics {
+        server,
+        source,
+        addr,
+    })
 }
 
 /// An alert as one line of text: UTC time, level, what happened.

@@ -34,6 +34,27 @@ pub struct Config {
     pub alerts: Vec<toml::Table>,
     #[serde(default)]
     pub alerting: AlertingConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// The `[metrics]` section: where `/metrics` is served (None: nowhere).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    pub listen: Option<String>,
+}
+
+impl MetricsConfig {
+    /// The address to serve on: `flag` (`--metrics`) over the config's.
+    pub fn address(&self, flag: Option<&str>) -> Result<Option<std::net::SocketAddr>, String> {
+        let Some(text) = flag.or(self.listen.as_deref()) else {
+            return Ok(None);
+        };
+        text.parse().map(Some).map_err(|_| {
+            format!("metrics address {text:?}: write an IP address and a port, as 127.0.0.1:9184")
+        })
+    }
 }
 
 /// The `[var]` section: how VaR and ES are computed (docs in
@@ -470,6 +491,7 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         self.alert_rules()?;
         self.alerting.validate()?;
+        self.metrics.address(None)?;
         let mut labels = std::collections::HashSet::new();
         for a in &self.accounts {
             if a.label.trim().is_empty() {
@@ -700,6 +722,18 @@ mod tests {
         assert!(!e.contains("PLANTED"), "{e}");
         let e = Config::parse("[alerting]\nwebhook_format = \"xml\"\n", "t").unwrap_err();
         assert!(e.contains("json or text"), "{e}");
+    }
+
+    #[test]
+    fn the_metrics_address_is_the_flags_then_the_configs() {
+        let c = Config::parse("[metrics]\nlisten = \"127.0.0.1:9184\"\n", "t").unwrap();
+        let addr = |flag| c.metrics.address(flag).unwrap().map(|a| a.to_string());
+        assert_eq!(addr(None).as_deref(), Some("127.0.0.1:9184"));
+        assert_eq!(addr(Some("[::1]:9000")).as_deref(), Some("[::1]:9000"));
+        assert_eq!(MetricsConfig::default().address(None), Ok(None));
+        let e = Config::parse("[metrics]\nlisten = \"localhost\"\n", "t").unwrap_err();
+        assert!(e.contains("127.0.0.1:9184"), "{e}");
+        assert!(Config::parse("[metrics]\nport = 1\n", "t").is_err());
     }
 
     #[test]

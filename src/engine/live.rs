@@ -294,6 +294,17 @@ impl AccountSnapshot {
         }
     }
 
+    /// The im_ratio the account is judged on (a cross wallet's: its
+    /// account's total IM over its total margin balance).
+    pub fn judged_im_ratio(&self) -> Option<f64> {
+        match &self.cross {
+            Some(c) => c.judged().and_then(|t| {
+                (t.margin_balance > 0.0).then(|| t.initial_margin / t.margin_balance)
+            }),
+            None => self.risk.im_ratio,
+        }
+    }
+
     /// The account's health as every screen and `check` show it: an
     /// account the exchange refused to describe is in error, whatever else.
     pub fn key(&self) -> crate::model::AccountKey {
@@ -328,6 +339,49 @@ impl AccountSnapshot {
     }
 }
 
+#[cfg(test)]
+impl AccountSnapshot {
+    /// A complete, current-or-stale account of `risk` for unit tests.
+    pub fn for_test(
+        label: &str,
+        currency: &str,
+        risk: AccountRisk,
+        stale: bool,
+    ) -> AccountSnapshot {
+        AccountSnapshot {
+            book: Arc::new(AccountBook {
+                label: label.into(),
+                exchange_name: "deribit",
+                currency: currency.into(),
+                model: "deribit_pm".into(),
+                risk,
+                positions: Vec::new(),
+                exchange: Default::default(),
+                complete: true,
+                greeks: Default::default(),
+                legs: Vec::new(),
+                matrix: None,
+                other_matrices: Vec::new(),
+                greeks_by_index: Vec::new(),
+                inputs_t: None,
+                index: None,
+                usd_per_unit: None,
+                refused: Vec::new(),
+                unknown: None,
+                has_balance: true,
+                has_positions: true,
+            }),
+            data_age_ms: None,
+            stale,
+            stale_reason: None,
+            equity_divergence: None,
+            mm_tracking: None,
+            mm_divergence: None,
+            cross: None,
+        }
+    }
+}
+
 impl std::ops::Deref for AccountSnapshot {
     type Target = AccountBook;
     fn deref(&self) -> &AccountBook {
@@ -354,6 +408,8 @@ pub struct Snapshot {
     pub indices: BTreeMap<String, f64>,
     /// Why the recording stopped (disk full, …), when it did.
     pub recording_error: Option<String>,
+    /// The engine's own figures (queue, build times, reconnects).
+    pub stats: super::stats::EngineStats,
 }
 
 /// Subaccounts to start or stop watching, as their parent's key lists them.
@@ -442,6 +498,8 @@ pub struct Engine<W: Write> {
     /// Local time at which re-snapshot schedules are next looked at.
     next_resync_check: i64,
     recording_error: Option<String>,
+    /// Snapshot build times and link connections so far (`run` adds the queue).
+    stats: super::stats::EngineStats,
 }
 
 impl<W: Write> Engine<W> {
@@ -474,6 +532,7 @@ impl<W: Write> Engine<W> {
             retired: HashSet::new(),
             next_resync_check: 0,
             recording_error: None,
+            stats: Default::default(),
         }
     }
 
@@ -624,6 +683,9 @@ impl<W: Write> Engine<W> {
                 if self.removed.contains(&acct) {
                     return; // a stopped subaccount's last word
                 }
+                if state == LinkState::Live && self.links.get(&acct) != Some(&LinkState::Live) {
+                    *self.stats.connects.entry(acct.clone()).or_default() += 1;
+                }
                 if state == LinkState::Live && self.privates.contains_key(&acct) {
                     // A connection goes live after taking its snapshots.
                     self.resync.snapshotted(&acct, now_ms());
@@ -731,6 +793,26 @@ impl<W: Write> Engine<W> {
         self.recording_error.get_or_insert_with(|| e.to_string());
     }
 
+    /// The engine's counts as of now; `run` adds the queue and build times.
+    fn stats_now(&self) -> super::stats::EngineStats {
+        let replay = &self.ingest.stats;
+        let mut parse_errors: BTreeMap<String, u64> = (replay.failures.iter())
+            .map(|(kind, (n, _))| (kind.clone(), *n as u64))
+            .collect();
+        if self.garbage > 0 {
+            parse_errors.insert("frame".into(), self.garbage);
+        }
+        if replay.bad_lines > 0 {
+            parse_errors.insert("recording line".into(), replay.bad_lines as u64);
+        }
+        super::stats::EngineStats {
+            connects: self.stats.connects.clone(),
+            parse_errors,
+            rejected: replay.rejected as u64,
+            ..Default::default()
+        }
+    }
+
     /// Why the recording stopped early (None: it did not).
     pub fn recording_error(&self) -> Option<&str> {
         self.recording_error.as_deref()
@@ -777,6 +859,7 @@ impl<W: Write> Engine<W> {
                 .map(|(name, i)| (name.clone(), i.price))
                 .collect(),
             recording_error: self.recording_error.clone(),
+            stats: self.stats_now(),
         }
     }
 
@@ -1044,7 +1127,13 @@ pub async fn run<W: Write>(
             false => now_ms(),
         };
         engine.maintain(now);
-        if tx.send(Arc::new(engine.snapshot(now))).is_err() {
+        let started = std::time::Instant::now();
+        let mut snap = engine.snapshot(now);
+        engine.stats.build_times.observe(started.elapsed());
+        snap.stats.build_times = engine.stats.build_times.clone();
+        snap.stats.queue_depth = rx.len();
+        snap.stats.queue_capacity = rx.max_capacity();
+        if tx.send(Arc::new(snap)).is_err() {
             break; // nobody is watching any more
         }
     }

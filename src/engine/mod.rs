@@ -4,6 +4,7 @@ pub mod desk;
 pub mod ingest;
 pub mod live;
 pub mod resync;
+pub mod stats;
 pub mod tracking;
 pub mod validate;
 

@@ -250,9 +250,8 @@ fn flag(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::live::{AccountBook, AccountSnapshot};
+    use crate::engine::live::AccountSnapshot;
     use crate::margin::account::AccountRisk;
-    use std::sync::Arc;
 
     fn view(mm_ratio: f64, stale: bool) -> AccountSnapshot {
         let mut risk = AccountRisk {
@@ -261,37 +260,7 @@ mod tests {
             ..AccountRisk::default()
         };
         risk.margin.maintenance_margin = mm_ratio;
-        AccountSnapshot {
-            book: Arc::new(AccountBook {
-                label: "a".into(),
-                exchange_name: "deribit",
-                currency: "BTC".into(),
-                model: "deribit_pm".into(),
-                risk,
-                positions: Vec::new(),
-                exchange: Default::default(),
-                complete: true,
-                greeks: Default::default(),
-                legs: Vec::new(),
-                matrix: None,
-                other_matrices: Vec::new(),
-                greeks_by_index: Vec::new(),
-                inputs_t: None,
-                index: None,
-                usd_per_unit: None,
-                refused: Vec::new(),
-                unknown: None,
-                has_balance: true,
-                has_positions: true,
-            }),
-            data_age_ms: None,
-            stale,
-            stale_reason: None,
-            equity_divergence: None,
-            mm_tracking: None,
-            mm_divergence: None,
-            cross: None,
-        }
+        AccountSnapshot::for_test("a", "BTC", risk, stale)
     }
 
     /// The log, newest first, as (level, text).

@@ -4,10 +4,11 @@
 use super::analysis::{books_of, Analysis, DeskFigures, Done, VarBasis, VarFigures};
 use super::validation::{Backtest, Basis};
 use crate::engine::live::{AccountSnapshot, Snapshot};
+use crate::metrics::Analysed;
 use crate::model::AccountKey;
 use crate::risk::history::Origin;
 use crate::risk::Figures;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The overview's costly columns are recomputed at least this often, and
 /// sooner when positions change or the index moves by `DUE_MOVE`.
@@ -110,6 +111,32 @@ impl Results {
     /// snapshot's (a recomputation is due or under way).
     pub fn var_outdated(&self, snap: &Snapshot) -> bool {
         self.var.is_some() && self.var_due(snap).is_some()
+    }
+
+    /// What the metrics endpoint shows of these results: each account's
+    /// liquidation distances and worst stress (desk columns) and its HS
+    /// VaR, in USD at the snapshot's rate.
+    pub fn analysed(&self, snap: &Snapshot) -> BTreeMap<AccountKey, Analysed> {
+        let mut out = BTreeMap::new();
+        for v in &snap.accounts {
+            let desk = self.desk.get(&v.key());
+            let var = self.var_of(v, 0).map(|f| f.usd.var_99);
+            if desk.is_none() && var.is_none() {
+                continue;
+            }
+            let liq = desk.map(|d| &d.liquidation);
+            let usd = |x: f64| v.usd_per_unit.map(|u| x * u);
+            let a = Analysed {
+                liq_down_pct: liq.and_then(|l| l.down_move).map(|m| -m * 100.0),
+                liq_up_pct: liq.and_then(|l| l.up_move).map(|m| m * 100.0),
+                worst_stress_usd: desk
+                    .and_then(|d| d.worst_stress.as_ref())
+                    .and_then(|w| usd(w.1)),
+                var_99_usd: var,
+            };
+            out.insert(v.key(), a);
+        }
+        out
     }
 
     /// Accounts whose desk columns are missing or out of date.

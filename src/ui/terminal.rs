@@ -47,6 +47,9 @@ pub struct UiOptions {
     pub history_url: Option<String>,
     /// The validation screen's backtest settings and test days.
     pub backtest: (crate::risk::Settings, usize),
+    /// Where the metrics endpoint reads the background figures (None: no
+    /// endpoint).
+    pub metrics: Option<crate::metrics::Shared>,
 }
 
 /// Puts the terminal back as it was; used on every way out.
@@ -207,6 +210,9 @@ pub async fn run(
                 analyst.finished(&d);
                 app.absorb(d);
                 let snap = snapshots.borrow().clone();
+                if let Some(shared) = &opts.metrics {
+                    crate::metrics::publish(shared, app.world.results.analysed(&snap));
+                }
                 analyst.var(app.world.results.var_due(&snap));
                 analyst.backtest(app.backtest_due(&snap));
                 dirty = true;
