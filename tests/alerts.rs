@@ -347,3 +347,61 @@ fn check_applies_the_rules_once_to_its_report() {
     assert_eq!(out.status.code(), Some(1), "{stdout}{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn check_feeds_its_liquidation_search_to_the_rules() {
+    // The report's own distances, read from its JSON, decide which
+    // accounts the rule must name: the nearer of the two sides, in percent.
+    let dir = fresh_dir("check-liq");
+    let rule = "[[alerts]]\nname = \"close\"\ncondition = \"liq_distance_pct < 35\"\nlevel = \"warning\"\n";
+    let path = config(&dir, rule);
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/config/samples/deribit_2022-06-02.jsonl"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_margintop"))
+        .args(["check", "--json", "--replay", sample, "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut expected = Vec::new();
+    for a in report["accounts"].as_array().unwrap() {
+        let l = &a["liquidation"];
+        let sides = [
+            l["down_move"].as_f64().map(|m| -m * 100.0),
+            l["up_move"].as_f64().map(|m| m * 100.0),
+        ];
+        let nearer = sides.into_iter().flatten().min_by(f64::total_cmp);
+        if nearer.is_some_and(|d| d < 35.0) && a["stale"] == false {
+            expected.push(a["account"].as_str().unwrap().to_string());
+        }
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let alerted: Vec<String> = (err.lines())
+        .filter_map(|l| l.strip_prefix("alert: warning "))
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    assert!(!expected.is_empty() && expected.len() < report["accounts"].as_array().unwrap().len());
+    assert_eq!(alerted, expected, "{err}");
+    assert!(err.contains("liq_distance_pct"), "{err}");
+}
+
+#[test]
+fn plain_mode_alerts_on_the_background_liquidation_distance() {
+    // The demo's near-liquidation accounts sit a few percent from it; the
+    // figure comes from the background search, as on the dashboards.
+    let dir = fresh_dir("plain-liq");
+    let path = config(
+        &dir,
+        "[[alerts]]\nname = \"within 5 %\"\naccounts = [\"demo/near-liq-*\"]\ncondition = \"liq_distance_pct < 5\"\nlevel = \"critical\"\n",
+    );
+    let (_, err) = run(&path, &["--demo", "--plain", "--duration-s", "12"]);
+    let raised: Vec<&str> = (err.lines())
+        .filter(|l| l.contains("within 5 %: liq_distance_pct"))
+        .collect();
+    assert!(
+        raised.iter().any(|l| l.contains("demo/near-liq-pm [BTC]")),
+        "{err}"
+    );
+}

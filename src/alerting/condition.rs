@@ -77,13 +77,7 @@ impl Metric {
     /// Whether the monitor computes it yet: a rule on one it does not would
     /// never fire, so such a rule is refused rather than kept silently.
     pub fn available(self) -> bool {
-        !matches!(
-            self,
-            Metric::LiqDistancePct
-                | Metric::LiqDistanceSigma
-                | Metric::Var99Ratio
-                | Metric::WorstStressUsd
-        )
+        self != Metric::LiqDistanceSigma
     }
 
     /// The thresholds that make sense, and what to say when one does not:

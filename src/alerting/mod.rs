@@ -20,7 +20,9 @@ pub use sinks::Sinks;
 
 use crate::engine::live::{AccountSnapshot, Snapshot};
 use crate::exchange::feed::LinkState;
-use std::collections::HashMap;
+use crate::metrics::Analysed;
+use crate::model::AccountKey;
+use std::collections::{BTreeMap, HashMap};
 
 /// Every link speaks Deribit's protocol (live, demo or test server), and
 /// every account of a report is a Deribit account.
@@ -48,11 +50,21 @@ impl LinkClock {
 
 /// The rules' inputs from a snapshot: each account's numbers (a cross
 /// wallet that does not stand for its account is left out: its account is
-/// judged once) and each link's time down.
-pub fn readings(snap: &Snapshot, links: &mut LinkClock) -> Vec<(Subject, Reading)> {
+/// judged once), with the background figures `analysed` where computed,
+/// and each link's time down.
+pub fn readings(
+    snap: &Snapshot,
+    links: &mut LinkClock,
+    analysed: &BTreeMap<AccountKey, Analysed>,
+) -> Vec<(Subject, Reading)> {
     let mut out: Vec<(Subject, Reading)> = (snap.accounts.iter())
         .filter(|v| !v.folded_into_cross())
-        .map(|v| (account_subject(v), account_reading(v)))
+        .map(|v| {
+            (
+                account_subject(v),
+                account_reading(v, analysed.get(&v.key())),
+            )
+        })
         .collect();
     for (link, state) in &snap.links {
         let subject = Subject {
@@ -71,7 +83,9 @@ pub fn readings(snap: &Snapshot, links: &mut LinkClock) -> Vec<(Subject, Reading
 }
 
 /// The rules' inputs from a report (`check`): each account's numbers, left
-/// out while it is stale, as from a snapshot.
+/// out while it is stale, as from a snapshot; the report's own liquidation
+/// search, stress and (with `--var`) HS VaR stand for the background
+/// figures.
 pub fn report_readings(report: &crate::report::Report) -> Vec<(Subject, Reading)> {
     (report.accounts.iter())
         .map(|a| {
@@ -81,10 +95,53 @@ pub fn report_readings(report: &crate::report::Report) -> Vec<(Subject, Reading)
                 currency: a.currency.clone(),
             };
             let current = (!a.stale).then_some([a.mm_ratio, a.im_ratio, a.headroom_usd]);
-            let r = base_reading(a.stale, a.data_age_ms, current);
+            let mut r = base_reading(a.stale, a.data_age_ms, current);
+            if !a.stale {
+                let var = a.var.as_ref().and_then(|v| v.hs).map(|m| m.var_99);
+                let var_ratio = var.zip(a.margin_balance).and_then(|(v, mb)| ratio(v, mb));
+                background(&mut r, &report_analysed(a), var_ratio);
+            }
             (subject, r)
         })
         .collect()
+}
+
+/// A report account's liquidation distances and worst stress in the
+/// background figures' terms. Stress P&L is in the account's money (USD
+/// for a cross account); the report's USD rate is its headroom's.
+fn report_analysed(a: &crate::report::AccountReport) -> Analysed {
+    let usd_per_unit = match a.collateral {
+        "cross" => Some(1.0),
+        _ => a
+            .headroom_usd
+            .zip(a.headroom)
+            .and_then(|(u, h)| ratio(u, h)),
+    };
+    let worst = (a.stress.iter().filter_map(|s| s.pnl)).min_by(f64::total_cmp);
+    Analysed {
+        liq_down_pct: a.liquidation.down_move.map(|m| -m * 100.0),
+        liq_up_pct: a.liquidation.up_move.map(|m| m * 100.0),
+        worst_stress_usd: worst.zip(usd_per_unit).map(|(p, u)| p * u),
+        var_99_usd: None,
+    }
+}
+
+/// `a / b` when it is a number (b not zero).
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    let r = a / b;
+    (b != 0.0 && r.is_finite()).then_some(r)
+}
+
+/// Set the metrics that come from background revaluations: the nearer
+/// liquidation distance, the worst stress P&L, VaR over the margin balance.
+fn background(r: &mut Reading, a: &Analysed, var_ratio: Option<f64>) {
+    let nearer = match (a.liq_down_pct, a.liq_up_pct) {
+        (Some(d), Some(u)) => Some(d.min(u)),
+        (d, u) => d.or(u),
+    };
+    r.set(Metric::LiqDistancePct, nearer);
+    r.set(Metric::WorstStressUsd, a.worst_stress_usd);
+    r.set(Metric::Var99Ratio, var_ratio);
 }
 
 fn account_subject(v: &AccountSnapshot) -> Subject {
@@ -98,7 +155,7 @@ fn account_subject(v: &AccountSnapshot) -> Subject {
 /// What an account's snapshot says of each metric it carries. Numbers of
 /// a stale or incomplete account are left out (they are not current), so
 /// only `stale` and `data_age_s` speak for it then.
-fn account_reading(v: &AccountSnapshot) -> Reading {
+fn account_reading(v: &AccountSnapshot, analysed: Option<&Analysed>) -> Reading {
     let standing = v.standing();
     let current = !standing.stale && standing.judged.is_some();
     let numbers = current.then(|| {
@@ -111,6 +168,14 @@ fn account_reading(v: &AccountSnapshot) -> Reading {
             Metric::MmGapPct,
             v.mm_tracking.map(|t| t.last.abs() * 100.0),
         );
+        if let Some(a) = analysed {
+            let balance_usd = match &v.cross {
+                Some(c) => c.judged().map(|t| t.margin_balance),
+                None => v.usd_per_unit.map(|u| v.risk.margin_balance * u),
+            };
+            let var_ratio = a.var_99_usd.zip(balance_usd).and_then(|(x, b)| ratio(x, b));
+            background(&mut r, a, var_ratio);
+        }
     }
     r
 }
@@ -145,5 +210,56 @@ mod tests {
         assert_eq!(clock.down_s("main", &down, 35_000), 30.0);
         assert_eq!(clock.down_s("main", &LinkState::Live, 40_000), 0.0);
         assert_eq!(clock.down_s("main", &down, 50_000), 0.0);
+    }
+
+    #[test]
+    fn background_figures_feed_the_rules_while_the_account_is_current() {
+        use crate::margin::account::AccountRisk;
+        let risk = AccountRisk {
+            margin_balance: 2.0,
+            mm_ratio: Some(0.5),
+            complete: true,
+            ..AccountRisk::default()
+        };
+        let fresh = AccountSnapshot::for_test("a", "BTC", risk.clone(), false);
+        let mut fresh_book = (*fresh.book).clone();
+        fresh_book.usd_per_unit = Some(50_000.0); // margin balance: 100,000 USD
+        let fresh = AccountSnapshot {
+            book: std::sync::Arc::new(fresh_book),
+            ..fresh
+        };
+        let stale = AccountSnapshot::for_test("b", "BTC", risk, true);
+        let figures = Analysed {
+            liq_down_pct: Some(12.0),
+            liq_up_pct: Some(7.5),
+            worst_stress_usd: Some(-30_000.0),
+            var_99_usd: Some(25_000.0),
+        };
+        let analysed = [
+            (AccountKey::new("a", "BTC"), figures),
+            (AccountKey::new("b", "BTC"), figures),
+        ]
+        .into_iter()
+        .collect();
+        let snap = Snapshot {
+            accounts: vec![fresh, stale],
+            ..Snapshot::default()
+        };
+        let got = readings(&snap, &mut LinkClock::default(), &analysed);
+        let (a, b) = (&got[0].1, &got[1].1);
+        assert_eq!(a.get(Metric::LiqDistancePct), Some(7.5), "the nearer side");
+        assert_eq!(a.get(Metric::WorstStressUsd), Some(-30_000.0));
+        assert_eq!(
+            a.get(Metric::Var99Ratio),
+            Some(0.25),
+            "25,000 / (2 BTC at 50,000)"
+        );
+        for m in [
+            Metric::LiqDistancePct,
+            Metric::WorstStressUsd,
+            Metric::Var99Ratio,
+        ] {
+            assert_eq!(b.get(m), None, "{m:?} of a stale account");
+        }
     }
 }

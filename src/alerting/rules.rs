@@ -81,8 +81,8 @@ impl Rule {
         condition.check_clear(&clear)?;
         if !condition.metric.available() {
             return Err(format!(
-                "{} is not computed for alerts yet (liquidation distance, stress and VaR \
-                 come from the background analysis, not yet fed to the rules)",
+                "{} is not computed for alerts yet (write the distance in percent: \
+                 liq_distance_pct)",
                 condition.metric.name()
             ));
         }
@@ -254,7 +254,7 @@ mod tests {
         assert!(e.contains("repeat_after_s"), "{e}");
         let e = refused("level = \"loud\"\ncondition = \"mm_ratio >= 0.9\"\nname = \"r2\"");
         assert!(e.contains("\"r2\"") && e.contains("loud"), "{e}");
-        let e = refused(&format!("{base}condition = \"liq_distance_pct < 10\""));
+        let e = refused(&format!("{base}condition = \"liq_distance_sigma < 3\""));
         assert!(e.contains("not computed"), "{e}");
         let e = refused("level = \"info\"\ncondition = \"mm_ratio >= 0.9\"");
         assert!(e.contains("#1"), "{e}");

@@ -9,11 +9,15 @@ use margintop::margin::config::load_models;
 use margintop::margin::stress::{parse_scenarios, BUILTIN_SCENARIOS};
 use margintop::monitor;
 use margintop::report::{Health, Thresholds};
+use margintop::risk::history::History;
+use margintop::ui::analysis::Analyst;
 use margintop::ui::keymap::KeyMap;
+use margintop::ui::results::Results;
 use margintop::ui::terminal::{self as ui_terminal, UiOptions};
 use margintop::ui::{ColorDepth, Theme};
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(clap::Args, Default)]
@@ -170,6 +174,11 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
     if let Some(p) = problem {
         eprintln!("margintop: {p}");
     }
+    // The liquidation, stress and VaR figures the rules and the metrics
+    // read, computed in the background as the dashboards do.
+    let var = Some((Arc::new(History::shipped()), config.var.settings()));
+    let (mut analyst, mut done) = Analyst::new(mon.queries.clone(), scenarios, var);
+    let mut results = Results::default();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -178,6 +187,16 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             why = links.failed() => {
                 failed = Some(why);
                 break;
+            }
+            Some(d) = done.recv() => {
+                analyst.finished(&d);
+                results.absorb(d, None);
+                let analysed = results.analysed(&mon.snapshots.borrow().clone());
+                if let Some(shared) = &shared {
+                    margintop::metrics::publish(shared, analysed.clone());
+                }
+                alerts.set_analysed(analysed);
+                continue;
             }
         }
         if args
@@ -193,6 +212,8 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             }
         }
         let snap = mon.snapshots.borrow().clone();
+        analyst.desk(results.desk_due(&snap));
+        analyst.var(results.var_due(&snap));
         let new = alerts.observe(&snap, &thresholds);
         for a in &new {
             eprintln!("{}", alert_line(a));

@@ -7,6 +7,7 @@ use crate::alerting::audit::Entry;
 use crate::alerting::{readings, Evaluator, Fired, LinkClock, Rule};
 use crate::engine::live::{AccountSnapshot, Snapshot};
 use crate::exchange::feed::LinkState;
+use crate::metrics::Analysed;
 use crate::model::AccountKey;
 use crate::report::health::{Health, Thresholds};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -55,6 +56,9 @@ pub struct Alerts {
     /// The configured `[[alerts]]` rules, applied to every snapshot.
     rules: Evaluator,
     links_down: LinkClock,
+    /// The background revaluations' figures the rules read (liquidation
+    /// distance, stress, VaR), as last computed.
+    analysed: BTreeMap<AccountKey, Analysed>,
 }
 
 /// States worth an alert when entered.
@@ -83,6 +87,11 @@ impl Alerts {
             rules: Evaluator::new(rules),
             ..Alerts::default()
         }
+    }
+
+    /// The background figures the rules read from the next snapshot on.
+    pub fn set_analysed(&mut self, analysed: BTreeMap<AccountKey, Analysed>) {
+        self.analysed = analysed;
     }
 
     /// A lasting difference between local and exchange equity or
@@ -181,7 +190,7 @@ impl Alerts {
             .collect();
         let fired = self
             .rules
-            .observe(at_ms, &readings(snap, &mut self.links_down));
+            .observe(at_ms, &readings(snap, &mut self.links_down, &self.analysed));
         new.extend(fired.into_iter().map(|f| Alert {
             at_ms,
             level: f.level,

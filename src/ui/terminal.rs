@@ -210,9 +210,11 @@ pub async fn run(
                 analyst.finished(&d);
                 app.absorb(d);
                 let snap = snapshots.borrow().clone();
+                let analysed = app.world.results.analysed(&snap);
                 if let Some(shared) = &opts.metrics {
-                    crate::metrics::publish(shared, app.world.results.analysed(&snap));
+                    crate::metrics::publish(shared, analysed.clone());
                 }
+                app.world.alerts.set_analysed(analysed);
                 analyst.var(app.world.results.var_due(&snap));
                 analyst.backtest(app.backtest_due(&snap));
                 dirty = true;
