@@ -351,10 +351,15 @@ fn check_applies_the_rules_once_to_its_report() {
 #[test]
 fn check_feeds_its_liquidation_search_to_the_rules() {
     // The report's own distances, read from its JSON, decide which
-    // accounts the rule must name: the nearer of the two sides, in percent.
+    // accounts each rule must name: the nearer of the two sides, in percent
+    // and in daily σ of the index (|ln(1 + move)| / var.index_daily_sigma;
+    // the σ rule makes check compute VaR).
     let dir = fresh_dir("check-liq");
-    let rule = "[[alerts]]\nname = \"close\"\ncondition = \"liq_distance_pct < 35\"\nlevel = \"warning\"\n";
-    let path = config(&dir, rule);
+    let rules = concat!(
+        "[[alerts]]\nname = \"close\"\ncondition = \"liq_distance_pct < 35\"\nlevel = \"warning\"\n",
+        "[[alerts]]\nname = \"few sigma\"\ncondition = \"liq_distance_sigma < 8\"\nlevel = \"info\"\n",
+    );
+    let path = config(&dir, rules);
     let sample = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/config/samples/deribit_2022-06-02.jsonl"
@@ -365,26 +370,43 @@ fn check_feeds_its_liquidation_search_to_the_rules() {
         .output()
         .unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut expected = Vec::new();
-    for a in report["accounts"].as_array().unwrap() {
+    let accounts = report["accounts"].as_array().unwrap();
+    let (mut by_pct, mut by_sigma) = (Vec::new(), Vec::new());
+    for a in accounts.iter().filter(|a| a["stale"] == false) {
         let l = &a["liquidation"];
-        let sides = [
-            l["down_move"].as_f64().map(|m| -m * 100.0),
-            l["up_move"].as_f64().map(|m| m * 100.0),
-        ];
-        let nearer = sides.into_iter().flatten().min_by(f64::total_cmp);
-        if nearer.is_some_and(|d| d < 35.0) && a["stale"] == false {
-            expected.push(a["account"].as_str().unwrap().to_string());
+        let moves = [l["down_move"].as_f64(), l["up_move"].as_f64()];
+        let name = a["account"].as_str().unwrap().to_string();
+        let pct = moves
+            .iter()
+            .flatten()
+            .map(|m| m.abs() * 100.0)
+            .min_by(f64::total_cmp);
+        if pct.is_some_and(|d| d < 35.0) {
+            by_pct.push(name.clone());
+        }
+        let sigma = a["var"]["index_daily_sigma"]
+            .as_f64()
+            .expect("VaR was computed");
+        let k = moves
+            .iter()
+            .flatten()
+            .map(|m| (1.0 + m).ln().abs() / sigma)
+            .min_by(f64::total_cmp);
+        if k.is_some_and(|k| k < 8.0) {
+            by_sigma.push(name);
         }
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    let alerted: Vec<String> = (err.lines())
-        .filter_map(|l| l.strip_prefix("alert: warning "))
-        .map(|l| l.split(' ').next().unwrap().to_string())
-        .collect();
-    assert!(!expected.is_empty() && expected.len() < report["accounts"].as_array().unwrap().len());
-    assert_eq!(alerted, expected, "{err}");
-    assert!(err.contains("liq_distance_pct"), "{err}");
+    let alerted = |level: &str| -> Vec<String> {
+        (err.lines())
+            .filter_map(|l| l.strip_prefix(&format!("alert: {level} ")))
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect()
+    };
+    assert!(!by_pct.is_empty() && by_pct.len() < accounts.len());
+    assert_eq!(alerted("warning"), by_pct, "{err}");
+    assert!(!by_sigma.is_empty() && by_sigma.len() < accounts.len());
+    assert_eq!(alerted("info"), by_sigma, "{err}");
 }
 
 #[test]

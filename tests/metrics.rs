@@ -1,5 +1,5 @@
 //! The metrics endpoint end to end: the demo monitored with `--plain
-//! --metrics`, scraped by hand, checked by `promtool check metrics`, and
+//! --metrics`, scraped with curl, checked by `promtool check metrics`, and
 //! scraped by a real Prometheus server (Debian's `prometheus`, which
 //! `.ci/run` installs) whose query API must then return the accounts.
 
@@ -22,8 +22,9 @@ impl Drop for Running {
 }
 
 /// The demo monitored headless, serving metrics on a port of its choosing;
-/// returns the process and the address its banner names.
-fn monitor(seconds: u32) -> (Running, String) {
+/// `extra` are more arguments. Returns the process and the address its
+/// banner names.
+fn monitor(seconds: u32, extra: &[&str]) -> (Running, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_margintop"))
         .args([
             "--demo",
@@ -33,6 +34,7 @@ fn monitor(seconds: u32) -> (Running, String) {
             "--duration-s",
         ])
         .arg(seconds.to_string())
+        .args(extra)
         .env("XDG_DATA_HOME", scratch("data"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -111,13 +113,27 @@ fn one(all: &[(String, BTreeMap<String, String>, f64)], name: &str) -> f64 {
         .2
 }
 
+/// `/metrics` from `addr` as `curl` fetches it (fails on an HTTP error).
+fn curl(addr: &str) -> String {
+    let out = Command::new("curl")
+        .args(["-sSf", "--max-time", "10"])
+        .arg(format!("http://{addr}/metrics"))
+        .output()
+        .expect("curl is installed (.ci/run installs it)");
+    assert!(
+        out.status.success(),
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 text")
+}
+
 /// The scrape once every account is current (the demo takes a moment to
 /// snapshot every subaccount).
 fn settled_scrape(addr: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let (status, body) = get(addr, "/metrics");
-        assert_eq!(status, "HTTP/1.1 200 OK");
+        let body = curl(addr);
         let all = samples(&body);
         let stale = all.iter().filter(|s| s.0 == "margintop_account_stale");
         let (n, current) = stale.fold((0, 0), |(n, c), s| (n + 1, c + (s.2 == 0.0) as usize));
@@ -134,7 +150,7 @@ fn settled_scrape(addr: &str) -> String {
 
 #[test]
 fn the_endpoint_serves_every_account_and_the_engine_figures() {
-    let (_margintop, addr) = monitor(40);
+    let (_margintop, addr) = monitor(40, &[]);
     let body = settled_scrape(&addr);
     let all = samples(&body);
     // Every account carries the labels the issue names.
@@ -196,11 +212,12 @@ fn the_endpoint_serves_every_account_and_the_engine_figures() {
     assert_eq!(buckets.last().copied(), Some(count));
     // Counters only grow between scrapes.
     std::thread::sleep(Duration::from_millis(1500));
-    let later = samples(&get(&addr, "/metrics").1);
+    let later = samples(&curl(&addr));
     assert!(one(&later, "margintop_messages_total") > one(&all, "margintop_messages_total"));
     assert!(one(&later, "margintop_snapshot_build_seconds_count") > count);
     // Anything but a scrape is refused.
     assert_eq!(get(&addr, "/nothing").0, "HTTP/1.1 404 Not Found");
+    assert_eq!(get(&addr, "/metrics").0, "HTTP/1.1 200 OK");
     // promtool, Prometheus's own checker, finds nothing to say.
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
@@ -235,7 +252,7 @@ fn free_port() -> u16 {
 
 #[test]
 fn a_real_prometheus_scrapes_the_accounts() {
-    let (_margintop, target) = monitor(60);
+    let (_margintop, target) = monitor(60, &[]);
     let dir = scratch("prometheus");
     let config = dir.join("prometheus.yml");
     std::fs::write(
@@ -296,4 +313,40 @@ fn a_real_prometheus_scrapes_the_accounts() {
     let (_, body) = get(&web, "/api/v1/query?query=up");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["data"]["result"][0]["value"][1], "1", "{body}");
+}
+
+#[test]
+fn under_a_demo_crash_the_scrapes_show_mm_ratio_crossing_1() {
+    // The crash starts 5 s in; the near-liquidation accounts pass 1 soon
+    // after. Each account is followed from one scrape to the next.
+    let (_margintop, addr) = monitor(40, &["--demo-crash"]);
+    let deadline = Instant::now() + Duration::from_secs(35);
+    let mut below: BTreeMap<String, f64> = BTreeMap::new();
+    let crossed = loop {
+        let all = samples(&curl(&addr));
+        let ratios = all.iter().filter(|s| s.0 == "margintop_account_mm_ratio");
+        let mut crossed = Vec::new();
+        for (_, labels, r) in ratios {
+            let key = format!("{} [{}]", labels["account"], labels["currency"]);
+            match (below.get(&key), *r >= 1.0) {
+                (Some(_), true) => crossed.push(key),
+                (_, false) => {
+                    below.insert(key, *r);
+                }
+                (None, true) => {}
+            }
+        }
+        if !crossed.is_empty() {
+            break crossed;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no mm_ratio crossed 1: {below:?}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(
+        crossed.iter().any(|k| k.contains("near-liq")),
+        "{crossed:?}"
+    );
 }

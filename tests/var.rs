@@ -44,6 +44,17 @@ fn btc_returns() -> Vec<f64> {
     out
 }
 
+/// RiskMetrics' EWMA volatility (λ = 0.94) of BTC's daily log returns
+/// after the window's last day, seeded with the mean square of the first 30.
+fn btc_ewma_sigma() -> f64 {
+    let r = btc_returns();
+    let mut s2 = r[..30].iter().map(|x| x * x).sum::<f64>() / 30.0;
+    for x in &r {
+        s2 = 0.94 * s2 + 0.06 * x * x;
+    }
+    s2.sqrt()
+}
+
 fn market() -> (margintop::margin::account::Instruments, MarketState) {
     let mut m = MarketState::default();
     m.set_index("btc_usd", F, NOW);
@@ -120,15 +131,35 @@ fn mc_var_of_a_perpetual_matches_the_analytic_normal_var() {
         ..Settings::default()
     };
     let v = run(vec![holder("a", size, 0.0)], s);
-    let r = btc_returns();
-    let mut s2 = r[..30].iter().map(|x| x * x).sum::<f64>() / 30.0;
-    for x in &r {
-        s2 = 0.94 * s2 + 0.06 * x * x;
-    }
     let z99 = 2.326_347_874_040_841;
-    let analytic = size / F * ((z99 * s2.sqrt()).exp() - 1.0);
+    let analytic = size / F * ((z99 * btc_ewma_sigma()).exp() - 1.0);
     let mc = v.results[0][2].as_ref().unwrap().own.var_99;
     assert!((mc / analytic - 1.0).abs() < 0.02, "{mc} vs {analytic}");
+}
+
+#[test]
+fn the_daily_sigma_of_an_index_is_its_ewma_volatility_today() {
+    // What a liquidation distance in σ/day divides by.
+    let v = run(vec![holder("a", 1_000_000.0, 0.0)], Settings::default());
+    let sigma = v.daily_sigma("btc_usd").unwrap();
+    let expected = btc_ewma_sigma();
+    assert!(
+        (sigma / expected - 1.0).abs() < 1e-9,
+        "{sigma} vs {expected}"
+    );
+    assert_eq!(v.daily_sigma("eth_usd"), None, "not in the window");
+    // Over a 10-day horizon the moves are 10-day ones; the daily figure is
+    // scaled back to about the same size.
+    let ten = Settings {
+        horizon_days: 10,
+        ..Settings::default()
+    };
+    let v10 = run(vec![holder("a", 1_000_000.0, 0.0)], ten);
+    let daily = v10.daily_sigma("btc_usd").unwrap();
+    assert!(
+        daily > 0.5 * expected && daily < 2.0 * expected,
+        "{daily} vs {expected}"
+    );
 }
 
 #[test]

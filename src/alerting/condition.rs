@@ -74,10 +74,10 @@ impl Metric {
             })
     }
 
-    /// Whether the monitor computes it yet: a rule on one it does not would
-    /// never fire, so such a rule is refused rather than kept silently.
-    pub fn available(self) -> bool {
-        self != Metric::LiqDistanceSigma
+    /// Whether it needs the desk's VaR (its history and window): `check`
+    /// computes VaR only when a rule or a limit asks for it.
+    pub fn needs_var(self) -> bool {
+        matches!(self, Metric::Var99Ratio | Metric::LiqDistanceSigma)
     }
 
     /// The thresholds that make sense, and what to say when one does not:

@@ -118,9 +118,11 @@ fn report_analysed(a: &crate::report::AccountReport) -> Analysed {
             .and_then(|(u, h)| ratio(u, h)),
     };
     let worst = (a.stress.iter().filter_map(|s| s.pnl)).min_by(f64::total_cmp);
+    let sigma = a.var.as_ref().and_then(|v| v.index_daily_sigma);
     Analysed {
         liq_down_pct: a.liquidation.down_move.map(|m| -m * 100.0),
         liq_up_pct: a.liquidation.up_move.map(|m| m * 100.0),
+        liq_sigma: sigma.and_then(|s| a.liquidation.nearer_in_sigmas(s)),
         worst_stress_usd: worst.zip(usd_per_unit).map(|(p, u)| p * u),
         var_99_usd: None,
     }
@@ -133,13 +135,15 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
 }
 
 /// Set the metrics that come from background revaluations: the nearer
-/// liquidation distance, the worst stress P&L, VaR over the margin balance.
+/// liquidation distance (percent and σ), the worst stress P&L, VaR over
+/// the margin balance.
 fn background(r: &mut Reading, a: &Analysed, var_ratio: Option<f64>) {
     let nearer = match (a.liq_down_pct, a.liq_up_pct) {
         (Some(d), Some(u)) => Some(d.min(u)),
         (d, u) => d.or(u),
     };
     r.set(Metric::LiqDistancePct, nearer);
+    r.set(Metric::LiqDistanceSigma, a.liq_sigma);
     r.set(Metric::WorstStressUsd, a.worst_stress_usd);
     r.set(Metric::Var99Ratio, var_ratio);
 }
@@ -232,6 +236,7 @@ mod tests {
         let figures = Analysed {
             liq_down_pct: Some(12.0),
             liq_up_pct: Some(7.5),
+            liq_sigma: Some(2.25),
             worst_stress_usd: Some(-30_000.0),
             var_99_usd: Some(25_000.0),
         };
@@ -248,6 +253,7 @@ mod tests {
         let got = readings(&snap, &mut LinkClock::default(), &analysed);
         let (a, b) = (&got[0].1, &got[1].1);
         assert_eq!(a.get(Metric::LiqDistancePct), Some(7.5), "the nearer side");
+        assert_eq!(a.get(Metric::LiqDistanceSigma), Some(2.25));
         assert_eq!(a.get(Metric::WorstStressUsd), Some(-30_000.0));
         assert_eq!(
             a.get(Metric::Var99Ratio),

@@ -79,13 +79,6 @@ impl Rule {
             None => condition.negation(),
         };
         condition.check_clear(&clear)?;
-        if !condition.metric.available() {
-            return Err(format!(
-                "{} is not computed for alerts yet (write the distance in percent: \
-                 liq_distance_pct)",
-                condition.metric.name()
-            ));
-        }
         if condition.metric == Metric::LinkDownS && !w.accounts.is_empty() {
             return Err(
                 "link_down_s watches links: name them in `exchanges`, not `accounts`".into(),
@@ -254,8 +247,6 @@ mod tests {
         assert!(e.contains("repeat_after_s"), "{e}");
         let e = refused("level = \"loud\"\ncondition = \"mm_ratio >= 0.9\"\nname = \"r2\"");
         assert!(e.contains("\"r2\"") && e.contains("loud"), "{e}");
-        let e = refused(&format!("{base}condition = \"liq_distance_sigma < 3\""));
-        assert!(e.contains("not computed"), "{e}");
         let e = refused("level = \"info\"\ncondition = \"mm_ratio >= 0.9\"");
         assert!(e.contains("#1"), "{e}");
         let two = "[[alerts]]\nname = \"a\"\nlevel = \"info\"\ncondition = \"stale >= 1\"\n";

@@ -47,8 +47,10 @@ pub fn run(args: CheckArgs) -> Result<u8, String> {
         critical_mm_ratio: config.check.critical_mm_ratio,
     };
     let runtime = super::runtime;
-    // VaR is computed only when a limit on it is set.
-    let var = config.check.warn_var_ratio.map(|_| config.var.settings());
+    // VaR is computed only when a limit or a rule needs it.
+    let rules_need_var = (config.alert_rules()?.iter()).any(|r| r.condition.metric.needs_var());
+    let var =
+        (config.check.warn_var_ratio.is_some() || rules_need_var).then(|| config.var.settings());
     let report = match (&args.replay, args.speed) {
         (Some(file), Some(speed)) => {
             let lines = super::read_lines(file, config.engine.max_line_bytes)?;

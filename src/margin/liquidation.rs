@@ -32,6 +32,21 @@ pub struct Liquidation {
     pub by_index: Vec<IndexLiquidation>,
 }
 
+impl Liquidation {
+    /// The nearer side's distance in daily standard deviations of the
+    /// index's log price, `sigma` (a move m is |ln(1 + m)| / σ). None: no
+    /// crossing within range, or σ not a positive number.
+    pub fn nearer_in_sigmas(&self, sigma: f64) -> Option<f64> {
+        if !(sigma.is_finite() && sigma > 0.0) {
+            return None;
+        }
+        let sides = [self.down_move, self.up_move].into_iter().flatten();
+        (sides.filter(|m| *m > -1.0))
+            .map(|m| m.ln_1p().abs() / sigma)
+            .min_by(f64::total_cmp)
+    }
+}
+
 /// Liquidation distance when one index moves and the others stay.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct IndexLiquidation {
@@ -422,6 +437,28 @@ fn within(x: f64, a: f64, b: f64) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_nearer_side_in_sigmas_is_on_log_moves() {
+        // -20 % is ln(0.8) = -0.22314; +25 % is ln(1.25) = 0.22314: the same
+        // distance in log terms, 0.22314 / 0.04 = 5.5786 σ.
+        let l = super::Liquidation {
+            down_move: Some(-0.2),
+            up_move: Some(0.3),
+            ..Default::default()
+        };
+        let d = l.nearer_in_sigmas(0.04).unwrap();
+        assert!((d - 0.8f64.ln().abs() / 0.04).abs() < 1e-12, "{d}");
+        let up_only = super::Liquidation {
+            up_move: Some(0.25),
+            ..Default::default()
+        };
+        let u = up_only.nearer_in_sigmas(0.04).unwrap();
+        assert!((u - 1.25f64.ln() / 0.04).abs() < 1e-12 && (u - d).abs() < 1e-3);
+        assert_eq!(l.nearer_in_sigmas(0.0), None);
+        assert_eq!(l.nearer_in_sigmas(f64::NAN), None);
+        assert_eq!(super::Liquidation::default().nearer_in_sigmas(0.04), None);
+    }
+
     use super::*;
 
     #[test]

@@ -113,7 +113,7 @@ const CURRENT_FIGURES: [Figure<AccountSnapshot>; 14] = [
 
 /// Gauges from the background revaluations (`Analysed`), also only while
 /// the account is current.
-const ANALYSED_FIGURES: [Figure<Analysed>; 4] = [
+const ANALYSED_FIGURES: [Figure<Analysed>; 5] = [
     (
         "liquidation_down_pct",
         "Index fall, percent, at which mm_ratio first reaches 1",
@@ -123,6 +123,11 @@ const ANALYSED_FIGURES: [Figure<Analysed>; 4] = [
         "liquidation_up_pct",
         "Index rise, percent, at which mm_ratio first reaches 1",
         |a| a.liq_up_pct,
+    ),
+    (
+        "liquidation_distance_sigma",
+        "The nearer liquidation move in daily standard deviations of the index",
+        |a| a.liq_sigma,
     ),
     (
         "worst_stress_usd",

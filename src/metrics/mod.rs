@@ -32,6 +32,9 @@ pub fn publish(shared: &Shared, figures: BTreeMap<AccountKey, Analysed>) {
 pub struct Analysed {
     pub liq_down_pct: Option<f64>,
     pub liq_up_pct: Option<f64>,
+    /// The nearer liquidation move in daily σ of the index (needs VaR's
+    /// history: `Liquidation::nearer_in_sigmas`).
+    pub liq_sigma: Option<f64>,
     pub worst_stress_usd: Option<f64>,
     pub var_99_usd: Option<f64>,
 }

@@ -42,6 +42,9 @@ pub struct McReport {
 pub struct VarReport {
     pub horizon_days: u32,
     pub window: WindowReport,
+    /// The daily volatility of the account's main index (EWMA of its log
+    /// price over the window; liquidation distance in σ divides by it).
+    pub index_daily_sigma: Option<f64>,
     pub hs: Option<MethodReport>,
     pub fhs: Option<MethodReport>,
     pub mc: Option<McReport>,
@@ -89,9 +92,11 @@ pub fn add_var(report: &mut Report, desk: &Desk, history: &History, settings: Se
                 a.warnings.push(format!("VaR ({}): {why}", m.name()));
             }
         }
+        let index = a.greeks_by_index.first().map(|g| g.index_name.as_str());
         a.var = Some(VarReport {
             horizon_days: v.settings.horizon_days,
             window: window.clone(),
+            index_daily_sigma: index.and_then(|i| v.daily_sigma(i)),
             hs: results[0].as_ref().ok().map(method),
             fhs: results[1].as_ref().ok().map(method),
             mc: results[2].as_ref().ok().map(|f| McReport {

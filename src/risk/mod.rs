@@ -121,6 +121,9 @@ pub struct DeskVar {
     pub days: Vec<Day>,
     /// Correlations of the EWMA covariance, before any repair.
     pub correlation: DMatrix<f64>,
+    /// Each factor's EWMA volatility of one horizon's move today (the
+    /// square root of the covariance's diagonal, before any repair).
+    pub volatility: Vec<f64>,
     /// The MC covariance needed a repair.
     pub repaired: bool,
     /// Indices held with no price history (their books have no VaR).
@@ -133,6 +136,15 @@ pub struct DeskVar {
 }
 
 impl DeskVar {
+    /// The daily volatility of `index`'s log price today (EWMA over the
+    /// window; a horizon of several days is scaled back by its square
+    /// root). None: the index has no price history in the window.
+    pub fn daily_sigma(&self, index: &str) -> Option<f64> {
+        let f = (self.factors.iter()).position(|f| f.index == index && !f.is_vol())?;
+        let sigma = self.volatility.get(f)? / f64::from(self.settings.horizon_days.max(1)).sqrt();
+        (sigma.is_finite() && sigma > 0.0).then_some(sigma)
+    }
+
     /// The holder of an account: by label and currency, or by label alone
     /// for a cross account (its figures are the account's, in USD).
     pub fn holder(&self, label: &str, currency: &str, cross: bool) -> Option<usize> {
@@ -216,6 +228,7 @@ pub fn desk_var(holders: Vec<Holder>, m: &Market, history: &History, s: Settings
     DeskVar {
         settings: s,
         correlation: correlation(&cov),
+        volatility: cov.diagonal().iter().map(|v| v.max(0.0).sqrt()).collect(),
         factors,
         days: w.days,
         repaired,

@@ -126,9 +126,13 @@ impl Results {
             }
             let liq = desk.map(|d| &d.liquidation);
             let usd = |x: f64| v.usd_per_unit.map(|u| x * u);
+            let sigma = (self.var.as_ref())
+                .zip(v.index.as_ref())
+                .and_then(|(f, (index, _))| f.var.daily_sigma(index));
             let a = Analysed {
                 liq_down_pct: liq.and_then(|l| l.down_move).map(|m| -m * 100.0),
                 liq_up_pct: liq.and_then(|l| l.up_move).map(|m| m * 100.0),
+                liq_sigma: liq.zip(sigma).and_then(|(l, s)| l.nearer_in_sigmas(s)),
                 worst_stress_usd: desk
                     .and_then(|d| d.worst_stress.as_ref())
                     .and_then(|w| usd(w.1)),
