@@ -3,7 +3,7 @@
 //! This is the reference path: it recomputes everything from positions and
 //! market state. The engine's incremental path must agree with it.
 
-use super::book::{fill_contribution, unit_vector, BookSums, Contribution, PreparedModel};
+use super::book::{fill_contribution, unit_vector_in, BookSums, Contribution, PreparedModel};
 use super::config::MarginBalanceRule;
 use super::notes::{complete, Note, Omission};
 use super::requirement::{requirement, Breakdown};
@@ -56,6 +56,10 @@ pub fn value_book(
 pub struct SharedPrices {
     slots: Vec<Option<Priced>>,
     filled: Vec<usize>,
+    /// Scenario vectors of cleared prices, reused by the next step's (a
+    /// search prices thousands of vectors: allocating each cost more than
+    /// a tenth of it).
+    spare: Vec<Vec<f64>>,
 }
 
 type Priced = (Resolved, UnitValue, Option<Vec<f64>>);
@@ -66,13 +70,16 @@ impl SharedPrices {
         SharedPrices {
             slots: vec![None; count],
             filled: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
     /// Forget every price (the next step's shock is another).
     pub fn clear(&mut self) {
         for k in self.filled.drain(..) {
-            self.slots[k] = None;
+            if let Some((_, _, Some(vector))) = self.slots[k].take() {
+                self.spare.push(vector);
+            }
         }
     }
 }
@@ -82,6 +89,8 @@ impl SharedPrices {
 /// what no shock changes is not redone for each.
 pub struct PreparedBook<'a> {
     entries: Vec<Entry<'a>>,
+    /// The indices of the priced entries, each once.
+    indices: Vec<&'a str>,
 }
 
 enum Entry<'a> {
@@ -134,8 +143,16 @@ impl<'a> PreparedBook<'a> {
                     )),
                 }
             })
-            .collect();
-        PreparedBook { entries }
+            .collect::<Vec<_>>();
+        let mut indices: Vec<&str> = Vec::new();
+        for e in &entries {
+            if let Entry::Priced { inst, .. } = e {
+                if !indices.contains(&inst.index_name.as_str()) {
+                    indices.push(&inst.index_name);
+                }
+            }
+        }
+        PreparedBook { entries, indices }
     }
 
     /// Number the book's instruments in `numbers` (by name, adding those it
@@ -175,6 +192,13 @@ impl<'a> PreparedBook<'a> {
         // One buffer for every position: a search values books thousands
         // of times, and a fresh contribution allocates twice.
         let mut c = Contribution::default();
+        if shared.is_some() {
+            // Prices may come from another book: this book's model must
+            // still build the grids its margin is read from.
+            for index in &self.indices {
+                model.grid(index);
+            }
+        }
         for e in &self.entries {
             let (inst, size, session_ref_price, base, number) = match e {
                 Entry::LeftOut(note) => {
@@ -190,29 +214,28 @@ impl<'a> PreparedBook<'a> {
                 } => (*inst, *size, *session_ref_price, base, *number),
             };
             let inst_shock = shock(inst);
-            if shared.is_some() {
-                // The price may come from another book: this book's model
-                // must still build the grid its margin is read from.
-                model.grid(&inst.index_name);
-            }
-            let mut price = || {
+            let mut price = |buffer: Vec<f64>| {
                 let r = base.shocked(inst, inst_shock);
-                (r, unit_value(inst, &r), unit_vector(inst, &r, model))
+                let vector = unit_vector_in(inst, &r, model, buffer);
+                (r, unit_value(inst, &r), vector)
             };
             let slot = match (shared.as_deref_mut(), number) {
                 (Some(s), Some(k)) if k < s.slots.len() => {
-                    Some((&mut s.slots[k], &mut s.filled, k))
+                    Some((&mut s.slots[k], &mut s.filled, &mut s.spare, k))
                 }
                 _ => None,
             };
             let (resolved, unit, vector) = match slot {
-                Some((slot, filled, k)) => {
+                Some((slot, filled, spare, k)) => {
                     if slot.is_none() {
                         filled.push(k);
                     }
-                    &*slot.get_or_insert_with(price)
+                    &*slot.get_or_insert_with(|| price(spare.pop().unwrap_or_default()))
                 }
-                None => &*own.insert(price()),
+                None => {
+                    let buffer = own.take().and_then(|(_, _, v)| v).unwrap_or_default();
+                    &*own.insert(price(buffer))
+                }
             };
             if resolved.expired && inst_shock == Shock::NONE {
                 book.notes.push(Note::past_expiry(inst));

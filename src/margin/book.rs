@@ -166,10 +166,21 @@ pub fn fill_contribution(
 
 /// One unit's scenario vector under the model (None under standard margin).
 pub fn unit_vector(inst: &Instrument, r: &Resolved, model: &mut PreparedModel) -> Option<Vec<f64>> {
+    unit_vector_in(inst, r, model, Vec::new())
+}
+
+/// `unit_vector`, written into `buffer` (its allocation reused).
+pub fn unit_vector_in(
+    inst: &Instrument,
+    r: &Resolved,
+    model: &mut PreparedModel,
+    mut buffer: Vec<f64>,
+) -> Option<Vec<f64>> {
     let grid = model.grid(&inst.index_name)?;
-    let mut out = vec![0.0; grid.len()];
-    grid.unit_vector(inst, r, &mut out);
-    Some(out)
+    buffer.clear();
+    buffer.resize(grid.len(), 0.0);
+    grid.unit_vector(inst, r, &mut buffer);
+    Some(buffer)
 }
 
 /// Compute a position's contribution, pricing its scenario vector.
