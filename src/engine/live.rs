@@ -1111,6 +1111,10 @@ pub async fn run<W: Write>(
             }
             item = rx.recv() => {
                 let Some(first) = item else { break };
+                // Lazy repricing: within a batch a tick only queues what it
+                // moved; each queued instrument is repriced once at its end,
+                // however many ticks moved it.
+                engine.ingest.desk.defer_pricing(true);
                 engine.apply(first);
                 for _ in 0..BATCH {
                     match rx.try_recv() {
@@ -1118,6 +1122,7 @@ pub async fn run<W: Write>(
                         Err(_) => break,
                     }
                 }
+                engine.ingest.desk.defer_pricing(false);
                 engine.subscribe_held();
             }
             _ = idle.tick() => {}
