@@ -277,6 +277,58 @@ impl DemoState {
         r
     }
 
+    /// The public reference methods: `get_instruments` (by currency, and
+    /// `kind` when given; nothing listed has expired, so `expired = true`
+    /// lists none), `get_instrument` and `get_index_price`. An error names
+    /// the parameter and the reason, as Deribit's -32602 does.
+    fn public_reference(
+        &self,
+        method: &str,
+        params: &Value,
+    ) -> Result<Value, (&'static str, &'static str)> {
+        let text = |key: &'static str| params[key].as_str().ok_or((key, "must be a string"));
+        match method {
+            "public/get_instruments" => {
+                let ccy = text("currency")?.to_ascii_uppercase();
+                let kind = match &params["kind"] {
+                    Value::Null => None,
+                    Value::String(k) if KINDS.contains(&k.as_str()) => Some(k.as_str()),
+                    _ => {
+                        return Err((
+                            "kind",
+                            "must be one of future, option, spot, future_combo, option_combo",
+                        ))
+                    }
+                };
+                if params["expired"].as_bool() == Some(true) {
+                    return Ok(json!([]));
+                }
+                let list = (self.market.instruments.iter())
+                    .filter(|i| i.base == ccy)
+                    .map(DemoState::instrument_record)
+                    .filter(|r| kind.is_none_or(|k| r["kind"] == k))
+                    .collect();
+                Ok(Value::Array(list))
+            }
+            "public/get_instrument" => {
+                let name = text("instrument_name")?;
+                let inst = self.market.instruments.iter().find(|i| i.name == name);
+                inst.map(DemoState::instrument_record)
+                    .ok_or(("instrument_name", "instrument not found"))
+            }
+            _ => {
+                let name = text("index_name")?;
+                let u = self
+                    .market
+                    .underlyings
+                    .iter()
+                    .find(|u| u.index_name == name);
+                let price = u.map(|u| u.index).ok_or(("index_name", "unknown index"))?;
+                Ok(json!({"index_price": price, "estimated_delivery_price": price}))
+            }
+        }
+    }
+
     fn ticker(&self, name: &str) -> Option<Value> {
         let inst = self.market.instruments.iter().find(|i| i.name == name)?;
         let q = self.market.quote(inst)?;
@@ -500,6 +552,9 @@ async fn simulate(
     }
 }
 
+/// The instrument kinds Deribit's `get_instruments` accepts.
+const KINDS: [&str; 5] = ["future", "option", "spot", "future_combo", "option_combo"];
+
 type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
 fn reply(id: &Value, result: Value) -> Value {
@@ -508,6 +563,14 @@ fn reply(id: &Value, result: Value) -> Value {
 
 fn error(id: &Value, code: i64, message: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+/// Deribit's answer to a parameter it cannot use: -32602 with the
+/// parameter and the reason (the shape of
+/// `tests/fixtures/deribit/error_invalid_params_-32602.json`).
+fn invalid_params(id: &Value, param: &str, reason: &str) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32602, "message": "Invalid params",
+           "data": {"reason": reason, "param": param}}})
 }
 
 fn notification(channel: &str, data: Value) -> Message {
@@ -581,10 +644,14 @@ async fn session(
                             reply(&id, json!(list))
                         }
                     }
-                    "public/get_instruments" => {
-                        let ccy = params["currency"].as_str().unwrap_or("").to_ascii_uppercase();
-                        let list: Vec<Value> = state.lock().map(|s| s.market.instruments.iter().filter(|i| i.base == ccy).map(DemoState::instrument_record).collect()).unwrap_or_default();
-                        reply(&id, Value::Array(list))
+                    "public/get_instruments" | "public/get_instrument" | "public/get_index_price" => {
+                        match state.lock() {
+                            Ok(s) => match s.public_reference(method, params) {
+                                Ok(result) => reply(&id, result),
+                                Err((param, reason)) => invalid_params(&id, param, reason),
+                            },
+                            Err(_) => error(&id, 11050, "bad_request"),
+                        }
                     }
                     "private/get_positions" | "private/get_account_summary" | "private/get_account_summaries" | "private/get_subaccounts" if !authed => error(&id, 13009, "unauthorized"),
                     "private/get_positions" => {

@@ -1,0 +1,197 @@
+//! The demo exchange as another Deribit client sees it: a bare JSON-RPC
+//! client over a WebSocket (not margintop's), asking the public reference
+//! methods; every answer is read with the same code that reads the
+//! verbatim Deribit fixtures, and shaped like them.
+
+mod common;
+
+use common::read_json;
+use futures_util::{SinkExt, StreamExt};
+use margintop::demo::server::{self, DemoOptions};
+use margintop::model::{Instrument, InstrumentSpec, Kind};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A bare client: one request at a time, the answer with the same id.
+struct Client {
+    ws: Ws,
+    next: u64,
+}
+
+impl Client {
+    async fn connect(url: &str) -> Client {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connects");
+        Client { ws, next: 1 }
+    }
+
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        let id = self.next;
+        self.next += 1;
+        let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        self.ws.send(Message::text(req.to_string())).await.unwrap();
+        let wait = async {
+            while let Some(Ok(frame)) = self.ws.next().await {
+                let Message::Text(text) = frame else { continue };
+                let v: Value = serde_json::from_str(&text).expect("JSON");
+                if v["id"] == id {
+                    return v;
+                }
+            }
+            panic!("the connection closed before answering {method}");
+        };
+        tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .expect("an answer")
+    }
+}
+
+/// The keys of a JSON object.
+fn keys(v: &Value) -> BTreeSet<String> {
+    v.as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+async fn demo() -> (server::DemoServer, Client) {
+    let demo = server::start("127.0.0.1:0".parse().unwrap(), DemoOptions::default())
+        .await
+        .unwrap();
+    let client = Client::connect(&demo.url()).await;
+    (demo, client)
+}
+
+#[tokio::test]
+async fn the_index_price_is_answered_as_deribit_answers_it() {
+    let (demo, mut c) = demo().await;
+    let fixture = read_json("deribit/public_get_index_price_response.json");
+    for index in ["btc_usd", "eth_usd"] {
+        let r = c
+            .call("public/get_index_price", json!({"index_name": index}))
+            .await;
+        let result = &r["result"];
+        assert_eq!(keys(result), keys(&fixture["result"]), "{r}");
+        let price = result["index_price"].as_f64().unwrap();
+        assert!(
+            price > 0.0 && result["estimated_delivery_price"] == price,
+            "{r}"
+        );
+    }
+    let r = c
+        .call("public/get_index_price", json!({"index_name": "xyz_usd"}))
+        .await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+    assert_eq!(r["error"]["data"]["param"], "index_name");
+    let shape = read_json("deribit/error_invalid_params_-32602.json");
+    assert_eq!(keys(&r["error"]), keys(&shape["error"]));
+    assert_eq!(keys(&r["error"]["data"]), keys(&shape["error"]["data"]));
+    demo.stop();
+}
+
+#[tokio::test]
+async fn instruments_are_listed_by_kind() {
+    let (demo, mut c) = demo().await;
+    let list = |r: &Value| r["result"].as_array().cloned().unwrap_or_default();
+    let all = list(
+        &c.call("public/get_instruments", json!({"currency": "BTC"}))
+            .await,
+    );
+    let futures = list(
+        &c.call(
+            "public/get_instruments",
+            json!({"currency": "BTC", "kind": "future"}),
+        )
+        .await,
+    );
+    let options = list(
+        &c.call(
+            "public/get_instruments",
+            json!({"currency": "BTC", "kind": "option"}),
+        )
+        .await,
+    );
+    assert!(!futures.is_empty() && !options.is_empty());
+    assert_eq!(futures.len() + options.len(), all.len());
+    // Read as the fixtures are read: each record is what its kind says.
+    for (records, want_option) in [(&futures, false), (&options, true)] {
+        for r in records {
+            let spec: InstrumentSpec =
+                serde_json::from_value(r.clone()).expect("an instrument record");
+            let inst = Instrument::from_spec(&spec).expect("a known instrument");
+            assert_eq!(matches!(inst.kind, Kind::Option { .. }), want_option, "{r}");
+            assert_eq!(inst.index_name, "btc_usd");
+        }
+    }
+    let names: Vec<&str> = futures
+        .iter()
+        .filter_map(|r| r["instrument_name"].as_str())
+        .collect();
+    assert!(names.contains(&"BTC-PERPETUAL"), "{names:?}");
+    // Nothing has expired yet; a kind Deribit does not know is refused.
+    let expired = c
+        .call(
+            "public/get_instruments",
+            json!({"currency": "BTC", "expired": true}),
+        )
+        .await;
+    assert_eq!(expired["result"], json!([]));
+    let bad = c
+        .call(
+            "public/get_instruments",
+            json!({"currency": "BTC", "kind": "swap"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            bad["error"]["code"].clone(),
+            bad["error"]["data"]["param"].clone()
+        ),
+        (json!(-32602), json!("kind"))
+    );
+    demo.stop();
+}
+
+#[tokio::test]
+async fn one_instrument_is_described_like_the_fixture() {
+    let (demo, mut c) = demo().await;
+    let options = c
+        .call(
+            "public/get_instruments",
+            json!({"currency": "ETH", "kind": "option"}),
+        )
+        .await;
+    let name = options["result"][0]["instrument_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = c
+        .call("public/get_instrument", json!({"instrument_name": name}))
+        .await;
+    let fixture = read_json("deribit/public_get_instrument_option_response.json");
+    // Every field the demo gives is one Deribit gives.
+    let extra: Vec<String> = keys(&r["result"])
+        .difference(&keys(&fixture["result"]))
+        .cloned()
+        .collect();
+    assert!(extra.is_empty(), "fields Deribit does not have: {extra:?}");
+    let spec: InstrumentSpec = serde_json::from_value(r["result"].clone()).unwrap();
+    let inst = Instrument::from_spec(&spec).unwrap();
+    assert_eq!(inst.name, name);
+    assert_eq!(inst.index_name, "eth_usd");
+    let missing = c
+        .call(
+            "public/get_instrument",
+            json!({"instrument_name": "ETH-1JAN20-1-C"}),
+        )
+        .await;
+    assert_eq!(missing["error"]["code"], -32602, "{missing}");
+    let unknown = c.call("public/no_such_method", json!({})).await;
+    assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
+    demo.stop();
+}
