@@ -195,3 +195,100 @@ async fn one_instrument_is_described_like_the_fixture() {
     assert_eq!(unknown["error"]["code"], -32601, "{unknown}");
     demo.stop();
 }
+
+/// Black-76 in USD on one coin (the test's own: textbook formula with the
+/// normal CDF from margintop's tested `pricing::normal`).
+fn b76(call: bool, f: f64, k: f64, t: f64, sigma: f64) -> f64 {
+    use margintop::pricing::normal::cdf;
+    let sd = sigma * t.sqrt();
+    let d1 = (f / k).ln() / sd + 0.5 * sd;
+    let d2 = d1 - sd;
+    match call {
+        true => f * cdf(d1) - k * cdf(d2),
+        false => k * cdf(-d2) - f * cdf(-d1),
+    }
+}
+
+#[tokio::test]
+async fn option_tickers_carry_greeks_that_match_finite_differences_of_their_own_inputs() {
+    let (demo, mut c) = demo().await;
+    let options = c
+        .call(
+            "public/get_instruments",
+            json!({"currency": "BTC", "kind": "option"}),
+        )
+        .await;
+    let records = options["result"].as_array().unwrap().clone();
+    let fixture = read_json("deribit/ticker_option_100ms.json");
+    let mut checked = 0;
+    for r in records.iter().step_by(37) {
+        let name = r["instrument_name"].as_str().unwrap();
+        let t = c
+            .call("public/ticker", json!({"instrument_name": name}))
+            .await["result"]
+            .clone();
+        // Every greek Deribit publishes, and nothing but what it publishes.
+        assert_eq!(
+            keys(&t["greeks"]),
+            keys(&fixture["params"]["data"]["greeks"]),
+            "{t}"
+        );
+        let extra: Vec<String> = keys(&t)
+            .difference(&keys(&fixture["params"]["data"]))
+            .cloned()
+            .collect();
+        assert!(
+            extra.is_empty(),
+            "{name}: fields Deribit's ticker does not have: {extra:?}"
+        );
+        assert!(t["best_bid_price"].as_f64() <= t["mark_price"].as_f64());
+        assert!(t["best_ask_price"].as_f64() >= t["mark_price"].as_f64());
+        let (f, sigma) = (
+            t["underlying_price"].as_f64().unwrap(),
+            t["mark_iv"].as_f64().unwrap() / 100.0,
+        );
+        let k = r["strike"].as_f64().unwrap();
+        let years = (r["expiration_timestamp"].as_i64().unwrap() - t["timestamp"].as_i64().unwrap())
+            as f64
+            / (365.0 * 86_400_000.0);
+        if years < 1.0 / 365.0 {
+            continue; // the last day: the Greeks are steep and rounded to nothing
+        }
+        let call = r["option_type"] == "call";
+        let v = |f: f64, t: f64, s: f64| b76(call, f, k, t, s);
+        let (h, dv, dt) = (f * 1e-4, 1e-4, 1e-5);
+        let delta = (v(f + h, years, sigma) - v(f - h, years, sigma)) / (2.0 * h);
+        let vega = (v(f, years, sigma + dv) - v(f, years, sigma - dv)) / (2.0 * dv) / 100.0;
+        let theta = (v(f, years - dt, sigma) - v(f, years + dt, sigma)) / (2.0 * dt) / 365.0;
+        let g = &t["greeks"];
+        let near = |got: &Value, want: f64, what: &str| {
+            let got = got.as_f64().unwrap();
+            // Five decimals published, and the finite difference's own error.
+            assert!(
+                (got - want).abs() <= 1e-5 + 1e-4 * want.abs(),
+                "{name} {what}: {got} vs {want}"
+            );
+        };
+        near(&g["delta"], delta, "delta");
+        near(&g["vega"], vega, "vega");
+        near(&g["theta"], theta, "theta");
+        // The mark is the same Black-76 on the ticker's own forward and IV,
+        // in coin (one tick of rounding allowed).
+        let mark_usd = t["mark_price"].as_f64().unwrap() * f;
+        assert!(
+            (mark_usd - v(f, years, sigma)).abs() <= 1e-4 * f,
+            "{name}: mark {mark_usd} vs {}",
+            v(f, years, sigma)
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} options checked");
+    let missing = c
+        .call(
+            "public/ticker",
+            json!({"instrument_name": "BTC-1JAN20-1-C"}),
+        )
+        .await;
+    assert_eq!(missing["error"]["code"], -32602, "{missing}");
+    demo.stop();
+}

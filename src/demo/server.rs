@@ -343,6 +343,24 @@ impl DemoState {
             d["mark_iv"] = json!(iv * 100.0);
             d["underlying_price"] = json!(f);
         }
+        if let (
+            Kind::Option {
+                option_type,
+                strike,
+                expiry_ms,
+            },
+            Some(iv),
+            Some(f),
+        ) = (inst.kind, q.mark_iv, q.underlying_price)
+        {
+            let t = crate::pricing::years_between(q.timestamp, expiry_ms).max(0.0);
+            let g = crate::pricing::black76::greeks(option_type, f, strike, t, iv);
+            let round = |x: f64| (x * 1e5).round() / 1e5; // Deribit's five decimals
+            d["greeks"] = json!({"delta": round(g.delta), "gamma": round(g.gamma), "vega": round(g.vega),
+                                 "theta": round(g.theta), "rho": round(g.rho)});
+            d["interest_rate"] = json!(0.0);
+        }
+        quoted_book(&mut d, inst, q.mark_price, q.index_price);
         Some(d)
     }
 
@@ -565,6 +583,28 @@ fn error(id: &Value, code: i64, message: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
 }
 
+/// The parts of a ticker a trading screen reads besides the mark: a
+/// synthetic best bid and ask around it (options 2 % wide, at least one
+/// tick; futures one USD), the day's stats (no trades in the demo, so no
+/// volume and the mark as high and low), and the delivery estimate.
+fn quoted_book(d: &mut Value, inst: &Instrument, mark: f64, index: Option<f64>) {
+    let (bid, ask, amount) = match inst.kind {
+        Kind::Option { .. } => {
+            let half = (mark * 0.01).max(0.0001);
+            ((mark - half).max(0.0), mark + half, 10.0)
+        }
+        _ => (mark - 0.5, mark + 0.5, 10_000.0),
+    };
+    d["best_bid_price"] = json!(bid);
+    d["best_ask_price"] = json!(ask);
+    d["best_bid_amount"] = json!(amount);
+    d["best_ask_amount"] = json!(amount);
+    d["stats"] = json!({"volume": 0.0, "price_change": 0.0, "low": mark, "high": mark});
+    if let Some(i) = index {
+        d["estimated_delivery_price"] = json!(i);
+    }
+}
+
 /// Deribit's answer to a parameter it cannot use: -32602 with the
 /// parameter and the reason (the shape of
 /// `tests/fixtures/deribit/error_invalid_params_-32602.json`).
@@ -642,6 +682,13 @@ async fn session(
                         } else {
                             channels.extend(list.iter().cloned());
                             reply(&id, json!(list))
+                        }
+                    }
+                    "public/ticker" => {
+                        let name = params["instrument_name"].as_str().unwrap_or("");
+                        match state.lock().ok().and_then(|s| s.ticker(name)) {
+                            Some(t) => reply(&id, t),
+                            None => invalid_params(&id, "instrument_name", "instrument not found"),
                         }
                     }
                     "public/get_instruments" | "public/get_instrument" | "public/get_index_price" => {
