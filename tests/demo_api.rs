@@ -292,3 +292,73 @@ async fn option_tickers_carry_greeks_that_match_finite_differences_of_their_own_
     assert_eq!(missing["error"]["code"], -32602, "{missing}");
     demo.stop();
 }
+
+#[tokio::test]
+async fn positions_are_listed_by_kind_for_an_authenticated_subaccount() {
+    let (demo, mut c) = demo().await;
+    let before = c
+        .call("private/get_positions", json!({"currency": "BTC"}))
+        .await;
+    assert_eq!(
+        before["error"]["code"], 13009,
+        "private before auth: {before}"
+    );
+    let auth =
+        json!({"grant_type": "client_credentials", "client_id": "demo", "client_secret": "demo"});
+    assert!(c.call("public/auth", auth).await["result"]["access_token"].is_string());
+    let subs = c.call("private/get_subaccounts", json!({})).await;
+    let mut seen_both = false;
+    for sub in subs["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["type"] == "subaccount")
+    {
+        let token = c
+            .call(
+                "public/exchange_token",
+                json!({"refresh_token": "demo-refresh", "subject_id": sub["id"]}),
+            )
+            .await;
+        assert!(token["result"].is_object(), "{token}");
+        for ccy in ["BTC", "ETH"] {
+            let list = |r: Value| r["result"].as_array().cloned().unwrap_or_default();
+            let all = list(
+                c.call("private/get_positions", json!({"currency": ccy}))
+                    .await,
+            );
+            let futures = list(
+                c.call(
+                    "private/get_positions",
+                    json!({"currency": ccy, "kind": "future"}),
+                )
+                .await,
+            );
+            let options = list(
+                c.call(
+                    "private/get_positions",
+                    json!({"currency": ccy, "kind": "option"}),
+                )
+                .await,
+            );
+            assert!(futures.iter().all(|p| p["kind"] == "future"));
+            assert!(options.iter().all(|p| p["kind"] == "option"));
+            assert_eq!(
+                futures.len() + options.len(),
+                all.len(),
+                "{} {ccy}",
+                sub["username"]
+            );
+            seen_both |= !futures.is_empty() && !options.is_empty();
+        }
+    }
+    assert!(seen_both, "no demo book holds both kinds");
+    let bad = c
+        .call(
+            "private/get_positions",
+            json!({"currency": "BTC", "kind": "swap"}),
+        )
+        .await;
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    demo.stop();
+}

@@ -701,10 +701,15 @@ async fn session(
                         }
                     }
                     "private/get_positions" | "private/get_account_summary" | "private/get_account_summaries" | "private/get_subaccounts" if !authed => error(&id, 13009, "unauthorized"),
-                    "private/get_positions" => {
-                        let ccy = params["currency"].as_str().unwrap_or("");
-                        reply(&id, state.lock().map(|s| s.positions(subject, ccy)).unwrap_or(json!([])))
-                    }
+                    "private/get_positions" => match &params["kind"] {
+                        Value::String(k) if !KINDS.contains(&k.as_str()) => invalid_params(&id, "kind", "must be one of future, option, spot, future_combo, option_combo"),
+                        kind => {
+                            let ccy = params["currency"].as_str().unwrap_or("");
+                            let all = state.lock().map(|s| s.positions(subject, ccy)).unwrap_or(json!([]));
+                            let keep = |p: &Value| kind.is_null() || p["kind"] == *kind;
+                            reply(&id, Value::Array(all.as_array().into_iter().flatten().filter(|p| keep(p)).cloned().collect()))
+                        }
+                    },
                     "private/get_account_summary" => {
                         let ccy = params["currency"].as_str().unwrap_or("");
                         let mut r = reply(&id, state.lock().map(|s| s.summary(subject, ccy)).unwrap_or(json!({})));
