@@ -362,3 +362,37 @@ async fn positions_are_listed_by_kind_for_an_authenticated_subaccount() {
     assert_eq!(bad["error"]["code"], -32602, "{bad}");
     demo.stop();
 }
+
+#[tokio::test]
+async fn an_order_book_is_ordered_around_the_mark() {
+    let (demo, mut c) = demo().await;
+    for name in ["BTC-PERPETUAL", "ETH-PERPETUAL"] {
+        let r = c
+            .call(
+                "public/get_order_book",
+                json!({"instrument_name": name, "depth": 3}),
+            )
+            .await;
+        let book = &r["result"];
+        let prices = |side: &str| -> Vec<f64> {
+            (book[side].as_array().unwrap().iter())
+                .map(|l| l[0].as_f64().unwrap())
+                .collect()
+        };
+        let (bids, asks) = (prices("bids"), prices("asks"));
+        assert_eq!((bids.len(), asks.len()), (3, 3), "{r}");
+        assert!(bids.windows(2).all(|w| w[0] > w[1]) && asks.windows(2).all(|w| w[0] < w[1]));
+        let mark = book["mark_price"].as_f64().unwrap();
+        assert!(bids[0] < mark && mark < asks[0], "{r}");
+        assert_eq!(book["best_bid_price"].as_f64(), Some(bids[0]));
+        assert_eq!(book["best_ask_price"].as_f64(), Some(asks[0]));
+    }
+    let bad = c
+        .call(
+            "public/get_order_book",
+            json!({"instrument_name": "BTC-PERPETUAL", "depth": 0}),
+        )
+        .await;
+    assert_eq!(bad["error"]["data"]["param"], "depth", "{bad}");
+    demo.stop();
+}

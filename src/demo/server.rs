@@ -605,6 +605,29 @@ fn quoted_book(d: &mut Value, inst: &Instrument, mark: f64, index: Option<f64>) 
     }
 }
 
+/// `get_order_book`: the ticker with `depth` synthetic levels a side,
+/// stepping away from the best bid and ask by a twentieth of the spread
+/// (the demo has no orders; the book only gives a client a shape to read).
+fn order_book(mut t: Value, depth: usize) -> Value {
+    let (bid, ask) = (
+        t["best_bid_price"].as_f64().unwrap_or(0.0),
+        t["best_ask_price"].as_f64().unwrap_or(0.0),
+    );
+    let amount = t["best_bid_amount"].as_f64().unwrap_or(0.0);
+    let step = ((ask - bid) / 20.0).max(f64::EPSILON);
+    let side = |from: f64, dir: f64| -> Vec<Value> {
+        (0..depth)
+            .map(|i| from + dir * step * i as f64)
+            .take_while(|p| *p > 0.0)
+            .map(|p| json!([p, amount]))
+            .collect()
+    };
+    t["bids"] = Value::Array(side(bid, -1.0));
+    t["asks"] = Value::Array(side(ask, 1.0));
+    t["change_id"] = t["timestamp"].clone();
+    t
+}
+
 /// Deribit's answer to a parameter it cannot use: -32602 with the
 /// parameter and the reason (the shape of
 /// `tests/fixtures/deribit/error_invalid_params_-32602.json`).
@@ -682,6 +705,15 @@ async fn session(
                         } else {
                             channels.extend(list.iter().cloned());
                             reply(&id, json!(list))
+                        }
+                    }
+                    "public/get_order_book" => {
+                        let name = params["instrument_name"].as_str().unwrap_or("");
+                        let depth = params["depth"].as_u64().unwrap_or(5);
+                        match state.lock().ok().and_then(|s| s.ticker(name)) {
+                            _ if !(1..=10_000).contains(&depth) => invalid_params(&id, "depth", "must be 1 to 10000"),
+                            Some(t) => reply(&id, order_book(t, depth as usize)),
+                            None => invalid_params(&id, "instrument_name", "instrument not found"),
                         }
                     }
                     "public/ticker" => {
