@@ -52,6 +52,19 @@ impl Client {
     }
 }
 
+impl Client {
+    /// `get_instruments` of `currency` and `kind`: the records.
+    async fn listed(&mut self, currency: &str, kind: &str) -> Vec<Value> {
+        let r = self
+            .call(
+                "public/get_instruments",
+                json!({"currency": currency, "kind": kind}),
+            )
+            .await;
+        r["result"].as_array().cloned().unwrap_or_default()
+    }
+}
+
 /// The keys of a JSON object.
 fn keys(v: &Value) -> BTreeSet<String> {
     v.as_object()
@@ -102,20 +115,8 @@ async fn instruments_are_listed_by_kind() {
         &c.call("public/get_instruments", json!({"currency": "BTC"}))
             .await,
     );
-    let futures = list(
-        &c.call(
-            "public/get_instruments",
-            json!({"currency": "BTC", "kind": "future"}),
-        )
-        .await,
-    );
-    let options = list(
-        &c.call(
-            "public/get_instruments",
-            json!({"currency": "BTC", "kind": "option"}),
-        )
-        .await,
-    );
+    let futures = c.listed("BTC", "future").await;
+    let options = c.listed("BTC", "option").await;
     assert!(!futures.is_empty() && !options.is_empty());
     assert_eq!(futures.len() + options.len(), all.len());
     // Read as the fixtures are read: each record is what its kind says.
@@ -160,16 +161,8 @@ async fn instruments_are_listed_by_kind() {
 #[tokio::test]
 async fn one_instrument_is_described_like_the_fixture() {
     let (demo, mut c) = demo().await;
-    let options = c
-        .call(
-            "public/get_instruments",
-            json!({"currency": "ETH", "kind": "option"}),
-        )
-        .await;
-    let name = options["result"][0]["instrument_name"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let options = c.listed("ETH", "option").await;
+    let name = options[0]["instrument_name"].as_str().unwrap().to_string();
     let r = c
         .call("public/get_instrument", json!({"instrument_name": name}))
         .await;
@@ -212,13 +205,7 @@ fn b76(call: bool, f: f64, k: f64, t: f64, sigma: f64) -> f64 {
 #[tokio::test]
 async fn option_tickers_carry_greeks_that_match_finite_differences_of_their_own_inputs() {
     let (demo, mut c) = demo().await;
-    let options = c
-        .call(
-            "public/get_instruments",
-            json!({"currency": "BTC", "kind": "option"}),
-        )
-        .await;
-    let records = options["result"].as_array().unwrap().clone();
+    let records = c.listed("BTC", "option").await;
     let fixture = read_json("deribit/ticker_option_100ms.json");
     let mut checked = 0;
     for r in records.iter().step_by(37) {

@@ -334,6 +334,19 @@ mod tests {
         r
     }
 
+    /// A snapshot of current (or stale) accounts holding 1 of MM on 4 of
+    /// margin balance.
+    fn snapshot(accounts: &[(&str, bool)]) -> Snapshot {
+        Snapshot {
+            accounts: (accounts.iter())
+                .map(|(label, stale)| {
+                    AccountSnapshot::for_test(label, "BTC", risk(4.0, 1.0), *stale)
+                })
+                .collect(),
+            ..Snapshot::default()
+        }
+    }
+
     /// The lines of `text` about `account` for metric `name`.
     fn lines<'a>(text: &'a str, name: &str, account: &str) -> Vec<&'a str> {
         let prefix = format!("margintop_account_{name}{{account=\"{account}\"");
@@ -342,13 +355,7 @@ mod tests {
 
     #[test]
     fn a_stale_account_shows_its_staleness_and_no_figures() {
-        let snap = Snapshot {
-            accounts: vec![
-                AccountSnapshot::for_test("fresh", "BTC", risk(4.0, 1.0), false),
-                AccountSnapshot::for_test("old", "BTC", risk(4.0, 1.0), true),
-            ],
-            ..Snapshot::default()
-        };
+        let snap = snapshot(&[("fresh", false), ("old", true)]);
         let text = render(&snap, &BTreeMap::new());
         assert_eq!(
             lines(&text, "mm_ratio", "fresh"),
@@ -382,13 +389,7 @@ mod tests {
 
     #[test]
     fn background_figures_appear_for_their_account_only() {
-        let snap = Snapshot {
-            accounts: vec![
-                AccountSnapshot::for_test("a", "BTC", risk(4.0, 1.0), false),
-                AccountSnapshot::for_test("b", "BTC", risk(4.0, 1.0), false),
-            ],
-            ..Snapshot::default()
-        };
+        let snap = snapshot(&[("a", false), ("b", false)]);
         let analysed = [(
             AccountKey::new("a", "BTC"),
             Analysed {
