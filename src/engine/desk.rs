@@ -20,7 +20,7 @@ use crate::margin::grid::Table;
 use crate::margin::inputs::{AccountInputs, Models};
 use crate::margin::notes::{Note, Omission};
 use crate::margin::requirement::WorstScenario;
-use crate::model::valuation::{resolve, unit_value, Resolved, Shock, UnitValue};
+use crate::model::valuation::{unit_value, Base, Resolved, Shock, UnitValue};
 use crate::model::{Account, Collateral, Instrument, MarketState, Quote};
 use crate::risk::revalue::Book;
 use crate::risk::{DeskInputs, Holder};
@@ -96,10 +96,32 @@ struct Holding {
 
 struct InstrumentSlot {
     inst: Instrument,
+    /// An option's model value at its quote, and what it was computed
+    /// from: an index tick moves the option from its quote, and the value
+    /// at the quote is the same until the quote or the clock changes.
+    at_quote: Option<([u64; 3], f64)>,
     /// Resolved inputs and per-unit value, shared by every holder.
     priced: Option<(Resolved, UnitValue)>,
     error: Option<String>,
     holders: Vec<Holding>,
+}
+
+impl InstrumentSlot {
+    /// `base` with the model's value at its quote, kept from the last
+    /// reprice when the quote's inputs are the same (else computed, kept).
+    fn with_at_quote(&mut self, base: Base) -> Base {
+        let Some(key) = base.at_quote_key() else {
+            return base;
+        };
+        if let Some((k, v)) = self.at_quote {
+            if k == key {
+                return base.with_model_at_quote(v);
+            }
+        }
+        let base = base.for_many(&self.inst);
+        self.at_quote = base.model_at_quote().map(|v| (key, v));
+        base
+    }
 }
 
 struct DeskAccount {
@@ -258,6 +280,7 @@ impl Desk {
     pub fn add_instrument(&mut self, inst: Instrument) -> InstrumentId {
         if let Some(&id) = self.by_name.get(&inst.name) {
             self.slots[id].inst = inst;
+            self.slots[id].at_quote = None;
             self.reprice(id);
             return id;
         }
@@ -269,6 +292,7 @@ impl Desk {
             .push(id);
         self.slots.push(InstrumentSlot {
             inst,
+            at_quote: None,
             priced: None,
             error: None,
             holders: Vec::new(),
@@ -662,8 +686,9 @@ impl Desk {
     /// Price one instrument and update its holders.
     fn reprice(&mut self, id: InstrumentId) {
         let slot = &mut self.slots[id];
-        match resolve(&slot.inst, &self.market, self.now_ms, Shock::NONE) {
-            Ok(r) => {
+        match Base::of(&slot.inst, &self.market, self.now_ms).map(|b| slot.with_at_quote(b)) {
+            Ok(base) => {
+                let r = base.shocked(&slot.inst, Shock::NONE);
                 slot.priced = Some((r, unit_value(&slot.inst, &r)));
                 slot.error = None;
             }

@@ -167,6 +167,28 @@ impl Base {
         self
     }
 
+    /// What the model's value at the quote depends on (forward, volatility
+    /// and time at the quote, as bits); None for a future. Equal keys give
+    /// equal `for_many` values, so a caller may keep one across reprices.
+    pub fn at_quote_key(&self) -> Option<[u64; 3]> {
+        let o = self.option.as_ref()?;
+        Some([o.quote_forward, o.sigma, self.t_raw.unwrap_or(0.0)].map(f64::to_bits))
+    }
+
+    /// The model's value at the quote, when computed ahead (`for_many`).
+    pub fn model_at_quote(&self) -> Option<f64> {
+        self.option.as_ref()?.model_at_quote
+    }
+
+    /// This base with the model's value at the quote given (`v` must be
+    /// what `for_many` computed for a base of the same `at_quote_key`).
+    pub fn with_model_at_quote(mut self, v: f64) -> Base {
+        if let Some(o) = self.option.as_mut() {
+            o.model_at_quote = Some(v);
+        }
+        self
+    }
+
     /// The instrument's inputs after `shock` (`inst` is the one `of` read).
     pub fn shocked(&self, inst: &Instrument, shock: Shock) -> Resolved {
         let shift = shock.price;
