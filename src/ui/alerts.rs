@@ -26,6 +26,8 @@ pub struct Alert {
     pub text: String,
     /// What a configured rule measured (None: a built-in alert).
     pub fired: Option<Fired>,
+    /// The account a built-in alert is about (None: a link, the input).
+    pub about: Option<AccountKey>,
 }
 
 impl Alert {
@@ -33,7 +35,11 @@ impl Alert {
     pub fn entry(&self) -> Entry<'_> {
         match &self.fired {
             Some(f) => Entry::rule(f),
-            None => Entry::built_in(self.at_ms, self.level, &self.text),
+            None => Entry {
+                account: self.about.as_ref().map(|k| k.label.as_str()),
+                currency: self.about.as_ref().map(|k| k.currency.as_str()),
+                ..Entry::built_in(self.at_ms, self.level, &self.text)
+            },
         }
     }
 }
@@ -96,7 +102,7 @@ impl Alerts {
 
     /// A lasting difference between local and exchange equity or
     /// maintenance margin starts or ends.
-    fn divergence(&mut self, v: &AccountSnapshot, new: &mut Vec<(Level, String)>) {
+    fn divergence(&mut self, v: &AccountSnapshot, new: &mut Vec<Raised>) {
         let name = v.key().name();
         let equity = v.equity_divergence.map(|d| {
             let since = crate::report::health::time_of_day_utc(d.since);
@@ -131,7 +137,8 @@ impl Alerts {
                 self.started.insert(key.clone());
                 if let Some(level) = alarming(h) {
                     let name = format!("{} [{}]", v.label, v.currency);
-                    new.push((level, format!("{name} is {h:?} at start{}", why(v, h))));
+                    let text = format!("{name} is {h:?} at start{}", why(v, h));
+                    new.push((level, text, Some(key.clone())));
                 }
                 self.health.insert(key, h);
                 continue;
@@ -147,10 +154,12 @@ impl Alerts {
                 .map_or(String::new(), |r| format!(" (mm_ratio {:.1}%)", r * 100.0));
             match (alarming(h), before.and_then(alarming)) {
                 (Some(level), _) => {
-                    new.push((level, format!("{name} is {h:?}{ratio}{}", why(v, h))))
+                    let text = format!("{name} is {h:?}{ratio}{}", why(v, h));
+                    new.push((level, text, Some(v.key())))
                 }
                 (None, Some(_)) if h == Health::Ok => {
-                    new.push((Level::Info, format!("{name} is back to Ok{ratio}")))
+                    let text = format!("{name} is back to Ok{ratio}");
+                    new.push((Level::Info, text, Some(v.key())))
                 }
                 _ => {}
             }
@@ -165,27 +174,28 @@ impl Alerts {
                 (
                     Some(LinkState::Live),
                     LinkState::Down(why) | LinkState::Unreachable(why) | LinkState::AuthFailed(why),
-                ) => new.push((Level::Critical, format!("link {link} down: {why}"))),
+                ) => new.push((Level::Critical, format!("link {link} down: {why}"), None)),
                 (Some(b), LinkState::Live) if *b != LinkState::Live && again => {
-                    new.push((Level::Info, format!("link {link} live again")))
+                    new.push((Level::Info, format!("link {link} live again"), None))
                 }
                 (None, LinkState::AuthFailed(why) | LinkState::Unreachable(why)) => {
-                    new.push((Level::Critical, format!("link {link}: {why}")))
+                    new.push((Level::Critical, format!("link {link}: {why}"), None))
                 }
                 _ => {}
             }
         }
         for w in &snap.warnings {
             if self.warnings.insert(w.clone()) {
-                new.push((Level::Warning, w.clone()));
+                new.push((Level::Warning, w.clone(), None));
             }
         }
         let mut new: Vec<Alert> = (new.into_iter())
-            .map(|(level, text)| Alert {
+            .map(|(level, text, about)| Alert {
                 at_ms,
                 level,
                 text,
                 fired: None,
+                about,
             })
             .collect();
         let fired = self
@@ -196,6 +206,7 @@ impl Alerts {
             level: f.level,
             text: f.message.clone(),
             fired: Some(f),
+            about: None,
         }));
         for a in &new {
             self.push(a.clone());
@@ -210,6 +221,7 @@ impl Alerts {
             level,
             text,
             fired: None,
+            about: None,
         });
     }
 
@@ -234,6 +246,9 @@ impl Alerts {
     }
 }
 
+/// A built-in alert as found: level, text, and the account it is about.
+type Raised = (Level, String, Option<AccountKey>);
+
 /// Raise `raised` (a warning) when `key` enters the flagged set, and say
 /// `cleared` when it leaves it.
 fn flag(
@@ -241,16 +256,16 @@ fn flag(
     key: AccountKey,
     raised: Option<String>,
     cleared: String,
-    new: &mut Vec<(Level, String)>,
+    new: &mut Vec<Raised>,
 ) {
     match (raised, flagged.contains(&key)) {
         (Some(text), false) => {
+            new.push((Level::Warning, text, Some(key.clone())));
             flagged.insert(key);
-            new.push((Level::Warning, text));
         }
         (None, true) => {
             flagged.remove(&key);
-            new.push((Level::Info, cleared));
+            new.push((Level::Info, cleared, Some(key)));
         }
         _ => {}
     }
@@ -286,6 +301,20 @@ mod tests {
             links: [("a".to_string(), link)].into_iter().collect(),
             ..Snapshot::default()
         }
+    }
+
+    #[test]
+    fn a_built_in_alert_tells_the_sinks_which_account_it_is_about() {
+        let t = Thresholds::default();
+        let mut alerts = Alerts::default();
+        alerts.observe(&snap(vec![view(0.1, false)], LinkState::Live, 1), &t);
+        let down = LinkState::Down("reset".into());
+        let new = alerts.observe(&snap(vec![view(0.95, false)], down, 2), &t);
+        let entries: Vec<_> = new.iter().map(Alert::entry).collect();
+        let about: Vec<(Option<&str>, Option<&str>)> =
+            entries.iter().map(|e| (e.account, e.currency)).collect();
+        // The account's turn to critical names it; the link's loss names none.
+        assert_eq!(about, [(Some("a"), Some("BTC")), (None, None)], "{new:?}");
     }
 
     #[test]
