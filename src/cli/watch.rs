@@ -32,6 +32,10 @@ pub struct WatchArgs {
     /// Demo only: start a market crash a few seconds in.
     #[arg(long)]
     pub demo_crash: bool,
+    /// Demo only: the simulated market's seed (the same seed gives the same
+    /// market path, as `demo-server --seed`).
+    #[arg(long, value_name = "N", default_value_t = DemoOptions::default().seed)]
+    pub seed: u64,
     /// Stop after this many seconds (default: at Ctrl-C).
     #[arg(long, value_name = "S")]
     pub duration_s: Option<u64>,
@@ -70,12 +74,13 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
     let scenarios = parse_scenarios(BUILTIN_SCENARIOS, "built-in scenarios")?;
     let use_demo = args.demo || args.demo_crash || config.accounts.is_empty();
     let (mon, demo, banner) = if use_demo {
-        let demo = server::start(
-            "127.0.0.1:0".parse().expect("loopback address"),
-            DemoOptions::default(),
-        )
-        .await
-        .map_err(|e| format!("cannot start the demo exchange: {e}"))?;
+        let opts = DemoOptions {
+            seed: args.seed,
+            ..DemoOptions::default()
+        };
+        let demo = server::start("127.0.0.1:0".parse().expect("loopback address"), opts)
+            .await
+            .map_err(|e| format!("cannot start the demo exchange: {e}"))?;
         let cfg = Config {
             accounts: vec![server::demo_account(&demo.url())],
             ..config.clone()
