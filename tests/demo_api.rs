@@ -383,3 +383,40 @@ async fn an_order_book_is_ordered_around_the_mark() {
     assert_eq!(bad["error"]["data"]["param"], "depth", "{bad}");
     demo.stop();
 }
+
+#[tokio::test]
+async fn book_summaries_cover_every_listed_instrument() {
+    let (demo, mut c) = demo().await;
+    for kind in ["option", "future"] {
+        let listed = c.listed("ETH", kind).await;
+        let r = c
+            .call(
+                "public/get_book_summary_by_currency",
+                json!({"currency": "ETH", "kind": kind}),
+            )
+            .await;
+        let summaries = r["result"].as_array().cloned().unwrap_or_default();
+        assert_eq!(summaries.len(), listed.len(), "{kind}");
+        for s in &summaries {
+            let (bid, ask, mid) = (
+                s["bid_price"].as_f64().unwrap(),
+                s["ask_price"].as_f64().unwrap(),
+                s["mid_price"].as_f64().unwrap(),
+            );
+            assert!(
+                bid <= mid && mid <= ask && (mid - (bid + ask) / 2.0).abs() < 1e-12,
+                "{s}"
+            );
+            assert!(s["mark_price"].as_f64().unwrap() > 0.0, "{s}");
+            assert_eq!(s["mark_iv"].is_number(), kind == "option", "{s}");
+        }
+    }
+    let bad = c
+        .call(
+            "public/get_book_summary_by_currency",
+            json!({"currency": "ETH", "kind": "x"}),
+        )
+        .await;
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    demo.stop();
+}

@@ -329,6 +329,38 @@ impl DemoState {
         }
     }
 
+    /// `get_book_summary_by_currency`: each instrument's top of book and
+    /// day from its ticker (`kind` filters as in `get_instruments`).
+    fn book_summaries(&self, params: &Value) -> Result<Value, (&'static str, &'static str)> {
+        let mut list = self.public_reference("public/get_instruments", params)?;
+        for record in list.as_array_mut().into_iter().flatten() {
+            let name = record["instrument_name"].as_str().unwrap_or("").to_string();
+            let Some(t) = self.ticker(&name) else {
+                continue;
+            };
+            let (bid, ask) = (t["best_bid_price"].as_f64(), t["best_ask_price"].as_f64());
+            let mut summary = json!({
+                "instrument_name": name,
+                "base_currency": record["base_currency"],
+                "quote_currency": if record["kind"] == "option" { record["base_currency"].clone() } else { json!("USD") },
+                "creation_timestamp": t["timestamp"],
+                "mark_price": t["mark_price"],
+                "bid_price": bid, "ask_price": ask,
+                "mid_price": bid.zip(ask).map(|(b, a)| (b + a) / 2.0),
+                "volume": 0.0, "volume_usd": 0.0, "open_interest": 0.0, "price_change": 0.0,
+                "high": t["stats"]["high"], "low": t["stats"]["low"], "last": Value::Null,
+                "estimated_delivery_price": t["estimated_delivery_price"],
+            });
+            for key in ["mark_iv", "underlying_price", "interest_rate"] {
+                if !t[key].is_null() {
+                    summary[key] = t[key].clone();
+                }
+            }
+            *record = summary;
+        }
+        Ok(list)
+    }
+
     fn ticker(&self, name: &str) -> Option<Value> {
         let inst = self.market.instruments.iter().find(|i| i.name == name)?;
         let q = self.market.quote(inst)?;
@@ -707,6 +739,13 @@ async fn session(
                             reply(&id, json!(list))
                         }
                     }
+                    "public/get_book_summary_by_currency" => match state.lock() {
+                        Ok(s) => match s.book_summaries(params) {
+                            Ok(list) => reply(&id, list),
+                            Err((param, reason)) => invalid_params(&id, param, reason),
+                        },
+                        Err(_) => error(&id, 11050, "bad_request"),
+                    },
                     "public/get_order_book" => {
                         let name = params["instrument_name"].as_str().unwrap_or("");
                         let depth = params["depth"].as_u64().unwrap_or(5);
