@@ -195,17 +195,8 @@ mod tests {
         }
     }
 
-    /// Problems reported within a few seconds (the thread runs apart).
     fn problems(hook: &mut Hook, want: usize) -> Vec<String> {
-        let mut got = Vec::new();
-        for _ in 0..500 {
-            got.extend(hook.send(&[]));
-            if got.len() >= want {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        got
+        crate::alerting::problems_within_seconds(|| hook.send(&[]), want)
     }
 
     #[test]

@@ -201,6 +201,24 @@ fn base_reading(
     r
 }
 
+/// What a sink reported within a few seconds (its thread runs apart):
+/// `send` with nothing new, polled until `want` problems came.
+#[cfg(test)]
+pub(crate) fn problems_within_seconds(
+    mut send: impl FnMut() -> Vec<String>,
+    want: usize,
+) -> Vec<String> {
+    let mut got = Vec::new();
+    for _ in 0..500 {
+        got.extend(send());
+        if got.len() >= want {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    got
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

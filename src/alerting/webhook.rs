@@ -317,17 +317,8 @@ mod tests {
         }
     }
 
-    /// The webhook's problems within a few seconds.
     fn problems(w: &mut Webhook, want: usize) -> Vec<String> {
-        let mut got = Vec::new();
-        for _ in 0..500 {
-            got.extend(w.send(&[]));
-            if got.len() >= want {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        got
+        crate::alerting::problems_within_seconds(|| w.send(&[]), want)
     }
 
     fn alert(text: &str) -> Entry<'_> {

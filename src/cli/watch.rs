@@ -71,6 +71,7 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
     let models = load_models(None).map_err(|e| e.to_string())?;
     // Bad keys are refused before anything starts.
     let keys = KeyMap::with_overrides(&config.ui.key_overrides())?;
+    let metrics_addr = config.metrics.address(args.metrics.as_deref())?;
     let scenarios = parse_scenarios(BUILTIN_SCENARIOS, "built-in scenarios")?;
     let use_demo = args.demo || args.demo_crash || config.accounts.is_empty();
     let (mon, demo, banner) = if use_demo {
@@ -113,7 +114,7 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
         critical_mm_ratio: config.check.critical_mm_ratio,
     };
     let alert_rules = config.alert_rules()?;
-    let metrics = match config.metrics.address(args.metrics.as_deref())? {
+    let metrics = match metrics_addr {
         Some(addr) => Some(serve_metrics(addr, &mon).await?),
         None => None,
     };
