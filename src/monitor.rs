@@ -62,6 +62,7 @@ pub fn start_with(
     }
     let mut ingest = Ingest::new(Desk::new(models.clone(), 0), None);
     ingest.desk.set_clock_step(config.engine.clock_step_ms);
+    ingest.limits.clock_rate = config.connection.clock_rate;
     let (feed_tx, feed_rx) = mpsc::channel(config.engine.queue_capacity.max(16));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let mut specs: Vec<(ConnectionSpec, mpsc::Receiver<Command>)> = Vec::new();

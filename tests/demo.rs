@@ -2,82 +2,14 @@
 //! reaches a complete snapshot, local margin equals the demo exchange's, and
 //! the crash mode pushes a book past liquidation.
 
-use margintop::config::{Config, ConnectionConfig};
+#[path = "support/demo_desk.rs"]
+mod demo_desk;
+
+use demo_desk::{books, creds, demo_config, start_desk, wait_until};
 use margintop::demo::server::{self, DemoOptions};
-use margintop::engine::live::Snapshot;
 use margintop::margin::config::load_models;
 use margintop::monitor;
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
-
-fn demo_config(url: &str) -> Config {
-    Config {
-        accounts: vec![server::demo_account(url)],
-        connection: ConnectionConfig {
-            max_requests_per_s: 1_000,
-            ..ConnectionConfig::default()
-        },
-        ..Config::default()
-    }
-}
-
-fn creds() -> HashMap<String, margintop::config::Credentials> {
-    server::demo_credentials()
-}
-
-/// Start the demo and a monitor on it; wait until every demo book is complete.
-async fn start_desk(
-    opts: DemoOptions,
-) -> (
-    server::DemoServer,
-    monitor::Monitor,
-    tokio::sync::watch::Receiver<Arc<Snapshot>>,
-    Arc<Snapshot>,
-) {
-    let demo = server::start("127.0.0.1:0".parse().unwrap(), opts)
-        .await
-        .unwrap();
-    let mon = monitor::start_with(
-        &demo_config(&demo.url()),
-        None,
-        &creds(),
-        load_models(None).unwrap(),
-        None,
-    )
-    .unwrap();
-    let mut rx = mon.snapshots.clone();
-    let n = demo.state.lock().unwrap().accounts.len();
-    let ready = wait_until(&mut rx, Duration::from_secs(30), |s| {
-        books(s).len() == n && books(s).iter().all(|v| v.complete)
-    })
-    .await;
-    (demo, mon, rx, ready)
-}
-
-/// Views of the demo books (subaccounts, in the currency they hold).
-fn books(snap: &Snapshot) -> Vec<&margintop::engine::live::AccountSnapshot> {
-    snap.accounts
-        .iter()
-        .filter(|v| v.label.starts_with("demo/") && !v.positions.is_empty())
-        .collect()
-}
-
-async fn wait_until(
-    rx: &mut tokio::sync::watch::Receiver<Arc<Snapshot>>,
-    limit: Duration,
-    done: impl Fn(&Snapshot) -> bool,
-) -> Arc<Snapshot> {
-    let deadline = tokio::time::Instant::now() + limit;
-    while tokio::time::Instant::now() < deadline {
-        let _ = tokio::time::timeout(Duration::from_millis(300), rx.changed()).await;
-        let snap = rx.borrow().clone();
-        if done(&snap) {
-            return snap;
-        }
-    }
-    rx.borrow().clone()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_demo_account_is_complete_and_local_margin_equals_the_exchanges() {

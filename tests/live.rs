@@ -61,6 +61,7 @@ fn config(url: &str, chunk: usize) -> Config {
             reconnect_max_ms: 300,
             subscribe_chunk: chunk,
             max_requests_per_s: 1_000,
+            clock_rate: 1.0,
         },
         ..Config::default()
     }

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-#[derive(clap::Args, Default)]
+#[derive(clap::Args)]
 pub struct WatchArgs {
     /// Configuration file; without one (and no user config) margintop runs
     /// the built-in demo exchange.
@@ -36,6 +36,10 @@ pub struct WatchArgs {
     /// market path, as `demo-server --seed`).
     #[arg(long, value_name = "N", default_value_t = DemoOptions::default().seed)]
     pub seed: u64,
+    /// Demo only: simulated seconds per real second (3600 lives a day in 24
+    /// minutes, through the 08:00 UTC settlement and expiries).
+    #[arg(long, value_name = "N", default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
     /// Stop after this many seconds (default: at Ctrl-C).
     #[arg(long, value_name = "S")]
     pub duration_s: Option<u64>,
@@ -62,6 +66,14 @@ pub struct WatchArgs {
     pub metrics: Option<String>,
 }
 
+/// A demo speed: a positive number of simulated seconds per real second.
+pub fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && (0.01..=100_000.0).contains(&x) => Ok(x),
+        _ => Err(format!("{s:?} is not a speed from 0.01 to 100000")),
+    }
+}
+
 pub fn run(args: WatchArgs) -> Result<(), String> {
     super::runtime()?.block_on(watch(args))
 }
@@ -77,15 +89,17 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
     let (mon, demo, banner) = if use_demo {
         let opts = DemoOptions {
             seed: args.seed,
+            time_scale: args.speed,
             ..DemoOptions::default()
         };
         let demo = server::start("127.0.0.1:0".parse().expect("loopback address"), opts)
             .await
             .map_err(|e| format!("cannot start the demo exchange: {e}"))?;
-        let cfg = Config {
+        let mut cfg = Config {
             accounts: vec![server::demo_account(&demo.url())],
             ..config.clone()
         };
+        cfg.connection.clock_rate = args.speed.max(1.0);
         let creds = server::demo_credentials();
         let mon = monitor::start_with(&cfg, None, &creds, models, None)?;
         let banner = format!(

@@ -195,6 +195,9 @@ pub struct ConnectionConfig {
     pub reconnect_max_ms: u64,
     pub subscribe_chunk: usize,
     pub max_requests_per_s: u32,
+    /// Exchange seconds per local second the monitor believes (1 for a
+    /// real exchange; a demo server's `--speed` for an accelerated demo).
+    pub clock_rate: f64,
 }
 
 impl Default for ConnectionConfig {
@@ -207,6 +210,7 @@ impl Default for ConnectionConfig {
             reconnect_max_ms: 30_000,
             subscribe_chunk: 250,
             max_requests_per_s: 10,
+            clock_rate: 1.0,
         }
     }
 }
@@ -465,6 +469,12 @@ impl Config {
             if !(lo..=hi).contains(&v) {
                 return Err(format!("{name} = {v} is outside {lo}..={hi}"));
             }
+        }
+        let rate = c.clock_rate;
+        if !(1.0..=100_000.0).contains(&rate) {
+            return Err(format!(
+                "connection.clock_rate = {rate} is outside 1..=100000 (exchange seconds per local second)"
+            ));
         }
         // Fractions of the margin balance: 1 is liquidation.
         let fractions = [

@@ -14,6 +14,9 @@ pub struct DemoAccount {
     /// Deribit's name of the margin model ("segregated_pm", "segregated_sm").
     pub margin_model: String,
     pub balance: f64,
+    /// The session's realised P&L (futures traded away from the session
+    /// reference, funding), booked into the balance at the settlement.
+    pub session_rpl: f64,
     /// Maintenance-margin ratio the balance is sized for at start.
     pub target_mm_ratio: f64,
     pub positions: Vec<(String, f64)>,
@@ -26,7 +29,13 @@ pub struct DemoAccount {
 }
 
 /// The listed option nearest to `days` to expiry and strike `moneyness` × forward.
-fn option(m: &SimMarket, base: &str, days: f64, moneyness: f64, cp: OptionType) -> Option<String> {
+pub(super) fn option(
+    m: &SimMarket,
+    base: &str,
+    days: f64,
+    moneyness: f64,
+    cp: OptionType,
+) -> Option<String> {
     let u = m.underlying(base)?;
     m.instruments
         .iter()
@@ -49,7 +58,7 @@ fn option(m: &SimMarket, base: &str, days: f64, moneyness: f64, cp: OptionType) 
 }
 
 /// The listed dated future nearest to `days` to expiry.
-fn future(m: &SimMarket, base: &str, days: f64) -> Option<String> {
+pub(super) fn future(m: &SimMarket, base: &str, days: f64) -> Option<String> {
     m.instruments
         .iter()
         .filter(|i| i.base == base && matches!(i.kind, Kind::Future { .. }))
@@ -247,6 +256,7 @@ pub fn demo_desk(m: &SimMarket) -> Vec<DemoAccount> {
                 currency: ccy.to_string(),
                 margin_model: model.to_string(),
                 balance: 0.0,
+                session_rpl: 0.0,
                 target_mm_ratio: target,
                 positions: merge(positions),
                 drifts,

@@ -66,9 +66,19 @@ pub struct Underlying {
     /// Annualised futures carry over the index.
     pub basis: f64,
     pub smile: Smile,
+    /// The perpetual's premium over the index (a fraction); it wanders
+    /// around a small positive mean, and funding follows it.
+    pub perp_premium: f64,
     crash: Option<Crash>,
     vol_boost: f64,
 }
+
+/// The perpetual premium's mean, spread (stationary standard deviation)
+/// and half-life: it spends most of its time inside Deribit's ±0.05 %
+/// dead band, where no funding is paid, and leaves it now and then.
+const PREMIUM_MEAN: f64 = 0.0002;
+const PREMIUM_SD: f64 = 0.0006;
+const PREMIUM_HALF_LIFE_S: f64 = 3_600.0;
 
 const MS_PER_DAY: i64 = 86_400_000;
 const SECONDS_PER_YEAR: f64 = 365.0 * 86_400.0;
@@ -80,6 +90,9 @@ pub struct SimMarket {
     pub underlyings: Vec<Underlying>,
     pub instruments: Vec<Instrument>,
     rng: Rng,
+    /// Draws for the perpetual premium, apart from the index's: adding the
+    /// premium left every seeded index path as it was.
+    premium_rng: Rng,
 }
 
 impl SimMarket {
@@ -94,14 +107,33 @@ impl SimMarket {
             underlyings,
             instruments: Vec::new(),
             rng: Rng::new(seed),
+            premium_rng: Rng::new(seed ^ 0x9E7),
         };
-        market.list_instruments();
+        market.instruments = market.listing();
         market
     }
 
-    /// List the chain: perpetual, dated futures, and options on daily, weekly,
-    /// monthly and quarterly expiries, strikes around the money.
-    fn list_instruments(&mut self) {
+    /// After an expiry: what has expired leaves the list, what is still
+    /// listed stays (strikes once listed are never withdrawn while they
+    /// live, as on Deribit), and the day's new expiries and strikes around
+    /// today's index are added. Returns the instruments added.
+    pub fn relist(&mut self) -> Vec<Instrument> {
+        let now = self.now_ms;
+        self.instruments
+            .retain(|i| i.expiry_ms().is_none_or(|e| e > now));
+        let known: std::collections::HashSet<String> =
+            self.instruments.iter().map(|i| i.name.clone()).collect();
+        let added: Vec<Instrument> = (self.listing().into_iter())
+            .filter(|i| !known.contains(&i.name))
+            .collect();
+        self.instruments.extend(added.iter().cloned());
+        added
+    }
+
+    /// The chain Deribit would list now: perpetual, dated futures, and
+    /// options on daily, weekly, monthly and quarterly expiries, strikes
+    /// around the money.
+    fn listing(&self) -> Vec<Instrument> {
         let mut out = Vec::new();
         for u in &self.underlyings {
             out.push(Instrument::parse(&format!("{}-PERPETUAL", u.base)).expect("perpetual name"));
@@ -123,7 +155,7 @@ impl SimMarket {
                 }
             }
         }
-        self.instruments = out;
+        out
     }
 
     pub fn underlying(&self, base: &str) -> Option<&Underlying> {
@@ -153,7 +185,18 @@ impl SimMarket {
                 u.vol_boost = 1.0 + (u.vol_boost - 1.0) * 0.5_f64.powf(dt / 600.0);
             }
             u.index *= log_move.exp();
+            // Ornstein–Uhlenbeck, sampled exactly over the step.
+            let keep = 0.5_f64.powf(dt / PREMIUM_HALF_LIFE_S);
+            let noise = PREMIUM_SD * (1.0 - keep * keep).sqrt() * self.premium_rng.normal();
+            u.perp_premium = PREMIUM_MEAN + (u.perp_premium - PREMIUM_MEAN) * keep + noise;
         }
+    }
+
+    /// The perpetual's funding rate over eight hours, Deribit's way: the
+    /// premium less a ±0.05 % dead band, capped at ±0.5 %. Positive: longs pay.
+    pub fn funding_8h(&self, base: &str) -> f64 {
+        let p = self.underlying(base).map_or(0.0, |u| u.perp_premium);
+        (p.max(0.0005) + p.min(-0.0005)).clamp(-0.005, 0.005)
     }
 
     /// Start a crash on `base`: a 15–40 % fall over two to five minutes.
@@ -180,7 +223,7 @@ impl SimMarket {
     pub fn quote(&self, inst: &Instrument) -> Option<Quote> {
         let u = self.underlying(&inst.base)?;
         let (mark, iv, forward) = match inst.kind {
-            Kind::Perpetual => (u.index * 1.0002, None, None),
+            Kind::Perpetual => (u.index * (1.0 + u.perp_premium), None, None),
             Kind::Future { expiry_ms } => (
                 forward(u, years_between(self.now_ms, expiry_ms)),
                 None,
@@ -221,6 +264,7 @@ fn underlying(base: &str, index: f64, annual_vol: f64, smile: Smile) -> Underlyi
         jump_sd: 0.012,
         basis: 0.06,
         smile,
+        perp_premium: PREMIUM_MEAN,
         crash: None,
         vol_boost: 1.0,
     }

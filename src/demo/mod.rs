@@ -2,7 +2,9 @@
 //! server on loopback and a demo desk on it. It sits above the monitor (a
 //! harness that may use the engine), never inside the exchange adapters.
 
+mod cycle;
 pub mod desk;
 pub mod market;
 pub mod server;
 pub mod smile;
+pub mod state;

@@ -8,12 +8,10 @@
 //! the figures it reports in user.portfolio can be compared with the
 //! monitor's local ones.
 
-use super::desk::{demo_desk, DemoAccount};
-use super::market::{Rng, SimMarket};
-use crate::engine::{AccountId, Desk};
+use super::desk::DemoAccount;
+use super::state::{Change, DemoState, Fill};
 use crate::exchange::recording::REDACTED;
-use crate::margin::config::load_models;
-use crate::model::{Account, Instrument, Kind, Settlement};
+use crate::model::{Instrument, Kind, Settlement};
 use crate::pricing::OptionType;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -67,6 +65,8 @@ pub struct DemoOptions {
     pub drift_every_s: f64,
     /// Keep the market still (for exact comparisons in tests).
     pub frozen: bool,
+    /// The simulated clock's start (epoch ms); default the real time.
+    pub start_ms: Option<i64>,
 }
 
 impl Default for DemoOptions {
@@ -78,169 +78,12 @@ impl Default for DemoOptions {
             trade_every_s: 30.0,
             drift_every_s: 20.0,
             frozen: false,
+            start_ms: None,
         }
     }
-}
-
-/// A position change the exchange announces on user.changes.
-#[derive(Clone, Debug)]
-struct Change {
-    account: i64,
-    instrument: String,
-    size: f64,
-}
-
-/// Everything the exchange knows.
-pub struct DemoState {
-    pub market: SimMarket,
-    pub accounts: Vec<DemoAccount>,
-    /// The exchange's own valuation of every account.
-    desk: Desk,
-    desk_ids: Vec<AccountId>,
-    rng: Rng,
-    since_trade: f64,
-    since_drift: f64,
-    /// No simulated trades or drift while set (the market still moves).
-    pub trading_paused: bool,
 }
 
 impl DemoState {
-    pub fn new(seed: u64, now_ms: i64) -> DemoState {
-        let market = SimMarket::new(seed, now_ms);
-        let mut accounts = demo_desk(&market);
-        let models = load_models(None).expect("built-in models parse");
-        let mut desk = Desk::new(models, now_ms);
-        for inst in &market.instruments {
-            desk.add_instrument(inst.clone());
-        }
-        let mut state = DemoState {
-            market,
-            accounts: Vec::new(),
-            desk,
-            desk_ids: Vec::new(),
-            rng: Rng::new(seed ^ 0xDE5C),
-            since_trade: 0.0,
-            since_drift: 0.0,
-            trading_paused: false,
-        };
-        state.refresh_quotes();
-        for a in &mut accounts {
-            let model = crate::exchange::deribit::margin_models::model_for(Some(&a.margin_model));
-            let mut acct = Account::new(&a.username, &a.currency, model);
-            for (name, size) in &a.positions {
-                // Futures session P&L runs from the marks at the demo's start.
-                let reference = state
-                    .market
-                    .instruments
-                    .iter()
-                    .find(|i| &i.name == name && !i.is_option());
-                let reference = reference
-                    .and_then(|i| state.market.quote(i))
-                    .map(|q| q.mark_price);
-                acct.set_position(name, *size, reference);
-            }
-            let id = state.desk.add_account(acct).expect("built-in model");
-            // Size the balance so the book starts at its target mm_ratio: the
-            // margin balance is the balance plus what the book adds to it
-            // (session P&L, and option value under portfolio margin).
-            let risk = state.desk.risk(id);
-            let (mm, book_part) = (risk.margin.maintenance_margin, risk.margin_balance);
-            let balance = if mm > 0.0 {
-                mm / a.target_mm_ratio - book_part
-            } else {
-                5.0
-            };
-            // Another wallet backs a cross book: the book's own holds nothing
-            // but what the book adds, the other the USD value of the rest.
-            match &mut a.collateral {
-                Some((_, other)) => *other = balance * state.usd_rate(&a.currency),
-                None => a.balance = balance,
-            }
-            state.desk.set_balance(id, a.balance, 0.0);
-            state.desk_ids.push(id);
-        }
-        state.accounts = accounts;
-        state
-    }
-
-    /// Push the simulated market's quotes into the exchange's own desk.
-    fn refresh_quotes(&mut self) {
-        for u in &self.market.underlyings {
-            self.desk
-                .apply_index(&u.index_name, u.index, self.market.now_ms);
-        }
-        self.desk.set_clock(self.market.now_ms);
-        for inst in &self.market.instruments {
-            if let Some(q) = self.market.quote(inst) {
-                self.desk.apply_quote(&inst.name, q);
-            }
-        }
-    }
-
-    fn account(&self, id: i64) -> Option<(usize, &DemoAccount)> {
-        self.accounts.iter().enumerate().find(|(_, a)| a.id == id)
-    }
-
-    /// Advance the market `dt` simulated seconds; returns the position changes.
-    fn advance(&mut self, dt: f64, opts: &DemoOptions) -> Vec<Change> {
-        self.market.step((dt * 1000.0) as i64);
-        self.refresh_quotes();
-        let mut changes = Vec::new();
-        if self.trading_paused {
-            return changes;
-        }
-        self.since_trade += dt;
-        self.since_drift += dt;
-        if self.since_trade >= opts.trade_every_s {
-            self.since_trade = 0.0;
-            let i = (self.rng.next_u64() % self.accounts.len() as u64) as usize;
-            let a = &self.accounts[i];
-            if let Some((name, size)) = a.positions.first().cloned() {
-                let factor = if self.rng.uniform() < 0.5 { 0.9 } else { 1.1 };
-                changes.push(self.set_position(i, &name, size * factor));
-            }
-        }
-        if self.since_drift >= opts.drift_every_s {
-            self.since_drift = 0.0;
-            for i in 0..self.accounts.len() {
-                if !self.accounts[i].drifts {
-                    continue;
-                }
-                // A drifting book sells 15 % more of its first position.
-                if let Some((name, size)) = self.accounts[i].positions.first().cloned() {
-                    changes.push(self.set_position(i, &name, size * 1.15));
-                }
-            }
-        }
-        changes
-    }
-
-    fn set_position(&mut self, i: usize, name: &str, size: f64) -> Change {
-        let a = &mut self.accounts[i];
-        if let Some(p) = a.positions.iter_mut().find(|(n, _)| n == name) {
-            p.1 = size;
-        }
-        self.desk.set_position(self.desk_ids[i], name, size, None);
-        Change {
-            account: a.id,
-            instrument: name.to_string(),
-            size,
-        }
-    }
-
-    /// Start a crash on every underlying.
-    pub fn crash(&mut self) {
-        for base in ["BTC", "ETH"] {
-            self.market.crash(base);
-        }
-    }
-
-    /// The exchange's maintenance margin of account `id` (for tests).
-    pub fn maintenance_margin(&self, id: i64) -> Option<f64> {
-        let (i, _) = self.account(id)?;
-        Some(self.desk.risk(self.desk_ids[i]).margin.maintenance_margin)
-    }
-
     fn instrument_record(inst: &Instrument) -> Value {
         let mut r = json!({
             "instrument_name": inst.name,
@@ -392,6 +235,14 @@ impl DemoState {
                                  "theta": round(g.theta), "rho": round(g.rho)});
             d["interest_rate"] = json!(0.0);
         }
+        if let Some(price) = self.settlement_prices.get(name) {
+            d["settlement_price"] = json!(price);
+        }
+        if inst.kind == Kind::Perpetual {
+            let rate = self.market.funding_8h(&inst.base);
+            d["funding_8h"] = json!(rate);
+            d["current_funding"] = json!(rate);
+        }
         quoted_book(&mut d, inst, q.mark_price, q.index_price);
         Some(d)
     }
@@ -441,11 +292,6 @@ impl DemoState {
         Value::Array(list)
     }
 
-    /// USD per unit of a currency on the simulated market (stable coins 1).
-    fn usd_rate(&self, currency: &str) -> f64 {
-        self.market.underlying(currency).map_or(1.0, |u| u.index)
-    }
-
     /// A cross-collateral account's summary for one of its wallets: the
     /// wallet's own balance and equity, the account's totals converted to
     /// the currency, and the totals in USD (as Deribit sends them).
@@ -463,17 +309,21 @@ impl DemoState {
         );
         let rate = self.usd_rate(&ccy);
         // Every currency is a wallet of the account; most are empty.
-        let (balance, equity, options_value, upl) = match other {
-            Some((_, b)) => (*b, *b, 0.0, 0.0),
-            None if ccy == a.currency => {
-                (a.balance, r.equity, r.options_value, r.futures_session_upl)
-            }
-            None => (0.0, 0.0, 0.0, 0.0),
+        let (balance, equity, options_value, upl, rpl) = match other {
+            Some((_, b)) => (*b, *b, 0.0, 0.0, 0.0),
+            None if ccy == a.currency => (
+                a.balance,
+                r.equity,
+                r.options_value,
+                r.futures_session_upl,
+                a.session_rpl,
+            ),
+            None => (0.0, 0.0, 0.0, 0.0, 0.0),
         };
         json!({"currency": ccy, "balance": balance, "equity": equity,
             "margin_balance": mb_usd / rate, "initial_margin": im_usd / rate,
             "maintenance_margin": mm_usd / rate, "available_funds": (mb_usd - im_usd) / rate,
-            "options_value": options_value, "futures_session_upl": upl, "futures_session_rpl": 0.0,
+            "options_value": options_value, "futures_session_upl": upl, "futures_session_rpl": rpl,
             "margin_model": a.margin_model, "cross_collateral_enabled": true,
             "portfolio_margining_enabled": a.margin_model.ends_with("_pm"),
             "total_margin_balance_usd": mb_usd, "total_equity_usd": equity_usd,
@@ -497,7 +347,7 @@ impl DemoState {
         json!({"currency": a.currency, "balance": a.balance, "equity": r.equity,
                "margin_balance": r.margin_balance, "initial_margin": r.margin.initial_margin,
                "maintenance_margin": r.margin.maintenance_margin, "options_value": r.options_value,
-               "margin_model": a.margin_model, "futures_session_rpl": 0.0,
+               "margin_model": a.margin_model, "futures_session_rpl": a.session_rpl,
                "futures_session_upl": r.futures_session_upl})
     }
 
@@ -539,7 +389,7 @@ impl DemoServer {
 pub async fn start(listen: SocketAddr, opts: DemoOptions) -> std::io::Result<DemoServer> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let now = crate::exchange::feed::now_ms();
+    let now = opts.start_ms.unwrap_or_else(crate::exchange::feed::now_ms);
     let state = Arc::new(Mutex::new(DemoState::new(opts.seed, now)));
     let (changes_tx, _) = broadcast::channel::<Change>(1024);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -878,8 +728,38 @@ fn user_change(
     } else {
         changed
     };
+    let (orders, trades) = match &c.fill {
+        Some(f) => fill_records(c, f, &a.currency, &s),
+        None => (Vec::new(), Vec::new()),
+    };
     vec![notification(
         &ch,
-        json!({"instrument_name": c.instrument, "orders": [], "trades": [], "positions": changed}),
+        json!({"instrument_name": c.instrument, "orders": orders, "trades": trades, "positions": changed}),
     )]
+}
+
+/// The filled market order and its trade behind a change, in the shape of
+/// `user_changes_future_btc_raw.json`; a liquidation's are marked as
+/// Deribit marks them (`is_liquidation`, `liquidation: "T"`).
+fn fill_records(c: &Change, f: &Fill, currency: &str, s: &DemoState) -> (Vec<Value>, Vec<Value>) {
+    let direction = if f.amount > 0.0 { "buy" } else { "sell" };
+    let index = s
+        .desk
+        .instrument(&c.instrument)
+        .and_then(|i| s.market.underlying(&i.base))
+        .map(|u| u.index);
+    let order_id = format!("demo-{}", f.id);
+    let order = json!({"order_id": order_id, "instrument_name": c.instrument, "direction": direction,
+        "amount": f.amount.abs(), "filled_amount": f.amount.abs(), "price": f.price, "average_price": f.price,
+        "order_type": "market", "order_state": "filled", "time_in_force": "good_til_cancelled",
+        "is_liquidation": f.liquidation, "reduce_only": f.liquidation, "post_only": false, "api": false,
+        "creation_timestamp": f.timestamp, "last_update_timestamp": f.timestamp});
+    let mut trade = json!({"trade_id": f.id.to_string(), "trade_seq": f.id, "order_id": order_id,
+        "instrument_name": c.instrument, "direction": direction, "amount": f.amount.abs(), "price": f.price,
+        "mark_price": f.price, "index_price": index, "fee": f.fee, "fee_currency": currency,
+        "liquidity": "T", "order_type": "market", "state": "filled", "timestamp": f.timestamp});
+    if f.liquidation {
+        trade["liquidation"] = json!("T");
+    }
+    (vec![order], vec![trade])
 }

@@ -389,7 +389,7 @@ impl Ingest {
         } else {
             validate::near("mark_price", q.mark_price, reference, &l)?;
         }
-        self.clock.admit(q.timestamp, t, l.max_clock_jump_ms)
+        self.clock.admit(q.timestamp, t, &l)
     }
 
     fn accept(&mut self, key: &str) {
@@ -572,7 +572,7 @@ impl Ingest {
                 let l = self.limits;
                 let checked = validate::mark("mark_price", mark_price)
                     .and_then(|_| validate::iv("iv", iv, false, &l))
-                    .and_then(|_| self.clock.admit(timestamp, t, l.max_clock_jump_ms));
+                    .and_then(|_| self.clock.admit(timestamp, t, &l));
                 match checked {
                     Ok(()) => {
                         q.mark_price = mark_price;
@@ -592,7 +592,7 @@ impl Ingest {
                 let l = self.limits;
                 let last = self.desk.market.index(&index_name);
                 let checked = validate::near("price", price, last, &l)
-                    .and_then(|_| self.clock.admit(timestamp, t, l.max_clock_jump_ms));
+                    .and_then(|_| self.clock.admit(timestamp, t, &l));
                 match checked {
                     Ok(()) => {
                         self.accept(&index_name);

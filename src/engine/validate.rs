@@ -16,6 +16,9 @@ pub struct Limits {
     /// at most this much (a message dated years ahead must not expire
     /// every option).
     pub max_clock_jump_ms: i64,
+    /// How fast the exchange's clock may run: its milliseconds per local
+    /// millisecond (1 for a real exchange; the demo's `--speed`).
+    pub clock_rate: f64,
 }
 
 impl Default for Limits {
@@ -25,6 +28,7 @@ impl Default for Limits {
             iv_min: 0.01,
             iv_max: 5.0,
             max_clock_jump_ms: 3_600_000,
+            clock_rate: 1.0,
         }
     }
 }
@@ -103,15 +107,17 @@ pub struct ClockGuard {
 impl ClockGuard {
     /// Whether exchange time `ts`, received at local time `t`, may be
     /// believed: it may run ahead of the newest believed time by as much as
-    /// the local clock has moved since, plus `max_jump_ms`.
-    pub fn admit(&mut self, ts: i64, t: i64, max_jump_ms: i64) -> Result<(), String> {
+    /// the local clock has moved since (times `limits.clock_rate`), plus
+    /// `limits.max_clock_jump_ms`.
+    pub fn admit(&mut self, ts: i64, t: i64, limits: &Limits) -> Result<(), String> {
         let Some((at, local)) = self.anchor else {
             self.anchor = Some((ts, t));
             return Ok(());
         };
+        let elapsed = t.saturating_sub(local).max(0) as f64 * limits.clock_rate.max(1.0);
         let allowed = at
-            .saturating_add(t.saturating_sub(local).max(0))
-            .saturating_add(max_jump_ms);
+            .saturating_add(elapsed as i64)
+            .saturating_add(limits.max_clock_jump_ms);
         if ts > allowed {
             return Err(format!(
                 "timestamp {ts} is {} s ahead of the exchange's clock",
@@ -174,17 +180,32 @@ mod tests {
     fn the_clock_runs_ahead_only_as_far_as_time_has_passed() {
         let mut c = ClockGuard::default();
         let hour = 3_600_000;
-        assert!(
-            c.admit(1_000_000, 50, hour).is_ok(),
-            "the first time sets it"
-        );
-        assert!(c.admit(1_000_000 + hour, 60, hour).is_ok());
+        let l = Limits::default();
+        assert!(c.admit(1_000_000, 50, &l).is_ok(), "the first time sets it");
+        assert!(c.admit(1_000_000 + hour, 60, &l).is_ok());
         // A message dated a year ahead, a second later by the local clock.
-        assert!(c.admit(1_000_000 + 365 * 24 * hour, 1_060, hour).is_err());
+        assert!(c.admit(1_000_000 + 365 * 24 * hour, 1_060, &l).is_err());
         // Days later by the local clock, days later by the exchange's: fine.
-        assert!(c.admit(1_000_000 + 72 * hour, 60 + 72 * hour, hour).is_ok());
+        assert!(c.admit(1_000_000 + 72 * hour, 60 + 72 * hour, &l).is_ok());
         // Older times never move it, and are not refused.
-        assert!(c.admit(0, 60 + 72 * hour, hour).is_ok());
-        assert!(c.admit(i64::MAX, i64::MIN, hour).is_err());
+        assert!(c.admit(0, 60 + 72 * hour, &l).is_ok());
+        assert!(c.admit(i64::MAX, i64::MIN, &l).is_err());
+    }
+
+    #[test]
+    fn an_accelerated_clock_may_run_as_fast_as_its_rate() {
+        let hour = 3_600_000;
+        let fast = Limits {
+            clock_rate: 3_600.0,
+            ..Limits::default()
+        };
+        // Five local seconds: five exchange hours at 3600×, plus the hour's jump.
+        let mut c = ClockGuard::default();
+        assert!(c.admit(0, 0, &fast).is_ok());
+        assert!(c.admit(6 * hour, 5_000, &fast).is_ok());
+        assert!(c.admit(12 * hour + 1, 10_000, &fast).is_err());
+        let mut c = ClockGuard::default();
+        assert!(c.admit(0, 0, &Limits::default()).is_ok());
+        assert!(c.admit(6 * hour, 5_000, &Limits::default()).is_err());
     }
 }
