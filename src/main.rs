@@ -41,6 +41,10 @@ enum Command {
     /// snapshot) with a synthetic desk: tick-to-snapshot latency and the
     /// highest sustained message rate.
     Bench(cli::bench::BenchArgs),
+    /// Run the demo exchange for days of simulated time (daily cycle,
+    /// crashes, connection faults) under a real monitor and say whether
+    /// memory, queue depth and snapshot build times stay flat (exit 1 if not).
+    Soak(cli::soak::SoakArgs),
 }
 
 /// A panic anywhere (a connection task, the engine) ends the whole process
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Some(Command::Record(args)) => cli::record::run(args).map(|()| 0),
         Some(Command::Bench(args)) => cli::bench::run(args).map(|()| 0),
         Some(Command::DemoServer(args)) => cli::demo::run(args).map(|()| 0),
+        Some(Command::Soak(args)) => cli::soak::run(args),
         None => cli::watch::run(cli.watch).map(|()| 0),
     };
     match result {

@@ -18,6 +18,8 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A bare client: one request at a time, the answer with the same id.
+/// It keeps under Deribit's rate limit as a well-behaved client does: a
+/// burst of 90 requests, then 20 a second.
 struct Client {
     ws: Ws,
     next: u64,
@@ -32,6 +34,14 @@ impl Client {
     }
 
     async fn call(&mut self, method: &str, params: Value) -> Value {
+        if self.next > 90 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.send(method, params).await
+    }
+
+    /// A request at once, whatever the rate.
+    async fn send(&mut self, method: &str, params: Value) -> Value {
         let id = self.next;
         self.next += 1;
         let req = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
@@ -418,5 +428,156 @@ async fn book_summaries_cover_every_listed_instrument() {
         )
         .await;
     assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    demo.stop();
+}
+
+#[tokio::test]
+async fn a_client_past_the_rate_limit_gets_10028_and_is_disconnected() {
+    let (demo, mut c) = demo().await;
+    let shape = read_json("deribit/error_too_many_requests_10028.json");
+    let mut answered = 0;
+    let limited = loop {
+        let r = c.send("public/test", json!({})).await;
+        if r.get("error").is_some() {
+            break r;
+        }
+        answered += 1;
+        assert!(answered <= 100, "never limited");
+    };
+    // A burst of 100 (Deribit's credit pool: 50 000 credits, 500 a request).
+    assert!((95..=100).contains(&answered), "{answered} answered");
+    assert_eq!(limited["error"], shape["error"], "{limited}");
+    let next = c.ws.next().await;
+    assert!(
+        matches!(next, None | Some(Ok(Message::Close(_))) | Some(Err(_))),
+        "the connection closes: {next:?}"
+    );
+    demo.stop();
+}
+
+#[tokio::test]
+async fn subaccounts_carry_their_portfolio_when_asked() {
+    let (demo, mut c) = demo().await;
+    let auth =
+        json!({"grant_type": "client_credentials", "client_id": "demo", "client_secret": "demo"});
+    c.call("public/auth", auth).await;
+    let fixture = read_json("deribit/private_get_subaccounts_response.json");
+    let want = keys(&fixture["result"][0]["portfolio"]["btc"]);
+    let plain = c.call("private/get_subaccounts", json!({})).await;
+    assert!(plain["result"][1].get("portfolio").is_none(), "{plain}");
+    let r = c
+        .call("private/get_subaccounts", json!({"with_portfolio": true}))
+        .await;
+    let mut funded = 0;
+    for sub in r["result"].as_array().unwrap() {
+        let p = &sub["portfolio"];
+        for ccy in ["btc", "eth", "usdc"] {
+            let w = &p[ccy];
+            assert_eq!(keys(w), want, "{}: {w}", sub["username"]);
+            assert_eq!(w["currency"], ccy);
+            let f = |k: &str| w[k].as_f64().unwrap();
+            // Deribit's identities (MARGIN_METHODOLOGY.md A.1), to the last
+            // digits JSON keeps.
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0);
+            let available = f("margin_balance") - f("initial_margin");
+            assert!(close(f("available_funds"), available), "{w}");
+            let withdrawable = f("balance").min(f("margin_balance")) - f("initial_margin");
+            assert!(close(f("available_withdrawal_funds"), withdrawable), "{w}");
+            if f("maintenance_margin") > 0.0 {
+                funded += 1;
+            }
+        }
+    }
+    assert!(funded >= 14, "{funded} wallets hold margin");
+    demo.stop();
+}
+
+#[tokio::test]
+async fn the_volatility_index_and_futures_charts_come_from_the_markets_own_past() {
+    // A simulated minute a second: a few seconds make a few candles.
+    let opts = DemoOptions {
+        time_scale: 60.0,
+        ..DemoOptions::default()
+    };
+    let demo = server::start("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
+    let mut c = Client::connect(&demo.url()).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let now = demo.state.lock().unwrap().market.now_ms;
+    let range = |extra: Value| {
+        let mut p = json!({"start_timestamp": now - 3_600_000, "end_timestamp": now});
+        p.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        p
+    };
+    let r = c
+        .call(
+            "public/get_volatility_index_data",
+            range(json!({"currency": "BTC", "resolution": "60"})),
+        )
+        .await;
+    let data = r["result"]["data"].as_array().expect("candles").clone();
+    assert!(data.len() >= 3, "{r}");
+    let mut last_t = 0;
+    for row in &data {
+        let v: Vec<f64> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap())
+            .collect();
+        let (t, open, high, low, close) = (v[0] as i64, v[1], v[2], v[3], v[4]);
+        assert!(t > last_t && t % 60_000 == 0, "{row}");
+        assert!(low <= open.min(close) && high >= open.max(close), "{row}");
+        assert!(
+            (20.0..200.0).contains(&close),
+            "a vol index in percent: {row}"
+        );
+        last_t = t;
+    }
+    let perp = c
+        .call(
+            "public/get_tradingview_chart_data",
+            range(json!({"instrument_name": "BTC-PERPETUAL", "resolution": "1"})),
+        )
+        .await;
+    let result = &perp["result"];
+    assert_eq!(result["status"], "ok", "{perp}");
+    let ticker = c
+        .call("public/ticker", json!({"instrument_name": "BTC-PERPETUAL"}))
+        .await;
+    let closes = result["close"].as_array().unwrap();
+    assert_eq!(closes.len(), result["ticks"].as_array().unwrap().len());
+    // The last candle closes at the mark the ticker quotes now.
+    let mark = ticker["result"]["mark_price"].as_f64().unwrap();
+    let last = closes.last().unwrap().as_f64().unwrap();
+    assert!((last / mark - 1.0).abs() < 0.01, "{last} vs {mark}");
+    let option = demo
+        .state
+        .lock()
+        .unwrap()
+        .market
+        .instruments
+        .iter()
+        .find(|i| i.is_option())
+        .unwrap()
+        .name
+        .clone();
+    let none = c
+        .call(
+            "public/get_tradingview_chart_data",
+            range(json!({"instrument_name": option, "resolution": "60"})),
+        )
+        .await;
+    assert_eq!(none["result"]["status"], "no_data", "{none}");
+    let bad = c
+        .call(
+            "public/get_volatility_index_data",
+            range(json!({"currency": "BTC", "resolution": "7"})),
+        )
+        .await;
+    assert_eq!(bad["error"]["data"]["param"], "resolution", "{bad}");
     demo.stop();
 }

@@ -8,6 +8,7 @@ pub mod links;
 pub mod progress;
 pub mod record;
 pub mod report;
+pub mod soak;
 pub mod watch;
 
 use margintop::margin::config::{load_models, ModelConfig};

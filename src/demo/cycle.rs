@@ -13,7 +13,7 @@
 //!   reduced a step at a time, about once a second, paying a fee, until
 //!   it is back under.
 
-use super::desk::{future, option};
+use super::desk::{demo_desk, future, option};
 #[cfg(test)]
 use super::state::DAY_MS;
 use super::state::{Change, DemoState};
@@ -85,10 +85,19 @@ impl DemoState {
         for (i, name, _) in &delivered {
             changes.push(self.deliver(*i, name));
         }
+        for inst in self
+            .market
+            .instruments
+            .iter()
+            .filter(|i| i.expiry_ms().is_some_and(|e| e <= now))
+        {
+            self.history.forget(&inst.name);
+        }
         for i in 0..self.accounts.len() {
             self.reset_references(i);
             self.book_cash(i);
         }
+        self.desk.retire_expired();
         for inst in self.market.relist() {
             self.desk.add_instrument(inst);
         }
@@ -96,6 +105,42 @@ impl DemoState {
         self.mark_settlement_prices();
         for (i, name, size) in delivered {
             changes.extend(self.roll(i, &name, size));
+        }
+        changes.extend(self.reopen_closed_out());
+        changes
+    }
+
+    /// Books closed out by the liquidation engine open again at the
+    /// settlement, drawn afresh on the day's listing and funded to their
+    /// target ratio (their owners come back with new money), so that the
+    /// demo desk lives through days of crashes.
+    fn reopen_closed_out(&mut self) -> Vec<Change> {
+        let empty: Vec<usize> = (0..self.accounts.len())
+            .filter(|&i| self.accounts[i].positions.is_empty())
+            .collect();
+        if empty.is_empty() {
+            return Vec::new();
+        }
+        let fresh = demo_desk(&self.market);
+        let mut changes = Vec::new();
+        for i in empty {
+            let name = &self.accounts[i].username;
+            let Some(book) = fresh.iter().find(|a| &a.username == name) else {
+                continue;
+            };
+            for (instrument, size) in &book.positions {
+                let reference = self.settlement_prices.get(instrument).copied();
+                self.desk
+                    .set_position(self.desk_ids[i], instrument, *size, reference);
+                changes.push(Change {
+                    account: self.accounts[i].id,
+                    instrument: instrument.clone(),
+                    size: *size,
+                    fill: None,
+                });
+            }
+            self.accounts[i].positions = book.positions.clone();
+            self.fund(i);
         }
         changes
     }

@@ -45,10 +45,12 @@ impl Rng {
 /// A crash in progress.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Crash {
-    /// Log-drop still to come.
+    /// Log-move still to come (its size).
     remaining: f64,
-    /// Log-drop per second while it lasts.
+    /// Log-move per second while it lasts.
     per_second: f64,
+    /// 1 for a fall, -1 for a recovery.
+    direction: f64,
     /// Multiplier of implied vols; decays back to 1 after the fall.
     vol_boost: f64,
 }
@@ -71,6 +73,8 @@ pub struct Underlying {
     pub perp_premium: f64,
     crash: Option<Crash>,
     vol_boost: f64,
+    /// The log-fall of the last crash not yet recovered.
+    last_crash: f64,
 }
 
 /// The perpetual premium's mean, spread (stationary standard deviation)
@@ -175,7 +179,7 @@ impl SimMarket {
             if let Some(c) = &mut u.crash {
                 let fall = (c.per_second * dt).min(c.remaining);
                 c.remaining -= fall;
-                log_move -= fall;
+                log_move -= c.direction * fall;
                 u.vol_boost = c.vol_boost;
                 if c.remaining <= 0.0 {
                     u.crash = None;
@@ -190,6 +194,15 @@ impl SimMarket {
             let noise = PREMIUM_SD * (1.0 - keep * keep).sqrt() * self.premium_rng.normal();
             u.perp_premium = PREMIUM_MEAN + (u.perp_premium - PREMIUM_MEAN) * keep + noise;
         }
+    }
+
+    /// The volatility index of `base`, as Deribit's DVOL: the 30-day
+    /// at-the-money implied vol, in percent.
+    pub fn dvol(&self, base: &str) -> Option<f64> {
+        let u = self.underlying(base)?;
+        let t = 30.0 / 365.0;
+        let f = forward(u, t);
+        Some(u.smile.vol(f, f, t) * u.vol_boost * 100.0)
     }
 
     /// The perpetual's funding rate over eight hours, Deribit's way: the
@@ -209,9 +222,27 @@ impl SimMarket {
             u.crash = Some(Crash {
                 remaining,
                 per_second: remaining / seconds,
+                direction: 1.0,
                 vol_boost: boost,
             });
             u.vol_boost = boost;
+            u.last_crash = remaining;
+        }
+    }
+
+    /// Win back the last crash's fall on `base`, as fast as it came (a
+    /// soak alternates the two so that its index stays in range).
+    pub fn recover(&mut self, base: &str) {
+        if let Some(u) = self.underlyings.iter_mut().find(|u| u.base == base) {
+            let remaining = std::mem::take(&mut u.last_crash);
+            if remaining > 0.0 {
+                u.crash = Some(Crash {
+                    remaining,
+                    per_second: remaining / 180.0,
+                    direction: -1.0,
+                    vol_boost: u.vol_boost,
+                });
+            }
         }
     }
 
@@ -267,6 +298,7 @@ fn underlying(base: &str, index: f64, annual_vol: f64, smile: Smile) -> Underlyi
         perp_premium: PREMIUM_MEAN,
         crash: None,
         vol_boost: 1.0,
+        last_crash: 0.0,
     }
 }
 

@@ -8,7 +8,10 @@
 //! the figures it reports in user.portfolio can be compared with the
 //! monitor's local ones.
 
+use super::chaos::Chaos;
+use super::credits::Credits;
 use super::desk::DemoAccount;
+use super::history::{resolution_ms, Candle};
 use super::state::{Change, DemoState, Fill};
 use crate::exchange::recording::REDACTED;
 use crate::model::{Instrument, Kind, Settlement};
@@ -67,6 +70,8 @@ pub struct DemoOptions {
     pub frozen: bool,
     /// The simulated clock's start (epoch ms); default the real time.
     pub start_ms: Option<i64>,
+    /// Inject a fault into each connection about this often (soak runs).
+    pub chaos_every: Option<Duration>,
 }
 
 impl Default for DemoOptions {
@@ -79,6 +84,7 @@ impl Default for DemoOptions {
             drift_every_s: 20.0,
             frozen: false,
             start_ms: None,
+            chaos_every: None,
         }
     }
 }
@@ -202,6 +208,64 @@ impl DemoState {
             *record = summary;
         }
         Ok(list)
+    }
+
+    /// `get_volatility_index_data` and `get_tradingview_chart_data` from
+    /// the market's own past (`history.rs`): the volatility index of a
+    /// currency, the mark of a future (the demo's market has no trades;
+    /// options have no chart: `no_data`, as Deribit answers for an
+    /// instrument that has not traded).
+    fn charts(&self, method: &str, params: &Value) -> Result<Value, (&'static str, &'static str)> {
+        let int = |key: &'static str| params[key].as_i64().ok_or((key, "must be an integer"));
+        let (start, end) = (int("start_timestamp")?, int("end_timestamp")?);
+        let resolution = match &params["resolution"] {
+            Value::String(r) => r.clone(),
+            Value::Number(n) => n.to_string(),
+            _ => return Err(("resolution", "must be a string")),
+        };
+        let resolution = resolution.as_str();
+        if method == "public/get_volatility_index_data" {
+            let ccy = params["currency"]
+                .as_str()
+                .ok_or(("currency", "must be a string"))?
+                .to_ascii_uppercase();
+            self.market
+                .underlying(&ccy)
+                .ok_or(("currency", "no volatility index"))?;
+            let step = resolution_ms(resolution, &["60", "3600", "43200", "1D"], 1_000).ok_or((
+                "resolution",
+                "must be 60, 3600, 43200 or 1D (the demo keeps minute candles at the finest)",
+            ))?;
+            let data: Vec<Value> = (self
+                .history
+                .candles(&format!("{ccy} DVOL"), start, end, step)
+                .iter())
+            .map(|c| json!([c.t, c.open, c.high, c.low, c.close]))
+            .collect();
+            return Ok(json!({"data": data, "continuation": null}));
+        }
+        let name = params["instrument_name"]
+            .as_str()
+            .ok_or(("instrument_name", "must be a string"))?;
+        self.desk
+            .instrument(name)
+            .ok_or(("instrument_name", "instrument not found"))?;
+        let allowed = [
+            "1", "3", "5", "10", "15", "30", "60", "120", "180", "360", "720", "1D",
+        ];
+        let step = resolution_ms(resolution, &allowed, 60_000).ok_or((
+            "resolution",
+            "must be 1, 3, 5, 10, 15, 30, 60, 120, 180, 360, 720 or 1D",
+        ))?;
+        let candles = self.history.candles(name, start, end, step);
+        let column = |f: fn(&Candle) -> f64| candles.iter().map(f).collect::<Vec<f64>>();
+        Ok(json!({
+            "status": if candles.is_empty() { "no_data" } else { "ok" },
+            "ticks": candles.iter().map(|c| c.t).collect::<Vec<i64>>(),
+            "open": column(|c| c.open), "high": column(|c| c.high),
+            "low": column(|c| c.low), "close": column(|c| c.close),
+            "volume": vec![0.0; candles.len()], "cost": vec![0.0; candles.len()],
+        }))
     }
 
     fn ticker(&self, name: &str) -> Option<Value> {
@@ -351,14 +415,37 @@ impl DemoState {
                "futures_session_upl": r.futures_session_upl})
     }
 
-    fn subaccounts(&self) -> Value {
+    fn subaccounts(&self, with_portfolio: bool) -> Value {
         let mut list = vec![
             json!({"id": 1, "username": DEMO_CLIENT_ID, "type": "main", "margin_model": "segregated_pm"}),
         ];
         list.extend(self.accounts.iter().map(|a| {
             json!({"id": a.id, "username": a.username, "type": "subaccount", "margin_model": a.margin_model})
         }));
+        if with_portfolio {
+            for entry in &mut list {
+                entry["portfolio"] = self.portfolio(entry["id"].as_i64());
+            }
+        }
         Value::Array(list)
+    }
+
+    /// `get_subaccounts`' portfolio of one account: each wallet's money in
+    /// the shape of `private_get_subaccounts_response.json` (lower-case
+    /// currency keys).
+    fn portfolio(&self, subject: Option<i64>) -> Value {
+        let mut out = serde_json::Map::new();
+        for ccy in ["BTC", "ETH", "USDC"] {
+            let s = self.summary(subject, ccy);
+            let num = |k: &str| s[k].as_f64().unwrap_or(0.0);
+            let (balance, mb, im) = (num("balance"), num("margin_balance"), num("initial_margin"));
+            out.insert(ccy.to_ascii_lowercase(), json!({
+                "currency": ccy.to_ascii_lowercase(), "balance": balance, "equity": num("equity"),
+                "margin_balance": mb, "initial_margin": im, "maintenance_margin": num("maintenance_margin"),
+                "available_funds": mb - im, "available_withdrawal_funds": balance.min(mb) - im,
+                "additional_reserve": 0.0, "spot_reserve": 0.0}));
+        }
+        Value::Object(out)
     }
 }
 
@@ -402,14 +489,17 @@ pub async fn start(listen: SocketAddr, opts: DemoOptions) -> std::io::Result<Dem
     let accept_state = state.clone();
     let mut accept_shutdown = shutdown_rx.clone();
     tokio::spawn(async move {
+        let mut sessions = 0u64;
         loop {
             tokio::select! {
                 conn = listener.accept() => {
                     let Ok((tcp, _)) = conn else { continue };
+                    sessions += 1;
+                    let chaos = opts.chaos_every.map(|every| Chaos::new(every, opts.seed ^ sessions));
                     let (st, ch, op, sd) = (accept_state.clone(), changes_tx.subscribe(), opts.clone(), shutdown_rx.clone());
                     tokio::spawn(async move {
                         if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
-                            session(ws, st, ch, op, sd).await;
+                            session(ws, st, ch, op, sd, chaos).await;
                         }
                     });
                 }
@@ -528,6 +618,7 @@ async fn session(
     mut changes: broadcast::Receiver<Change>,
     opts: DemoOptions,
     mut shutdown: watch::Receiver<bool>,
+    mut chaos: Option<Chaos>,
 ) {
     let (mut tx, mut rx) = ws.split();
     let mut channels: BTreeSet<String> = BTreeSet::new();
@@ -535,6 +626,7 @@ async fn session(
     let mut subject: Option<i64> = None;
     let mut heartbeat: Option<tokio::time::Interval> = None;
     let mut publish = tokio::time::interval(opts.publish_interval);
+    let mut credits = Credits::new();
     loop {
         let beat = async {
             match heartbeat.as_mut() {
@@ -549,6 +641,10 @@ async fn session(
                 let Some(Ok(Message::Text(text))) = frame else { return };
                 let Ok(msg) = serde_json::from_str::<Value>(&text) else { continue };
                 let (id, method, params) = (msg["id"].clone(), msg["method"].as_str().unwrap_or(""), &msg["params"]);
+                if !credits.pay(std::time::Instant::now()) {
+                    let _ = tx.send(Message::text(error(&id, 10028, "too_many_requests").to_string())).await;
+                    return;
+                }
                 let answer = match method {
                     "public/auth" => {
                         let ok = params["client_id"] == DEMO_CLIENT_ID || params["grant_type"] == "refresh_token";
@@ -612,6 +708,13 @@ async fn session(
                             None => invalid_params(&id, "instrument_name", "instrument not found"),
                         }
                     }
+                    "public/get_volatility_index_data" | "public/get_tradingview_chart_data" => match state.lock() {
+                        Ok(s) => match s.charts(method, params) {
+                            Ok(result) => reply(&id, result),
+                            Err((param, reason)) => invalid_params(&id, param, reason),
+                        },
+                        Err(_) => error(&id, 11050, "bad_request"),
+                    },
                     "public/get_instruments" | "public/get_instrument" | "public/get_index_price" => {
                         match state.lock() {
                             Ok(s) => match s.public_reference(method, params) {
@@ -646,7 +749,10 @@ async fn session(
                         r["usOut"] = json!(state.lock().map(|s| s.market.now_ms * 1000).unwrap_or(0));
                         r
                     }
-                    "private/get_subaccounts" => reply(&id, state.lock().map(|s| s.subaccounts()).unwrap_or(json!([]))),
+                    "private/get_subaccounts" => {
+                        let with_portfolio = params["with_portfolio"].as_bool() == Some(true);
+                        reply(&id, state.lock().map(|s| s.subaccounts(with_portfolio)).unwrap_or(json!([])))
+                    }
                     _ => error(&id, -32601, "Method not found"),
                 };
                 vec![Message::text(answer.to_string())]
@@ -658,6 +764,13 @@ async fn session(
                 _ => Vec::new(),
             },
             _ = shutdown.changed() => return,
+        };
+        let out = match chaos.as_mut() {
+            Some(c) => c.apply(out),
+            None => Some(out),
+        };
+        let Some(out) = out else {
+            return; // a fault: the connection drops
         };
         for m in out {
             if tx.send(m).await.is_err() {

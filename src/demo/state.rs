@@ -4,6 +4,7 @@
 //! the protocol side (`server.rs`) only reads what is here.
 
 use super::desk::{demo_desk, DemoAccount};
+use super::history::History;
 use super::market::{Rng, SimMarket};
 use super::server::DemoOptions;
 use crate::engine::resync::settlement_before;
@@ -63,12 +64,15 @@ pub struct DemoState {
     pub(super) since_round: f64,
     /// Trades made so far (the last trade's number).
     trades: u64,
+    /// Candles of the indices, their volatility indices and the futures'
+    /// marks, for the chart methods.
+    pub(super) history: History,
 }
 
 impl DemoState {
     pub fn new(seed: u64, now_ms: i64) -> DemoState {
         let market = SimMarket::new(seed, now_ms);
-        let mut accounts = demo_desk(&market);
+        let accounts = demo_desk(&market);
         let models = load_models(None).expect("built-in models parse");
         let mut desk = Desk::new(models, now_ms);
         for inst in &market.instruments {
@@ -87,37 +91,51 @@ impl DemoState {
             settlement_prices: HashMap::new(),
             since_round: 0.0,
             trades: 0,
+            history: History::default(),
         };
         state.refresh_quotes();
+        state.record_history();
         state.mark_settlement_prices();
-        for a in &mut accounts {
+        for a in &accounts {
             let model = crate::exchange::deribit::margin_models::model_for(Some(&a.margin_model));
             let mut acct = Account::new(&a.username, &a.currency, model);
             for (name, size) in &a.positions {
                 acct.set_position(name, *size, state.settlement_prices.get(name).copied());
             }
             let id = state.desk.add_account(acct).expect("built-in model");
-            // Size the balance so the book starts at its target mm_ratio: the
-            // margin balance is the balance plus what the book adds to it
-            // (session P&L, and option value under portfolio margin).
-            let risk = state.desk.risk(id);
-            let (mm, book_part) = (risk.margin.maintenance_margin, risk.margin_balance);
-            let balance = if mm > 0.0 {
-                mm / a.target_mm_ratio - book_part
-            } else {
-                5.0
-            };
-            // Another wallet backs a cross book: the book's own holds nothing
-            // but what the book adds, the other the USD value of the rest.
-            match &mut a.collateral {
-                Some((_, other)) => *other = balance * state.usd_rate(&a.currency),
-                None => a.balance = balance,
-            }
-            state.desk.set_balance(id, a.balance, 0.0);
             state.desk_ids.push(id);
         }
         state.accounts = accounts;
+        for i in 0..state.accounts.len() {
+            state.fund(i);
+        }
         state
+    }
+
+    /// Size account `i`'s cash so that its book stands at its target
+    /// mm_ratio: the margin balance is the cash plus what the book adds to
+    /// it (session P&L, and option value under portfolio margin). Another
+    /// wallet backs a cross book: the book's own holds nothing but what the
+    /// book adds, the other the USD value of the rest.
+    pub(super) fn fund(&mut self, i: usize) {
+        let a = &mut self.accounts[i];
+        (a.balance, a.session_rpl) = (0.0, 0.0);
+        self.book_cash(i);
+        let risk = self.desk.risk(self.desk_ids[i]);
+        let (mm, book_part) = (risk.margin.maintenance_margin, risk.margin_balance);
+        let a = &self.accounts[i];
+        let balance = if mm > 0.0 {
+            mm / a.target_mm_ratio - book_part
+        } else {
+            5.0
+        };
+        let rate = self.usd_rate(&a.currency);
+        let a = &mut self.accounts[i];
+        match &mut a.collateral {
+            Some((_, other)) => *other = balance * rate,
+            None => a.balance = balance,
+        }
+        self.book_cash(i);
     }
 
     /// Push the simulated market's quotes into the exchange's own desk.
@@ -130,6 +148,22 @@ impl DemoState {
         for inst in &self.market.instruments {
             if let Some(q) = self.market.quote(inst) {
                 self.desk.apply_quote(&inst.name, q);
+            }
+        }
+    }
+
+    /// Candles: each index, its volatility index, each future's mark.
+    fn record_history(&mut self) {
+        let now = self.market.now_ms;
+        for u in &self.market.underlyings {
+            self.history.observe(&u.base, now, u.index);
+            if let Some(v) = self.market.dvol(&u.base) {
+                self.history.observe(&format!("{} DVOL", u.base), now, v);
+            }
+        }
+        for inst in self.market.instruments.iter().filter(|i| !i.is_option()) {
+            if let Some(q) = self.market.quote(inst) {
+                self.history.observe(&inst.name, now, q.mark_price);
             }
         }
     }
@@ -164,6 +198,7 @@ impl DemoState {
             left_ms -= step;
             self.accrue_funding(step);
             self.refresh_quotes();
+            self.record_history();
             if self.market.now_ms == next {
                 changes.extend(self.settle_day());
             }
@@ -274,6 +309,13 @@ impl DemoState {
     pub fn crash(&mut self) {
         for base in ["BTC", "ETH"] {
             self.market.crash(base);
+        }
+    }
+
+    /// Win back the last crash on every underlying.
+    pub fn recover(&mut self) {
+        for base in ["BTC", "ETH"] {
+            self.market.recover(base);
         }
     }
 

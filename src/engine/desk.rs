@@ -104,9 +104,22 @@ struct InstrumentSlot {
     priced: Option<(Resolved, UnitValue)>,
     error: Option<String>,
     holders: Vec<Holding>,
+    /// Expired and held by nobody: the slot waits to be reused.
+    retired: bool,
 }
 
 impl InstrumentSlot {
+    fn new(inst: Instrument) -> InstrumentSlot {
+        InstrumentSlot {
+            inst,
+            at_quote: None,
+            priced: None,
+            error: None,
+            holders: Vec::new(),
+            retired: false,
+        }
+    }
+
     /// `base` with the model's value at its quote, kept from the last
     /// reprice when the quote's inputs are the same (else computed, kept).
     fn with_at_quote(&mut self, base: Base) -> Base {
@@ -159,6 +172,8 @@ pub struct Desk {
     /// Instruments whose price changed while deferred, once each.
     pending: Vec<InstrumentId>,
     is_pending: Vec<bool>,
+    /// Retired slots, for the next instruments added.
+    free: Vec<InstrumentId>,
 }
 
 impl Desk {
@@ -176,6 +191,7 @@ impl Desk {
             deferred: false,
             pending: Vec::new(),
             is_pending: Vec::new(),
+            free: Vec::new(),
         }
     }
 
@@ -284,22 +300,49 @@ impl Desk {
             self.reprice(id);
             return id;
         }
-        let id = self.slots.len();
+        let id = self.free.pop().unwrap_or(self.slots.len());
         self.by_name.insert(inst.name.clone(), id);
         self.by_index
             .entry(inst.index_name.clone())
             .or_default()
             .push(id);
-        self.slots.push(InstrumentSlot {
-            inst,
-            at_quote: None,
-            priced: None,
-            error: None,
-            holders: Vec::new(),
-        });
-        self.is_pending.push(false);
+        if id < self.slots.len() {
+            self.slots[id] = InstrumentSlot::new(inst);
+        } else {
+            self.slots.push(InstrumentSlot::new(inst));
+            self.is_pending.push(false);
+        }
         self.reprice(id);
         id
+    }
+
+    /// Retire every instrument past expiry that no account holds: its name
+    /// and quote are forgotten and its slot is reused by the next
+    /// instrument added. A monitor running for weeks sees hundreds of new
+    /// listings a day; without this its memory would grow by them.
+    /// Returns how many were retired.
+    pub fn retire_expired(&mut self) -> usize {
+        let now = self.now_ms;
+        let mut retired = 0;
+        for id in 0..self.slots.len() {
+            let slot = &self.slots[id];
+            let expired = slot.inst.expiry_ms().is_some_and(|e| e <= now);
+            if slot.retired || !expired || !slot.holders.is_empty() {
+                continue;
+            }
+            let (name, index) = (slot.inst.name.clone(), slot.inst.index_name.clone());
+            self.by_name.remove(&name);
+            if let Some(list) = self.by_index.get_mut(&index) {
+                list.retain(|&i| i != id);
+            }
+            self.market.quotes.remove(&name);
+            let slot = &mut self.slots[id];
+            (slot.priced, slot.at_quote, slot.error) = (None, None, None);
+            slot.retired = true;
+            self.free.push(id);
+            retired += 1;
+        }
+        retired
     }
 
     /// Add an account; its model must be one of the desk's models.
@@ -420,7 +463,9 @@ impl Desk {
     pub fn set_clock(&mut self, now_ms: i64) {
         self.now_ms = now_ms;
         for id in 0..self.slots.len() {
-            self.price_changed(id);
+            if !self.slots[id].retired {
+                self.price_changed(id);
+            }
         }
     }
 
@@ -686,6 +731,9 @@ impl Desk {
     /// Price one instrument and update its holders.
     fn reprice(&mut self, id: InstrumentId) {
         let slot = &mut self.slots[id];
+        if slot.retired {
+            return;
+        }
         match Base::of(&slot.inst, &self.market, self.now_ms).map(|b| slot.with_at_quote(b)) {
             Ok(base) => {
                 let r = base.shocked(&slot.inst, Shock::NONE);
@@ -820,5 +868,56 @@ impl Desk {
         for id in 0..self.accounts.len() {
             self.rebuild_account(id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::margin::config::load_models;
+
+    fn quote(mark: f64, t: i64) -> Quote {
+        Quote {
+            mark_price: mark,
+            mark_iv: None,
+            underlying_price: None,
+            index_price: Some(mark),
+            timestamp: t,
+        }
+    }
+
+    #[test]
+    fn expired_instruments_nobody_holds_are_retired_and_their_slots_reused() {
+        // 2022-09-30 08:00 UTC: BTC-30SEP22 expires.
+        let expiry = 1_664_524_800_000;
+        let mut desk = Desk::new(load_models(None).unwrap(), expiry - 60_000);
+        let held = desk.add_instrument(Instrument::parse("BTC-30SEP22").unwrap());
+        let free = desk.add_instrument(Instrument::parse("ETH-30SEP22").unwrap());
+        let live = desk.add_instrument(Instrument::parse("BTC-PERPETUAL").unwrap());
+        desk.apply_quote("ETH-30SEP22", quote(1_300.0, expiry - 60_000));
+        let mut acct = Account::new("a", "BTC", "deribit_sm");
+        acct.set_position("BTC-30SEP22", 1_000.0, None);
+        let id = desk.add_account(acct).unwrap();
+        assert_eq!(desk.retire_expired(), 0, "nothing has expired yet");
+        desk.set_clock(expiry);
+        assert_eq!(desk.retire_expired(), 1);
+        assert!(desk.instrument("ETH-30SEP22").is_none());
+        assert!(!desk.market.quotes.contains_key("ETH-30SEP22"));
+        assert!(
+            desk.instrument("BTC-30SEP22").is_some(),
+            "held: kept until it leaves"
+        );
+        assert!(desk.instrument("BTC-PERPETUAL").is_some());
+        assert_eq!(desk.retire_expired(), 0, "retired once");
+        // The next listing takes the free slot, and is found by its name.
+        let next = desk.add_instrument(Instrument::parse("ETH-28OCT22").unwrap());
+        assert_eq!(next, free);
+        assert_eq!(desk.instrument("ETH-28OCT22").unwrap().name, "ETH-28OCT22");
+        // Once the position leaves, the held future goes too.
+        desk.set_position(id, "BTC-30SEP22", 0.0, None);
+        assert_eq!(desk.retire_expired(), 1);
+        assert!(desk.instrument("BTC-30SEP22").is_none());
+        let again = desk.add_instrument(Instrument::parse("BTC-25NOV22").unwrap());
+        assert!(again == held && again != live, "its slot is reused");
     }
 }

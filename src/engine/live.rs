@@ -744,6 +744,8 @@ impl<W: Write> Engine<W> {
         // Instruments expire at 08:00 UTC only: look for them once a day.
         if self.resync.observe_clock(self.ingest.desk.now_ms(), now) {
             self.retire_expired();
+            // What expired at an earlier crossing has been settled by now.
+            self.ingest.desk.retire_expired();
         }
         // Schedules are in seconds: twice a second is often enough to look.
         if now < self.next_resync_check {
