@@ -63,6 +63,25 @@ impl Client {
 }
 
 impl Client {
+    /// The next `n` subscription notifications (within ten seconds).
+    async fn notifications(&mut self, n: usize) -> Vec<Value> {
+        let mut out = Vec::new();
+        let read = async {
+            while let Some(Ok(frame)) = self.ws.next().await {
+                let Message::Text(text) = frame else { continue };
+                let v: Value = serde_json::from_str(&text).expect("JSON");
+                if v["method"] == "subscription" {
+                    out.push(v);
+                    if out.len() == n {
+                        return;
+                    }
+                }
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), read).await;
+        out
+    }
+
     /// `get_instruments` of `currency` and `kind`: the records.
     async fn listed(&mut self, currency: &str, kind: &str) -> Vec<Value> {
         let r = self
@@ -579,5 +598,108 @@ async fn the_volatility_index_and_futures_charts_come_from_the_markets_own_past(
         )
         .await;
     assert_eq!(bad["error"]["data"]["param"], "resolution", "{bad}");
+    demo.stop();
+}
+
+#[tokio::test]
+async fn subscribed_option_tickers_are_marked_with_black76_on_their_own_inputs() {
+    let opts = DemoOptions {
+        publish_interval: Duration::from_millis(100),
+        ..DemoOptions::default()
+    };
+    let demo = server::start("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
+    let mut c = Client::connect(&demo.url()).await;
+    let records = c.listed("ETH", "option").await;
+    let chosen: Vec<&Value> = records.iter().step_by(41).take(6).collect();
+    let channels: Vec<String> = (chosen.iter())
+        .map(|r| format!("ticker.{}.100ms", r["instrument_name"].as_str().unwrap()))
+        .collect();
+    let r = c
+        .call("public/subscribe", json!({"channels": channels}))
+        .await;
+    assert_eq!(r["result"], json!(channels), "{r}");
+    let fixture = read_json("deribit/ticker_option_100ms.json");
+    let seen = c.notifications(3 * channels.len()).await;
+    assert_eq!(seen.len(), 3 * channels.len());
+    for n in &seen {
+        let (ch, d) = (
+            n["params"]["channel"].as_str().unwrap(),
+            &n["params"]["data"],
+        );
+        assert!(channels.iter().any(|c| c == ch), "{ch}");
+        assert!(keys(d).is_subset(&keys(&fixture["params"]["data"])), "{d}");
+        let r = (chosen.iter())
+            .find(|r| r["instrument_name"] == d["instrument_name"])
+            .unwrap();
+        let (f, sigma) = (
+            d["underlying_price"].as_f64().unwrap(),
+            d["mark_iv"].as_f64().unwrap() / 100.0,
+        );
+        let years = (r["expiration_timestamp"].as_i64().unwrap() - d["timestamp"].as_i64().unwrap())
+            as f64
+            / (365.0 * 86_400_000.0);
+        let want = b76(
+            r["option_type"] == "call",
+            f,
+            r["strike"].as_f64().unwrap(),
+            years,
+            sigma,
+        );
+        let mark_usd = d["mark_price"].as_f64().unwrap() * f;
+        assert!(
+            (mark_usd - want).abs() <= 1e-9 * f,
+            "{ch}: {mark_usd} vs {want}"
+        );
+    }
+    demo.stop();
+}
+
+#[tokio::test]
+async fn what_expires_is_listed_as_expired_and_still_described() {
+    // Thirty simulated seconds before a 08:00 UTC expiry, at 600×.
+    let expiry =
+        margintop::model::instrument::days_from_civil(2026, 12, 4) * 86_400_000 + 8 * 3_600_000;
+    let opts = DemoOptions {
+        time_scale: 600.0,
+        start_ms: Some(expiry - 30_000),
+        ..DemoOptions::default()
+    };
+    let demo = server::start("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
+    let mut c = Client::connect(&demo.url()).await;
+    let before = c.listed("BTC", "option").await;
+    let expiring: Vec<String> = (before.iter())
+        .filter(|r| r["expiration_timestamp"] == expiry)
+        .map(|r| r["instrument_name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!expiring.is_empty());
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let live = c.listed("BTC", "option").await;
+    assert!(live
+        .iter()
+        .all(|r| r["expiration_timestamp"].as_i64() > Some(expiry)));
+    let gone = c
+        .call(
+            "public/get_instruments",
+            json!({"currency": "BTC", "kind": "option", "expired": true}),
+        )
+        .await;
+    let gone = gone["result"].as_array().unwrap();
+    assert_eq!(gone.len(), expiring.len());
+    assert!(gone.iter().all(|r| r["is_active"] == false));
+    let one = c
+        .call(
+            "public/get_instrument",
+            json!({"instrument_name": expiring[0]}),
+        )
+        .await;
+    assert_eq!(one["result"]["is_active"], false, "{one}");
+    assert!(Instrument::from_spec(
+        &serde_json::from_value::<InstrumentSpec>(one["result"].clone()).unwrap()
+    )
+    .is_ok());
     demo.stop();
 }

@@ -348,12 +348,16 @@ mod tests {
         }
         let rolls = changes.iter().filter(|c| c.fill.is_some()).count();
         assert!(rolls >= expiring.len() / 2, "{rolls} rolls");
-        // The listing: nothing expired, and the day three days out is new.
+        // The listing: nothing expired (that is listed as expired), and the
+        // day three days out is new.
         assert!(st
             .market
             .instruments
             .iter()
             .all(|i| i.expiry_ms().is_none_or(|e| e > now)));
+        for (_, name) in &expiring {
+            assert!(st.market.expired.iter().any(|i| &i.name == name), "{name}");
+        }
         let new_day = now + 3 * DAY_MS;
         assert!(st
             .market

@@ -93,6 +93,8 @@ pub struct SimMarket {
     pub now_ms: i64,
     pub underlyings: Vec<Underlying>,
     pub instruments: Vec<Instrument>,
+    /// What expired in the last 30 days.
+    pub expired: Vec<Instrument>,
     rng: Rng,
     /// Draws for the perpetual premium, apart from the index's: adding the
     /// premium left every seeded index path as it was.
@@ -110,6 +112,7 @@ impl SimMarket {
             now_ms,
             underlyings,
             instruments: Vec::new(),
+            expired: Vec::new(),
             rng: Rng::new(seed),
             premium_rng: Rng::new(seed ^ 0x9E7),
         };
@@ -123,8 +126,16 @@ impl SimMarket {
     /// today's index are added. Returns the instruments added.
     pub fn relist(&mut self) -> Vec<Instrument> {
         let now = self.now_ms;
-        self.instruments
-            .retain(|i| i.expiry_ms().is_none_or(|e| e > now));
+        let (live, gone): (Vec<Instrument>, Vec<Instrument>) =
+            std::mem::take(&mut self.instruments)
+                .into_iter()
+                .partition(|i| i.expiry_ms().is_none_or(|e| e > now));
+        self.instruments = live;
+        // Expired instruments stay listable (`expired = true`) for a month.
+        self.expired.extend(gone);
+        let month_ago = now - 30 * MS_PER_DAY;
+        self.expired
+            .retain(|i| i.expiry_ms().is_some_and(|e| e > month_ago));
         let known: std::collections::HashSet<String> =
             self.instruments.iter().map(|i| i.name.clone()).collect();
         let added: Vec<Instrument> = (self.listing().into_iter())

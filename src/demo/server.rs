@@ -127,8 +127,8 @@ impl DemoState {
     }
 
     /// The public reference methods: `get_instruments` (by currency, and
-    /// `kind` when given; nothing listed has expired, so `expired = true`
-    /// lists none), `get_instrument` and `get_index_price`. An error names
+    /// `kind` when given; `expired = true` lists what expired in the last
+    /// 30 days), `get_instrument` and `get_index_price`. An error names
     /// the parameter and the reason, as Deribit's -32602 does.
     fn public_reference(
         &self,
@@ -149,21 +149,37 @@ impl DemoState {
                         ))
                     }
                 };
-                if params["expired"].as_bool() == Some(true) {
-                    return Ok(json!([]));
-                }
-                let list = (self.market.instruments.iter())
+                let expired = params["expired"].as_bool() == Some(true);
+                let listed = match expired {
+                    true => &self.market.expired,
+                    false => &self.market.instruments,
+                };
+                let list = (listed.iter())
                     .filter(|i| i.base == ccy)
                     .map(DemoState::instrument_record)
+                    .map(|mut r| {
+                        r["is_active"] = json!(!expired);
+                        r
+                    })
                     .filter(|r| kind.is_none_or(|k| r["kind"] == k))
                     .collect();
                 Ok(Value::Array(list))
             }
             "public/get_instrument" => {
                 let name = text("instrument_name")?;
-                let inst = self.market.instruments.iter().find(|i| i.name == name);
-                inst.map(DemoState::instrument_record)
-                    .ok_or(("instrument_name", "instrument not found"))
+                let live = self.market.instruments.iter().find(|i| i.name == name);
+                let record = match live {
+                    Some(i) => DemoState::instrument_record(i),
+                    None => {
+                        let gone = self.market.expired.iter().find(|i| i.name == name);
+                        let mut r = gone
+                            .map(DemoState::instrument_record)
+                            .ok_or(("instrument_name", "instrument not found"))?;
+                        r["is_active"] = json!(false);
+                        r
+                    }
+                };
+                Ok(record)
             }
             _ => {
                 let name = text("index_name")?;
