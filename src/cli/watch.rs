@@ -169,6 +169,7 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
                 .then(|| config.accounts.first().map(|a| a.url().to_string()))
                 .flatten(),
             metrics: shared,
+            duration: args.duration_s.map(Duration::from_secs),
         };
         let result =
             ui_terminal::run(mon.snapshots.clone(), mon.queries.clone(), opts, crash).await;

@@ -50,6 +50,8 @@ pub struct UiOptions {
     /// Where the metrics endpoint reads the background figures (None: no
     /// endpoint).
     pub metrics: Option<crate::metrics::Shared>,
+    /// Quit by itself after this long (`--duration-s`).
+    pub duration: Option<Duration>,
 }
 
 /// Puts the terminal back as it was; used on every way out.
@@ -167,6 +169,14 @@ pub async fn run(
     let mut signals = Signals::new();
     let mut dirty = true;
     let mut last_draw = tokio::time::Instant::now() - min_gap;
+    let until = opts.duration.map(|d| tokio::time::Instant::now() + d);
+    let ends = async move {
+        match until {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(ends);
     loop {
         if dirty && last_draw.elapsed() >= min_gap {
             let snap = snapshots.borrow().clone();
@@ -250,6 +260,7 @@ pub async fn run(
             }
             _ = tokio::time::sleep(wait), if dirty => {}
             _ = signals.next() => break,
+            _ = &mut ends => break,
         }
     }
     stop.store(true, Ordering::Relaxed);
