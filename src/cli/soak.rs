@@ -36,12 +36,18 @@ pub fn run(args: SoakArgs) -> Result<u8, String> {
     if !(args.faults_every_s.is_finite() && args.faults_every_s >= 0.0) {
         return Err("--faults-every-s must be 0 (none) or a number of seconds".into());
     }
+    let seconds = |s: f64, what: &str| {
+        Duration::try_from_secs_f64(s)
+            .map_err(|_| format!("{what} is not a usable number of seconds"))
+    };
     let opts = SoakOptions {
         days: args.days,
         speed: args.speed,
-        chaos_every: (args.faults_every_s > 0.0)
-            .then(|| Duration::from_secs_f64(args.faults_every_s)),
-        sample_every: Duration::from_secs_f64(args.sample_s),
+        chaos_every: match args.faults_every_s {
+            0.0 => None,
+            s => Some(seconds(s, "--faults-every-s")?),
+        },
+        sample_every: seconds(args.sample_s, "--sample-s")?,
         seed: args.seed,
     };
     let report = super::runtime()?.block_on(soak::run(opts, |day, d| {

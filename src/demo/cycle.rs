@@ -310,6 +310,12 @@ mod tests {
         st
     }
 
+    fn index_of(st: &DemoState, username: &str) -> usize {
+        (st.accounts.iter())
+            .position(|a| a.username == username)
+            .unwrap()
+    }
+
     fn equity(st: &DemoState, i: usize) -> f64 {
         st.desk.risk(st.desk_ids[i]).equity
     }
@@ -386,11 +392,7 @@ mod tests {
     #[test]
     fn a_long_perpetual_pays_funding_above_the_dead_band() {
         let mut st = at_expiry();
-        let i = st
-            .accounts
-            .iter()
-            .position(|a| a.username == "covered-call")
-            .unwrap();
+        let i = index_of(&st, "covered-call");
         let (name, size) = st.accounts[i]
             .positions
             .iter()
@@ -434,11 +436,7 @@ mod tests {
     #[test]
     fn an_account_past_its_margin_is_reduced_a_step_a_second_with_a_fee() {
         let mut st = at_expiry();
-        let i = st
-            .accounts
-            .iter()
-            .position(|a| a.username == "short-strangle")
-            .unwrap();
+        let i = index_of(&st, "short-strangle");
         let (mm, balance) = st.margin_and_balance(i);
         st.accounts[i].balance -= balance - 0.95 * mm;
         st.book_cash(i);

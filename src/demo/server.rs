@@ -1,12 +1,13 @@
 //! The demo exchange's Deribit API v2 server on loopback.
 //!
 //! It speaks the protocol the real client speaks (auth, heartbeat,
-//! subscribe, get_instruments, get_positions, get_account_summary,
-//! get_subaccounts, exchange_token, ticker / index / user.portfolio /
-//! user.changes channels), so the monitor runs its real code path on it.
-//! The exchange side values every account with margintop's own engine, so
-//! the figures it reports in user.portfolio can be compared with the
-//! monitor's local ones.
+//! subscribe, the reference and chart methods, positions, summaries,
+//! subaccounts, exchange_token, ticker / index / markprice / user.portfolio
+//! / user.changes channels; README "The demo exchange" lists them), so the
+//! monitor runs its real code path on it. What it answers is read from the
+//! exchange's books (`state.rs`), which value every account with
+//! margintop's own engine, so the figures it reports in user.portfolio can
+//! be compared with the monitor's local ones.
 
 use super::chaos::Chaos;
 use super::credits::Credits;
