@@ -658,12 +658,13 @@ async fn subscribed_option_tickers_are_marked_with_black76_on_their_own_inputs()
 
 #[tokio::test]
 async fn what_expires_is_listed_as_expired_and_still_described() {
-    // Thirty simulated seconds before a 08:00 UTC expiry, at 600×.
+    // Thirty simulated minutes before a 08:00 UTC expiry, at 600×: three
+    // seconds of real time (the first step alone is 150 simulated seconds).
     let expiry =
         margintop::model::instrument::days_from_civil(2026, 12, 4) * 86_400_000 + 8 * 3_600_000;
     let opts = DemoOptions {
         time_scale: 600.0,
-        start_ms: Some(expiry - 30_000),
+        start_ms: Some(expiry - 30 * 60_000),
         ..DemoOptions::default()
     };
     let demo = server::start("127.0.0.1:0".parse().unwrap(), opts)
@@ -676,7 +677,14 @@ async fn what_expires_is_listed_as_expired_and_still_described() {
         .map(|r| r["instrument_name"].as_str().unwrap().to_string())
         .collect();
     assert!(!expiring.is_empty());
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let crossed = || demo.state.lock().unwrap().market.now_ms > expiry;
+    for _ in 0..100 {
+        if crossed() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(crossed(), "the clock passed the expiry");
     let live = c.listed("BTC", "option").await;
     assert!(live
         .iter()

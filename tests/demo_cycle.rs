@@ -7,8 +7,8 @@
 #[path = "support/demo_desk.rs"]
 mod demo_desk;
 
-use demo_desk::{books, start_desk, wait_until};
-use margintop::demo::server::{DemoOptions, DemoServer};
+use demo_desk::{books, monitor_on, start_desk, wait_until};
+use margintop::demo::server::{self, DemoOptions, DemoServer};
 use margintop::engine::live::{AccountSnapshot, Snapshot};
 use margintop::model::instrument::days_from_civil;
 use margintop::model::Instrument;
@@ -132,9 +132,16 @@ async fn settled_in_step(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn through_an_expiry_and_a_settlement_the_monitor_keeps_the_exchanges_books() {
-    // Three simulated minutes before the expiry; a simulated minute a second.
-    let (demo, mon, mut rx, _) = start_desk(options(60.0, expiry() - 3 * MINUTE)).await;
+    // Three simulated minutes before the expiry; a simulated minute a
+    // second. The exchange stops at once (its first step is 15 simulated
+    // seconds), however long the monitor takes to be ready.
+    let opts = options(60.0, expiry() - 3 * MINUTE);
+    let demo = server::start("127.0.0.1:0".parse().unwrap(), opts)
+        .await
+        .unwrap();
     pause(&demo, true);
+    let mon = monitor_on(&demo.url(), 60.0);
+    let mut rx = mon.snapshots.clone();
     let before = settled_in_step(&demo, &mut rx, "before the expiry").await;
     let at = exchange_now(&demo);
     assert!(at < expiry(), "stopped at {at}, before the expiry");
