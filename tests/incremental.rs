@@ -186,7 +186,7 @@ fn fast_option_vector_equals_generic_scenario_pnl() {
         for n in NAMES.iter().filter(|n| n.starts_with("BTC")) {
             let inst = Instrument::parse(n).unwrap();
             let r = resolve(&inst, &desk.market, T0 + 3_600_000, Shock::NONE).unwrap();
-            let grid = model.grid(&inst.index_name).unwrap().clone();
+            let mut grid = model.grid(&inst.index_name).unwrap().clone();
             let mut fast = vec![0.0; grid.len()];
             grid.unit_vector(&inst, &r, &mut fast);
             let sigmas = grid.vol_shock.shocked(r.sigma, r.t);

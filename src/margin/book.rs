@@ -33,18 +33,18 @@ impl PreparedModel {
 
     /// The grid of `index_name`, built on first use. `None` for standard margin
     /// or when the model has no parameters for that index.
-    pub fn grid(&mut self, index_name: &str) -> Option<&Grid> {
+    pub fn grid(&mut self, index_name: &str) -> Option<&mut Grid> {
         let ModelConfig::RiskMatrix(model) = &self.config else {
             return None;
         };
         if let Some(pos) = self.grids.iter().position(|(name, _)| name == index_name) {
-            return Some(&self.grids[pos].1);
+            return Some(&mut self.grids[pos].1);
         }
         let pair = model.pair(index_name)?;
         let currency = model.currency(&self.currency)?;
         self.grids
             .push((index_name.to_string(), Grid::build(model, pair, currency)));
-        self.grids.last().map(|(_, g)| g)
+        self.grids.last_mut().map(|(_, g)| g)
     }
 
     pub fn built_grid(&self, index_name: &str) -> Option<&Grid> {

@@ -84,23 +84,57 @@ impl VolShock {
 
     /// The three shocked volatilities (up, same, down) for time to expiry `t` years.
     pub fn shocked(&self, sigma: f64, t: f64) -> [f64; 3] {
-        match self.time_scaled {
-            Some(pivot) => {
-                // A minute's floor keeps (pivot/DTE)^p finite at expiry.
-                let dte = (t * 365.0).max(1.0 / 1440.0);
-                let power = if dte < pivot {
-                    self.short_power
-                } else {
-                    self.long_power
-                };
-                let scale = (pivot / dte).powf(power);
-                [
-                    (sigma * (1.0 + self.up * scale)).max(self.min_up),
-                    sigma,
-                    (sigma * (1.0 - self.down * scale)).max(0.0),
-                ]
-            }
+        self.shocked_at(sigma, self.scale(t))
+    }
+
+    /// How much of the vol range applies at `t` years: (pivot/DTE)^p under
+    /// time scaling, None for absolute shocks. It depends on the expiry
+    /// only, so a grid keeps the last one (`ScaleMemo`).
+    fn scale(&self, t: f64) -> Option<f64> {
+        let pivot = self.time_scaled?;
+        // A minute's floor keeps (pivot/DTE)^p finite at expiry.
+        let dte = (t * 365.0).max(1.0 / 1440.0);
+        let power = if dte < pivot {
+            self.short_power
+        } else {
+            self.long_power
+        };
+        Some((pivot / dte).powf(power))
+    }
+
+    fn shocked_at(&self, sigma: f64, scale: Option<f64>) -> [f64; 3] {
+        match scale {
+            Some(scale) => [
+                (sigma * (1.0 + self.up * scale)).max(self.min_up),
+                sigma,
+                (sigma * (1.0 - self.down * scale)).max(0.0),
+            ],
             None => [sigma + self.up, sigma, (sigma - self.down).max(0.0)],
+        }
+    }
+}
+
+/// The vol shock's scale for the last time to expiry a grid priced: an
+/// index tick reprices the instruments of one expiry after another, and
+/// the power is the same for all of them. Not part of a grid's identity.
+#[derive(Clone, Copy, Debug, Default)]
+struct ScaleMemo(Option<(u64, Option<f64>)>);
+
+impl PartialEq for ScaleMemo {
+    fn eq(&self, _: &ScaleMemo) -> bool {
+        true
+    }
+}
+
+impl ScaleMemo {
+    fn get(&mut self, shock: &VolShock, t: f64) -> Option<f64> {
+        match self.0 {
+            Some((bits, scale)) if bits == t.to_bits() => scale,
+            _ => {
+                let scale = shock.scale(t);
+                self.0 = Some((t.to_bits(), scale));
+                scale
+            }
         }
     }
 }
@@ -129,6 +163,7 @@ pub struct Grid {
     grown: Vec<f64>,
     inv_grown: Vec<f64>,
     ln_growth: Vec<f64>,
+    memo: ScaleMemo,
 }
 
 impl Grid {
@@ -196,6 +231,7 @@ impl Grid {
             vol_shock: VolShock::new(&model.vol_shock, pair),
             pnl_offset: currency.pnl_offset,
             max_offsetable_pnl_usd: currency.max_offsetable_pnl,
+            memo: ScaleMemo::default(),
         }
     }
 
@@ -208,8 +244,9 @@ impl Grid {
     }
 
     /// Weighted P&L of one unit of `inst` in every scenario, into `out`.
-    pub fn unit_vector(&self, inst: &Instrument, r: &Resolved, out: &mut [f64]) {
-        let sigmas = self.vol_shock.shocked(r.sigma, r.t);
+    pub fn unit_vector(&mut self, inst: &Instrument, r: &Resolved, out: &mut [f64]) {
+        let scale = self.memo.get(&self.vol_shock, r.t);
+        let sigmas = self.vol_shock.shocked_at(r.sigma, scale);
         if let Kind::Option {
             option_type,
             strike,
