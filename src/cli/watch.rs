@@ -92,9 +92,7 @@ async fn watch(args: WatchArgs) -> Result<(), String> {
             time_scale: args.speed,
             ..DemoOptions::default()
         };
-        let demo = server::start("127.0.0.1:0".parse().expect("loopback address"), opts)
-            .await
-            .map_err(|e| format!("cannot start the demo exchange: {e}"))?;
+        let demo = server::start_in_process(opts).await?;
         let mut cfg = Config {
             accounts: vec![server::demo_account(&demo.url())],
             ..config.clone()

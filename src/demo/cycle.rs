@@ -80,7 +80,6 @@ impl DemoState {
             }
             self.accounts[i].balance += cash;
         }
-        self.mark_settlement_prices();
         let mut changes = Vec::new();
         for (i, name, _) in &delivered {
             changes.push(self.deliver(*i, name));
@@ -93,16 +92,16 @@ impl DemoState {
         {
             self.history.forget(&inst.name);
         }
-        for i in 0..self.accounts.len() {
-            self.reset_references(i);
-            self.book_cash(i);
-        }
         self.desk.retire_expired();
         for inst in self.market.relist() {
             self.desk.add_instrument(inst);
         }
         self.refresh_quotes();
         self.mark_settlement_prices();
+        for i in 0..self.accounts.len() {
+            self.reset_references(i);
+            self.book_cash(i);
+        }
         for (i, name, size) in delivered {
             changes.extend(self.roll(i, &name, size));
         }

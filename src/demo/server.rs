@@ -489,6 +489,14 @@ impl DemoServer {
     }
 }
 
+/// Start the demo exchange on a free loopback port, for a monitor in the
+/// same process.
+pub async fn start_in_process(opts: DemoOptions) -> Result<DemoServer, String> {
+    start("127.0.0.1:0".parse().expect("loopback address"), opts)
+        .await
+        .map_err(|e| format!("cannot start the demo exchange: {e}"))
+}
+
 /// Start the demo exchange on `listen` (use port 0 for any free port).
 pub async fn start(listen: SocketAddr, opts: DemoOptions) -> std::io::Result<DemoServer> {
     let listener = TcpListener::bind(listen).await?;

@@ -126,9 +126,7 @@ pub async fn run(opts: SoakOptions, progress: impl Fn(usize, &Day)) -> Result<So
         chaos_every: opts.chaos_every,
         ..DemoOptions::default()
     };
-    let demo = server::start("127.0.0.1:0".parse().expect("loopback"), demo_opts)
-        .await
-        .map_err(|e| format!("cannot start the demo exchange: {e}"))?;
+    let demo = server::start_in_process(demo_opts).await?;
     let mon = monitor::start_with(
         &soak_config(&demo.url(), opts.speed),
         None,

@@ -168,8 +168,10 @@ impl DemoState {
         }
     }
 
-    /// Every listed future's session reference becomes its mark now.
+    /// Every listed future's session reference becomes its mark now (and
+    /// the expired ones are forgotten).
     pub(super) fn mark_settlement_prices(&mut self) {
+        self.settlement_prices.clear();
         for inst in self.market.instruments.iter().filter(|i| !i.is_option()) {
             if let Some(q) = self.market.quote(inst) {
                 self.settlement_prices
