@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use margintop::margin::account::{account_risk, value_book};
+use margintop::margin::account::{account_risk, value_book, MarginBook, PreparedBook};
 use margintop::margin::liquidation::liquidation_distance;
 use margintop::margin::PreparedModel;
 use margintop::model::valuation::Shock;
@@ -226,6 +226,15 @@ proptest::proptest! {
                 let risk = account_risk(acct, &model, &book.sums, &book.notes, NOW);
                 risk.margin.maintenance_margin - risk.margin_balance
             };
+            // The search's lean sums give the full valuation's margin, bit for bit.
+            let prepared = PreparedBook::new(acct, &instruments, &market, NOW, true);
+            let mut lean = MarginBook::new(prepared);
+            let mut lean_model = PreparedModel::new(builtin(&acct.model), "BTC");
+            for m in [-0.6, -0.1, 0.0, 0.3, 2.5] {
+                let shock = Shock::price_move(m);
+                let got = lean.shortfall(acct, &mut lean_model, &|_| shock, None, NOW);
+                proptest::prop_assert_eq!(got.to_bits(), shortfall(m).to_bits(), "{} at {}", acct.model, m);
+            }
             let limits = builtin(&acct.model).liquidation_search();
             for (limit, got) in [(-limits.down, own.down_move), (limits.up, own.up_move)] {
                 let steps = 2_000;

@@ -3,7 +3,9 @@
 //! This is the reference path: it recomputes everything from positions and
 //! market state. The engine's incremental path must agree with it.
 
-use super::book::{fill_contribution, unit_vector_in, BookSums, Contribution, PreparedModel};
+use super::book::{
+    fill_contribution, unit_vector_in, BookSums, Contribution, Place, PreparedModel,
+};
 use super::config::MarginBalanceRule;
 use super::notes::{complete, Note, Omission};
 use super::requirement::{requirement, Breakdown};
@@ -214,29 +216,15 @@ impl<'a> PreparedBook<'a> {
                 } => (*inst, *size, *session_ref_price, base, *number),
             };
             let inst_shock = shock(inst);
-            let mut price = |buffer: Vec<f64>| {
-                let r = base.shocked(inst, inst_shock);
-                let vector = unit_vector_in(inst, &r, model, buffer);
-                (r, unit_value(inst, &r), vector)
-            };
-            let slot = match (shared.as_deref_mut(), number) {
-                (Some(s), Some(k)) if k < s.slots.len() => {
-                    Some((&mut s.slots[k], &mut s.filled, &mut s.spare, k))
-                }
-                _ => None,
-            };
-            let (resolved, unit, vector) = match slot {
-                Some((slot, filled, spare, k)) => {
-                    if slot.is_none() {
-                        filled.push(k);
-                    }
-                    &*slot.get_or_insert_with(|| price(spare.pop().unwrap_or_default()))
-                }
-                None => {
-                    let buffer = own.take().and_then(|(_, _, v)| v).unwrap_or_default();
-                    &*own.insert(price(buffer))
-                }
-            };
+            let (resolved, unit, vector) = priced(
+                inst,
+                base,
+                inst_shock,
+                model,
+                shared.as_deref_mut(),
+                number,
+                &mut own,
+            );
             if resolved.expired && inst_shock == Shock::NONE {
                 book.notes.push(Note::past_expiry(inst));
             }
@@ -264,6 +252,115 @@ impl<'a> PreparedBook<'a> {
             }
         }
         book
+    }
+}
+
+/// `inst` priced at `shock`: taken from `shared` when it holds it (else
+/// priced and put there), or priced into `own` without a `shared` (its
+/// scenario vector's allocation reused).
+fn priced<'s>(
+    inst: &Instrument,
+    base: &Base,
+    shock: Shock,
+    model: &mut PreparedModel,
+    shared: Option<&'s mut SharedPrices>,
+    number: Option<usize>,
+    own: &'s mut Option<Priced>,
+) -> &'s Priced {
+    let mut price = |buffer: Vec<f64>| {
+        let r = base.shocked(inst, shock);
+        let vector = unit_vector_in(inst, &r, model, buffer);
+        (r, unit_value(inst, &r), vector)
+    };
+    match (shared, number) {
+        (Some(s), Some(k)) if k < s.slots.len() => {
+            let slot = &mut s.slots[k];
+            if slot.is_none() {
+                s.filled.push(k);
+            }
+            let spare = &mut s.spare;
+            &*slot.get_or_insert_with(|| price(spare.pop().unwrap_or_default()))
+        }
+        _ => {
+            let buffer = own.take().and_then(|(_, _, v)| v).unwrap_or_default();
+            &*own.insert(price(buffer))
+        }
+    }
+}
+
+/// An account's book valued under many price shocks for its margin alone
+/// (the liquidation search): the sums are kept between valuations and each
+/// position's place in them is found once. The margin is bit for bit the
+/// one `PreparedBook::value` gives (`BookSums::add_margin_terms`).
+pub struct MarginBook<'a> {
+    book: PreparedBook<'a>,
+    sums: BookSums,
+    places: Vec<Option<Place>>,
+    notes: Vec<Note>,
+}
+
+impl<'a> MarginBook<'a> {
+    pub fn new(book: PreparedBook<'a>) -> MarginBook<'a> {
+        let notes = (book.entries.iter())
+            .filter_map(|e| match e {
+                Entry::LeftOut(note) => Some(note.clone()),
+                Entry::Priced { .. } => None,
+            })
+            .collect();
+        MarginBook {
+            places: vec![None; book.entries.len()],
+            book,
+            sums: BookSums::default(),
+            notes,
+        }
+    }
+
+    /// See `PreparedBook::number`.
+    pub fn number(&mut self, numbers: &mut HashMap<String, usize>) {
+        self.book.number(numbers);
+    }
+
+    /// Maintenance margin less margin balance after `shock` (≥ 0: liquidation).
+    pub fn shortfall(
+        &mut self,
+        account: &Account,
+        model: &mut PreparedModel,
+        shock: &dyn Fn(&Instrument) -> Shock,
+        mut shared: Option<&mut SharedPrices>,
+        now_ms: i64,
+    ) -> f64 {
+        if shared.is_some() {
+            for index in &self.book.indices {
+                model.grid(index);
+            }
+        }
+        self.sums.reset();
+        let mut own = None;
+        for (e, place) in self.book.entries.iter().zip(&mut self.places) {
+            let Entry::Priced {
+                inst,
+                size,
+                session_ref_price,
+                base,
+                number,
+            } = e
+            else {
+                continue;
+            };
+            let (r, unit, vector) = priced(
+                inst,
+                base,
+                shock(inst),
+                model,
+                shared.as_deref_mut(),
+                *number,
+                &mut own,
+            );
+            let terms = (*inst, r, unit, vector.as_deref());
+            (self.sums).add_margin_terms(terms, *size, *session_ref_price, model, place);
+        }
+        let risk = account_risk(account, model, &self.sums, &self.notes, now_ms);
+        risk.margin.maintenance_margin - risk.margin_balance
     }
 }
 

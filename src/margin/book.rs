@@ -109,15 +109,7 @@ pub fn fill_contribution(
     model: &PreparedModel,
     unit_vec: Option<&[f64]>,
 ) {
-    let is_future = !inst.is_option();
-    c.futures_session_upl = if is_future {
-        let reference = ref_price
-            .filter(|p| p.is_finite() && *p > 0.0)
-            .unwrap_or(r.mark);
-        size * (unit.futures_mark_term - futures_ref_term(inst, reference))
-    } else {
-        0.0
-    };
+    c.futures_session_upl = futures_session_upl(inst, r, unit, size, ref_price);
     if c.index_name != inst.index_name {
         c.index_name.clone_from(&inst.index_name);
     }
@@ -145,9 +137,42 @@ pub fn fill_contribution(
         ModelConfig::Standard(sm) => standard_margin(sm, inst, r, size),
         ModelConfig::RiskMatrix(_) => (0.0, 0.0),
     };
-    c.roll_per_position = match &model.config {
+    c.roll_per_position = roll_per_position(inst, r, unit, size, model);
+    c.vector.clear();
+    if let Some(unit_vec) = unit_vec {
+        c.vector.extend(unit_vec.iter().map(|v| v * size));
+    }
+}
+
+/// A futures position's session P&L from `ref_price` (None, or not a
+/// price: from the mark, i.e. zero); 0 for an option.
+fn futures_session_upl(
+    inst: &Instrument,
+    r: &Resolved,
+    unit: &UnitValue,
+    size: f64,
+    ref_price: Option<f64>,
+) -> f64 {
+    if inst.is_option() {
+        return 0.0;
+    }
+    let reference = ref_price
+        .filter(|p| p.is_finite() && *p > 0.0)
+        .unwrap_or(r.mark);
+    size * (unit.futures_mark_term - futures_ref_term(inst, reference))
+}
+
+/// A future's roll shock where the model charges it per position (else 0).
+fn roll_per_position(
+    inst: &Instrument,
+    r: &Resolved,
+    unit: &UnitValue,
+    size: f64,
+    model: &PreparedModel,
+) -> f64 {
+    match &model.config {
         ModelConfig::RiskMatrix(rm)
-            if is_future && matches!(rm.roll_shock, RollShockRule::PerPosition) =>
+            if !inst.is_option() && matches!(rm.roll_shock, RollShockRule::PerPosition) =>
         {
             model.currency_params().map_or(0.0, |params| {
                 let rate = params
@@ -157,10 +182,6 @@ pub fn fill_contribution(
             })
         }
         _ => 0.0,
-    };
-    c.vector.clear();
-    if let Some(unit_vec) = unit_vec {
-        c.vector.extend(unit_vec.iter().map(|v| v * size));
     }
 }
 
@@ -305,6 +326,14 @@ pub struct IndexSums {
     pub vector: Vec<f64>,
 }
 
+/// Where a position goes in a `BookSums`: its index's entry and, there,
+/// its expiry's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
+    index: usize,
+    expiry: usize,
+}
+
 /// An account's sums over all positions.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BookSums {
@@ -369,6 +398,98 @@ impl BookSums {
         for ((acc, n), o) in s.vector.iter_mut().zip(&new.vector).zip(&old.vector) {
             *acc += n - o;
         }
+    }
+
+    /// Zero every sum, keeping the indices and expiries seen and their
+    /// buffers (and so every `Place` found).
+    pub fn reset(&mut self) {
+        let per_index = std::mem::take(&mut self.per_index);
+        *self = BookSums {
+            per_index,
+            ..BookSums::default()
+        };
+        for s in &mut self.per_index {
+            s.net_delta = 0.0;
+            s.gamma = 0.0;
+            s.vega = 0.0;
+            s.theta = 0.0;
+            s.short_option_contracts = 0.0;
+            s.positions = 0;
+            s.net_delta_by_expiry.iter_mut().for_each(|(_, v)| *v = 0.0);
+            s.vector.iter_mut().for_each(|v| *v = 0.0);
+        }
+    }
+
+    /// Add what the margin reads of a position (its instrument priced at
+    /// `r` with `unit` and `unit_vec`), with the operations, in the order,
+    /// that `fill_contribution` then `apply` use: the margin is bit for bit
+    /// the same. Greeks but the net delta are left out. `place` is where
+    /// the position goes in these sums, found on first use.
+    pub fn add_margin_terms(
+        &mut self,
+        (inst, r, unit, unit_vec): (&Instrument, &Resolved, &UnitValue, Option<&[f64]>),
+        size: f64,
+        ref_price: Option<f64>,
+        model: &PreparedModel,
+        place: &mut Option<Place>,
+    ) {
+        let net_delta = size * unit.net_delta;
+        self.options_value += size * unit.option_value;
+        self.futures_session_upl += futures_session_upl(inst, r, unit, size, ref_price);
+        self.net_delta += net_delta;
+        if let ModelConfig::Standard(sm) = &model.config {
+            let (initial, maintenance) = standard_margin(sm, inst, r, size);
+            self.sm_initial += initial;
+            self.sm_maintenance += maintenance;
+        }
+        self.roll_per_position += roll_per_position(inst, r, unit, size, model);
+        let at = *place.get_or_insert_with(|| self.place(inst));
+        let s = &mut self.per_index[at.index];
+        s.usd_per_unit = match inst.settlement {
+            Settlement::Inverse => r.index,
+            Settlement::Linear => 1.0,
+        };
+        s.coin_in_settlement = coin_to_settlement(inst, r);
+        s.index_price = r.index;
+        s.positions += 1;
+        s.net_delta += net_delta;
+        if inst.is_option() && size < 0.0 {
+            s.short_option_contracts += -size;
+        }
+        s.net_delta_by_expiry[at.expiry].1 += net_delta;
+        if let Some(unit_vec) = unit_vec {
+            if s.vector.len() < unit_vec.len() {
+                s.vector.resize(unit_vec.len(), 0.0);
+            }
+            for (acc, v) in s.vector.iter_mut().zip(unit_vec) {
+                *acc += v * size;
+            }
+        }
+    }
+
+    /// Where `inst`'s positions go: its index's sums and its expiry's
+    /// entry there, added if new.
+    fn place(&mut self, inst: &Instrument) -> Place {
+        let expiry = inst.expiry_ms();
+        let index = match (self.per_index.iter()).position(|s| s.index_name == inst.index_name) {
+            Some(i) => i,
+            None => {
+                self.per_index.push(IndexSums {
+                    index_name: inst.index_name.clone(),
+                    ..IndexSums::default()
+                });
+                self.per_index.len() - 1
+            }
+        };
+        let by_expiry = &mut self.per_index[index].net_delta_by_expiry;
+        let expiry = match by_expiry.iter().position(|(e, _)| *e == expiry) {
+            Some(i) => i,
+            None => {
+                by_expiry.push((expiry, 0.0));
+                by_expiry.len() - 1
+            }
+        };
+        Place { index, expiry }
     }
 
     pub fn apply(&mut self, c: &Contribution, sign: f64) {

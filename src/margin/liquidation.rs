@@ -10,7 +10,7 @@
 //! point is missed only if the curve crosses and recovers between two
 //! neighbouring grid points.
 
-use super::account::{account_risk, Instruments, PreparedBook, SharedPrices};
+use super::account::{Instruments, MarginBook, PreparedBook, SharedPrices};
 use super::book::PreparedModel;
 use super::inputs::{by_model_and_currency, AccountInputs};
 use crate::model::valuation::Shock;
@@ -164,15 +164,14 @@ fn search(
     let limits = model.config.liquidation_search();
     // Every position's quote is read once; each step only moves it.
     let prepared = PreparedBook::new(account, instruments, market, now_ms, true);
+    let mut book = MarginBook::new(prepared);
     let mut shortfall = |m: f64| {
         let moved = Shock::price_move(m);
         let shock = |inst: &Instrument| match only {
             Some(name) if inst.index_name != name => Shock::NONE,
             _ => moved,
         };
-        let book = prepared.value(model, &shock, false);
-        let risk = account_risk(account, model, &book.sums, &book.notes, now_ms);
-        risk.margin.maintenance_margin - risk.margin_balance
+        book.shortfall(account, model, &shock, None, now_ms)
     };
     let down = find_side(&mut shortfall, -limits.down, limits.steps);
     let up = find_side(&mut shortfall, limits.up, limits.steps);
@@ -182,7 +181,7 @@ fn search(
 /// One account of a desk-wide search.
 struct Member<'a> {
     account: &'a Account,
-    book: PreparedBook<'a>,
+    book: MarginBook<'a>,
     model: PreparedModel,
     now_ms: i64,
 }
@@ -191,15 +190,8 @@ impl Member<'_> {
     /// MM minus margin balance after every index moves by `m`.
     fn shortfall(&mut self, m: f64, shared: Option<&mut SharedPrices>) -> f64 {
         let moved = Shock::price_move(m);
-        let book = (self.book).value_shared(&mut self.model, &|_| moved, false, shared);
-        let risk = account_risk(
-            self.account,
-            &self.model,
-            &book.sums,
-            &book.notes,
-            self.now_ms,
-        );
-        risk.margin.maintenance_margin - risk.margin_balance
+        let (account, model) = (self.account, &mut self.model);
+        (self.book).shortfall(account, model, &|_| moved, shared, self.now_ms)
     }
 }
 
@@ -249,7 +241,13 @@ fn search_group(all: &[&AccountInputs], group: &[usize], side: Side) -> Vec<(usi
             }
             Some(Member {
                 account: &i.account,
-                book: PreparedBook::new(&i.account, &i.instruments, &i.market, i.now_ms, true),
+                book: MarginBook::new(PreparedBook::new(
+                    &i.account,
+                    &i.instruments,
+                    &i.market,
+                    i.now_ms,
+                    true,
+                )),
                 model: PreparedModel::new(i.model()?.clone(), &i.account.currency),
                 now_ms: i.now_ms,
             })
