@@ -191,6 +191,23 @@ fn put_call_parity_on_a_wide_grid() {
     }
 }
 
+/// The delta alone (what a margin search reads) is the delta of `greeks`,
+/// bit for bit, expiry and zero volatility included.
+#[test]
+fn the_delta_alone_is_the_delta_of_greeks() {
+    let edges = [
+        (30_000.0, 30_000.0, 0.0, 0.6),
+        (31_000.0, 30_000.0, 0.1, 0.0),
+    ];
+    let cases = grid().into_iter().chain(edges);
+    for (f, k, t, s) in cases {
+        for opt in [Call, Put] {
+            let alone = margintop::pricing::delta(opt, f, k, t, s);
+            assert_eq!(alone.to_bits(), greeks(opt, f, k, t, s).delta.to_bits());
+        }
+    }
+}
+
 #[test]
 fn greeks_match_finite_differences() {
     for (f, k, t, s) in grid() {

@@ -13,14 +13,15 @@
 
 use crate::margin::account::{account_risk, AccountRisk, Instruments};
 use crate::margin::book::{
-    fill_contribution, unit_vector, BookSums, Contribution, IndexSums, PreparedModel,
+    fill_contribution, unit_vector, unit_vector_and_value, BookSums, Contribution, IndexSums,
+    PreparedModel,
 };
 use crate::margin::config::ModelConfig;
 use crate::margin::grid::Table;
 use crate::margin::inputs::{AccountInputs, Models};
 use crate::margin::notes::{Note, Omission};
 use crate::margin::requirement::WorstScenario;
-use crate::model::valuation::{unit_value, Base, Resolved, Shock, UnitValue};
+use crate::model::valuation::{unit_value_at, Base, Resolved, Shock, UnitValue};
 use crate::model::{Account, Collateral, Instrument, MarketState, Quote};
 use crate::risk::revalue::Book;
 use crate::risk::{DeskInputs, Holder};
@@ -734,10 +735,23 @@ impl Desk {
         if slot.retired {
             return;
         }
+        // One unit scenario vector per model key among the holders. The
+        // first holder's is priced with the mark, which takes the model's
+        // value its grid computed.
+        let mut vectors: Vec<(usize, Option<Vec<f64>>)> = Vec::new();
         match Base::of(&slot.inst, &self.market, self.now_ms).map(|b| slot.with_at_quote(b)) {
             Ok(base) => {
-                let r = base.shocked(&slot.inst, Shock::NONE);
-                slot.priced = Some((r, unit_value(&slot.inst, &r)));
+                let first_key = (slot.holders.first()).map(|h| self.accounts[h.account].model_key);
+                let mut usd = None;
+                let r = base.shocked_via(&slot.inst, Shock::NONE, |r| {
+                    let key = first_key?;
+                    let model = &mut self.prepared[key];
+                    let (vector, value) = unit_vector_and_value(&slot.inst, r, model, Vec::new());
+                    vectors.push((key, vector));
+                    usd = value;
+                    value
+                });
+                slot.priced = Some((r, unit_value_at(&slot.inst, &r, usd)));
                 slot.error = None;
             }
             Err(e) => {
@@ -746,8 +760,6 @@ impl Desk {
             }
         }
         let slot = &self.slots[id];
-        // One unit scenario vector per model key among the holders.
-        let mut vectors: Vec<(usize, Option<Vec<f64>>)> = Vec::new();
         for h in &slot.holders {
             let acct = &mut self.accounts[h.account];
             let model = &mut self.prepared[acct.model_key];

@@ -4,12 +4,14 @@
 //! market state. The engine's incremental path must agree with it.
 
 use super::book::{
-    fill_contribution, unit_vector_in, BookSums, Contribution, Place, PreparedModel,
+    fill_contribution, unit_vector_and_value, BookSums, Contribution, Place, PreparedModel,
 };
 use super::config::MarginBalanceRule;
 use super::notes::{complete, Note, Omission};
 use super::requirement::{requirement, Breakdown};
-use crate::model::valuation::{unit_value, Base, Resolved, Shock, UnitValue};
+use crate::model::valuation::{
+    unit_value_at, unit_value_for_margin, Base, Resolved, Shock, UnitValue,
+};
 use crate::model::{Account, Instrument, MarketState};
 use std::collections::HashMap;
 
@@ -224,6 +226,7 @@ impl<'a> PreparedBook<'a> {
                 shared.as_deref_mut(),
                 number,
                 &mut own,
+                Greeks::All,
             );
             if resolved.expired && inst_shock == Shock::NONE {
                 book.notes.push(Note::past_expiry(inst));
@@ -255,9 +258,19 @@ impl<'a> PreparedBook<'a> {
     }
 }
 
+/// How much of an instrument's unit value to compute.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Greeks {
+    All,
+    /// What the margin reads: value and (net) delta (`unit_value_for_margin`).
+    ForMargin,
+}
+
 /// `inst` priced at `shock`: taken from `shared` when it holds it (else
 /// priced and put there), or priced into `own` without a `shared` (its
-/// scenario vector's allocation reused).
+/// scenario vector's allocation reused). The mark takes the model's value
+/// the grid computed for the scenarios.
+#[allow(clippy::too_many_arguments)]
 fn priced<'s>(
     inst: &Instrument,
     base: &Base,
@@ -266,11 +279,19 @@ fn priced<'s>(
     shared: Option<&'s mut SharedPrices>,
     number: Option<usize>,
     own: &'s mut Option<Priced>,
+    greeks: Greeks,
 ) -> &'s Priced {
     let mut price = |buffer: Vec<f64>| {
-        let r = base.shocked(inst, shock);
-        let vector = unit_vector_in(inst, &r, model, buffer);
-        (r, unit_value(inst, &r), vector)
+        let (mut vector, mut usd) = (None, None);
+        let r = base.shocked_via(inst, shock, |r| {
+            (vector, usd) = unit_vector_and_value(inst, r, model, buffer);
+            usd
+        });
+        let unit = match greeks {
+            Greeks::All => unit_value_at(inst, &r, usd),
+            Greeks::ForMargin => unit_value_for_margin(inst, &r, usd),
+        };
+        (r, unit, vector)
     };
     match (shared, number) {
         (Some(s), Some(k)) if k < s.slots.len() => {
@@ -296,22 +317,14 @@ pub struct MarginBook<'a> {
     book: PreparedBook<'a>,
     sums: BookSums,
     places: Vec<Option<Place>>,
-    notes: Vec<Note>,
 }
 
 impl<'a> MarginBook<'a> {
     pub fn new(book: PreparedBook<'a>) -> MarginBook<'a> {
-        let notes = (book.entries.iter())
-            .filter_map(|e| match e {
-                Entry::LeftOut(note) => Some(note.clone()),
-                Entry::Priced { .. } => None,
-            })
-            .collect();
         MarginBook {
             places: vec![None; book.entries.len()],
             book,
             sums: BookSums::default(),
-            notes,
         }
     }
 
@@ -355,12 +368,12 @@ impl<'a> MarginBook<'a> {
                 shared.as_deref_mut(),
                 *number,
                 &mut own,
+                Greeks::ForMargin,
             );
             let terms = (*inst, r, unit, vector.as_deref());
             (self.sums).add_margin_terms(terms, *size, *session_ref_price, model, place);
         }
-        let risk = account_risk(account, model, &self.sums, &self.notes, now_ms);
-        risk.margin.maintenance_margin - risk.margin_balance
+        shortfall(account, model, &self.sums, now_ms)
     }
 }
 
@@ -395,14 +408,7 @@ pub fn account_risk(
     now_ms: i64,
 ) -> AccountRisk {
     let margin = requirement(model, sums, &account.add_ons, now_ms);
-    let equity = account.balance
-        + sums.futures_session_upl
-        + account.futures_session_rpl
-        + sums.options_value;
-    let margin_balance = match model.config.margin_balance_rule() {
-        MarginBalanceRule::Equity => equity,
-        MarginBalanceRule::EquityMinusOptionsValue => equity - sums.options_value,
-    };
+    let (equity, margin_balance) = equity_and_margin_balance(account, model, sums);
     // An empty wallet (nothing held, nothing required) is at 0 %, not undefined.
     let ratio = |m: f64| match (margin_balance > 0.0, margin_balance == 0.0 && m == 0.0) {
         (true, _) => Some(m / margin_balance),
@@ -430,6 +436,30 @@ pub fn account_risk(
         complete: complete(notes),
         notes: notes.to_vec(),
     }
+}
+
+/// Equity and what of it counts as margin balance under the model.
+fn equity_and_margin_balance(
+    account: &Account,
+    model: &PreparedModel,
+    sums: &BookSums,
+) -> (f64, f64) {
+    let equity = account.balance
+        + sums.futures_session_upl
+        + account.futures_session_rpl
+        + sums.options_value;
+    let margin_balance = match model.config.margin_balance_rule() {
+        MarginBalanceRule::Equity => equity,
+        MarginBalanceRule::EquityMinusOptionsValue => equity - sums.options_value,
+    };
+    (equity, margin_balance)
+}
+
+/// Maintenance margin less margin balance, as `account_risk` has them,
+/// without the rest (a search asks for it thousands of times).
+fn shortfall(account: &Account, model: &PreparedModel, sums: &BookSums, now_ms: i64) -> f64 {
+    let margin = requirement(model, sums, &account.add_ons, now_ms);
+    margin.maintenance_margin - equity_and_margin_balance(account, model, sums).1
 }
 
 /// Value an account in full at `now_ms`: its risk and its valued positions.

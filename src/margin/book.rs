@@ -195,13 +195,26 @@ pub fn unit_vector_in(
     inst: &Instrument,
     r: &Resolved,
     model: &mut PreparedModel,
-    mut buffer: Vec<f64>,
+    buffer: Vec<f64>,
 ) -> Option<Vec<f64>> {
-    let grid = model.grid(&inst.index_name)?;
+    unit_vector_and_value(inst, r, model, buffer).0
+}
+
+/// `unit_vector_in`, and an option's USD value at `r` that the grid
+/// priced on the way (None without a grid, or for a future).
+pub fn unit_vector_and_value(
+    inst: &Instrument,
+    r: &Resolved,
+    model: &mut PreparedModel,
+    mut buffer: Vec<f64>,
+) -> (Option<Vec<f64>>, Option<f64>) {
+    let Some(grid) = model.grid(&inst.index_name) else {
+        return (None, None);
+    };
     buffer.clear();
     buffer.resize(grid.len(), 0.0);
-    grid.unit_vector(inst, r, &mut buffer);
-    Some(buffer)
+    let usd = grid.unit_vector(inst, r, &mut buffer);
+    (Some(buffer), usd)
 }
 
 /// Compute a position's contribution, pricing its scenario vector.

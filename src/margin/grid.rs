@@ -243,8 +243,11 @@ impl Grid {
         self.scenarios.is_empty()
     }
 
-    /// Weighted P&L of one unit of `inst` in every scenario, into `out`.
-    pub fn unit_vector(&mut self, inst: &Instrument, r: &Resolved, out: &mut [f64]) {
+    /// Weighted P&L of one unit of `inst` in every scenario, into `out`;
+    /// returns an option's USD value at `r` (its forward and volatility:
+    /// the scenarios are measured from it), None for a future. `r.mark`
+    /// is not read.
+    pub fn unit_vector(&mut self, inst: &Instrument, r: &Resolved, out: &mut [f64]) -> Option<f64> {
         let scale = self.memo.get(&self.vol_shock, r.t);
         let sigmas = self.vol_shock.shocked_at(r.sigma, scale);
         if let Kind::Option {
@@ -253,16 +256,18 @@ impl Grid {
             ..
         } = inst.kind
         {
-            return self.option_vector(inst, option_type, strike, r, sigmas, out);
+            return Some(self.option_vector(inst, option_type, strike, r, sigmas, out));
         }
         for (slot, sc) in out.iter_mut().zip(&self.scenarios) {
             let sigma = sigmas[vol_slot(sc.vol)];
             *slot = sc.weight * scenario_pnl(inst, r, sc.price_move, sigma);
         }
+        None
     }
 
     /// The option case of `unit_vector`, same numbers as `scenario_pnl` but
-    /// with ln(F/K), √T and the base value computed once per instrument.
+    /// with ln(F/K), √T and the base value computed once per instrument;
+    /// returns the base value in USD.
     fn option_vector(
         &self,
         inst: &Instrument,
@@ -271,7 +276,7 @@ impl Grid {
         r: &Resolved,
         sigmas: [f64; 3],
         out: &mut [f64],
-    ) {
+    ) -> f64 {
         let f0 = r.forward;
         let sqrt_t = r.t.sqrt();
         let ln_fk = (f0 / k).ln();
@@ -317,18 +322,17 @@ impl Grid {
                 };
                 *slot = sc.weight * (v1 - v0);
             }
-            return;
+            return v1[n];
         }
-        let v0 = native(
-            price_with_total_vol(opt, f0, k, ln_fk, r.sigma * sqrt_t),
-            f0,
-        );
+        let usd = price_with_total_vol(opt, f0, k, ln_fk, r.sigma * sqrt_t);
+        let v0 = native(usd, f0);
         for (slot, sc) in out.iter_mut().zip(&self.scenarios) {
             let f1 = f0 * (1.0 + sc.price_move);
             let sd = sigmas[vol_slot(sc.vol)] * sqrt_t;
             let v1 = price_with_total_vol(opt, f1, k, ln_fk + sc.ln_growth, sd);
             *slot = sc.weight * (native(v1, f1) - v0);
         }
+        usd
     }
 
     /// The standard table of a scenario vector as rows by price move

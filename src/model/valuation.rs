@@ -191,11 +191,25 @@ impl Base {
 
     /// The instrument's inputs after `shock` (`inst` is the one `of` read).
     pub fn shocked(&self, inst: &Instrument, shock: Shock) -> Resolved {
+        self.shocked_via(inst, shock, |_| None)
+    }
+
+    /// `shocked`, where `model_usd` may give an option's model value (USD)
+    /// at the shocked forward and volatility, for the mark, instead of a
+    /// pricing here: a risk grid prices that state anyway. It is called
+    /// once, with the shocked inputs but the quote's mark moved with the
+    /// index (the mark is what it helps find).
+    pub fn shocked_via(
+        &self,
+        inst: &Instrument,
+        shock: Shock,
+        model_usd: impl FnOnce(&Resolved) -> Option<f64>,
+    ) -> Resolved {
         let shift = shock.price;
         let (drift, index) = (self.drift, self.index_now * shift);
         let Some(o) = &self.option else {
             let t_raw = self.t_raw;
-            return Resolved {
+            let r = Resolved {
                 forward: self.quote_mark * drift * shift,
                 sigma: 0.0,
                 t: t_raw.map_or(0.0, |t| t.max(0.0)),
@@ -203,29 +217,35 @@ impl Base {
                 index,
                 expired: t_raw.is_some_and(|t| t <= 0.0),
             };
+            model_usd(&r);
+            return r;
         };
         let t_raw = self.t_raw.unwrap_or(0.0);
         let t = t_raw.max(0.0);
         let forward = o.quote_forward * drift * shift;
         let shocked_sigma = o.sigma * shock.vol;
-        // Keep the exchange's mark and add the model's change since the
-        // quote, so an unmoved market shows exactly the exchange's mark.
-        let mark = if forward == o.quote_forward && shocked_sigma == o.sigma {
-            self.quote_mark
-        } else {
-            let value = |f, sigma| native_option_value(inst, o.option_type, f, o.strike, t, sigma);
-            let model_now = value(forward, shocked_sigma);
-            let at_quote = (o.model_at_quote).unwrap_or_else(|| value(o.quote_forward, o.sigma));
-            (self.quote_mark + model_now - at_quote).max(0.0)
-        };
-        Resolved {
+        let mut r = Resolved {
             forward,
             sigma: shocked_sigma,
             t,
-            mark,
+            mark: self.quote_mark,
             index,
             expired: t_raw <= 0.0,
+        };
+        let given = model_usd(&r);
+        // Keep the exchange's mark and add the model's change since the
+        // quote, so an unmoved market shows exactly the exchange's mark.
+        if forward != o.quote_forward || shocked_sigma != o.sigma {
+            let value = |f, sigma| native_option_value(inst, o.option_type, f, o.strike, t, sigma);
+            let model_now = match (given, inst.settlement) {
+                (Some(usd), Settlement::Inverse) => usd / forward,
+                (Some(usd), Settlement::Linear) => usd,
+                (None, _) => value(forward, shocked_sigma),
+            };
+            let at_quote = (o.model_at_quote).unwrap_or_else(|| value(o.quote_forward, o.sigma));
+            r.mark = (self.quote_mark + model_now - at_quote).max(0.0);
         }
+        r
     }
 }
 
@@ -296,6 +316,13 @@ pub struct UnitValue {
 
 /// Value and Greeks of one unit of the instrument at the resolved state.
 pub fn unit_value(inst: &Instrument, r: &Resolved) -> UnitValue {
+    unit_value_at(inst, r, None)
+}
+
+/// `unit_value`, with an option's model value at `r` in USD given when a
+/// grid priced it (the net delta then takes it, as
+/// `unit_value_for_margin` does, so that the two agree bit for bit).
+pub fn unit_value_at(inst: &Instrument, r: &Resolved, usd: Option<f64>) -> UnitValue {
     match (inst.kind, inst.settlement) {
         (
             Kind::Option {
@@ -307,7 +334,9 @@ pub fn unit_value(inst: &Instrument, r: &Resolved) -> UnitValue {
         ) => {
             let g = pricing::greeks(option_type, r.forward, strike, r.t, r.sigma);
             let net_delta = match settlement {
-                Settlement::Inverse => g.net_delta(r.forward),
+                Settlement::Inverse => {
+                    usd.map_or(g.net_delta(r.forward), |usd| g.delta - usd / r.forward)
+                }
                 Settlement::Linear => g.delta,
             };
             UnitValue {
@@ -332,6 +361,35 @@ pub fn unit_value(inst: &Instrument, r: &Resolved) -> UnitValue {
             net_delta: 1.0,
             ..UnitValue::default()
         },
+    }
+}
+
+/// `unit_value` without gamma, vega and theta, which a margin search does
+/// not read: an option's value (`usd`, when a grid priced it at `r`) and
+/// its delta are all its net delta needs.
+pub fn unit_value_for_margin(inst: &Instrument, r: &Resolved, usd: Option<f64>) -> UnitValue {
+    let Kind::Option {
+        option_type,
+        strike,
+        ..
+    } = inst.kind
+    else {
+        return unit_value(inst, r);
+    };
+    let (f, t, sigma) = (r.forward, r.t, r.sigma);
+    let delta = pricing::delta(option_type, f, strike, t, sigma);
+    let net_delta = match inst.settlement {
+        Settlement::Inverse => {
+            let price = usd.unwrap_or_else(|| pricing::price(option_type, f, strike, t, sigma));
+            delta - price / f
+        }
+        Settlement::Linear => delta,
+    };
+    UnitValue {
+        option_value: r.mark,
+        delta,
+        net_delta,
+        ..UnitValue::default()
     }
 }
 

@@ -122,6 +122,20 @@ pub fn greeks(opt: OptionType, f: f64, k: f64, t: f64, sigma: f64) -> Greeks {
     }
 }
 
+/// The delta of `greeks`, alone (the same operations, so the same bits):
+/// a margin search needs no other sensitivity.
+pub fn delta(opt: OptionType, f: f64, k: f64, t: f64, sigma: f64) -> f64 {
+    if degenerate(t, sigma) {
+        return expired_greeks(opt, f, k).delta;
+    }
+    let sd = sigma * t.sqrt();
+    let d1 = (f / k).ln() / sd + 0.5 * sd;
+    match opt {
+        OptionType::Call => cdf(d1),
+        OptionType::Put => -cdf(-d1),
+    }
+}
+
 /// At or after expiry: intrinsic value, a step delta, no other sensitivity.
 fn expired_greeks(opt: OptionType, f: f64, k: f64) -> Greeks {
     let itm_call = if f > k {

@@ -7,6 +7,7 @@ pub mod lanes;
 pub mod normal;
 
 pub use black76::{
-    coin_price, greeks, price, price_with_total_vol, years_between, Greeks, OptionType, MS_PER_YEAR,
+    coin_price, delta, greeks, price, price_with_total_vol, years_between, Greeks, OptionType,
+    MS_PER_YEAR,
 };
 pub use implied_vol::{implied_vol, implied_vol_coin, IvError};
