@@ -21,6 +21,7 @@ use crate::margin::grid::Table;
 use crate::margin::inputs::{AccountInputs, Models};
 use crate::margin::notes::{Note, Omission};
 use crate::margin::requirement::WorstScenario;
+use crate::model::market::NameMap;
 use crate::model::valuation::{unit_value_at, Base, Resolved, Shock, UnitValue};
 use crate::model::{Account, Collateral, Instrument, MarketState, Quote};
 use crate::risk::revalue::Book;
@@ -159,7 +160,7 @@ struct DeskAccount {
 pub struct Desk {
     models: Models,
     slots: Vec<InstrumentSlot>,
-    by_name: HashMap<String, InstrumentId>,
+    by_name: NameMap<InstrumentId>,
     by_index: HashMap<String, Vec<InstrumentId>>,
     accounts: Vec<DeskAccount>,
     /// One prepared model (grids built) per (model name, currency).
@@ -182,7 +183,7 @@ impl Desk {
         Desk {
             models: Models::new(models),
             slots: Vec::new(),
-            by_name: HashMap::new(),
+            by_name: NameMap::default(),
             by_index: HashMap::new(),
             accounts: Vec::new(),
             prepared: Vec::new(),

@@ -14,10 +14,6 @@ use crate::pricing::black76::price_with_total_vol;
 use crate::pricing::lanes::{self, Inputs, Moves};
 use crate::pricing::OptionType;
 
-/// Scenarios an option is revalued on in one vectorized pass (every
-/// model's grid has fewer; a longer one takes the scalar path).
-const LANES_MAX: usize = 64;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
     Standard,
@@ -89,7 +85,7 @@ impl VolShock {
 
     /// How much of the vol range applies at `t` years: (pivot/DTE)^p under
     /// time scaling, None for absolute shocks. It depends on the expiry
-    /// only, so a grid keeps the last one (`ScaleMemo`).
+    /// only, so a grid keeps the last ones (`ScaleMemo`).
     fn scale(&self, t: f64) -> Option<f64> {
         let pivot = self.time_scaled?;
         // A minute's floor keeps (pivot/DTE)^p finite at expiry.
@@ -114,11 +110,20 @@ impl VolShock {
     }
 }
 
-/// The vol shock's scale for the last time to expiry a grid priced: an
-/// index tick reprices the instruments of one expiry after another, and
-/// the power is the same for all of them. Not part of a grid's identity.
-#[derive(Clone, Copy, Debug, Default)]
-struct ScaleMemo(Option<(u64, Option<f64>)>);
+/// The vol shock's scale for the last times to expiry a grid priced: an
+/// index tick reprices the instruments of one expiry after another, a
+/// search a book's few expiries over and over, and the power is the same
+/// for all of them. Keyed on the exact time, so a figure never changes.
+/// Not part of a grid's identity.
+#[derive(Clone, Debug, Default)]
+struct ScaleMemo {
+    kept: Vec<(u64, Option<f64>)>,
+    /// Where the next new time goes once `kept` is full.
+    next: usize,
+}
+
+/// Times to expiry a `ScaleMemo` keeps (a chain lists about a dozen expiries).
+const SCALES_KEPT: usize = 16;
 
 impl PartialEq for ScaleMemo {
     fn eq(&self, _: &ScaleMemo) -> bool {
@@ -128,16 +133,24 @@ impl PartialEq for ScaleMemo {
 
 impl ScaleMemo {
     fn get(&mut self, shock: &VolShock, t: f64) -> Option<f64> {
-        match self.0 {
-            Some((bits, scale)) if bits == t.to_bits() => scale,
-            _ => {
-                let scale = shock.scale(t);
-                self.0 = Some((t.to_bits(), scale));
-                scale
-            }
+        let bits = t.to_bits();
+        if let Some((_, scale)) = self.kept.iter().find(|(b, _)| *b == bits) {
+            return *scale;
         }
+        let scale = shock.scale(t);
+        if self.kept.len() < SCALES_KEPT {
+            self.kept.push((bits, scale));
+        } else {
+            self.kept[self.next] = (bits, scale);
+            self.next = (self.next + 1) % SCALES_KEPT;
+        }
+        scale
     }
 }
+
+/// Scenarios an option is revalued on in one vectorized pass (every
+/// model's grid has fewer; a longer one takes the scalar path).
+const LANES_MAX: usize = 64;
 
 fn vol_slot(v: VolMove) -> usize {
     match v {
@@ -256,7 +269,7 @@ impl Grid {
             ..
         } = inst.kind
         {
-            return Some(self.option_vector(inst, option_type, strike, r, sigmas, out));
+            return Some(self.option_vector(inst, (option_type, strike), r, sigmas, out));
         }
         for (slot, sc) in out.iter_mut().zip(&self.scenarios) {
             let sigma = sigmas[vol_slot(sc.vol)];
@@ -271,8 +284,7 @@ impl Grid {
     fn option_vector(
         &self,
         inst: &Instrument,
-        opt: OptionType,
-        k: f64,
+        (opt, k): (OptionType, f64),
         r: &Resolved,
         sigmas: [f64; 3],
         out: &mut [f64],
@@ -376,25 +388,44 @@ impl Grid {
     /// currency to USD (the index for coin, 1 for USDC).
     pub fn aggregate(&self, vector: &mut [f64], usd_per_unit: f64) {
         for (v, sc) in vector.iter_mut().zip(&self.scenarios) {
-            if sc.dampener_usd > 0.0 {
-                let damp = sc.dampener_usd / usd_per_unit;
-                *v = v.signum() * (v.abs() - damp).max(0.0);
-            }
-            if *v > 0.0 {
-                *v *= self.pnl_offset;
-                if self.max_offsetable_pnl_usd > 0.0 {
-                    *v = v.min(self.max_offsetable_pnl_usd / usd_per_unit);
-                }
+            *v = self.aggregated(*v, sc, usd_per_unit);
+        }
+    }
+
+    /// One entry of `aggregate`.
+    #[inline]
+    fn aggregated(&self, mut v: f64, sc: &Scenario, usd_per_unit: f64) -> f64 {
+        if sc.dampener_usd > 0.0 {
+            let damp = sc.dampener_usd / usd_per_unit;
+            v = v.signum() * (v.abs() - damp).max(0.0);
+        }
+        if v > 0.0 {
+            v *= self.pnl_offset;
+            if self.max_offsetable_pnl_usd > 0.0 {
+                v = v.min(self.max_offsetable_pnl_usd / usd_per_unit);
             }
         }
+        v
+    }
+
+    /// `worst` of the `aggregate` of `vector`, without a copy of it (a
+    /// search asks for it thousands of times).
+    pub fn worst_aggregated(&self, vector: &[f64], usd_per_unit: f64) -> (f64, usize) {
+        let entries = (vector.iter().zip(&self.scenarios))
+            .map(|(v, sc)| self.aggregated(*v, sc, usd_per_unit));
+        self.worst_of(entries)
     }
 
     /// Worst aggregated entry: (loss ≥ 0, its index). Ties go to the
     /// unchanged-vol scenario, as Deribit reports them.
     pub fn worst(&self, aggregated: &[f64]) -> (f64, usize) {
+        self.worst_of(aggregated.iter().copied())
+    }
+
+    fn worst_of(&self, aggregated: impl Iterator<Item = f64>) -> (f64, usize) {
         let mut best = (0.0_f64, 0_usize);
         let mut found = false;
-        for (i, (&v, sc)) in aggregated.iter().zip(&self.scenarios).enumerate() {
+        for (i, (v, sc)) in aggregated.zip(&self.scenarios).enumerate() {
             let tie = found && v == best.0 && sc.vol == VolMove::Same;
             if !found || v < best.0 || tie {
                 best = (v, i);
@@ -402,5 +433,62 @@ impl Grid {
             }
         }
         ((-best.0).max(0.0), best.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::margin::config::{load_models, ModelConfig};
+
+    fn pm_grid() -> Grid {
+        let models = load_models(None).unwrap();
+        let ModelConfig::RiskMatrix(pm) = &models["deribit_pm"] else {
+            panic!("deribit_pm is a risk matrix");
+        };
+        Grid::build(pm, pm.pair("btc_usd").unwrap(), pm.currency("BTC").unwrap())
+    }
+
+    /// More expiries than the memo keeps, visited over and over: each
+    /// scale is the one computed afresh, bit for bit.
+    #[test]
+    fn the_scale_memo_gives_the_computed_scale() {
+        let mut grid = pm_grid();
+        let times: Vec<f64> = (1..=2 * SCALES_KEPT + 3)
+            .map(|d| d as f64 / 365.0)
+            .collect();
+        for round in 0..3 {
+            for &t in times.iter().chain(times.iter().rev()) {
+                let want = grid.vol_shock.scale(t).unwrap().to_bits();
+                let got = grid.memo.get(&grid.vol_shock, t).unwrap().to_bits();
+                assert_eq!(got, want, "round {round}, t = {t}");
+            }
+        }
+        assert!(grid.memo.kept.len() <= SCALES_KEPT);
+    }
+
+    /// The worst of the aggregated vector without copying it is the worst
+    /// of `aggregate`, bit for bit: dampened entries, offset gains, ties.
+    #[test]
+    fn the_worst_without_a_copy_is_the_worst_of_the_aggregate() {
+        let grid = pm_grid();
+        let n = grid.len();
+        let vectors = [
+            (0..n).map(|i| (i as f64 - 17.0) * 0.37).collect::<Vec<_>>(),
+            (0..n).map(|i| ((i * 7919) % 13) as f64 - 6.0).collect(),
+            vec![-2.5; n],
+            (0..n)
+                .map(|i| if i % 3 == 1 { -4.0 } else { 4.0 })
+                .collect(),
+        ];
+        for v in vectors {
+            for usd_per_unit in [1.0, 2_000.0, 60_000.0] {
+                let mut copy = v.clone();
+                grid.aggregate(&mut copy, usd_per_unit);
+                let (loss, at) = grid.worst(&copy);
+                let (loss2, at2) = grid.worst_aggregated(&v, usd_per_unit);
+                assert_eq!((loss.to_bits(), at), (loss2.to_bits(), at2));
+            }
+        }
     }
 }

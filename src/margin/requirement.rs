@@ -68,9 +68,7 @@ fn risk_matrix_requirement(
         else {
             continue;
         };
-        let mut aggregated = s.vector.clone();
-        grid.aggregate(&mut aggregated, s.usd_per_unit);
-        let (loss, at) = grid.worst(&aggregated);
+        let (loss, at) = grid.worst_aggregated(&s.vector, s.usd_per_unit);
         let som = pair.short_option_minimum * s.short_option_contracts * s.coin_in_settlement;
         b.worst_case += loss;
         b.short_option_minimum += (som - loss).max(0.0);
