@@ -204,8 +204,10 @@ impl Member<'_> {
 /// are searched apart, on as many cores as there are.
 pub fn joint_distances(all: &[&AccountInputs]) -> Vec<Option<Joint>> {
     let groups = by_model_and_currency(all);
-    let jobs: Vec<(&Vec<usize>, Side)> = (groups.iter())
-        .flat_map(|g| [(g, Side::Down), (g, Side::Up)])
+    // Up sides first: their accounts seldom breach, so their scans run
+    // longest, and the shorter down sides then even out the cores.
+    let jobs: Vec<(&Vec<usize>, Side)> = (groups.iter().map(|g| (g, Side::Up)))
+        .chain(groups.iter().map(|g| (g, Side::Down)))
         .collect();
     let found = crate::parallel::map(&jobs, |(group, side)| search_group(all, group, *side));
     let mut out: Vec<Option<Joint>> = (all.iter())
