@@ -14,6 +14,10 @@ use crate::pricing::black76::price_with_total_vol;
 use crate::pricing::lanes::{self, Inputs, Moves};
 use crate::pricing::OptionType;
 
+/// Scenarios an option is revalued on in one vectorized pass (every
+/// model's grid has fewer; a longer one takes the scalar path).
+const LANES_MAX: usize = 64;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Table {
     Standard,
@@ -148,10 +152,6 @@ impl ScaleMemo {
     }
 }
 
-/// Scenarios an option is revalued on in one vectorized pass (every
-/// model's grid has fewer; a longer one takes the scalar path).
-const LANES_MAX: usize = 64;
-
 fn vol_slot(v: VolMove) -> usize {
     match v {
         VolMove::Up => 0,
@@ -269,7 +269,7 @@ impl Grid {
             ..
         } = inst.kind
         {
-            return Some(self.option_vector(inst, (option_type, strike), r, sigmas, out));
+            return Some(self.option_vector(inst, option_type, strike, r, sigmas, out));
         }
         for (slot, sc) in out.iter_mut().zip(&self.scenarios) {
             let sigma = sigmas[vol_slot(sc.vol)];
@@ -284,7 +284,8 @@ impl Grid {
     fn option_vector(
         &self,
         inst: &Instrument,
-        (opt, k): (OptionType, f64),
+        opt: OptionType,
+        k: f64,
         r: &Resolved,
         sigmas: [f64; 3],
         out: &mut [f64],
