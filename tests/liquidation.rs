@@ -254,3 +254,62 @@ proptest::proptest! {
         }
     }
 }
+
+/// The search (and the engine) take an option's mark from the value its
+/// risk grid computed for the unmoved scenario; the scalar Black-76 gives
+/// the same mark and net delta to rounding, across moves, types and
+/// settlements, and the same bits when the market has not moved.
+#[test]
+fn a_mark_from_the_grid_is_the_scalar_mark() {
+    use margintop::margin::book::unit_vector_and_value;
+    use margintop::model::valuation::{unit_value, unit_value_at, Base};
+    let mut market = random_market();
+    option_quote(
+        &mut market,
+        "BTC_USDC-30DEC22-28000-P",
+        1500.0,
+        0.7,
+        30_600.0,
+        30_000.0,
+        NOW,
+    );
+    let names = &RANDOM_POOL[3..];
+    let instruments = instruments(&[names, &["BTC_USDC-30DEC22-28000-P"]].concat());
+    let mut model = PreparedModel::new(builtin("deribit_pm"), "BTC");
+    for inst in instruments.values() {
+        let base = Base::of(inst, &market, NOW).unwrap().for_many(inst);
+        for m in [-0.9, -0.3, 0.0, 0.25, 3.0] {
+            let shock = Shock::price_move(m);
+            let scalar = base.shocked(inst, shock);
+            let mut usd = None;
+            let via = base.shocked_via(inst, shock, |r| {
+                usd = unit_vector_and_value(inst, r, &mut model, Vec::new()).1;
+                usd
+            });
+            assert!(usd.is_some(), "{}: the grid priced it", inst.name);
+            let scale = scalar.forward.max(1.0);
+            let close = |a: f64, b: f64| (a - b).abs() <= 1e-13 * scale;
+            assert!(
+                close(via.mark, scalar.mark),
+                "{} at {m}: {} vs {}",
+                inst.name,
+                via.mark,
+                scalar.mark
+            );
+            if m == 0.0 {
+                assert_eq!(
+                    via.mark.to_bits(),
+                    scalar.mark.to_bits(),
+                    "{}: the quote's mark",
+                    inst.name
+                );
+            }
+            let (a, b) = (unit_value_at(inst, &via, usd), unit_value(inst, &scalar));
+            assert!(
+                close(a.net_delta, b.net_delta),
+                "{} at {m}: net delta",
+                inst.name
+            );
+        }
+    }
+}
