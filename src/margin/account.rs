@@ -170,6 +170,14 @@ impl<'a> PreparedBook<'a> {
         }
     }
 
+    /// Prices may come from another book (a `SharedPrices`): this book's
+    /// model must still build the grids its margin is read from.
+    fn build_grids(&self, model: &mut PreparedModel) {
+        for index in &self.indices {
+            model.grid(index);
+        }
+    }
+
     /// The book after `shock`; `positions`: also list each position's risk
     /// (a search needs only the sums).
     pub fn value(
@@ -197,11 +205,7 @@ impl<'a> PreparedBook<'a> {
         // of times, and a fresh contribution allocates twice.
         let mut c = Contribution::default();
         if shared.is_some() {
-            // Prices may come from another book: this book's model must
-            // still build the grids its margin is read from.
-            for index in &self.indices {
-                model.grid(index);
-            }
+            self.build_grids(model);
         }
         for e in &self.entries {
             let (inst, size, session_ref_price, base, number) = match e {
@@ -226,7 +230,7 @@ impl<'a> PreparedBook<'a> {
                 shared.as_deref_mut(),
                 number,
                 &mut own,
-                Greeks::All,
+                Detail::Full,
             );
             if resolved.expired && inst_shock == Shock::NONE {
                 book.notes.push(Note::past_expiry(inst));
@@ -260,8 +264,8 @@ impl<'a> PreparedBook<'a> {
 
 /// How much of an instrument's unit value to compute.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Greeks {
-    All,
+enum Detail {
+    Full,
     /// What the margin reads: value and (net) delta (`unit_value_for_margin`).
     ForMargin,
 }
@@ -279,7 +283,7 @@ fn priced<'s>(
     shared: Option<&'s mut SharedPrices>,
     number: Option<usize>,
     own: &'s mut Option<Priced>,
-    greeks: Greeks,
+    detail: Detail,
 ) -> &'s Priced {
     let mut price = |buffer: Vec<f64>| {
         let (mut vector, mut usd) = (None, None);
@@ -287,9 +291,9 @@ fn priced<'s>(
             (vector, usd) = unit_vector_and_value(inst, r, model, buffer);
             usd
         });
-        let unit = match greeks {
-            Greeks::All => unit_value_at(inst, &r, usd),
-            Greeks::ForMargin => unit_value_for_margin(inst, &r, usd),
+        let unit = match detail {
+            Detail::Full => unit_value_at(inst, &r, usd),
+            Detail::ForMargin => unit_value_for_margin(inst, &r, usd),
         };
         (r, unit, vector)
     };
@@ -343,9 +347,7 @@ impl<'a> MarginBook<'a> {
         now_ms: i64,
     ) -> f64 {
         if shared.is_some() {
-            for index in &self.book.indices {
-                model.grid(index);
-            }
+            self.book.build_grids(model);
         }
         self.sums.reset();
         let mut own = None;
@@ -368,7 +370,7 @@ impl<'a> MarginBook<'a> {
                 shared.as_deref_mut(),
                 *number,
                 &mut own,
-                Greeks::ForMargin,
+                Detail::ForMargin,
             );
             let terms = (*inst, r, unit, vector.as_deref());
             (self.sums).add_margin_terms(terms, *size, *session_ref_price, model, place);

@@ -187,21 +187,12 @@ fn roll_per_position(
 
 /// One unit's scenario vector under the model (None under standard margin).
 pub fn unit_vector(inst: &Instrument, r: &Resolved, model: &mut PreparedModel) -> Option<Vec<f64>> {
-    unit_vector_in(inst, r, model, Vec::new())
+    unit_vector_and_value(inst, r, model, Vec::new()).0
 }
 
-/// `unit_vector`, written into `buffer` (its allocation reused).
-pub fn unit_vector_in(
-    inst: &Instrument,
-    r: &Resolved,
-    model: &mut PreparedModel,
-    buffer: Vec<f64>,
-) -> Option<Vec<f64>> {
-    unit_vector_and_value(inst, r, model, buffer).0
-}
-
-/// `unit_vector_in`, and an option's USD value at `r` that the grid
-/// priced on the way (None without a grid, or for a future).
+/// `unit_vector`, written into `buffer` (its allocation reused), and an
+/// option's USD value at `r` that the grid priced on the way (None
+/// without a grid, or for a future).
 pub fn unit_vector_and_value(
     inst: &Instrument,
     r: &Resolved,
@@ -456,7 +447,7 @@ impl BookSums {
             self.sm_maintenance += maintenance;
         }
         self.roll_per_position += roll_per_position(inst, r, unit, size, model);
-        let at = *place.get_or_insert_with(|| self.place(inst));
+        let at = *place.get_or_insert_with(|| self.place(&inst.index_name, inst.expiry_ms()));
         let s = &mut self.per_index[at.index];
         s.usd_per_unit = match inst.settlement {
             Settlement::Inverse => r.index,
@@ -480,15 +471,14 @@ impl BookSums {
         }
     }
 
-    /// Where `inst`'s positions go: its index's sums and its expiry's
-    /// entry there, added if new.
-    fn place(&mut self, inst: &Instrument) -> Place {
-        let expiry = inst.expiry_ms();
-        let index = match (self.per_index.iter()).position(|s| s.index_name == inst.index_name) {
+    /// Where a position on `index_name` expiring at `expiry` goes: its
+    /// index's sums and its expiry's entry there, added if new.
+    fn place(&mut self, index_name: &str, expiry: Option<i64>) -> Place {
+        let index = match (self.per_index.iter()).position(|s| s.index_name == index_name) {
             Some(i) => i,
             None => {
                 self.per_index.push(IndexSums {
-                    index_name: inst.index_name.clone(),
+                    index_name: index_name.to_string(),
                     ..IndexSums::default()
                 });
                 self.per_index.len() - 1
@@ -516,21 +506,8 @@ impl BookSums {
         self.sm_initial += sign * c.sm_initial;
         self.sm_maintenance += sign * c.sm_maintenance;
         self.roll_per_position += sign * c.roll_per_position;
-        let idx = match self
-            .per_index
-            .iter()
-            .position(|s| s.index_name == c.index_name)
-        {
-            Some(i) => i,
-            None => {
-                self.per_index.push(IndexSums {
-                    index_name: c.index_name.clone(),
-                    ..IndexSums::default()
-                });
-                self.per_index.len() - 1
-            }
-        };
-        let s = &mut self.per_index[idx];
+        let at = self.place(&c.index_name, c.expiry_ms);
+        let s = &mut self.per_index[at.index];
         if sign > 0.0 {
             s.usd_per_unit = c.usd_per_unit;
             s.coin_in_settlement = c.coin_in_settlement;
@@ -544,16 +521,7 @@ impl BookSums {
         s.vega += sign * c.vega;
         s.theta += sign * c.theta;
         s.short_option_contracts += sign * c.short_option_contracts;
-        match s
-            .net_delta_by_expiry
-            .iter_mut()
-            .find(|(e, _)| *e == c.expiry_ms)
-        {
-            Some((_, v)) => *v += sign * c.net_delta,
-            None => s
-                .net_delta_by_expiry
-                .push((c.expiry_ms, sign * c.net_delta)),
-        }
+        s.net_delta_by_expiry[at.expiry].1 += sign * c.net_delta;
         if s.vector.len() < c.vector.len() {
             s.vector.resize(c.vector.len(), 0.0);
         }
