@@ -60,7 +60,11 @@ pub fn replay_report(
     extras: Extras,
 ) -> Result<Report, String> {
     let (mut report, ingest) = replay_desk(lines, risk, stale_after_ms, thresholds)?;
-    // The shipped history only: a report never touches the network.
+    if extras.var.is_none() && extras.backtest.is_none() {
+        return Ok(report);
+    }
+    // The shipped history only: a report never touches the network. It
+    // takes milliseconds to read, so only a report that uses it reads it.
     let history = History::shipped();
     if let Some(settings) = extras.var {
         add_var(&mut report, &ingest.desk, &history, settings);
