@@ -11,6 +11,7 @@ pub mod config;
 pub mod demo;
 pub mod engine;
 pub mod exchange;
+pub mod heap;
 pub mod history_store;
 pub mod margin;
 pub mod metrics;

@@ -58,6 +58,14 @@ fn exit_on_panic() {
     }));
 }
 
+/// mimalloc: a replay allocates and frees a string or an event for every
+/// line, on several threads, and mimalloc takes its memory from the system
+/// in huge pages (a desk's report --replay: 260 page faults instead of
+/// 11,400, 10-18 % faster). Counted, so that a soak can read the heap in use.
+#[global_allocator]
+static ALLOCATOR: margintop::heap::Counting<mimalloc::MiMalloc> =
+    margintop::heap::Counting(mimalloc::MiMalloc);
+
 fn main() -> ExitCode {
     exit_on_panic();
     let cli = Cli::parse();

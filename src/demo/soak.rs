@@ -289,11 +289,19 @@ fn quantile(counts: &[u64], q: f64) -> f64 {
 }
 
 /// Bytes the allocator has handed out and not had back, in MiB: the heap
-/// in use, which a leak grows. glibc keeps freed memory for reuse, so the
-/// resident set stays near its highest heap for good: the heap is what
-/// says whether anything is kept that should not be.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+/// in use, which a leak grows. An allocator keeps freed memory for reuse,
+/// so the resident set stays near its highest heap for good: the heap is
+/// what says whether anything is kept that should not be. The `margintop`
+/// binary counts it (`crate::heap`); elsewhere (a test binary) glibc's
+/// counters say it.
 fn heap_mib() -> Option<f64> {
+    let mib = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
+    crate::heap::in_use().map(mib).or_else(glibc_heap_mib)
+}
+
+/// The heap in use by glibc's malloc, in MiB.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn glibc_heap_mib() -> Option<f64> {
     /// glibc's `struct mallinfo2` (malloc.h, glibc 2.33 and later).
     #[repr(C)]
     struct MallInfo2 {
@@ -318,7 +326,7 @@ fn heap_mib() -> Option<f64> {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn heap_mib() -> Option<f64> {
+fn glibc_heap_mib() -> Option<f64> {
     None
 }
 
