@@ -61,7 +61,8 @@ fn exit_on_panic() {
 /// mimalloc: a replay allocates and frees a string or an event for every
 /// line, on several threads, and mimalloc takes its memory from the system
 /// in huge pages (a desk's report --replay: 260 page faults instead of
-/// 11,400, 10-18 % faster). Counted, so that a soak can read the heap in use.
+/// 11,400; the median run 10-15 % faster). Counted, so that a soak can read
+/// the heap in use.
 #[global_allocator]
 static ALLOCATOR: margintop::heap::Counting<mimalloc::MiMalloc> =
     margintop::heap::Counting(mimalloc::MiMalloc);
