@@ -333,12 +333,7 @@ pub fn unit_value_at(inst: &Instrument, r: &Resolved, usd: Option<f64>) -> UnitV
             settlement,
         ) => {
             let g = pricing::greeks(option_type, r.forward, strike, r.t, r.sigma);
-            let net_delta = match settlement {
-                Settlement::Inverse => {
-                    usd.map_or(g.net_delta(r.forward), |usd| g.delta - usd / r.forward)
-                }
-                Settlement::Linear => g.delta,
-            };
+            let net_delta = net_delta(settlement, g.delta, r.forward, || usd.unwrap_or(g.price));
             UnitValue {
                 option_value: r.mark,
                 futures_mark_term: 0.0,
@@ -378,18 +373,23 @@ pub fn unit_value_for_margin(inst: &Instrument, r: &Resolved, usd: Option<f64>) 
     };
     let (f, t, sigma) = (r.forward, r.t, r.sigma);
     let delta = pricing::delta(option_type, f, strike, t, sigma);
-    let net_delta = match inst.settlement {
-        Settlement::Inverse => {
-            let price = usd.unwrap_or_else(|| pricing::price(option_type, f, strike, t, sigma));
-            delta - price / f
-        }
-        Settlement::Linear => delta,
-    };
+    let net_delta = net_delta(inst.settlement, delta, f, || {
+        usd.unwrap_or_else(|| pricing::price(option_type, f, strike, t, sigma))
+    });
     UnitValue {
         option_value: r.mark,
         delta,
         net_delta,
         ..UnitValue::default()
+    }
+}
+
+/// An option's net-transaction delta: an inverse option's coin value
+/// moves against its delta by value / forward (`usd`, asked for only then).
+fn net_delta(settlement: Settlement, delta: f64, forward: f64, usd: impl FnOnce() -> f64) -> f64 {
+    match settlement {
+        Settlement::Inverse => delta - usd() / forward,
+        Settlement::Linear => delta,
     }
 }
 
